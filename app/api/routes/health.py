@@ -1,0 +1,73 @@
+"""Health probes (Front Door uses ``GET /health/live``) and the API index."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+
+import app as app_package
+from app.services.container import ReadinessCheck
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/")
+async def index(request: Request) -> dict[str, Any]:
+    """Name, version and links to the API's main entry points."""
+    base = str(request.base_url).rstrip("/")
+    return {
+        "name": "ai-trader",
+        "version": app_package.__version__,
+        "links": {
+            "docs": f"{base}/docs",
+            "openapi": f"{base}/openapi.json",
+            "live": f"{base}/health/live",
+            "ready": f"{base}/health/ready",
+        },
+    }
+
+
+@router.get("/health/live")
+async def live() -> dict[str, str]:
+    """200 while the process serves requests; touches no dependency."""
+    return {"status": "ok"}
+
+
+async def _run_check(name: str, check: ReadinessCheck, timeout_s: float) -> dict[str, Any]:
+    started = time.perf_counter()
+    reason: str | None = None
+    try:
+        await asyncio.wait_for(asyncio.to_thread(check), timeout=timeout_s)
+    except TimeoutError:
+        status, reason = "error", f"no answer within {timeout_s:g} s"
+    except Exception as exc:
+        status, reason = "error", f"{type(exc).__name__}: {exc}"
+    else:
+        status = "ok"
+    return {
+        "name": name,
+        "status": status,
+        "reason": reason,
+        "latency_ms": round((time.perf_counter() - started) * 1000, 1),
+    }
+
+
+@router.get("/health/ready")
+async def ready(request: Request) -> JSONResponse:
+    """200 when every dependency answers; 503 naming each failing one and why."""
+    services = request.app.state.services
+    timeout_s = services.settings.READY_CHECK_TIMEOUT_S
+    results = await asyncio.gather(
+        *(_run_check(name, check, timeout_s) for name, check in services.readiness_checks().items())
+    )
+    failing = [r["name"] for r in results if r["status"] != "ok"]
+    body = {
+        "status": "ok" if not failing else "unavailable",
+        "failing": failing,
+        "checks": {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in results},
+    }
+    return JSONResponse(body, status_code=200 if not failing else 503)

@@ -1,0 +1,111 @@
+"""The bus interface every producer and consumer uses; backends implement it.
+
+Delivery is at-least-once: a consumer calls :meth:`Consumer.checkpoint` only after its
+handler committed, so a restart resumes after the last checkpoint and may see a few events
+again; handlers dedupe by ``event_id`` (or a natural key such as ``client_order_id``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from app.bus.envelope import Envelope
+
+__all__ = ["Bus", "Consumer", "DeadLetter", "Delivered", "PartitionLag", "PublishReceipt"]
+
+
+@dataclass(frozen=True, slots=True)
+class PublishReceipt:
+    hub: str
+    partition: int
+    offset: str
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class Delivered:
+    """One event as read from a partition.
+
+    ``envelope`` is ``None`` when the raw bytes failed validation; ``error`` then says why,
+    and the consumer should dead-letter it and checkpoint past it.
+    """
+
+    hub: str
+    partition: int
+    offset: str
+    sequence: int
+    enqueued_at: datetime
+    raw: bytes
+    envelope: Envelope | None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PartitionLag:
+    hub: str
+    group: str
+    partition: int
+    events_behind: int
+    seconds_behind: float
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    hub: str
+    group: str
+    partition: int
+    offset: str
+    reason: str
+    raw: bytes
+    recorded_at: datetime
+
+
+@runtime_checkable
+class Consumer(Protocol):
+    """Reads one hub for one consumer group, resuming from the group's checkpoints."""
+
+    def poll(self, max_events: int = 500, timeout_s: float = 1.0) -> list[Delivered]:
+        """Return up to ``max_events`` in partition order; empty after ``timeout_s`` of silence."""
+        ...
+
+    def checkpoint(self, delivered: Sequence[Delivered]) -> None:
+        """Record that everything up to and including these events is done."""
+        ...
+
+    def dead_letter(self, delivered: Delivered, reason: str) -> None:
+        """Store an event that cannot be handled, with the reason (then checkpoint past it)."""
+        ...
+
+    def lag(self) -> list[PartitionLag]:
+        """Events and seconds behind the newest event, per partition."""
+        ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class Bus(Protocol):
+    """Publishes to and consumes from the runbook's hubs."""
+
+    kind: str
+
+    def publish(self, hub: str, events: Sequence[Envelope]) -> list[PublishReceipt]:
+        """Append events; the partition is chosen by each envelope's ``partition_key``."""
+        ...
+
+    def consumer(self, hub: str, group: str) -> Consumer: ...
+
+    def dead_letters(self, hub: str, group: str, limit: int = 100) -> list[DeadLetter]: ...
+
+    def provision(self) -> list[str]:
+        """Create hubs and consumer groups; return a line per action taken (or command to run)."""
+        ...
+
+    def ping(self) -> None:
+        """Return when the backend answers; raise ``BusError`` with the reason when it does not."""
+        ...
+
+    def close(self) -> None: ...

@@ -1,0 +1,40 @@
+"""Helpers every CLI command shares: settings loading and one-line error exits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import typer
+from rich.console import Console
+
+from app.config import Settings, load_settings
+from app.errors import AiTraderError, ConfigError, InputError
+from app.observability import configure_logging
+
+__all__ = ["console", "err_console", "exit_on_error", "settings_or_exit"]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def settings_or_exit() -> Settings:
+    """Load settings; on a malformed value print one line and exit 2."""
+    with exit_on_error():
+        settings = load_settings()
+        configure_logging(settings.LOG_LEVEL)
+        return settings
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def exit_on_error() -> Iterator[None]:
+    """Turn an :class:`AiTraderError` into one red line: exit 2 for bad input/config, else 1."""
+    try:
+        yield
+    except (ConfigError, InputError) as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(2) from None
+    except AiTraderError as exc:
+        err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None

@@ -1,0 +1,99 @@
+"""``ai-trader``: run and operate the platform.
+
+Sub-command groups live in their own modules and are registered here.
+"""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.table import Table
+
+from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.up import up_command
+
+app = typer.Typer(
+    name="ai-trader",
+    help="AI-assisted equities trading: data, backtests, router, bus and API.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
+config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+app.add_typer(config_app, name="config")
+app.command("up", help="Start the whole platform on the configured (default: embedded) backends.")(up_command)
+
+
+@app.command("api")
+def api_command(
+    host: str | None = typer.Option(None, help="Bind address (default API_HOST, 127.0.0.1)."),
+    port: int | None = typer.Option(None, help="Port (default WEBSITES_PORT, then PORT, then 8000)."),
+    migrate: bool = typer.Option(True, help="Apply database migrations first."),
+) -> None:
+    """Serve the HTTP API."""
+    from app.api.server import check_bind, serve
+    from app.storage.db import Database
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        check_bind(settings, host or settings.API_HOST)
+        if migrate:
+            Database.from_settings(settings).upgrade()
+        serve(settings, host, port)
+
+
+@db_app.command("upgrade")
+def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
+    """Apply migrations (idempotent)."""
+    from app.storage.db import Database
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        database = Database.from_settings(settings)
+        database.upgrade(revision)
+        console.print(
+            f"database [bold]{settings.database_backend.kind}[/bold] at "
+            f"{settings.database_backend.target} is at revision [bold]{database.current_revision()}[/bold]"
+        )
+        database.dispose()
+
+
+@config_app.command("show")
+def config_show(as_json: bool = typer.Option(False, "--json", help="Print JSON instead of tables.")) -> None:
+    """Print the effective settings (secrets masked) and the backend each concern resolved to."""
+    settings = settings_or_exit()
+    backends = {
+        "database": settings.database_backend,
+        "blob": settings.blob_backend,
+        "bus": settings.bus_backend,
+    }
+    values = settings.public_dict()
+    if as_json:
+        payload = {
+            "backends": {
+                k: {"kind": b.kind, "target": b.target, "reason": b.reason} for k, b in backends.items()
+            },
+            "settings": values,
+        }
+        typer.echo(json.dumps(payload, indent=2, default=str))
+        return
+    table = Table(title="Backends")
+    for column in ("concern", "backend", "target", "why"):
+        table.add_column(column)
+    for name, backend in backends.items():
+        table.add_row(name, backend.kind, backend.target, backend.reason)
+    console.print(table)
+    settings_table = Table(title="Settings")
+    settings_table.add_column("key")
+    settings_table.add_column("value")
+    for key, value in values.items():
+        settings_table.add_row(key, "" if value is None else str(value))
+    console.print(settings_table)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

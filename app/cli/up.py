@@ -1,0 +1,93 @@
+"""``ai-trader up``: run every platform process together and supervise them.
+
+Each component is a child process (so one crash cannot take the others down silently);
+``up`` prints their URLs, forwards Ctrl-C / SIGTERM and exits when any component dies.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from types import FrameType
+
+import typer
+
+from app.cli.common import console, exit_on_error, settings_or_exit
+from app.config import Settings
+
+__all__ = ["Component", "components", "up_command"]
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    name: str
+    argv: list[str]
+    url: str | None = None
+
+
+def components(settings: Settings, host: str) -> list[Component]:
+    """The processes ``up`` starts, in start order."""
+    py = sys.executable
+    api_url = f"http://{host}:{settings.api_port}"
+    return [
+        Component("api", [py, "-m", "app.cli", "api", "--host", host, "--no-migrate"], api_url),
+    ]
+
+
+def up_command(
+    host: str = typer.Option("127.0.0.1", help="Bind address for the HTTP services."),
+    only: list[str] = typer.Option([], help="Start only these components (repeatable)."),
+) -> None:
+    """Start the whole platform and supervise it until interrupted."""
+    from app.api.server import check_bind
+    from app.storage.db import Database
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        check_bind(settings, host)
+        database = Database.from_settings(settings)
+        database.upgrade()
+        database.dispose()
+    selected = [c for c in components(settings, host) if not only or c.name in only]
+    procs: dict[str, subprocess.Popen[bytes]] = {}
+    for component in selected:
+        procs[component.name] = subprocess.Popen(component.argv)
+        label = component.url or "running"
+        console.print(
+            f"[green]started[/green] {component.name:<16} {label}  (pid {procs[component.name].pid})"
+        )
+    api = next((c for c in selected if c.name == "api"), None)
+    if api is not None and api.url:
+        console.print(f"API docs: {api.url}/docs   health: {api.url}/health/ready")
+
+    stopping = False
+
+    def stop(signum: int, _frame: FrameType | None) -> None:
+        nonlocal stopping
+        stopping = True
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    exit_code = 0
+    while not stopping:
+        for name, proc in procs.items():
+            code = proc.poll()
+            if code is not None:
+                console.print(f"[red]{name} exited with code {code}; stopping the platform[/red]")
+                exit_code = code or 1
+                stopping = True
+                break
+        time.sleep(0.2)
+    for proc in procs.values():
+        if proc.poll() is None:
+            proc.terminate()
+    deadline = time.monotonic() + 15
+    for proc in procs.values():
+        try:
+            proc.wait(timeout=max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            proc.kill()
+    raise typer.Exit(exit_code)

@@ -1,0 +1,324 @@
+"""One settings object for the whole platform.
+
+Values come from the process environment first, then ``.env.dev``, then ``.env`` (both
+optional, read from the working directory). Key names are the runbook's (``EH_FQDN``,
+``EH_HUB_ORDERS``, ``DATABASE_URL`` ...). No key set means the embedded default: a SQLite
+file, a local blob folder and a local event log under ``DATA_DIR``. A malformed value stops
+start-up with a :class:`~app.errors.ConfigError` whose message names the key.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.errors import ConfigError
+
+__all__ = ["Backend", "Settings", "load_settings", "mask_url"]
+
+Port = Annotated[int, Field(ge=1, le=65535)]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+@dataclass(frozen=True, slots=True)
+class Backend:
+    """Which implementation a concern resolved to, and why."""
+
+    kind: str
+    target: str
+    reason: str
+
+
+def mask_url(url: str) -> str:
+    """Return ``url`` with any password replaced by ``***``."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)[1]
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+
+
+def _check_url(value: str | None, schemes: tuple[str, ...]) -> str | None:
+    if value is None or value == "":
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in schemes:
+        raise ValueError(f"scheme must be one of {', '.join(schemes)}; got {parts.scheme or 'none'!r}")
+    if parts.scheme not in ("sqlite", "file", "local") and not parts.hostname:
+        raise ValueError("URL has no host")
+    try:
+        _ = parts.port
+    except ValueError as exc:
+        raise ValueError(f"bad port in URL ({exc})") from None
+    return value
+
+
+class Settings(BaseSettings):
+    """Effective configuration; build it once with :func:`load_settings` and pass it down."""
+
+    model_config = SettingsConfigDict(
+        env_file=(".env", ".env.dev"),
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=True,
+        frozen=True,
+        populate_by_name=True,
+    )
+
+    # --- local layout -----------------------------------------------------------------
+    DATA_DIR: Path = Field(default=Path("var"), description="Root for embedded state (SQLite, blobs, bus).")
+    ARTIFACTS_DIR: Path = Field(default=Path("artifacts"), description="Frames, reports, sweep outputs.")
+    LOG_LEVEL: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+    # --- database ---------------------------------------------------------------------
+    DATABASE_URL: SecretStr | None = Field(
+        default=None, description="postgresql://... (Azure form) or postgresql+psycopg://...; unset: SQLite."
+    )
+
+    # --- blob store -------------------------------------------------------------------
+    BLOB_URL: str | None = Field(
+        default=None, description="file:///abs/path for a local root, or az://<account> for Azure Blob."
+    )
+    STORAGE_ACCOUNT: str | None = Field(default=None, description="Azure storage account name.")
+    AZURE_STORAGE_CONNECTION_STRING: SecretStr | None = Field(
+        default=None, description="Azure Blob connection string (Azurite or a SAS/key deployment)."
+    )
+    BLOB_CONTAINER_DATA: str = "trader-data"
+    BLOB_CONTAINER_MODELS: str = "trader-models"
+    CHECKPOINT_CONTAINER: str = "eh-checkpoints"
+    BLOB_CONTAINER_CONFIGS: str = "configs"
+
+    # --- event bus --------------------------------------------------------------------
+    BUS_URL: str | None = Field(
+        default=None, description="local:///path/bus.db, redis://host:port/0 or eventhubs://<fqdn>."
+    )
+    REDIS_URL: str | None = None
+    EH_FQDN: str | None = None
+    EH_CONNECTION_STRING: SecretStr | None = None
+    EH_HUB_BARS: str = "bars.raw"
+    EH_HUB_SIGNALS: str = "signals.enriched"
+    EH_HUB_REGIMES: str = "regimes.snapshot"
+    EH_HUB_JOBS: str = "backtest.jobs"
+    EH_HUB_ORDERS: str = "exec.orders"
+    EH_CONSUMER_GROUP: str = "orchestrator"
+    EH_CONSUMER_GROUP_SWEEP: str = "sweeper"
+    LOCAL_DEV: bool = Field(default=False, description="Use Azure CLI credentials (az login) instead of MSI.")
+
+    # --- API / UI ---------------------------------------------------------------------
+    API_HOST: str = "127.0.0.1"
+    WEBSITES_PORT: Port | None = Field(default=None, description="App Service port; wins over PORT.")
+    PORT: Port = 8000
+    UI_PORT: Port = 8501
+    API_BASE_URL: str | None = None
+    API_BEARER_TOKEN: SecretStr | None = None
+    READY_CHECK_TIMEOUT_S: Annotated[float, Field(gt=0, le=30)] = 2.0
+
+    # --- market data ------------------------------------------------------------------
+    ALPACA_API_KEY: SecretStr | None = None
+    ALPACA_API_SECRET: SecretStr | None = None
+    ALPHAVANTAGE_API_KEY: SecretStr | None = None
+    FINNHUB_API_KEY: SecretStr | None = None
+    TWELVEDATA_API_KEY: SecretStr | None = None
+    ALPACA_DATA_BASE_URL: str = "https://data.alpaca.markets"
+    ALPHAVANTAGE_BASE_URL: str = "https://www.alphavantage.co"
+    YAHOO_BASE_URL: str = "https://query1.finance.yahoo.com"
+    TWELVEDATA_BASE_URL: str = "https://api.twelvedata.com"
+    FINNHUB_BASE_URL: str = "https://finnhub.io/api/v1"
+    DAL_AUTO_ORDER: str = Field(
+        default="alpaca,yahoo,twelvedata,alphavantage,finnhub",
+        description="Vendor order tried by --dal-vendor auto.",
+    )
+    DAL_HTTP_TIMEOUT_S: Annotated[float, Field(gt=0, le=120)] = 20.0
+    DAL_MAX_RETRIES: Annotated[int, Field(ge=0, le=10)] = 3
+
+    # --- execution --------------------------------------------------------------------
+    BROKER: Literal["simulated", "alpaca"] = "simulated"
+    ALPACA_PAPER: bool = True
+    ALPACA_TRADING_BASE_URL: str | None = None
+
+    # --- risk -------------------------------------------------------------------------
+    RISK_MAX_POSITION_FRACTION: Fraction = Field(
+        default=0.25, description="Hard cap on the fraction of equity one position may take."
+    )
+    RISK_ACCOUNT_EQUITY: Annotated[float, Field(gt=0)] = 100_000.0
+    KILL_SWITCH_NOTIONAL: Annotated[float, Field(gt=0)] | None = None
+    KILL_SWITCH_DAILY_LOSS_LIMIT: Annotated[float, Field(gt=0)] | None = None
+    KILL_SWITCH_MAX_OPEN_ORDERS: Annotated[int, Field(ge=0)] | None = None
+
+    # --- backtests and sweeps ---------------------------------------------------------
+    BACKTEST_NO_SAVE: bool = False
+    BACKTEST_OUT_DIR: Path | None = None
+    SWEEP_CONFIG_PATH: Path | None = None
+    SWEEP_CONFIG_BLOB: str | None = None
+    SWEEP_OUTPUT_DIR: Path | None = None
+    SWEEP_JOB_ID: str | None = None
+    SWEEP_JOB_RESOURCE_ID: str | None = None
+    SWEEP_JOB_CONTAINER: str = "sweep-job"
+    RAY_ADDRESS: str | None = None
+
+    @field_validator("DATABASE_URL", mode="before")
+    @classmethod
+    def _database_url(cls, value: Any) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if raw in (None, ""):
+            return None
+        _check_url(str(raw), ("sqlite", "postgres", "postgresql", "postgresql+psycopg"))
+        return raw
+
+    @field_validator("BUS_URL")
+    @classmethod
+    def _bus_url(cls, value: str | None) -> str | None:
+        return _check_url(value, ("local", "redis", "rediss", "eventhubs"))
+
+    @field_validator("REDIS_URL")
+    @classmethod
+    def _redis_url(cls, value: str | None) -> str | None:
+        return _check_url(value, ("redis", "rediss"))
+
+    @field_validator("BLOB_URL")
+    @classmethod
+    def _blob_url(cls, value: str | None) -> str | None:
+        return _check_url(value, ("file", "az", "abfs"))
+
+    @field_validator(
+        "API_BASE_URL",
+        "ALPACA_DATA_BASE_URL",
+        "ALPHAVANTAGE_BASE_URL",
+        "YAHOO_BASE_URL",
+        "TWELVEDATA_BASE_URL",
+        "FINNHUB_BASE_URL",
+        "ALPACA_TRADING_BASE_URL",
+    )
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        checked = _check_url(value, ("http", "https"))
+        return checked.rstrip("/") if checked else checked
+
+    @field_validator("EH_FQDN")
+    @classmethod
+    def _fqdn(cls, value: str | None) -> str | None:
+        if value in (None, ""):
+            return None
+        assert value is not None
+        if "://" in value or "/" in value or " " in value:
+            raise ValueError("must be a bare host name such as ai-trader-ehns.servicebus.windows.net")
+        return value
+
+    @field_validator(
+        "CHECKPOINT_CONTAINER", "BLOB_CONTAINER_DATA", "BLOB_CONTAINER_MODELS", "BLOB_CONTAINER_CONFIGS"
+    )
+    @classmethod
+    def _container(cls, value: str) -> str:
+        ok = 3 <= len(value) <= 63 and value[0].isalnum() and all(c.isalnum() or c == "-" for c in value)
+        if not ok or value != value.lower() or "--" in value:
+            raise ValueError("blob container names are 3-63 lower-case letters, digits and single hyphens")
+        return value
+
+    # --- derived values ----------------------------------------------------------------
+    @property
+    def api_port(self) -> int:
+        """Port the API binds to: ``WEBSITES_PORT`` (App Service) first, then ``PORT``."""
+        return self.WEBSITES_PORT if self.WEBSITES_PORT is not None else self.PORT
+
+    @property
+    def sqlite_path(self) -> Path:
+        return self.DATA_DIR / "ai-trader.db"
+
+    @property
+    def frames_dir(self) -> Path:
+        return self.ARTIFACTS_DIR / "probabilistic" / "frames"
+
+    @property
+    def hubs(self) -> dict[str, str]:
+        """Logical hub role -> configured hub name."""
+        return {
+            "bars": self.EH_HUB_BARS,
+            "signals": self.EH_HUB_SIGNALS,
+            "regimes": self.EH_HUB_REGIMES,
+            "jobs": self.EH_HUB_JOBS,
+            "orders": self.EH_HUB_ORDERS,
+        }
+
+    @cached_property
+    def database_backend(self) -> Backend:
+        if self.DATABASE_URL is None:
+            return Backend("sqlite", str(self.sqlite_path), "DATABASE_URL unset: embedded SQLite file")
+        url = self.DATABASE_URL.get_secret_value()
+        if url.startswith("sqlite"):
+            return Backend("sqlite", url, "DATABASE_URL is a sqlite URL")
+        return Backend("postgresql", mask_url(url), "DATABASE_URL is a PostgreSQL URL")
+
+    @cached_property
+    def blob_backend(self) -> Backend:
+        if self.BLOB_URL is not None and self.BLOB_URL.startswith("file://"):
+            return Backend("local", urlsplit(self.BLOB_URL).path, "BLOB_URL is a file:// URL")
+        if self.AZURE_STORAGE_CONNECTION_STRING is not None:
+            return Backend("azure", "connection string", "AZURE_STORAGE_CONNECTION_STRING set")
+        if self.BLOB_URL is not None:
+            account = urlsplit(self.BLOB_URL).hostname or ""
+            return Backend("azure", account, "BLOB_URL is an az:// URL (DefaultAzureCredential)")
+        if self.STORAGE_ACCOUNT:
+            return Backend("azure", self.STORAGE_ACCOUNT, "STORAGE_ACCOUNT set (DefaultAzureCredential)")
+        return Backend("local", str(self.DATA_DIR / "blob"), "no blob settings: local folder per container")
+
+    @cached_property
+    def bus_backend(self) -> Backend:
+        if self.BUS_URL is not None:
+            scheme = urlsplit(self.BUS_URL).scheme
+            kind = {"local": "local", "redis": "redis", "rediss": "redis", "eventhubs": "eventhubs"}[scheme]
+            return Backend(kind, mask_url(self.BUS_URL), "BUS_URL set")
+        if self.EH_CONNECTION_STRING is not None:
+            return Backend("eventhubs", "connection string", "EH_CONNECTION_STRING set")
+        if self.EH_FQDN:
+            return Backend("eventhubs", self.EH_FQDN, "EH_FQDN set (DefaultAzureCredential)")
+        if self.REDIS_URL is not None:
+            return Backend("redis", mask_url(self.REDIS_URL), "REDIS_URL set")
+        return Backend("local", str(self.DATA_DIR / "bus.db"), "no bus settings: local durable log")
+
+    def public_dict(self) -> dict[str, Any]:
+        """Every setting with secrets and URL passwords masked, for display."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                out[name] = "***" if value.get_secret_value() else ""
+            elif isinstance(value, str) and "://" in value:
+                out[name] = mask_url(value)
+            elif isinstance(value, Path):
+                out[name] = str(value)
+            else:
+                out[name] = value
+        return out
+
+    def __repr_args__(self) -> Any:
+        return self.public_dict().items()
+
+
+def _format_error(exc: ValidationError) -> str:
+    parts = []
+    for err in exc.errors():
+        key = ".".join(str(p) for p in err["loc"]) or "settings"
+        message = err["msg"].removeprefix("Value error, ")
+        parts.append(
+            f"{key}: {message} (got {err.get('input')!r})" if key != "DATABASE_URL" else f"{key}: {message}"
+        )
+    return "invalid configuration: " + "; ".join(parts)
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build :class:`Settings` from env and dotenv files, plus explicit ``overrides``.
+
+    Raises:
+        ConfigError: one line naming each malformed key and what is wrong with it.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        raise ConfigError(_format_error(exc)) from None

@@ -1,0 +1,186 @@
+"""ORM models for every table ai-trader owns.
+
+Orders and fills live in the ``trading`` schema on PostgreSQL (as the runbook names them:
+``trading.orders``, ``trading.fills``). SQLite has no schemas, so the engine maps
+``trading`` to the default schema with a schema-translate map; the table names stay the same.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from app.storage.types import Money, UTCDateTime, utcnow
+
+__all__ = [
+    "TRADING_SCHEMA",
+    "BacktestRun",
+    "Base",
+    "Fill",
+    "KillSwitchEvent",
+    "KillSwitchState",
+    "Order",
+    "SweepJob",
+]
+
+TRADING_SCHEMA = "trading"
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+BigId = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime(),
+        Decimal: Money(),
+        dict[str, Any]: JSON(),
+    }
+
+
+class Order(Base):
+    """One order, keyed for idempotency by ``client_order_id``."""
+
+    __tablename__ = "orders"
+    __table_args__ = (
+        Index("ix_orders_symbol_created_at", "symbol", "created_at"),
+        Index("ix_orders_status", "status"),
+        {"schema": TRADING_SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    client_order_id: Mapped[str] = mapped_column(String(128), unique=True)
+    broker_order_id: Mapped[str | None] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    qty: Mapped[Decimal | None]
+    notional: Mapped[Decimal | None]
+    type: Mapped[str] = mapped_column(String(16), default="market")
+    time_in_force: Mapped[str] = mapped_column(String(8), default="day")
+    limit_price: Mapped[Decimal | None]
+    stop_price: Mapped[Decimal | None]
+    status: Mapped[str] = mapped_column(String(24), default="new")
+    filled_qty: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    avg_fill_price: Mapped[Decimal | None]
+    strategy: Mapped[str | None] = mapped_column(String(64))
+    source_event_id: Mapped[str | None] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    fills: Mapped[list[Fill]] = relationship(back_populates="order", order_by="Fill.ts")
+
+
+class Fill(Base):
+    """One execution against an order; ``venue_fill_id`` is unique per order."""
+
+    __tablename__ = "fills"
+    __table_args__ = (
+        UniqueConstraint("order_id", "venue_fill_id"),
+        Index("ix_fills_ts", "ts"),
+        {"schema": TRADING_SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    order_id: Mapped[int] = mapped_column(ForeignKey(f"{TRADING_SCHEMA}.orders.id", ondelete="CASCADE"))
+    venue_fill_id: Mapped[str] = mapped_column(String(128))
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    qty: Mapped[Decimal]
+    price: Mapped[Decimal]
+    fee: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    ts: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+    order: Mapped[Order] = relationship(back_populates="fills")
+
+
+class SweepJob(Base):
+    """A sweep job and its lifecycle: queued -> dispatched -> running -> completed | failed."""
+
+    __tablename__ = "sweep_registry"
+    __table_args__ = (Index("ix_sweep_registry_status", "status"),)
+
+    job_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), default="queued")
+    config_path: Mapped[str | None] = mapped_column(String(512))
+    config_blob: Mapped[str | None] = mapped_column(String(512))
+    strategy: Mapped[str | None] = mapped_column(String(64))
+    symbol: Mapped[str | None] = mapped_column(String(32))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    output_dir: Mapped[str | None] = mapped_column(String(512))
+    execution_name: Mapped[str | None] = mapped_column(String(256))
+    error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    dispatched_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+
+class KillSwitchState(Base):
+    """The global kill switch: a single row (id 1)."""
+
+    __tablename__ = "kill_switch"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    reason: Mapped[str | None] = mapped_column(Text)
+    actor: Mapped[str | None] = mapped_column(String(128))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class KillSwitchEvent(Base):
+    """Audit trail: every change of the switch and every trip of a guard."""
+
+    __tablename__ = "kill_switch_events"
+    __table_args__ = (Index("ix_kill_switch_events_ts", "ts"),)
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    ts: Mapped[datetime] = mapped_column(default=utcnow)
+    kind: Mapped[str] = mapped_column(String(16))  # "set" or "trip"
+    reason: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str | None] = mapped_column(String(128))
+    detail: Mapped[str | None] = mapped_column(Text)
+    symbol: Mapped[str | None] = mapped_column(String(32))
+
+
+class BacktestRun(Base):
+    """A recorded backtest run (skipped when ``BACKTEST_NO_SAVE=1``)."""
+
+    __tablename__ = "backtest_runs"
+    __table_args__ = (Index("ix_backtest_runs_created_at", "created_at"),)
+
+    run_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    source: Mapped[str] = mapped_column(String(16))
+    symbol: Mapped[str] = mapped_column(String(32))
+    strategy: Mapped[str] = mapped_column(String(64))
+    vendor: Mapped[str] = mapped_column(String(32))
+    interval: Mapped[str] = mapped_column(String(16))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    frame_path: Mapped[str | None] = mapped_column(String(512))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# Set up and run ai-trader on a fresh Debian machine.
+#   ./dev.sh run    install the package into .venv and start the platform on embedded defaults
+#   ./dev.sh test   install everything (servers included) and run lint, type checks and all tests
+set -euo pipefail
+cd "$(dirname "$0")"
+
+PY=${PYTHON:-python3}
+VENV=.venv
+
+log() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+
+ensure_venv() {
+  local extras=$1 stamp
+  if [ ! -x "$VENV/bin/python" ]; then
+    log "creating $VENV"
+    "$PY" -m venv "$VENV"
+  fi
+  stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras//[^a-z]/_}"
+  if [ ! -f "$stamp" ]; then
+    log "installing ai-trader[$extras] into $VENV"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".[$extras]"
+    rm -f "$VENV"/.installed-*
+    touch "$stamp"
+  fi
+}
+
+need_apt=()
+queue_apt() { need_apt+=("$@"); }
+
+ensure_system_packages() {
+  command -v redis-server >/dev/null 2>&1 || queue_apt redis-server
+  compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || queue_apt postgresql
+  command -v chromium >/dev/null 2>&1 || queue_apt chromium chromium-driver
+  command -v npm >/dev/null 2>&1 || queue_apt nodejs npm
+  if [ ${#need_apt[@]} -gt 0 ]; then
+    log "installing system packages: ${need_apt[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+  fi
+  if [ ! -x .tools/node/node_modules/.bin/azurite-blob ]; then
+    log "installing azurite (npm) into .tools/node"
+    npm install --prefix .tools/node --no-audit --no-fund --silent azurite@3.35.0 >/dev/null
+  fi
+}
+
+case "${1:-}" in
+  run)
+    ensure_venv all
+    log "starting ai-trader (Ctrl-C stops it)"
+    exec "$VENV/bin/ai-trader" up "${@:2}"
+    ;;
+  test)
+    ensure_system_packages
+    ensure_venv "all,dev"
+    log "ruff"
+    "$VENV/bin/ruff" check .
+    "$VENV/bin/ruff" format --check .
+    log "mypy (strict on app/)"
+    "$VENV/bin/mypy"
+    log "pytest"
+    set +e
+    "$VENV/bin/pytest" "${@:2}"
+    code=$?
+    set -e
+    # 5 means pytest collected no tests: treat as failure so an empty run is never green.
+    exit $code
+    ;;
+  *)
+    echo "usage: ./dev.sh run | test [pytest args]" >&2
+    exit 2
+    ;;
+esac
