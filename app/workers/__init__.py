@@ -1,0 +1,1 @@
+"""Long-running processes: bus consumers and their entry-point helpers."""
