@@ -202,8 +202,6 @@ def azurite_server() -> Iterator[Server]:
             "--loose",
             "--disableTelemetry",
             "--silent",
-            "--location",
-            str(workdir),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
