@@ -1,0 +1,437 @@
+"""Orders and fills: idempotent upserts from ``exec.orders`` events, and the read queries.
+
+:meth:`OrderService.apply` writes a batch of :class:`~app.domain.orders.OrderEvent` in one
+transaction:
+
+* each order is upserted by ``client_order_id`` with the dialect's
+  ``INSERT ... ON CONFLICT DO UPDATE``; the stored status is replaced only by one of strictly
+  higher :func:`~app.domain.orders.status_rank`, decided inside the statement, so a late or
+  redelivered older report never moves an order backwards, whatever the interleaving;
+* each fill is inserted with ``ON CONFLICT (order_id, venue_fill_id) DO NOTHING``, so a
+  redelivered fill is stored once;
+* ``filled_qty`` and ``avg_fill_price`` are recomputed from the stored fills of every order
+  that received a new fill.
+
+The order upsert takes the row lock of each order before its fills are touched, so two
+writers of the same order are serialised by the database and the recomputed totals always
+see every committed fill. Rows are written in ``client_order_id`` order, which keeps the lock
+order the same in every transaction.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Generic, TypeVar, cast
+
+from sqlalchemy import Select, Table, bindparam, case, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.sql.elements import ColumnElement
+
+from app.domain.orders import OrderEvent, OrderStatus, status_rank
+from app.errors import InputError, NotFoundError, RetryableError, StorageError
+from app.storage.db import Database
+from app.storage.models import Fill, Order
+from app.storage.types import utcnow
+
+__all__ = [
+    "MAX_PAGE_SIZE",
+    "ApplyResult",
+    "FillView",
+    "OrderDetail",
+    "OrderService",
+    "OrderView",
+    "Page",
+    "SourcedOrderEvent",
+]
+
+MAX_PAGE_SIZE = 500
+"""Largest page the list queries return, whatever ``limit`` asks for."""
+
+_PRICE_STEP = Decimal("1e-10")  # the scale of the Money column on PostgreSQL
+
+T = TypeVar("T")
+
+_orders = cast(Table, Order.__table__)
+_fills = cast(Table, Fill.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class SourcedOrderEvent:
+    """An order event and the id of the bus event that carried it."""
+
+    event: OrderEvent
+    event_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ApplyResult:
+    events: int
+    orders: int
+    fills_inserted: int
+    fills_duplicate: int
+
+
+@dataclass(frozen=True, slots=True)
+class FillView:
+    id: int
+    order_id: int
+    client_order_id: str
+    venue_fill_id: str
+    symbol: str
+    side: str
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
+    ts: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderView:
+    id: int
+    client_order_id: str
+    broker_order_id: str | None
+    symbol: str
+    side: str
+    type: str
+    time_in_force: str
+    qty: Decimal | None
+    notional: Decimal | None
+    limit_price: Decimal | None
+    stop_price: Decimal | None
+    status: str
+    filled_qty: Decimal
+    avg_fill_price: Decimal | None
+    strategy: str | None
+    source_event_id: str | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OrderDetail:
+    order: OrderView
+    fills: list[FillView]
+
+
+@dataclass(frozen=True, slots=True)
+class Page(Generic[T]):
+    """One page of a newest-first listing; pass ``next_cursor`` back to get the next one."""
+
+    items: list[T]
+    next_cursor: str | None
+
+
+@dataclass(slots=True)
+class _Folded:
+    """Every event of one order within a batch, reduced to one row."""
+
+    best: SourcedOrderEvent
+    first_seen: datetime
+    broker_order_id: str | None
+    fills: dict[str, Any] = field(default_factory=dict)
+
+
+def _rank_sql(column: ColumnElement[Any]) -> ColumnElement[int]:
+    ranks = {status.value: status_rank(status) for status in OrderStatus}
+    terminal = max(ranks.values())
+    return case({k: v for k, v in ranks.items() if v < terminal}, value=column, else_=terminal)
+
+
+def _map_db_error(exc: SQLAlchemyError, what: str) -> Exception:
+    """A lost connection, lock timeout or deadlock may pass; anything else will not."""
+    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+    transient = isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    )
+    if transient:
+        return RetryableError(f"{what}: database unavailable ({type(exc).__name__}: {cause})")
+    return StorageError(f"{what}: {type(exc).__name__}: {cause}")
+
+
+def _encode_cursor(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{row_id}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> int:
+    try:
+        text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        prefix, _, number = text.partition(":")
+        if prefix != "id":
+            raise ValueError(prefix)
+        return int(number)
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        raise InputError(f"cursor: not a cursor returned by this API ({cursor!r})") from None
+
+
+class OrderService:
+    """Writes and reads ``trading.orders`` and ``trading.fills``."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
+        self._earliest = func.least if db.dialect == "postgresql" else func.min
+
+    # --- writes -------------------------------------------------------------------------
+    def apply(self, events: Sequence[SourcedOrderEvent]) -> ApplyResult:
+        """Upsert the orders and insert the fills of ``events`` in one transaction.
+
+        Applying the same events again, in any grouping, leaves the tables unchanged apart
+        from ``updated_at``.
+
+        Raises:
+            RetryableError: the database is unreachable, locked or chose this transaction
+                as a deadlock victim; nothing was written.
+            StorageError: the database refused the data; nothing was written.
+        """
+        if not events:
+            return ApplyResult(0, 0, 0, 0)
+        folded = self._fold(events)
+        try:
+            with self.db.transaction() as session:
+                connection = session.connection()
+                ids = self._upsert_orders(connection, folded)
+                inserted, offered = self._insert_fills(connection, folded, ids)
+        except SQLAlchemyError as exc:
+            raise _map_db_error(exc, f"writing {len(events)} order events") from exc
+        return ApplyResult(len(events), len(folded), inserted, offered - inserted)
+
+    @staticmethod
+    def _fold(events: Sequence[SourcedOrderEvent]) -> dict[str, _Folded]:
+        folded: dict[str, _Folded] = {}
+        for sourced in events:
+            event = sourced.event
+            entry = folded.get(event.client_order_id)
+            if entry is None:
+                entry = _Folded(sourced, event.ts, event.broker_order_id)
+                folded[event.client_order_id] = entry
+            else:
+                if status_rank(event.status) > status_rank(entry.best.event.status):
+                    entry.best = sourced
+                entry.first_seen = min(entry.first_seen, event.ts)
+                if event.broker_order_id is not None:
+                    entry.broker_order_id = event.broker_order_id
+            for fill in event.fills:
+                entry.fills.setdefault(fill.venue_fill_id, fill)
+        return dict(sorted(folded.items()))
+
+    def _upsert_orders(self, connection: Connection, folded: dict[str, _Folded]) -> dict[str, int]:
+        now = utcnow()
+        rows = []
+        for client_order_id, entry in folded.items():
+            event = entry.best.event
+            raw = event.model_dump(mode="json", exclude={"fills"})
+            rows.append(
+                {
+                    "client_order_id": client_order_id,
+                    "broker_order_id": entry.broker_order_id,
+                    "symbol": event.symbol,
+                    "side": event.side.value,
+                    "qty": event.qty,
+                    "notional": event.notional,
+                    "type": event.type.value,
+                    "time_in_force": event.time_in_force,
+                    "limit_price": event.limit_price,
+                    "stop_price": event.stop_price,
+                    "status": event.status.value,
+                    "filled_qty": Decimal(0),
+                    "avg_fill_price": None,
+                    "strategy": event.strategy,
+                    "source_event_id": entry.best.event_id,
+                    "created_at": entry.first_seen,
+                    "updated_at": now,
+                    "raw": raw,
+                }
+            )
+        insert = self._insert(_orders)
+        new = insert.excluded
+        advances = _rank_sql(new.status) > _rank_sql(_orders.c.status)
+        stmt = insert.on_conflict_do_update(
+            index_elements=[_orders.c.client_order_id],
+            set_={
+                "status": case((advances, new.status), else_=_orders.c.status),
+                "source_event_id": case((advances, new.source_event_id), else_=_orders.c.source_event_id),
+                "raw": case((advances, new.raw), else_=_orders.c.raw),
+                "broker_order_id": func.coalesce(new.broker_order_id, _orders.c.broker_order_id),
+                "strategy": func.coalesce(_orders.c.strategy, new.strategy),
+                "created_at": self._earliest(_orders.c.created_at, new.created_at),
+                "updated_at": new.updated_at,
+            },
+        ).returning(_orders.c.id, _orders.c.client_order_id)
+        result = connection.execute(stmt, rows)
+        return {client_order_id: order_id for order_id, client_order_id in result}
+
+    def _insert_fills(
+        self, connection: Connection, folded: dict[str, _Folded], ids: dict[str, int]
+    ) -> tuple[int, int]:
+        now = utcnow()
+        rows = []
+        for client_order_id, entry in folded.items():
+            event = entry.best.event
+            for venue_fill_id, fill in sorted(entry.fills.items()):
+                rows.append(
+                    {
+                        "order_id": ids[client_order_id],
+                        "venue_fill_id": venue_fill_id,
+                        "symbol": event.symbol,
+                        "side": event.side.value,
+                        "qty": fill.qty,
+                        "price": fill.price,
+                        "fee": fill.fee,
+                        "ts": fill.ts,
+                        "created_at": now,
+                        "raw": fill.model_dump(mode="json"),
+                    }
+                )
+        if not rows:
+            return 0, 0
+        stmt = (
+            self._insert(_fills)
+            .on_conflict_do_nothing(index_elements=[_fills.c.order_id, _fills.c.venue_fill_id])
+            .returning(_fills.c.order_id)
+        )
+        inserted = [order_id for (order_id,) in connection.execute(stmt, rows)]
+        if inserted:
+            self._recompute_totals(connection, sorted(set(inserted)))
+        return len(inserted), len(rows)
+
+    def _recompute_totals(self, connection: Connection, order_ids: list[int]) -> None:
+        totals: dict[int, tuple[Decimal, Decimal]] = {oid: (Decimal(0), Decimal(0)) for oid in order_ids}
+        query = select(_fills.c.order_id, _fills.c.qty, _fills.c.price).where(
+            _fills.c.order_id.in_(order_ids)
+        )
+        for order_id, qty, price in connection.execute(query):
+            filled, value = totals[order_id]
+            totals[order_id] = (filled + qty, value + qty * price)
+        params = [
+            {
+                "b_id": order_id,
+                "b_filled": filled,
+                "b_avg": (value / filled).quantize(_PRICE_STEP) if filled else None,
+            }
+            for order_id, (filled, value) in totals.items()
+        ]
+        stmt = (
+            update(_orders)
+            .where(_orders.c.id == bindparam("b_id"))
+            .values(filled_qty=bindparam("b_filled"), avg_fill_price=bindparam("b_avg"))
+        )
+        connection.execute(stmt, params)
+
+    # --- reads --------------------------------------------------------------------------
+    def list_orders(
+        self,
+        *,
+        limit: int = 20,
+        cursor: str | None = None,
+        symbol: str | None = None,
+        status: OrderStatus | None = None,
+        since: datetime | None = None,
+    ) -> Page[OrderView]:
+        """Orders newest first (by the order they were first recorded), filtered.
+
+        ``since`` keeps orders first observed at or after that time; ``limit`` is capped at
+        :data:`MAX_PAGE_SIZE`.
+
+        Raises:
+            InputError: ``cursor`` was not produced by this service, or ``limit`` < 1.
+        """
+        query = select(_orders)
+        if symbol is not None:
+            query = query.where(_orders.c.symbol == symbol.strip().upper())
+        if status is not None:
+            query = query.where(_orders.c.status == status.value)
+        if since is not None:
+            query = query.where(_orders.c.created_at >= since)
+        rows = self._page(query, _orders.c.id, limit, cursor)
+        items = [_order_view(row._mapping) for row in rows]
+        return Page(items[:limit], self._next(items, limit))
+
+    def get_order(self, ref: str) -> OrderDetail:
+        """One order with its fills (oldest first), by numeric id or by ``client_order_id``.
+
+        Raises:
+            NotFoundError: no order has that id or client order id.
+        """
+        with self._reading("reading an order") as connection:
+            row = None
+            if ref.isdigit():
+                row = connection.execute(select(_orders).where(_orders.c.id == int(ref))).first()
+            if row is None:
+                row = connection.execute(select(_orders).where(_orders.c.client_order_id == ref)).first()
+            if row is None:
+                raise NotFoundError(f"order not found: {ref!r}")
+            order = _order_view(row._mapping)
+            fills = connection.execute(
+                self._fill_query().where(_fills.c.order_id == order.id).order_by(_fills.c.ts, _fills.c.id)
+            ).all()
+        return OrderDetail(order, [_fill_view(f._mapping) for f in fills])
+
+    def list_fills(
+        self,
+        *,
+        limit: int = 50,
+        cursor: str | None = None,
+        symbol: str | None = None,
+        order_id: int | None = None,
+        since: datetime | None = None,
+    ) -> Page[FillView]:
+        """Fills newest first (by the order they were recorded), filtered.
+
+        ``since`` keeps fills executed at or after that time.
+
+        Raises:
+            InputError: ``cursor`` was not produced by this service, or ``limit`` < 1.
+        """
+        query = self._fill_query()
+        if symbol is not None:
+            query = query.where(_fills.c.symbol == symbol.strip().upper())
+        if order_id is not None:
+            query = query.where(_fills.c.order_id == order_id)
+        if since is not None:
+            query = query.where(_fills.c.ts >= since)
+        rows = self._page(query, _fills.c.id, limit, cursor)
+        items = [_fill_view(row._mapping) for row in rows]
+        return Page(items[:limit], self._next(items, limit))
+
+    @staticmethod
+    def _fill_query() -> Select[Any]:
+        return select(_fills, _orders.c.client_order_id).join(_orders, _orders.c.id == _fills.c.order_id)
+
+    def _page(self, query: Select[Any], key: Any, limit: int, cursor: str | None) -> list[Any]:
+        if limit < 1:
+            raise InputError(f"limit: must be at least 1, got {limit}")
+        limit = min(limit, MAX_PAGE_SIZE)
+        if cursor is not None:
+            query = query.where(key < _decode_cursor(cursor))
+        query = query.order_by(key.desc()).limit(limit + 1)
+        with self._reading("listing") as connection:
+            return list(connection.execute(query).all())
+
+    @staticmethod
+    def _next(items: Sequence[OrderView | FillView], limit: int) -> str | None:
+        limit = min(limit, MAX_PAGE_SIZE)
+        return _encode_cursor(items[limit - 1].id) if len(items) > limit else None
+
+    @contextmanager
+    def _reading(self, what: str) -> Iterator[Connection]:
+        try:
+            with self.db.engine.connect() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise _map_db_error(exc, what) from exc
+
+
+def _order_view(row: Any) -> OrderView:
+    return OrderView(**{name: row[name] for name in OrderView.__slots__})
+
+
+def _fill_view(row: Any) -> FillView:
+    return FillView(**{name: row[name] for name in FillView.__slots__})
