@@ -14,7 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from app.bus.envelope import Envelope
 
-__all__ = ["Bus", "Consumer", "DeadLetter", "Delivered", "PartitionLag", "PublishReceipt"]
+__all__ = ["Bus", "BusAdmin", "Consumer", "DeadLetter", "Delivered", "PartitionLag", "PublishReceipt"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,3 +109,16 @@ class Bus(Protocol):
         ...
 
     def close(self) -> None: ...
+
+
+@runtime_checkable
+class BusAdmin(Protocol):
+    """Operations tools use on top of :class:`Bus` (every shipped backend offers them)."""
+
+    def peek(self, hub: str, limit: int = 10) -> list[Delivered]:
+        """The newest ``limit`` events of ``hub`` across partitions, oldest first."""
+        ...
+
+    def apply_retention(self, now: float | None = None) -> int:
+        """Drop events older than the hub's retention; return how many (0 where the service does it)."""
+        ...

@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from functools import cached_property
 
+from app.bus.factory import create_bus
+from app.bus.ports import Bus
 from app.config import Settings
 from app.storage.blob import BlobStore
 from app.storage.db import Database
@@ -34,6 +36,11 @@ class Services:
     def blob(self) -> BlobStore:
         return BlobStore.from_settings(self.settings)
 
+    @cached_property
+    def bus(self) -> Bus:
+        """The configured event bus (local log, Redis Streams or Event Hubs)."""
+        return create_bus(self.settings)
+
     def add_readiness_check(self, name: str, check: ReadinessCheck) -> None:
         """Register another dependency for ``/health/ready`` (the bus, a consumer's lag ...)."""
         self._extra_checks[name] = check
@@ -42,6 +49,7 @@ class Services:
         checks: dict[str, ReadinessCheck] = {
             "database": lambda: self.db.ping(),
             "blob": lambda: self.blob.ping(self.settings.BLOB_CONTAINER_DATA),
+            "bus": lambda: self.bus.ping(),
         }
         checks.update(self._extra_checks)
         return checks
@@ -49,3 +57,5 @@ class Services:
     def close(self) -> None:
         if "db" in self.__dict__:
             self.db.dispose()
+        if "bus" in self.__dict__:
+            self.bus.close()
