@@ -47,4 +47,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _feature_routers() -> list[APIRouter]:
     """Routers behind bearer auth; each feature adds its own module here."""
-    return []
+    from app.api.routes import orders
+
+    return [orders.router]

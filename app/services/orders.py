@@ -350,9 +350,10 @@ class OrderService:
             query = query.where(_orders.c.status == status.value)
         if since is not None:
             query = query.where(_orders.c.created_at >= since)
-        rows = self._page(query, _orders.c.id, limit, cursor)
+        size = self._page_size(limit)
+        rows = self._page(query, _orders.c.id, size, cursor)
         items = [_order_view(row._mapping) for row in rows]
-        return Page(items[:limit], self._next(items, limit))
+        return Page(items[:size], self._next(items, size))
 
     def get_order(self, ref: str) -> OrderDetail:
         """One order with its fills (oldest first), by numeric id or by ``client_order_id``.
@@ -397,18 +398,22 @@ class OrderService:
             query = query.where(_fills.c.order_id == order_id)
         if since is not None:
             query = query.where(_fills.c.ts >= since)
-        rows = self._page(query, _fills.c.id, limit, cursor)
+        size = self._page_size(limit)
+        rows = self._page(query, _fills.c.id, size, cursor)
         items = [_fill_view(row._mapping) for row in rows]
-        return Page(items[:limit], self._next(items, limit))
+        return Page(items[:size], self._next(items, size))
 
     @staticmethod
     def _fill_query() -> Select[Any]:
         return select(_fills, _orders.c.client_order_id).join(_orders, _orders.c.id == _fills.c.order_id)
 
-    def _page(self, query: Select[Any], key: Any, limit: int, cursor: str | None) -> list[Any]:
+    @staticmethod
+    def _page_size(limit: int) -> int:
         if limit < 1:
             raise InputError(f"limit: must be at least 1, got {limit}")
-        limit = min(limit, MAX_PAGE_SIZE)
+        return min(limit, MAX_PAGE_SIZE)
+
+    def _page(self, query: Select[Any], key: Any, limit: int, cursor: str | None) -> list[Any]:
         if cursor is not None:
             query = query.where(key < _decode_cursor(cursor))
         query = query.order_by(key.desc()).limit(limit + 1)
@@ -417,7 +422,6 @@ class OrderService:
 
     @staticmethod
     def _next(items: Sequence[OrderView | FillView], limit: int) -> str | None:
-        limit = min(limit, MAX_PAGE_SIZE)
         return _encode_cursor(items[limit - 1].id) if len(items) > limit else None
 
     @contextmanager
