@@ -142,6 +142,12 @@ class Settings(BaseSettings):
     BROKER: Literal["simulated", "alpaca"] = "simulated"
     ALPACA_PAPER: bool = True
     ALPACA_TRADING_BASE_URL: str | None = None
+    SIM_SLIPPAGE_BPS: Annotated[float, Field(ge=0, lt=10_000)] = Field(
+        default=5.0, description="Simulated broker: slippage against the market price, basis points."
+    )
+    SIM_COMMISSION_BPS: Annotated[float, Field(ge=0, lt=10_000)] = Field(
+        default=1.0, description="Simulated broker: commission as basis points of filled notional."
+    )
 
     # --- risk -------------------------------------------------------------------------
     RISK_MAX_POSITION_FRACTION: Fraction = Field(

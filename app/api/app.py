@@ -47,6 +47,6 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _feature_routers() -> list[APIRouter]:
     """Routers behind bearer auth; each feature adds its own module here."""
-    from app.api.routes import orders
+    from app.api.routes import orders, risk
 
-    return [orders.router]
+    return [risk.router, orders.router]
