@@ -1,0 +1,238 @@
+"""``MarketData``: fetch normalised, quality-checked bars from a vendor, through the cache."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from pathlib import Path
+
+import pandas as pd
+
+from app.config import Settings
+from app.dal.cache import BarCache
+from app.dal.errors import RouteError
+from app.dal.intervals import Interval, Window, build_window, get_interval
+from app.dal.ports import BarRequest, BarSource, Capability, Quote, QuoteSource
+from app.dal.quality import QualityReport, check_bars
+from app.dal.registry import VENDORS, build_vendor
+from app.errors import ConfigError, InputError, VendorRejected, VendorUnavailable
+from app.storage.blob import BlobStore
+
+__all__ = ["FetchResult", "MarketData"]
+
+_SYMBOL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.\-^=_/:]{0,31}$")
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    """The outcome of :meth:`MarketData.fetch`.
+
+    ``vendor`` is the vendor that served the bars (for ``auto`` the one that answered);
+    ``attempts`` lists, for ``auto``, each vendor tried before it with the error it gave.
+    """
+
+    bars: pd.DataFrame
+    vendor: str
+    symbol: str
+    interval: str
+    window: Window
+    cache_path: str | None
+    from_cache: bool
+    quality: QualityReport
+    latency_ms: float
+    attempts: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+def _check_symbol(symbol: str) -> str:
+    clean = symbol.strip()
+    if not _SYMBOL.match(clean):
+        raise InputError(f"invalid symbol {symbol!r}: 1-32 letters, digits or . - ^ = _ / :")
+    return clean
+
+
+class MarketData:
+    """Fetch bars from the configured vendors, with a parquet cache.
+
+    Parameters:
+        settings: platform settings (vendor keys, base URLs, ``DAL_AUTO_ORDER``).
+        cache: where fetched bars are stored; ``None`` disables caching.
+        vendor_factory: builds an adapter from its name (tests inject their own).
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        cache: BarCache | None,
+        vendor_factory: Callable[[str, Settings], BarSource] = build_vendor,
+    ) -> None:
+        self.settings = settings
+        self.cache = cache
+        self._factory = vendor_factory
+        self._vendors: dict[str, BarSource] = {}
+        order = [v.strip() for v in settings.DAL_AUTO_ORDER.split(",") if v.strip()]
+        unknown = [v for v in order if v not in VENDORS]
+        if unknown or not order:
+            raise ConfigError(
+                f"DAL_AUTO_ORDER: unknown vendor(s) {', '.join(unknown) or '(empty)'}; "
+                f"use {', '.join(VENDORS)}"
+            )
+        self.auto_order: tuple[str, ...] = tuple(order)
+
+    @classmethod
+    def from_settings(cls, settings: Settings, blob: BlobStore | None = None) -> MarketData:
+        """Build a client whose cache lives in ``BLOB_CONTAINER_DATA`` of the settings' blob store."""
+        store = blob if blob is not None else BlobStore.from_settings(settings)
+        return cls(settings, BarCache(store, settings.BLOB_CONTAINER_DATA))
+
+    def vendor(self, name: str) -> BarSource:
+        """The adapter called ``name`` (built on first use)."""
+        if name not in self._vendors:
+            self._vendors[name] = self._factory(name, self.settings)
+        return self._vendors[name]
+
+    def fetch(
+        self,
+        vendor: str,
+        symbol: str,
+        start: date | datetime,
+        end: date | datetime,
+        interval: str = "1Day",
+        use_cache: bool = True,
+        path: str | Path | None = None,
+        write_cache: bool = True,
+    ) -> FetchResult:
+        """Fetch bars for ``symbol`` from ``start`` to ``end`` (both inclusive).
+
+        Parameters:
+            vendor: a name of :data:`~app.dal.registry.VENDORS` or ``"auto"``.
+            use_cache: serve from the cache when the same request was stored before.
+            path: CSV or parquet file for the ``file`` vendor.
+            write_cache: store freshly fetched bars in the cache.
+
+        Raises:
+            InputError: bad symbol, interval, bounds or vendor name.
+            MissingVendorKey, UnsupportedInterval, VendorRefused, VendorDown, BadBars:
+                see :mod:`app.dal.errors`; for ``auto`` a ``VendorUnavailable`` listing every
+                vendor's error when none could serve.
+        """
+        began = time.perf_counter()
+        clean = _check_symbol(symbol)
+        spec = get_interval(interval)
+        window = build_window(start, end, spec)
+        file_path = Path(path) if path is not None else None
+        if vendor != "auto":
+            return self._fetch_one(vendor, clean, spec, window, use_cache, write_cache, file_path, began)
+        attempts: list[tuple[str, str]] = []
+        for name in self.auto_order:
+            try:
+                result = self._fetch_one(name, clean, spec, window, use_cache, write_cache, file_path, began)
+            except (ConfigError, VendorRejected, VendorUnavailable, InputError) as exc:
+                if not isinstance(exc, RouteError) and isinstance(exc, InputError):
+                    raise
+                attempts.append((name, str(exc)))
+                continue
+            return FetchResult(
+                bars=result.bars,
+                vendor=result.vendor,
+                symbol=result.symbol,
+                interval=result.interval,
+                window=result.window,
+                cache_path=result.cache_path,
+                from_cache=result.from_cache,
+                quality=result.quality,
+                latency_ms=result.latency_ms,
+                attempts=tuple(attempts),
+            )
+        tried = "; ".join(f"{name}: {message}" for name, message in attempts)
+        raise VendorUnavailable(f"auto {clean} {interval}: no vendor could serve ({tried})")
+
+    def _fetch_one(
+        self,
+        name: str,
+        symbol: str,
+        spec: Interval,
+        window: Window,
+        use_cache: bool,
+        write_cache: bool,
+        path: Path | None,
+        began: float,
+    ) -> FetchResult:
+        if name not in VENDORS:
+            raise InputError(
+                f"unknown market-data vendor {name!r}; use one of {', '.join((*VENDORS, 'auto'))}"
+            )
+        source = self.vendor(name)
+        if spec.name not in source.intervals:
+            from app.dal.errors import UnsupportedInterval
+
+            offered = ", ".join(
+                i for i in ("1Min", "5Min", "15Min", "30Min", "1Hour", "1Day") if i in source.intervals
+            )
+            raise UnsupportedInterval(name, symbol, spec.name, f"interval not offered; use {offered}")
+        cacheable = self.cache is not None and Capability.CACHEABLE in source.capabilities
+        key = BarCache.key(name, symbol, spec, window) if cacheable else None
+        if use_cache and self.cache is not None and key is not None:
+            cached = self.cache.get(key)
+            if cached is not None:
+                cached, report = check_bars(
+                    cached, vendor=name, symbol=symbol, interval=spec, window=window, calendar=True
+                )
+                return FetchResult(
+                    bars=cached,
+                    vendor=name,
+                    symbol=symbol,
+                    interval=spec.name,
+                    window=window,
+                    cache_path=self.cache.url(key),
+                    from_cache=True,
+                    quality=report,
+                    latency_ms=(time.perf_counter() - began) * 1000.0,
+                )
+        answer = source.fetch_bars(BarRequest(symbol=symbol, interval=spec, window=window, path=path))
+        frame = answer.frame
+        frame = frame[(frame.index >= window.start) & (frame.index < window.end)]
+        frame, report = check_bars(
+            frame,
+            vendor=name,
+            symbol=symbol,
+            interval=spec,
+            window=window,
+            calendar=name not in ("file",),
+            dropped_empty=answer.dropped_empty,
+        )
+        cache_path = None
+        if write_cache and self.cache is not None and key is not None:
+            cache_path = self.cache.put(key, frame)
+        return FetchResult(
+            bars=frame,
+            vendor=name,
+            symbol=symbol,
+            interval=spec.name,
+            window=window,
+            cache_path=cache_path,
+            from_cache=False,
+            quality=report,
+            latency_ms=(time.perf_counter() - began) * 1000.0,
+        )
+
+    def quote(self, vendor: str, symbol: str) -> Quote:
+        """Return the latest quote from ``vendor`` (one with the QUOTE capability).
+
+        Raises:
+            InputError: the vendor does not report quotes.
+        """
+        source = self.vendor(vendor)
+        if Capability.QUOTE not in source.capabilities or not isinstance(source, QuoteSource):
+            raise InputError(f"vendor {vendor!r} does not report quotes")
+        return source.fetch_quote(_check_symbol(symbol))
+
+
+def describe(result: FetchResult) -> str:
+    """One line summarising ``result`` for logs."""
+    bars = result.bars
+    span = f"{bars.index[0].isoformat()}..{bars.index[-1].isoformat()}" if len(bars) else "no bars"
+    origin = "cache" if result.from_cache else "vendor"
+    return f"{result.vendor} {result.symbol} {result.interval}: {len(bars)} bars ({span}) from {origin}"
