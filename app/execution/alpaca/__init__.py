@@ -1,0 +1,1 @@
+"""Alpaca trading API (paper by default) through alpaca-py's ``TradingClient``."""

@@ -1,0 +1,152 @@
+"""Alpaca broker: market orders through alpaca-py's ``TradingClient``, deduped by client id.
+
+Submitting first looks the ``client_order_id`` up (``GET /v2/orders:by_client_order_id``); only
+when Alpaca does not know it is a new order placed. If two submits race, Alpaca refuses the
+second with 422 "client_order_id must be unique" and the existing order is reported instead.
+Fills come from the account activity feed (``GET /v2/account/activities/FILL``).
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from decimal import Decimal
+from typing import Any
+
+import requests
+from alpaca.common.exceptions import APIError
+
+from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
+from app.errors import OrderRejected, RetryableError
+from app.execution.alpaca.config import AlpacaTradingConfig
+from app.execution.alpaca.parsing import parse_fill_activities, parse_order, parse_status
+from app.execution.ports import BrokerCapability
+
+with warnings.catch_warnings():
+    # alpaca.trading imports its websocket stream module, which uses websockets' legacy API
+    warnings.filterwarnings("ignore", message="websockets.legacy is deprecated", category=DeprecationWarning)
+    from alpaca.trading.client import TradingClient
+    from alpaca.trading.enums import OrderSide as AlpacaSide
+    from alpaca.trading.enums import TimeInForce
+    from alpaca.trading.requests import MarketOrderRequest
+
+__all__ = ["AlpacaBroker"]
+
+_NOT_FOUND = 404
+_UNPROCESSABLE = 422
+_DONE = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
+
+
+class AlpacaBroker:
+    """Places market orders at Alpaca (paper unless configured for live)."""
+
+    kind = "alpaca"
+
+    def __init__(self, config: AlpacaTradingConfig) -> None:
+        self.config = config
+        caps = {
+            BrokerCapability.MARKET_ORDERS,
+            BrokerCapability.NOTIONAL_ORDERS,
+            BrokerCapability.FRACTIONAL_QTY,
+        }
+        if not config.paper:
+            caps.add(BrokerCapability.LIVE_TRADING)
+        self.capabilities = frozenset(caps)
+        self._client = TradingClient(
+            api_key=config.api_key,
+            secret_key=config.api_secret,
+            paper=config.paper,
+            raw_data=True,
+            url_override=config.url,
+        )
+
+    def submit(self, intent: OrderEvent, *, market_price: Decimal) -> OrderEvent:
+        if intent.type is not OrderType.MARKET:
+            raise OrderRejected(
+                "broker_rejected", f"the Alpaca adapter places market orders only, got {intent.type}"
+            )
+        raw = self._find(intent.client_order_id)
+        if raw is None:
+            try:
+                raw = self._call(self._client.submit_order, self._request(intent))
+            except _Duplicate:
+                raw = self._find(intent.client_order_id)
+                if raw is None:
+                    raise OrderRejected(
+                        "broker_protocol", f"Alpaca says {intent.client_order_id} exists but cannot find it"
+                    ) from None
+        order_id = str(raw["id"])
+        raw = self._await_terminal(raw)
+        fills = []
+        if Decimal(str(raw.get("filled_qty") or 0)) > 0:
+            activities = self._call(
+                self._client.get, "/account/activities/FILL", {"direction": "asc", "page_size": 100}
+            )
+            fills = parse_fill_activities(activities if isinstance(activities, list) else [], order_id)
+        return parse_order(raw, intent, fills)
+
+    def _await_terminal(self, raw: dict[str, Any]) -> dict[str, Any]:
+        # Market orders usually fill within a second; report what is known after the wait.
+        deadline = time.monotonic() + self.config.fill_wait_s
+        while parse_status(str(raw.get("status", ""))) not in _DONE and time.monotonic() < deadline:
+            time.sleep(self.config.fill_poll_s)
+            latest = self._call(self._client.get_order_by_id, str(raw["id"]))
+            if isinstance(latest, dict):
+                raw = latest
+        return raw
+
+    def close(self) -> None:
+        self._client._session.close()
+
+    @staticmethod
+    def _request(intent: OrderEvent) -> MarketOrderRequest:
+        sizing: dict[str, Any] = (
+            {"qty": float(intent.qty)}
+            if intent.qty is not None
+            else {"notional": float(intent.notional or 0)}
+        )
+        return MarketOrderRequest(
+            symbol=intent.symbol,
+            side=AlpacaSide.BUY if intent.side is OrderSide.BUY else AlpacaSide.SELL,
+            time_in_force=TimeInForce(intent.time_in_force),
+            client_order_id=intent.client_order_id,
+            **sizing,
+        )
+
+    def _find(self, client_order_id: str) -> dict[str, Any] | None:
+        try:
+            found = self._call(self._client.get_order_by_client_id, client_order_id)
+        except _NotFound:
+            return None
+        return found if isinstance(found, dict) else None
+
+    def _call(self, method: Any, *args: Any) -> Any:
+        try:
+            return method(*args)
+        except APIError as exc:
+            status = exc.status_code
+            message = _message(exc)
+            if status == _NOT_FOUND:
+                raise _NotFound(message) from exc
+            if status == _UNPROCESSABLE and "unique" in message.lower():
+                raise _Duplicate(message) from exc
+            if status is not None and (status == 429 or status >= 500):
+                raise RetryableError(f"Alpaca answered {status}: {message}") from exc
+            raise OrderRejected("broker_rejected", f"Alpaca answered {status}: {message}") from exc
+        except requests.RequestException as exc:
+            raise RetryableError(f"Alpaca unreachable at {self.config.url}: {type(exc).__name__}") from exc
+
+
+class _NotFound(Exception):
+    pass
+
+
+class _Duplicate(Exception):
+    pass
+
+
+def _message(exc: APIError) -> str:
+    try:
+        return str(exc.message)
+    except Exception:
+        return str(exc)

@@ -1,0 +1,49 @@
+"""Settings the Alpaca broker needs, checked once when it is built."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from app.config import Settings
+from app.errors import ConfigError
+
+__all__ = ["PAPER_URL", "AlpacaTradingConfig"]
+
+PAPER_URL = "https://paper-api.alpaca.markets"
+LIVE_URL = "https://api.alpaca.markets"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class AlpacaTradingConfig:
+    """Keys, paper/live and an optional base URL (a proxy, or a local replay server in tests)."""
+
+    api_key: str = field(repr=False)
+    api_secret: str = field(repr=False)
+    paper: bool = True
+    base_url: str | None = None
+    fill_wait_s: float = 2.0
+    fill_poll_s: float = 0.2
+
+    @property
+    def url(self) -> str:
+        if self.base_url:
+            return self.base_url
+        return PAPER_URL if self.paper else LIVE_URL
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> AlpacaTradingConfig:
+        """Raises ConfigError naming the missing key when the Alpaca keys are not set."""
+        missing = [
+            name
+            for name in ("ALPACA_API_KEY", "ALPACA_API_SECRET")
+            if getattr(settings, name) is None or not getattr(settings, name).get_secret_value().strip()
+        ]
+        if missing:
+            raise ConfigError(f"BROKER=alpaca needs {' and '.join(missing)}")
+        assert settings.ALPACA_API_KEY is not None and settings.ALPACA_API_SECRET is not None
+        return cls(
+            api_key=settings.ALPACA_API_KEY.get_secret_value().strip(),
+            api_secret=settings.ALPACA_API_SECRET.get_secret_value().strip(),
+            paper=settings.ALPACA_PAPER,
+            base_url=settings.ALPACA_TRADING_BASE_URL,
+        )

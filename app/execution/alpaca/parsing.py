@@ -1,0 +1,118 @@
+"""Pure translation of Alpaca's order and fill-activity JSON into ``OrderEvent`` reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
+from app.errors import OrderRejected
+
+__all__ = ["parse_fill_activities", "parse_order", "parse_status"]
+
+_STATUS = {
+    "new": OrderStatus.NEW,
+    "pending_new": OrderStatus.NEW,
+    "accepted": OrderStatus.ACCEPTED,
+    "accepted_for_bidding": OrderStatus.ACCEPTED,
+    "held": OrderStatus.ACCEPTED,
+    "calculated": OrderStatus.ACCEPTED,
+    "pending_cancel": OrderStatus.ACCEPTED,
+    "pending_replace": OrderStatus.ACCEPTED,
+    "stopped": OrderStatus.ACCEPTED,
+    "suspended": OrderStatus.ACCEPTED,
+    "partially_filled": OrderStatus.PARTIALLY_FILLED,
+    "filled": OrderStatus.FILLED,
+    "done_for_day": OrderStatus.EXPIRED,
+    "expired": OrderStatus.EXPIRED,
+    "canceled": OrderStatus.CANCELED,
+    "replaced": OrderStatus.CANCELED,
+    "rejected": OrderStatus.REJECTED,
+}
+
+
+def parse_status(raw: str) -> OrderStatus:
+    try:
+        return _STATUS[raw]
+    except KeyError:
+        raise OrderRejected("broker_protocol", f"unknown Alpaca order status {raw!r}") from None
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise OrderRejected("broker_protocol", f"Alpaca sent a non-numeric amount {value!r}") from None
+    return number if number > 0 else None
+
+
+def _time(value: Any) -> datetime | None:
+    if not value:
+        return None
+    stamp = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
+
+
+def parse_fill_activities(activities: Iterable[Mapping[str, Any]], order_id: str) -> list[FillPayload]:
+    """Fills of one order from ``GET /v2/account/activities/FILL`` rows (other orders ignored)."""
+    fills: list[FillPayload] = []
+    for row in activities:
+        if row.get("order_id") != order_id or row.get("activity_type", "FILL") != "FILL":
+            continue
+        qty, price, ts = (
+            _decimal(row.get("qty")),
+            _decimal(row.get("price")),
+            _time(row.get("transaction_time")),
+        )
+        if qty is None or price is None or ts is None:
+            raise OrderRejected("broker_protocol", f"Alpaca fill {row.get('id')!r} lacks qty, price or time")
+        fills.append(FillPayload(venue_fill_id=str(row["id"]), qty=qty, price=price, ts=ts))
+    fills.sort(key=lambda f: f.ts)
+    return fills
+
+
+def parse_order(raw: Mapping[str, Any], intent: OrderEvent, fills: list[FillPayload]) -> OrderEvent:
+    """Alpaca's order JSON as an ``OrderEvent`` report carrying the intent's run metadata.
+
+    When Alpaca reports filled quantity but the activity feed has no rows yet, one fill is
+    derived from ``filled_qty`` and ``filled_avg_price`` (id ``<order id>:<filled_qty>``).
+    """
+    if raw.get("client_order_id") != intent.client_order_id:
+        raise OrderRejected(
+            "broker_protocol",
+            f"Alpaca answered for client_order_id {raw.get('client_order_id')!r}, "
+            f"expected {intent.client_order_id!r}",
+        )
+    status = parse_status(str(raw.get("status", "")))
+    order_id = str(raw["id"])
+    filled_qty, avg_price = _decimal(raw.get("filled_qty")), _decimal(raw.get("filled_avg_price"))
+    if not fills and filled_qty is not None and avg_price is not None:
+        ts = _time(raw.get("filled_at")) or _time(raw.get("updated_at")) or datetime.now(UTC)
+        fills = [
+            FillPayload(venue_fill_id=f"{order_id}:{filled_qty}", qty=filled_qty, price=avg_price, ts=ts)
+        ]
+    observed = _time(raw.get("updated_at")) or _time(raw.get("submitted_at")) or datetime.now(UTC)
+    return OrderEvent(
+        client_order_id=intent.client_order_id,
+        symbol=str(raw.get("symbol") or intent.symbol),
+        side=OrderSide(str(raw.get("side", intent.side.value))),
+        type=OrderType(str(raw.get("type") or raw.get("order_type") or intent.type.value)),
+        time_in_force=str(raw.get("time_in_force") or intent.time_in_force),
+        qty=_decimal(raw.get("qty")),
+        notional=_decimal(raw.get("notional")) if _decimal(raw.get("qty")) is None else None,
+        limit_price=_decimal(raw.get("limit_price")),
+        stop_price=_decimal(raw.get("stop_price")),
+        status=status,
+        strategy=intent.strategy,
+        broker_order_id=order_id,
+        prob=intent.prob,
+        frac=intent.frac,
+        run_id=intent.run_id,
+        bar_time=intent.bar_time,
+        ts=observed,
+        fills=fills,
+    )

@@ -1,0 +1,47 @@
+"""The broker interface every execution backend implements.
+
+A broker takes an order intent (an :class:`~app.domain.orders.OrderEvent` with status ``new``)
+and returns the venue's report as another ``OrderEvent``: the same ``client_order_id``, the
+venue's ``broker_order_id``, the current status and any ``fills[]``. Submitting the same
+``client_order_id`` twice never places a second order; the second call reports the first.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import StrEnum
+from typing import Protocol, runtime_checkable
+
+from app.domain.orders import OrderEvent
+
+__all__ = ["Broker", "BrokerCapability"]
+
+
+class BrokerCapability(StrEnum):
+    MARKET_ORDERS = "market_orders"
+    NOTIONAL_ORDERS = "notional_orders"
+    FRACTIONAL_QTY = "fractional_qty"
+    SHORT_SELLING = "short_selling"
+    LIVE_TRADING = "live_trading"
+
+
+@runtime_checkable
+class Broker(Protocol):
+    """Places orders at one venue, idempotently by ``client_order_id``."""
+
+    kind: str
+    capabilities: frozenset[BrokerCapability]
+
+    def submit(self, intent: OrderEvent, *, market_price: Decimal) -> OrderEvent:
+        """Place ``intent`` (or find the order already placed under its ``client_order_id``).
+
+        ``market_price`` is the latest price the caller saw; venues that price the order
+        themselves ignore it.
+
+        Raises:
+            OrderRejected: the venue refused the order (the reason says why).
+            RetryableError: the venue did not answer; retrying with the same id is safe.
+        """
+        ...
+
+    def close(self) -> None: ...

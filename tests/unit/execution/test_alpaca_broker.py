@@ -1,0 +1,147 @@
+"""The Alpaca broker against a local server replaying Alpaca's recorded order and fill JSON."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+
+from app.config import Settings
+from app.domain.orders import OrderEvent, OrderSide, OrderStatus
+from app.errors import ConfigError, OrderRejected, RetryableError
+from app.execution import create_broker
+from app.execution.alpaca.broker import AlpacaBroker
+from app.execution.alpaca.config import PAPER_URL, AlpacaTradingConfig
+from app.execution.alpaca.parsing import parse_fill_activities, parse_order
+from app.execution.ports import Broker, BrokerCapability
+from tests.unit.execution.alpaca_replay import alpaca_replay_server, load
+
+ORDER_ID = "61e69015-8549-4bfd-b9c3-01e75843f47d"
+
+
+def _intent(coid: str = "rt-aapl-breakout-20250103") -> OrderEvent:
+    return OrderEvent(
+        client_order_id=coid,
+        symbol="AAPL",
+        side=OrderSide.BUY,
+        notional=Decimal("2500"),
+        strategy="breakout",
+        prob=0.58,
+        frac=0.025,
+        run_id="run-1",
+        bar_time=datetime(2025, 1, 3, tzinfo=UTC),
+        ts=datetime(2025, 1, 3, 14, 31, tzinfo=UTC),
+    )
+
+
+def _broker(base_url: str) -> AlpacaBroker:
+    config = AlpacaTradingConfig(
+        api_key="PKTESTKEY", api_secret="test-secret", base_url=base_url, fill_wait_s=1.0, fill_poll_s=0.01
+    )
+    return AlpacaBroker(config)
+
+
+def test_new_order_is_placed_once_and_reported_with_its_fills() -> None:
+    with alpaca_replay_server() as (url, state):
+        broker = _broker(url)
+        assert isinstance(broker, Broker)
+        report = broker.submit(_intent(), market_price=Decimal("239"))
+        broker.close()
+    assert state.posted == [
+        {
+            "symbol": "AAPL",
+            "notional": 2500.0,
+            "side": "buy",
+            "type": "market",
+            "time_in_force": "day",
+            "client_order_id": "rt-aapl-breakout-20250103",
+        }
+    ]
+    assert state.auth_headers[0] == ("PKTESTKEY", "test-secret")
+    assert report.status is OrderStatus.FILLED
+    assert report.broker_order_id == ORDER_ID
+    assert report.client_order_id == "rt-aapl-breakout-20250103"
+    assert (report.strategy, report.run_id, report.prob) == ("breakout", "run-1", 0.58)
+    assert [f.qty for f in report.fills] == [Decimal("6"), Decimal("4.457789663")]
+    assert sum(f.qty for f in report.fills) == Decimal("10.457789663")
+    assert report.fills[0].venue_fill_id.startswith("20250103093103411::")
+
+
+def test_resubmitting_the_same_client_order_id_places_no_second_order() -> None:
+    with alpaca_replay_server() as (url, state):
+        broker = _broker(url)
+        first = broker.submit(_intent(), market_price=Decimal("239"))
+        second = broker.submit(_intent(), market_price=Decimal("239"))
+        broker.close()
+    assert len(state.posted) == 1
+    assert second.broker_order_id == first.broker_order_id
+    assert second.fills == first.fills
+
+
+def test_duplicate_refusal_from_a_racing_submit_reports_the_existing_order() -> None:
+    with alpaca_replay_server(mode="race") as (url, state):
+        broker = _broker(url)
+        report = broker.submit(_intent("race-1"), market_price=Decimal("239"))
+        broker.close()
+    assert len(state.posted) == 1
+    assert report.broker_order_id == ORDER_ID and report.status is OrderStatus.FILLED
+
+
+@pytest.mark.parametrize(
+    ("mode", "error", "text"),
+    [
+        ("reject", OrderRejected, "insufficient buying power"),
+        ("unauthorized", OrderRejected, "not authorized"),
+        ("server_error", RetryableError, "500"),
+    ],
+)
+def test_alpaca_errors_map_to_the_error_tree(mode: str, error: type[Exception], text: str) -> None:
+    with alpaca_replay_server(mode=mode) as (url, _):
+        broker = _broker(url)
+        with pytest.raises(error, match=text):
+            broker.submit(_intent(f"err-{mode}"), market_price=Decimal("239"))
+        broker.close()
+
+
+def test_unreachable_alpaca_is_retryable() -> None:
+    from tests.servers import free_port
+
+    broker = _broker(f"http://127.0.0.1:{free_port()}")
+    with pytest.raises(RetryableError, match="unreachable"):
+        broker.submit(_intent(), market_price=Decimal("239"))
+    broker.close()
+
+
+def test_fill_rows_of_other_orders_are_ignored() -> None:
+    fills = parse_fill_activities(load("activities_fill.json"), ORDER_ID)
+    assert len(fills) == 2 and all(f.ts.tzinfo is not None for f in fills)
+
+
+def test_filled_order_without_activity_rows_gets_one_derived_fill() -> None:
+    raw = load("order_filled.json") | {"client_order_id": "x-1"}
+    report = parse_order(raw, _intent("x-1"), [])
+    assert report.fills[0].qty == Decimal("10.457789663")
+    assert report.fills[0].price == Decimal("239.06")
+
+
+def test_answer_for_another_client_order_id_is_refused() -> None:
+    raw = load("order_filled.json") | {"client_order_id": "someone-else"}
+    with pytest.raises(OrderRejected, match="someone-else"):
+        parse_order(raw, _intent("x-1"), [])
+
+
+def test_factory_needs_keys_and_defaults_to_paper(make_settings: Callable[..., Settings]) -> None:
+    with pytest.raises(ConfigError, match="ALPACA_API_KEY and ALPACA_API_SECRET"):
+        create_broker(make_settings(BROKER="alpaca"))
+    paper = AlpacaTradingConfig.from_settings(
+        make_settings(BROKER="alpaca", ALPACA_API_KEY="k", ALPACA_API_SECRET="s")
+    )
+    assert paper.paper and paper.url == PAPER_URL
+    assert "k" not in repr(paper).replace("kw", "")  # keys are not shown in repr
+    live = create_broker(
+        make_settings(BROKER="alpaca", ALPACA_API_KEY="k", ALPACA_API_SECRET="s", ALPACA_PAPER=False)
+    )
+    assert BrokerCapability.LIVE_TRADING in live.capabilities
+    live.close()
