@@ -109,6 +109,10 @@ class Settings(BaseSettings):
     EH_HUB_ORDERS: str = "exec.orders"
     EH_CONSUMER_GROUP: str = "orchestrator"
     EH_CONSUMER_GROUP_SWEEP: str = "sweeper"
+    BUS_LEASE_S: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=10.0,
+        description="Seconds a local/redis bus consumer holds a partition without renewing it.",
+    )
     LOCAL_DEV: bool = Field(default=False, description="Use Azure CLI credentials (az login) instead of MSI.")
 
     # --- API / UI ---------------------------------------------------------------------

@@ -34,7 +34,11 @@ def create_bus(settings: Settings) -> Bus:
     if kind == "local":
         from app.bus.local import LocalBus, LocalBusConfig
 
-        return LocalBus(LocalBusConfig(path=local_bus_path(settings)), hubs)
-    if kind in ("redis", "eventhubs"):
-        raise ConfigError(f"the {kind} bus backend is not available in this build yet")
+        return LocalBus(LocalBusConfig(path=local_bus_path(settings), lease_s=settings.BUS_LEASE_S), hubs)
+    if kind == "redis":
+        from app.bus.redis import RedisBus, RedisBusConfig
+
+        return RedisBus(RedisBusConfig.from_settings(settings), hubs)
+    if kind == "eventhubs":
+        raise ConfigError("the eventhubs bus backend is not available in this build yet")
     raise ConfigError(f"unknown bus backend {kind!r}")

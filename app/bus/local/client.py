@@ -10,13 +10,9 @@ writes take ``BEGIN IMMEDIATE`` so concurrent publishers serialise on the sequen
 
 from __future__ import annotations
 
-import math
-import os
-import socket
 import sqlite3
 import threading
 import time
-import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -26,6 +22,7 @@ from app.bus.capabilities import Capability
 from app.bus.decoding import delivered as make_delivered
 from app.bus.envelope import Envelope
 from app.bus.local.config import LocalBusConfig
+from app.bus.membership import fair_share, new_member_name, process_alive
 from app.bus.partitioning import partition_for
 from app.bus.ports import DeadLetter, Delivered, PartitionLag, PublishReceipt
 from app.bus.topology import HubSpec
@@ -61,8 +58,6 @@ CREATE TABLE IF NOT EXISTS dead_letters (
 CREATE INDEX IF NOT EXISTS dead_letters_by_group ON dead_letters (hub, grp, id);
 """
 
-_HOST = socket.gethostname()
-
 
 def _connect(path: Path, busy_timeout_s: float) -> sqlite3.Connection:
     try:
@@ -94,23 +89,6 @@ def _immediate(conn: sqlite3.Connection) -> Iterator[sqlite3.Connection]:
 
 def _utc(ts: float) -> datetime:
     return datetime.fromtimestamp(ts, UTC)
-
-
-def _process_alive(member: str) -> bool:
-    """A member named ``host:pid:tag`` on this host is dead when its PID is gone."""
-    host, _, rest = member.partition(":")
-    if host != _HOST:
-        return True
-    pid_text = rest.partition(":")[0]
-    if not pid_text.isdigit():
-        return True
-    try:
-        os.kill(int(pid_text), 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class LocalBus:
@@ -296,7 +274,7 @@ class LocalConsumer:
         self._spec = spec
         self.hub = spec.name
         self.group = group
-        self.member = f"{_HOST}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.member = new_member_name()
         self._conn = _connect(bus.config.path, bus.config.busy_timeout_s)
         self._positions: dict[int, int] = {}
         self._next_balance = 0.0
@@ -450,7 +428,7 @@ class LocalConsumer:
                 for member, expires_at in conn.execute(
                     "SELECT member, expires_at FROM members WHERE hub = ? AND grp = ?", key
                 ).fetchall():
-                    if member == self.member or (expires_at > now and _process_alive(member)):
+                    if member == self.member or (expires_at > now and process_alive(member)):
                         live.add(member)
                     else:
                         conn.execute(
@@ -469,7 +447,7 @@ class LocalConsumer:
                     if p not in owners or (owners[p][0] not in live or owners[p][1] <= now)
                 ]
                 free = [p for p in free if p not in mine]
-                share = math.ceil(self._spec.partitions / len(live))
+                share = fair_share(self._spec.partitions, len(live))
                 released = mine[share:]
                 mine = mine[:share]
                 while len(mine) < share and free:

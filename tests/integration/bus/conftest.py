@@ -11,7 +11,7 @@ from app.bus.factory import create_bus
 from app.bus.ports import Bus
 from app.config import Settings
 
-BACKENDS = ["local"]
+BACKENDS = ["local", "redis"]
 
 
 @pytest.fixture(params=BACKENDS)

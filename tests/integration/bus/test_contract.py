@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import Any, cast
 
 from app.bus.envelope import Envelope
+from app.bus.factory import create_bus
 from app.bus.ports import Bus, BusAdmin, Consumer, Delivered
+from app.config import Settings
 
 ORDERS = "exec.orders"
 SIGNALS = "signals.enriched"
@@ -146,3 +148,37 @@ def test_peek_shows_newest_events(open_bus: Callable[[], Bus]) -> None:
     bus.publish(ORDERS, _events(["AAPL"], 5))
     peeked = cast(BusAdmin, bus).peek(ORDERS, 2)
     assert [p["n"] for p in _payloads(peeked)] == [3, 4]
+
+
+def test_consumers_in_one_group_split_partitions_and_take_over_on_close(
+    bus_settings: Settings,
+) -> None:
+    settings = bus_settings.model_copy(update={"BUS_LEASE_S": 0.3})
+    bus = create_bus(settings)
+    first = bus.consumer(SIGNALS, "api")
+    first.poll(1, 0.01)
+    assert first.partitions == [0, 1, 2, 3]  # type: ignore[attr-defined]
+    second = bus.consumer(SIGNALS, "api")
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and sorted(map(len, _owned(first, second))) != [2, 2]:
+        first.poll(1, 0.05)
+        second.poll(1, 0.05)
+    assert sorted(p for owned in _owned(first, second) for p in owned) == [0, 1, 2, 3]
+    bus.publish(SIGNALS, _events([f"S{i}" for i in range(12)], 2))
+    seen: list[Delivered] = []
+    while time.monotonic() < deadline and len(seen) < 24:
+        seen += first.poll(50, 0.05) + second.poll(50, 0.05)
+    assert sorted((d.partition, d.sequence) for d in seen) == sorted(
+        {(d.partition, d.sequence) for d in seen}
+    )
+    assert len(seen) == 24
+    second.close()
+    while time.monotonic() < deadline and len(_owned(first)[0]) < 4:
+        first.poll(1, 0.05)
+    assert _owned(first) == [[0, 1, 2, 3]]
+    first.close()
+    bus.close()
+
+
+def _owned(*consumers: Consumer) -> list[list[int]]:
+    return [list(getattr(consumer, "partitions")) for consumer in consumers]  # noqa: B009

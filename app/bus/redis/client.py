@@ -1,0 +1,456 @@
+"""Redis Streams implementation of the bus.
+
+Each hub partition is a stream; each consumer group is a Redis consumer group on every
+partition stream of the hub. Within a group one member owns a partition at a time (a lease
+key ``SET NX PX``), and reads it under the fixed Redis consumer name ``p<partition>``: the
+pending entries list of that name is the partition's delivered-but-unchecked events, so a
+member taking a partition over (after a crash) first re-reads them, then new events.
+``checkpoint`` is ``XACK``. Retention trims streams by ``MINID`` (stream ids are times).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from redis.exceptions import RedisError, ResponseError
+
+from app.bus.capabilities import Capability
+from app.bus.decoding import delivered as make_delivered
+from app.bus.envelope import Envelope
+from app.bus.membership import fair_share, new_member_name, process_alive
+from app.bus.partitioning import partition_for
+from app.bus.ports import DeadLetter, Delivered, PartitionLag, PublishReceipt
+from app.bus.redis.config import RedisBusConfig
+from app.bus.topology import HubSpec
+from app.errors import BusError
+
+__all__ = ["RedisBus", "RedisConsumer"]
+
+Clock = Callable[[], float]
+
+_RENEW_IF_MINE = (
+    "if redis.call('get', KEYS[1]) == ARGV[1] "
+    "then return redis.call('pexpire', KEYS[1], ARGV[2]) end return 0"
+)
+_DELETE_IF = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
+
+
+def _id_parts(stream_id: bytes | str) -> tuple[int, int]:
+    text = stream_id.decode() if isinstance(stream_id, bytes) else stream_id
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+def _sequence(stream_id: bytes | str) -> int:
+    ms, seq = _id_parts(stream_id)
+    return (ms << 20) | seq
+
+
+def _utc_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000.0, UTC)
+
+
+class RedisBus:
+    """Bus on Redis Streams; thread-safe (redis-py pools connections)."""
+
+    kind = "redis"
+    capabilities = frozenset(
+        {
+            Capability.OFFSETS_ON_PUBLISH,
+            Capability.LOCAL_RETENTION,
+            Capability.PEEK,
+            Capability.PARTITION_OWNERSHIP,
+        }
+    )
+
+    def __init__(self, config: RedisBusConfig, hubs: Sequence[HubSpec], clock: Clock = time.time) -> None:
+        self.config = config
+        self._hubs = {spec.name: spec for spec in hubs}
+        self._clock = clock
+        self.redis: redis.Redis = redis.Redis.from_url(
+            config.url, socket_timeout=config.socket_timeout_s, socket_connect_timeout=config.socket_timeout_s
+        )
+
+    def stream(self, hub: str, partition: int) -> str:
+        return f"{self.config.key_prefix}{hub}:{partition}"
+
+    # --- Bus protocol -------------------------------------------------------------------
+    def publish(self, hub: str, events: Sequence[Envelope]) -> list[PublishReceipt]:
+        return self._append(hub, [(e.partition_key, e.to_bytes(), e.event_id) for e in events])
+
+    def publish_raw(self, hub: str, partition_key: str, body: bytes) -> PublishReceipt:
+        """Append bytes that need not be an envelope (what a foreign or broken producer sends)."""
+        return self._append(hub, [(partition_key, body, "")])[0]
+
+    def consumer(self, hub: str, group: str) -> RedisConsumer:
+        spec = self.hub(hub)
+        if group not in spec.consumer_groups and group != "$Default":
+            raise BusError(
+                f"unknown consumer group {group!r} on {hub}; groups: {', '.join(spec.consumer_groups)}"
+            )
+        self._create_groups(spec, [group])
+        return RedisConsumer(self, spec, group)
+
+    def dead_letters(self, hub: str, group: str, limit: int = 100) -> list[DeadLetter]:
+        self.hub(hub)
+        try:
+            rows: Any = self.redis.xrevrange(self._dead_letter_key(hub, group), count=limit)
+        except RedisError as exc:
+            raise BusError(f"reading dead letters of {hub}/{group} failed: {exc}") from exc
+        return [
+            DeadLetter(
+                hub,
+                group,
+                int(fields[b"partition"]),
+                fields[b"offset"].decode(),
+                fields[b"reason"].decode(),
+                fields[b"raw"],
+                _utc_ms(_id_parts(stream_id)[0]),
+            )
+            for stream_id, fields in rows
+        ]
+
+    def provision(self) -> list[str]:
+        lines = [f"redis {self.config.display_url}: streams {self.config.key_prefix}<hub>:<partition>"]
+        for spec in self._hubs.values():
+            self._create_groups(spec, list(spec.consumer_groups))
+            lines.append(
+                f"hub {spec.name}: {spec.partitions} streams, "
+                f"{spec.retention_hours} h retention (MINID trim), "
+                f"groups {', '.join(spec.consumer_groups)}"
+            )
+        return lines
+
+    def ping(self) -> None:
+        try:
+            self.redis.ping()
+        except RedisError as exc:
+            raise BusError(f"redis bus at {self.config.display_url} does not answer: {exc}") from exc
+
+    def close(self) -> None:
+        self.redis.close()
+
+    # --- administration -----------------------------------------------------------------
+    def hub(self, name: str) -> HubSpec:
+        """The spec of a configured hub; raises ``BusError`` for an unknown name."""
+        try:
+            return self._hubs[name]
+        except KeyError:
+            known = ", ".join(sorted(self._hubs))
+            raise BusError(f"unknown hub {name!r}; configured hubs: {known}") from None
+
+    def apply_retention(self, now: float | None = None) -> int:
+        """Trim every stream exactly to its hub's retention; return how many entries went."""
+        now = self._clock() if now is None else now
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for spec in self._hubs.values():
+                cutoff = int((now - spec.retention_hours * 3600.0) * 1000)
+                for partition in range(spec.partitions):
+                    pipe.xtrim(self.stream(spec.name, partition), minid=max(cutoff, 0), approximate=False)
+            return sum(int(n) for n in pipe.execute())
+        except RedisError as exc:
+            raise BusError(f"retention trim failed: {exc}") from exc
+
+    def peek(self, hub: str, limit: int = 10) -> list[Delivered]:
+        """The newest ``limit`` events of ``hub`` across partitions, oldest first."""
+        spec = self.hub(hub)
+        try:
+            pipe = self.redis.pipeline(transaction=False)
+            for partition in range(spec.partitions):
+                pipe.xrevrange(self.stream(hub, partition), count=limit)
+            per_partition = pipe.execute()
+        except RedisError as exc:
+            raise BusError(f"peek on {hub} failed: {exc}") from exc
+        rows = [
+            (_id_parts(stream_id), partition, stream_id, fields)
+            for partition, entries in enumerate(per_partition)
+            for stream_id, fields in entries
+        ]
+        rows.sort(key=lambda row: (row[0], row[1]))
+        return [self._to_delivered(hub, p, sid, fields) for _, p, sid, fields in rows[-limit:]]
+
+    def now(self) -> float:
+        return self._clock()
+
+    # --- internals ----------------------------------------------------------------------
+    def _append(self, hub: str, items: Sequence[tuple[str, bytes, str]]) -> list[PublishReceipt]:
+        spec = self.hub(hub)
+        if not items:
+            return []
+        minid = max(0, int((self._clock() - spec.retention_hours * 3600.0) * 1000))
+        partitions = [partition_for(key, spec.partitions) for key, _, _ in items]
+        ids: list[bytes] = []
+        chunk = self.config.pipeline_chunk
+        try:
+            for start in range(0, len(items), chunk):
+                pipe = self.redis.pipeline(transaction=False)
+                for (_, body, _), partition in zip(
+                    items[start : start + chunk], partitions[start : start + chunk], strict=True
+                ):
+                    pipe.xadd(self.stream(hub, partition), {b"e": body}, minid=minid, approximate=True)
+                ids.extend(pipe.execute())
+        except RedisError as exc:
+            raise BusError(f"publish to {hub} failed after {len(ids)} of {len(items)} events: {exc}") from exc
+        return [
+            PublishReceipt(hub, partition, stream_id.decode(), event_id)
+            for (_, _, event_id), partition, stream_id in zip(items, partitions, ids, strict=True)
+        ]
+
+    def _create_groups(self, spec: HubSpec, groups: list[str]) -> None:
+        try:
+            for group in groups:
+                for partition in range(spec.partitions):
+                    try:
+                        self.redis.xgroup_create(
+                            self.stream(spec.name, partition), group, id="0", mkstream=True
+                        )
+                    except ResponseError as exc:
+                        if "BUSYGROUP" not in str(exc):
+                            raise
+        except RedisError as exc:
+            raise BusError(f"creating consumer groups on {spec.name} failed: {exc}") from exc
+
+    def _dead_letter_key(self, hub: str, group: str) -> str:
+        return f"{self.config.key_prefix}deadletters:{hub}:{group}"
+
+    def _to_delivered(
+        self, hub: str, partition: int, stream_id: bytes, fields: dict[bytes, bytes]
+    ) -> Delivered:
+        ms, _ = _id_parts(stream_id)
+        raw = fields.get(b"e", b"")
+        return make_delivered(hub, partition, stream_id.decode(), _sequence(stream_id), _utc_ms(ms), raw)
+
+
+class RedisConsumer:
+    """Reads the partitions of one hub this member owns within its group."""
+
+    def __init__(self, bus: RedisBus, spec: HubSpec, group: str) -> None:
+        self._bus = bus
+        self._redis = bus.redis
+        self._spec = spec
+        self.hub = spec.name
+        self.group = group
+        self.member = new_member_name()
+        self._renew = self._redis.register_script(_RENEW_IF_MINE)
+        self._delete_if = self._redis.register_script(_DELETE_IF)
+        self._cursors: dict[int, bytes | str] = {}
+        self._unacked: dict[int, list[bytes]] = {}
+        self._next_balance = 0.0
+        self._rotation = 0
+        self._closed = False
+
+    @property
+    def partitions(self) -> list[int]:
+        """Partitions this consumer currently reads."""
+        return sorted(self._cursors)
+
+    def poll(self, max_events: int = 500, timeout_s: float = 1.0) -> list[Delivered]:
+        if max_events < 1:
+            raise BusError("max_events must be at least 1")
+        self._check_open()
+        deadline = time.monotonic() + timeout_s
+        sleep = 0.0005
+        try:
+            while True:
+                if time.monotonic() >= self._next_balance:
+                    self._balance()
+                batch = self._read(max_events)
+                remaining = deadline - time.monotonic()
+                if batch or remaining <= 0:
+                    return batch
+                time.sleep(min(sleep, remaining))
+                sleep = min(sleep * 2, self._bus.config.idle_sleep_max_s)
+        except RedisError as exc:
+            raise BusError(f"poll on {self.hub}/{self.group} failed: {exc}") from exc
+
+    def checkpoint(self, delivered: Sequence[Delivered]) -> None:
+        self._check_open()
+        newest: dict[int, tuple[int, int]] = {}
+        explicit: dict[int, set[bytes]] = {}
+        for item in delivered:
+            if item.hub != self.hub:
+                raise BusError(f"cannot checkpoint an event of {item.hub} on a consumer of {self.hub}")
+            position = _id_parts(item.offset)
+            newest[item.partition] = max(newest.get(item.partition, (0, 0)), position)
+            explicit.setdefault(item.partition, set()).add(item.offset.encode())
+        try:
+            pipe = self._redis.pipeline(transaction=False)
+            for partition, upto in newest.items():
+                pending = self._unacked.get(partition, [])
+                done = [sid for sid in pending if _id_parts(sid) <= upto]
+                self._unacked[partition] = [sid for sid in pending if _id_parts(sid) > upto]
+                ids = sorted(set(done) | explicit[partition])
+                for start in range(0, len(ids), self._bus.config.pipeline_chunk):
+                    chunk = ids[start : start + self._bus.config.pipeline_chunk]
+                    pipe.xack(self._bus.stream(self.hub, partition), self.group, *chunk)
+            pipe.execute()
+        except RedisError as exc:
+            raise BusError(f"checkpoint on {self.hub}/{self.group} failed: {exc}") from exc
+
+    def dead_letter(self, delivered: Delivered, reason: str) -> None:
+        self._check_open()
+        try:
+            self._redis.xadd(
+                self._bus._dead_letter_key(self.hub, self.group),
+                {
+                    b"partition": str(delivered.partition),
+                    b"offset": delivered.offset,
+                    b"reason": reason,
+                    b"raw": delivered.raw,
+                },
+            )
+        except RedisError as exc:
+            raise BusError(f"dead-letter on {self.hub}/{self.group} failed: {exc}") from exc
+
+    def lag(self) -> list[PartitionLag]:
+        self._check_open()
+        now = self._bus.now()
+        out = []
+        try:
+            for partition in range(self._spec.partitions):
+                stream = self._bus.stream(self.hub, partition)
+                info = next(
+                    (
+                        g
+                        for g in self._redis.xinfo_groups(stream)
+                        if g["name"] in (self.group, self.group.encode())
+                    ),
+                    None,
+                )
+                if info is None:
+                    out.append(PartitionLag(self.hub, self.group, partition, 0, 0.0))
+                    continue
+                pending = int(info.get("pending") or 0)
+                undelivered = info.get("lag")
+                if undelivered is None:
+                    rest: Any = self._redis.xrange(stream, f"({info['last-delivered-id'].decode()}", "+")
+                    undelivered = len(rest)
+                behind = pending + int(undelivered)
+                oldest_ms: int | None = None
+                if pending:
+                    summary = self._redis.xpending(stream, self.group)
+                    oldest_ms = _id_parts(summary["min"])[0]
+                elif undelivered:
+                    nxt: Any = self._redis.xrange(
+                        stream, f"({info['last-delivered-id'].decode()}", "+", count=1
+                    )
+                    oldest_ms = _id_parts(nxt[0][0])[0] if nxt else None
+                seconds = max(0.0, now - oldest_ms / 1000.0) if oldest_ms is not None else 0.0
+                out.append(PartitionLag(self.hub, self.group, partition, behind, seconds))
+        except RedisError as exc:
+            raise BusError(f"lag of {self.hub}/{self.group} failed: {exc}") from exc
+        return out
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            for partition in list(self._cursors):
+                self._delete_if(keys=[self._lease_key(partition)], args=[self.member])
+            self._redis.zrem(self._members_key(), self.member)
+        except RedisError as exc:
+            raise BusError(f"closing consumer of {self.hub}/{self.group} failed: {exc}") from exc
+        finally:
+            self._cursors.clear()
+
+    # --- internals ----------------------------------------------------------------------
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BusError(f"consumer of {self.hub}/{self.group} is closed")
+
+    def _lease_key(self, partition: int) -> str:
+        return f"{self._bus.config.key_prefix}lease:{self.hub}:{self.group}:{partition}"
+
+    def _members_key(self) -> str:
+        return f"{self._bus.config.key_prefix}members:{self.hub}:{self.group}"
+
+    def _read(self, max_events: int) -> list[Delivered]:
+        owned = sorted(self._cursors)
+        if not owned:
+            return []
+        start = self._rotation % len(owned)
+        self._rotation += 1
+        order = [owned[(start + i) % len(owned)] for i in range(len(owned))][:max_events]
+        per_partition = max(1, max_events // len(order))
+        pipe = self._redis.pipeline(transaction=False)
+        for partition in order:
+            pipe.xreadgroup(
+                self.group,
+                f"p{partition}",
+                {self._bus.stream(self.hub, partition): self._cursors[partition]},
+                count=per_partition,
+            )
+        replies = pipe.execute()
+        batch: list[Delivered] = []
+        stale: dict[int, list[bytes]] = {}
+        for partition, reply in zip(order, replies, strict=True):
+            entries: list[tuple[bytes, Any]] = reply[0][1] if reply else []
+            reading_pending = self._cursors[partition] != ">"
+            if reading_pending and not entries:
+                self._cursors[partition] = ">"
+                continue
+            for stream_id, fields in entries:
+                if reading_pending:
+                    self._cursors[partition] = stream_id
+                if not fields:
+                    stale.setdefault(partition, []).append(stream_id)
+                    continue
+                self._unacked.setdefault(partition, []).append(stream_id)
+                batch.append(self._bus._to_delivered(self.hub, partition, stream_id, fields))
+        if stale:
+            pipe = self._redis.pipeline(transaction=False)
+            for partition, ids in stale.items():
+                pipe.xack(self._bus.stream(self.hub, partition), self.group, *ids)
+            pipe.execute()
+        return batch
+
+    def _balance(self) -> None:
+        """Renew this member, count live members, and hold a fair share of the partitions."""
+        lease_s = self._bus.config.lease_s
+        lease_ms = int(lease_s * 1000)
+        now_ms = int(time.time() * 1000)
+        members_key = self._members_key()
+        partitions = range(self._spec.partitions)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.zadd(members_key, {self.member: now_ms + lease_ms})
+        pipe.zrange(members_key, 0, -1, withscores=True)
+        pipe.mget([self._lease_key(p) for p in partitions])
+        _, members, leases = pipe.execute()
+        live = {self.member}
+        for raw_member, score in members:
+            member = raw_member.decode()
+            if member == self.member:
+                continue
+            if score > now_ms and process_alive(member):
+                live.add(member)
+            else:
+                self._redis.zrem(members_key, member)
+        owners = {p: value.decode() for p, value in zip(partitions, leases, strict=True) if value is not None}
+        for partition, owner in list(owners.items()):
+            if owner != self.member and owner not in live:
+                self._delete_if(keys=[self._lease_key(partition)], args=[owner])
+                del owners[partition]
+        mine = [p for p, owner in sorted(owners.items()) if owner == self.member]
+        share = fair_share(self._spec.partitions, len(live))
+        for partition in mine[share:]:
+            self._delete_if(keys=[self._lease_key(partition)], args=[self.member])
+        mine = [
+            p for p in mine[:share] if self._renew(keys=[self._lease_key(p)], args=[self.member, lease_ms])
+        ]
+        for partition in partitions:
+            if len(mine) >= share:
+                break
+            if partition in owners or partition in mine:
+                continue
+            if self._redis.set(self._lease_key(partition), self.member, nx=True, px=lease_ms):
+                mine.append(partition)
+        self._cursors = {p: self._cursors.get(p, "0") for p in sorted(mine)}
+        self._unacked = {p: ids for p, ids in self._unacked.items() if p in self._cursors}
+        interval = lease_s / 3 if self._cursors else min(0.25, lease_s / 3)
+        self._next_balance = time.monotonic() + interval
