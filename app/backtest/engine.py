@@ -1,0 +1,511 @@
+"""The compiled backtest engine: one bar loop in Numba, a thin Python wrapper around it.
+
+Conventions (documented in docs/backtest.md and pinned by tests):
+
+* ``target[t]`` is decided on bar ``t``'s close. Its sign is the side (+1 long, -1 short,
+  0 flat); its magnitude is the fraction of equity to commit when a position is opened.
+* Fills happen at bar ``t+1``'s open (``fill_close=False``, the default) or at bar ``t``'s
+  close (``fill_close=True``). With next-open fills the decision on the last bar has no
+  next open and is dropped.
+* Trades happen only when the side changes: a size change while on the same side is not
+  rebalanced (the size is fixed at entry, as in backtesting.py). A reversal closes the
+  position, then opens the other side with the cash after closing.
+* Buys fill at ``price x (1 + slippage)``, sells at ``price x (1 - slippage)``; commission
+  is ``commission x traded notional`` on each side. Quantities are fractional; an entry
+  with fraction ``f`` spends ``f x cash`` including its commission, so ``f = 1`` buys
+  ``cash / (price x (1 + commission))``, as vectorbt's ``size=inf`` does.
+* A short is opened with ``f x cash / (price x (1 + commission))`` units; the proceeds
+  are credited to cash and equity is ``cash + qty x close`` (``qty`` negative).
+* With close fills, a decision on the last bar may close a position but opens none (it
+  would be closed again at the same price).
+* A position still open after the last bar is closed at the last close (commission and
+  slippage charged) and counted as a trade, so the last equity value is all cash.
+* If equity reaches zero or below, the position is liquidated and trading stops
+  (:data:`STATUS_RUINED`, reported, not raised).
+
+Kernels never raise on bad input; they return a status code and :func:`run_backtest` turns
+it into an :class:`~app.errors.InputError`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+from numba import njit
+
+from app.errors import InputError
+
+__all__ = [
+    "METRIC_NAMES",
+    "N_METRICS",
+    "N_TRADE_FIELDS",
+    "STATUS_BAD_PARAM",
+    "STATUS_BAD_PRICE",
+    "STATUS_BAD_TARGET",
+    "STATUS_EMPTY",
+    "STATUS_OK",
+    "STATUS_RUINED",
+    "STATUS_SHAPE",
+    "TRADE_FIELDS",
+    "BacktestResult",
+    "EngineConfig",
+    "periods_per_year",
+    "run_backtest",
+    "simulate_metrics_nb",
+    "simulate_nb",
+    "status_message",
+]
+
+STATUS_OK = 0
+STATUS_SHAPE = 1
+STATUS_EMPTY = 2
+STATUS_BAD_PARAM = 3
+STATUS_BAD_PRICE = 4
+STATUS_BAD_TARGET = 5
+STATUS_RUINED = 6
+
+METRIC_NAMES = (
+    "final_equity",
+    "total_return",
+    "cagr",
+    "sharpe",
+    "sortino",
+    "max_drawdown",
+    "win_rate",
+    "exposure",
+    "num_trades",
+)
+N_METRICS = len(METRIC_NAMES)
+M_FINAL, M_TOTAL_RETURN, M_CAGR, M_SHARPE, M_SORTINO, M_MAX_DD, M_WIN_RATE, M_EXPOSURE, M_TRADES = range(9)
+
+TRADE_FIELDS = ("entry_bar", "exit_bar", "side", "qty", "entry_price", "exit_price", "pnl", "fees")
+N_TRADE_FIELDS = len(TRADE_FIELDS)
+
+
+@njit(cache=True)
+def _record_trade(
+    trades_out: np.ndarray,
+    k: int,
+    entry_bar: int,
+    exit_bar: int,
+    side: int,
+    qty: float,
+    entry_price: float,
+    exit_price: float,
+    pnl: float,
+    fees: float,
+) -> None:  # pragma: no cover - compiled
+    if k < trades_out.shape[0]:
+        trades_out[k, 0] = entry_bar
+        trades_out[k, 1] = exit_bar
+        trades_out[k, 2] = side
+        trades_out[k, 3] = qty
+        trades_out[k, 4] = entry_price
+        trades_out[k, 5] = exit_price
+        trades_out[k, 6] = pnl
+        trades_out[k, 7] = fees
+
+
+@njit(cache=True)
+def simulate_nb(
+    open_: np.ndarray,
+    close: np.ndarray,
+    target: np.ndarray,
+    fill_close: bool,
+    commission: float,
+    slippage: float,
+    initial_cash: float,
+    periods_per_year: float,
+    years: float,
+    equity_out: np.ndarray,
+    trades_out: np.ndarray,
+    metrics_out: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """Simulate one instrument and write metrics into ``metrics_out`` (length :data:`N_METRICS`).
+
+    ``equity_out`` (length ``n`` or 0) receives the equity at each close when non-empty;
+    ``trades_out`` (shape ``(k, N_TRADE_FIELDS)``, ``k`` may be 0) receives closed trades in
+    order while rows remain. ``slippage`` is a fraction (bps / 10,000). ``years`` is the
+    span used for CAGR (NaN when unknown). Returns a status code (``STATUS_OK`` = 0).
+    Nothing is allocated per bar, so this is safe to call inside ``numba.prange``.
+    """
+    for m in range(metrics_out.shape[0]):
+        metrics_out[m] = np.nan
+    n = close.shape[0]
+    if open_.shape[0] != n or target.shape[0] != n:
+        return STATUS_SHAPE
+    if equity_out.shape[0] != 0 and equity_out.shape[0] != n:
+        return STATUS_SHAPE
+    if metrics_out.shape[0] < N_METRICS:
+        return STATUS_SHAPE
+    if n == 0:
+        return STATUS_EMPTY
+    if not (0.0 <= commission < 1.0) or not (0.0 <= slippage < 1.0) or not (initial_cash > 0.0):
+        return STATUS_BAD_PARAM
+    if not (periods_per_year > 0.0):
+        return STATUS_BAD_PARAM
+
+    cash = initial_cash
+    qty = 0.0  # signed
+    side = 0
+    entry_bar = -1
+    entry_price = 0.0
+    entry_fee = 0.0
+    n_trades = 0
+    n_wins = 0
+    prev_eq = initial_cash
+    peak = initial_cash
+    max_dd = 0.0
+    sum_r = 0.0
+    sum_r2 = 0.0
+    sum_down2 = 0.0
+    n_r = 0
+    exposed = 0
+    status = STATUS_OK
+    ruined = False
+    eq = initial_cash
+
+    for t in range(n):
+        o = open_[t]
+        c = close[t]
+        if not (o > 0.0 and c > 0.0 and o < np.inf and c < np.inf):
+            return STATUS_BAD_PRICE
+        for phase in range(2):
+            # phase 0: the bar's open (next-open fills of the previous decision)
+            # phase 1: the bar's close (same-bar fills of this decision)
+            if phase == 0:
+                if fill_close or t == 0:
+                    continue
+                tv = target[t - 1]
+                price = o
+            else:
+                if not fill_close:
+                    continue
+                tv = target[t]
+                price = c
+            if ruined:
+                continue
+            if np.isnan(tv):
+                tv = 0.0
+            if abs(tv) > 1.0 + 1e-12:
+                return STATUS_BAD_TARGET
+            desired = 1 if tv > 0.0 else (-1 if tv < 0.0 else 0)
+            if desired == side:
+                continue
+            if side != 0:
+                if side > 0:
+                    exit_price = price * (1.0 - slippage)
+                    notional = qty * exit_price
+                    fee = notional * commission
+                    cash += notional - fee
+                    pnl = qty * (exit_price - entry_price) - entry_fee - fee
+                else:
+                    exit_price = price * (1.0 + slippage)
+                    notional = -qty * exit_price
+                    fee = notional * commission
+                    cash -= notional + fee
+                    pnl = -qty * (entry_price - exit_price) - entry_fee - fee
+                _record_trade(
+                    trades_out,
+                    n_trades,
+                    entry_bar,
+                    t,
+                    side,
+                    abs(qty),
+                    entry_price,
+                    exit_price,
+                    pnl,
+                    entry_fee + fee,
+                )
+                n_trades += 1
+                if pnl > 0.0:
+                    n_wins += 1
+                qty = 0.0
+                side = 0
+            if desired != 0 and cash > 0.0 and not (phase == 1 and t == n - 1):
+                budget = abs(tv) * cash
+                if desired > 0:
+                    entry_price = price * (1.0 + slippage)
+                    spend = budget / (1.0 + commission)
+                    qty = spend / entry_price
+                    entry_fee = budget - spend
+                    cash -= budget
+                else:
+                    entry_price = price * (1.0 - slippage)
+                    units = budget / (entry_price * (1.0 + commission))
+                    proceeds = units * entry_price
+                    entry_fee = proceeds * commission
+                    cash += proceeds - entry_fee
+                    qty = -units
+                if qty != 0.0:
+                    side = desired
+                    entry_bar = t
+
+        eq = cash + qty * c
+        if side != 0:
+            exposed += 1
+        if not ruined and eq <= 0.0:
+            ruined = True
+            status = STATUS_RUINED
+        if side != 0 and (t == n - 1 or ruined):
+            # the end of the data (or ruin): close at this close
+            if side > 0:
+                exit_price = c * (1.0 - slippage)
+                notional = qty * exit_price
+                fee = notional * commission
+                cash += notional - fee
+                pnl = qty * (exit_price - entry_price) - entry_fee - fee
+            else:
+                exit_price = c * (1.0 + slippage)
+                notional = -qty * exit_price
+                fee = notional * commission
+                cash -= notional + fee
+                pnl = -qty * (entry_price - exit_price) - entry_fee - fee
+            _record_trade(
+                trades_out,
+                n_trades,
+                entry_bar,
+                t,
+                side,
+                abs(qty),
+                entry_price,
+                exit_price,
+                pnl,
+                entry_fee + fee,
+            )
+            n_trades += 1
+            if pnl > 0.0:
+                n_wins += 1
+            qty = 0.0
+            side = 0
+            eq = cash
+        if equity_out.shape[0] != 0:
+            equity_out[t] = eq
+        if prev_eq > 0.0:
+            r = eq / prev_eq - 1.0
+            sum_r += r
+            sum_r2 += r * r
+            if r < 0.0:
+                sum_down2 += r * r
+            n_r += 1
+        prev_eq = eq
+        if eq > peak:
+            peak = eq
+        dd = eq / peak - 1.0
+        if dd < max_dd:
+            max_dd = dd
+
+    metrics_out[M_FINAL] = eq
+    metrics_out[M_TOTAL_RETURN] = eq / initial_cash - 1.0
+    if years > 0.0 and eq > 0.0:
+        metrics_out[M_CAGR] = (eq / initial_cash) ** (1.0 / years) - 1.0
+    if n_r > 1:
+        mean = sum_r / n_r
+        var = (sum_r2 - n_r * mean * mean) / (n_r - 1)
+        if var > 0.0:
+            metrics_out[M_SHARPE] = mean / math.sqrt(var) * math.sqrt(periods_per_year)
+        down = math.sqrt(sum_down2 / n_r)
+        if down > 0.0:
+            metrics_out[M_SORTINO] = mean / down * math.sqrt(periods_per_year)
+    metrics_out[M_MAX_DD] = max_dd
+    if n_trades > 0:
+        metrics_out[M_WIN_RATE] = n_wins / n_trades
+    metrics_out[M_EXPOSURE] = exposed / n
+    metrics_out[M_TRADES] = n_trades
+    return status
+
+
+@njit(cache=True)
+def simulate_metrics_nb(
+    open_: np.ndarray,
+    close: np.ndarray,
+    target: np.ndarray,
+    fill_close: bool,
+    commission: float,
+    slippage: float,
+    initial_cash: float,
+    periods_per_year: float,
+    years: float,
+    metrics_out: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """:func:`simulate_nb` without the equity curve and trade list (for sweeps)."""
+    no_equity = np.empty(0, dtype=np.float64)
+    no_trades = np.empty((0, N_TRADE_FIELDS), dtype=np.float64)
+    return simulate_nb(
+        open_,
+        close,
+        target,
+        fill_close,
+        commission,
+        slippage,
+        initial_cash,
+        periods_per_year,
+        years,
+        no_equity,
+        no_trades,
+        metrics_out,
+    )
+
+
+_STATUS_MESSAGES = {
+    STATUS_SHAPE: "open, close and target arrays differ in length",
+    STATUS_EMPTY: "no bars to backtest",
+    STATUS_BAD_PARAM: "commission and slippage must be in [0, 1) and initial cash above 0",
+    STATUS_BAD_PRICE: "a bar has a missing, zero, negative or infinite open or close price",
+    STATUS_BAD_TARGET: "a target position is larger than 1 in magnitude",
+    STATUS_RUINED: "equity reached zero; the position was liquidated and trading stopped",
+}
+
+
+def status_message(status: int) -> str:
+    """Return the explanation of a kernel status code."""
+    return _STATUS_MESSAGES.get(status, "ok" if status == STATUS_OK else f"unknown status {status}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    """Execution conventions for one backtest.
+
+    Attributes:
+        fill: ``"next_open"`` fills a decision at the next bar's open, ``"close"`` at the same close.
+        commission: fraction of traded notional charged on each side (0.002 = 0.2 %).
+        slippage_bps: adverse price move per fill, in basis points.
+        initial_cash: starting cash.
+        periods_per_year: bars per year for Sharpe and Sortino; ``None`` infers it from the index.
+    """
+
+    fill: Literal["next_open", "close"] = "next_open"
+    commission: float = 0.0
+    slippage_bps: float = 0.0
+    initial_cash: float = 10_000.0
+    periods_per_year: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.fill not in ("next_open", "close"):
+            raise InputError(f"fill must be 'next_open' or 'close', got {self.fill!r}")
+        if not 0.0 <= self.commission < 1.0:
+            raise InputError(f"commission must be in [0, 1), got {self.commission}")
+        if not 0.0 <= self.slippage_bps < 10_000.0:
+            raise InputError(f"slippage_bps must be in [0, 10000), got {self.slippage_bps}")
+        if not self.initial_cash > 0.0:
+            raise InputError(f"initial_cash must be above 0, got {self.initial_cash}")
+        if self.periods_per_year is not None and not self.periods_per_year > 0.0:
+            raise InputError(f"periods_per_year must be above 0, got {self.periods_per_year}")
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    """Equity curve, closed trades and metrics of one backtest."""
+
+    equity: pd.Series
+    trades: pd.DataFrame
+    metrics: dict[str, float]
+    status: int = STATUS_OK
+    config: EngineConfig = field(default_factory=EngineConfig)
+
+    @property
+    def final_equity(self) -> float:
+        return self.metrics["final_equity"]
+
+    @property
+    def num_trades(self) -> int:
+        return int(self.metrics["num_trades"])
+
+
+def periods_per_year(index: pd.Index) -> float:
+    """Infer bars per year from a DatetimeIndex: 252 for daily or slower bars, scaled for intraday.
+
+    Intraday bars assume 6.5 trading hours a day; weekly bars give 52, monthly 12.
+    """
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return 252.0
+    step = float(np.median(np.diff(index.as_unit("s").asi8)))  # seconds
+    day = 86_400.0
+    if step <= 0:
+        return 252.0
+    if step < 0.75 * day:
+        return 252.0 * 6.5 * 3600.0 / step
+    if step < 4 * day:
+        return 252.0
+    if step < 20 * day:
+        return 52.0
+    return 12.0
+
+
+def _years(index: pd.Index) -> float:
+    if isinstance(index, pd.DatetimeIndex) and len(index) >= 2:
+        span = (index[-1] - index[0]).total_seconds()
+        return span / (365.25 * 86_400.0) if span > 0 else math.nan
+    return math.nan
+
+
+def run_backtest(
+    bars: pd.DataFrame, target: np.ndarray, config: EngineConfig | None = None
+) -> BacktestResult:
+    """Backtest ``target`` (one value per bar, see the module conventions) on ``bars``.
+
+    ``bars`` needs ``open`` and ``close`` columns; its index labels the equity curve and the
+    trades (a DatetimeIndex also sets CAGR's span and, by default, the annualisation).
+
+    Raises:
+        InputError: the arrays do not line up, a price is invalid, a parameter is out of
+            range, or a target exceeds 1 in magnitude.
+    """
+    config = config or EngineConfig()
+    for name in ("open", "close"):
+        if name not in bars.columns:
+            raise InputError(f"bars have no {name!r} column")
+    open_ = np.ascontiguousarray(bars["open"].to_numpy(dtype=np.float64))
+    close = np.ascontiguousarray(bars["close"].to_numpy(dtype=np.float64))
+    target_arr = np.ascontiguousarray(np.asarray(target, dtype=np.float64))
+    n = close.shape[0]
+    ppy = config.periods_per_year if config.periods_per_year is not None else periods_per_year(bars.index)
+    equity = np.empty(n, dtype=np.float64)
+    trades = np.empty((n + 1, N_TRADE_FIELDS), dtype=np.float64)
+    metrics = np.empty(N_METRICS, dtype=np.float64)
+    status = simulate_nb(
+        open_,
+        close,
+        target_arr,
+        config.fill == "close",
+        config.commission,
+        config.slippage_bps / 10_000.0,
+        config.initial_cash,
+        ppy,
+        _years(bars.index),
+        equity,
+        trades,
+        metrics,
+    )
+    if status not in (STATUS_OK, STATUS_RUINED):
+        raise InputError(f"backtest rejected its input: {status_message(status)}")
+    n_trades = int(metrics[M_TRADES])
+    rows = trades[:n_trades]
+    entry_bar = rows[:, 0].astype(np.int64)
+    exit_bar = rows[:, 1].astype(np.int64)
+    trade_frame = pd.DataFrame(
+        {
+            "entry_bar": entry_bar,
+            "exit_bar": exit_bar,
+            "entry_time": bars.index[entry_bar],
+            "exit_time": bars.index[exit_bar],
+            "side": np.where(rows[:, 2] > 0, "long", "short"),
+            "qty": rows[:, 3],
+            "entry_price": rows[:, 4],
+            "exit_price": rows[:, 5],
+            "pnl": rows[:, 6],
+            "fees": rows[:, 7],
+        }
+    )
+    metric_values = {name: float(metrics[i]) for i, name in enumerate(METRIC_NAMES)}
+    return BacktestResult(
+        equity=pd.Series(equity, index=bars.index, name="equity"),
+        trades=trade_frame,
+        metrics=metric_values,
+        status=status,
+        config=config,
+    )

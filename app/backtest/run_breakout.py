@@ -1,0 +1,159 @@
+"""``python -m app.backtest.run_breakout``: one DAL-backed backtest from the command line.
+
+Example (the runbook's probabilistic validation)::
+
+    python -m app.backtest.run_breakout --symbol AAPL --start 2023-01-03 --end 2023-02-03 \\
+        --strategy momentum --use-probabilistic --dal-vendor yahoo --dal-interval 1Day \\
+        --risk-agent fractional_kelly --risk-agent-fraction 0.4 --regime-aware-sizing --debug
+
+Exit codes: 0 success, 2 bad input or configuration (one ``error:`` line on stderr),
+1 any other failure the platform reports (storage, vendor).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
+from typing import Any, NoReturn
+
+from app.errors import AiTraderError, ConfigError, InputError
+
+__all__ = ["build_parser", "main", "parse_when"]
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+def parse_when(text: str, flag: str) -> date | datetime:
+    """Parse a date (``2023-01-03``) or an ISO timestamp (naive means UTC)."""
+    value = text.strip()
+    try:
+        if len(value) == 10:
+            return date.fromisoformat(value)
+        parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise InputError(f"{flag}: expected a date (YYYY-MM-DD) or an ISO timestamp, got {text!r}") from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
+def _param(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key.strip():
+        raise InputError(f"--param: expected KEY=VALUE, got {text!r}")
+    return key.strip(), value.strip()
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="python -m app.backtest.run_breakout",
+        description="Backtest a strategy on DAL bars with priors and risk sizing, then write its frame.",
+    )
+    parser.add_argument("--symbol", required=True, help="ticker, e.g. AAPL")
+    parser.add_argument("--start", required=True, help="first day (YYYY-MM-DD) or ISO timestamp, inclusive")
+    parser.add_argument("--end", required=True, help="last day (YYYY-MM-DD) or ISO timestamp, inclusive")
+    parser.add_argument("--strategy", required=True, help="momentum, mean_reversion, breakout or sma_cross")
+    parser.add_argument(
+        "--param", action="append", default=[], metavar="KEY=VALUE", help="strategy parameter (repeatable)"
+    )
+    parser.add_argument("--use-probabilistic", action="store_true", help="compute win probability and payoff")
+    parser.add_argument("--dal-vendor", default="synthetic", help="market-data vendor (default synthetic)")
+    parser.add_argument("--dal-interval", default="1Day", help="bar interval, e.g. 1Day, 1Hour, 5Min")
+    parser.add_argument("--data-path", default=None, help="CSV or parquet file for --dal-vendor file")
+    parser.add_argument(
+        "--risk-agent", default="all_in", help="fractional_kelly, fixed_fraction or all_in (default all_in)"
+    )
+    parser.add_argument(
+        "--risk-agent-fraction", type=float, default=0.5, help="Kelly scale or fixed fraction"
+    )
+    parser.add_argument("--regime-aware-sizing", action="store_true", help="scale size by regime multiplier")
+    parser.add_argument("--allow-short", action="store_true", help="trade short signals (default long-only)")
+    parser.add_argument("--commission", type=float, default=0.0, help="fraction of notional per side")
+    parser.add_argument("--slippage-bps", type=float, default=0.0, help="adverse fill move in basis points")
+    parser.add_argument("--fill", default="next_open", help="next_open (default) or close")
+    parser.add_argument("--initial-cash", type=float, default=10_000.0, help="starting cash (default 10000)")
+    parser.add_argument("--no-cache", action="store_true", help="bypass the DAL cache")
+    parser.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
+    parser.add_argument(
+        "--debug", action="store_true", help="debug logs, including prob=... frac=... per bar"
+    )
+    return parser
+
+
+def _run(args: argparse.Namespace) -> dict[str, Any]:
+    from app.backtest.service import BacktestRequest, run_request, summary_json
+    from app.config import load_settings
+    from app.observability import configure_logging
+    from app.risk.sizing import SIZING_METHODS
+
+    settings = load_settings()
+    configure_logging("DEBUG" if args.debug else settings.LOG_LEVEL, json_lines=False)
+    if not args.debug:
+        logging.getLogger("app.backtest").setLevel(logging.INFO)
+    for noisy in ("fsspec", "asyncio", "urllib3"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    start = parse_when(args.start, "--start")
+    end = parse_when(args.end, "--end")
+    if isinstance(start, datetime) != isinstance(end, datetime):
+        raise InputError("--start and --end must both be dates or both be timestamps")
+    if end < start:
+        raise InputError(f"--end {args.end} is before --start {args.start}")
+    if args.risk_agent not in SIZING_METHODS:
+        raise InputError(f"unknown --risk-agent {args.risk_agent!r} (known: {', '.join(SIZING_METHODS)})")
+    if args.fill not in ("next_open", "close"):
+        raise InputError(f"--fill must be next_open or close, got {args.fill!r}")
+    params = dict(_param(p) for p in args.param)
+    request = BacktestRequest(
+        symbol=args.symbol,
+        start=start,
+        end=end,
+        strategy=args.strategy,
+        params=params,
+        vendor=args.dal_vendor,
+        interval=args.dal_interval,
+        data_path=args.data_path,
+        risk_agent=args.risk_agent,
+        risk_fraction=args.risk_agent_fraction,
+        regime_aware=args.regime_aware_sizing,
+        use_probabilistic=args.use_probabilistic,
+        allow_short=args.allow_short,
+        commission=args.commission,
+        slippage_bps=args.slippage_bps,
+        fill=args.fill,
+        initial_cash=args.initial_cash,
+        use_cache=not args.no_cache,
+    )
+    return summary_json(run_request(settings, request, source="cli"))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse ``argv``, run the backtest and return the exit code."""
+    args = build_parser().parse_args(argv)
+    try:
+        summary = _run(args)
+    except (ConfigError, InputError) as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 2
+    except AiTraderError as exc:
+        sys.stderr.write(f"error: {exc}\n")
+        return 1
+    if args.json:
+        sys.stdout.write(json.dumps(summary, default=str) + "\n")
+    else:
+        sys.stdout.write(
+            f"{summary['symbol']} {summary['strategy']} ({summary['vendor']} {summary['interval']}): "
+            f"{summary['bars']} bars, {summary['num_trades']} trades, final equity "
+            f"{summary['final_equity']:.2f} ({summary['total_return']:+.2%}); "
+            f"prob_frame_path={summary['prob_frame_path']}\n"
+        )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

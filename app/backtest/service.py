@@ -1,0 +1,318 @@
+"""Run one backtest end to end: DAL fetch -> signals + regimes -> decisions -> engine -> outputs.
+
+The CLI (``python -m app.backtest.run_breakout``) and the API call :func:`run_request`;
+they only parse input and render the returned :class:`BacktestRun`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import uuid
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.backtest.engine import STATUS_RUINED, BacktestResult, EngineConfig, run_backtest, status_message
+from app.backtest.frames import FrameRecord, FrameSource, write_frame
+from app.backtest.pipeline import DecisionFrame, decide
+from app.config import Settings
+from app.dal import FetchResult, MarketData, compute_regimes, compute_signals
+from app.errors import InputError, StorageError
+from app.risk.sizing import RiskConfig, SizingMethod
+from app.strategies import get_strategy
+
+__all__ = ["BacktestRequest", "BacktestRun", "build_frame", "run_request", "summary_json"]
+
+log = logging.getLogger("app.backtest")
+
+MAX_DEBUG_DECISIONS = 2_000
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestRequest:
+    """Everything one backtest run needs (the CLI flags, typed)."""
+
+    symbol: str
+    start: date | datetime
+    end: date | datetime
+    strategy: str
+    params: dict[str, Any] = field(default_factory=dict)
+    vendor: str = "synthetic"
+    interval: str = "1Day"
+    data_path: str | None = None
+    risk_agent: SizingMethod = "all_in"
+    risk_fraction: float = 0.5
+    regime_aware: bool = False
+    use_probabilistic: bool = False
+    allow_short: bool = False
+    commission: float = 0.0
+    slippage_bps: float = 0.0
+    fill: Literal["next_open", "close"] = "next_open"
+    initial_cash: float = 10_000.0
+    use_cache: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestRun:
+    """The outcome of :func:`run_request`."""
+
+    run_id: str
+    request: BacktestRequest
+    fetch: FetchResult
+    signals: pd.DataFrame
+    regimes: pd.DataFrame
+    decisions: DecisionFrame
+    result: BacktestResult
+    frame: FrameRecord
+    out_dir: Path | None
+    recorded: bool
+
+
+def build_frame(
+    bars: pd.DataFrame,
+    signals: pd.DataFrame,
+    regimes: pd.DataFrame,
+    decisions: DecisionFrame,
+    equity: pd.Series,
+) -> pd.DataFrame:
+    """Merge bars, signals, regime, priors, sizing, position and equity into one frame."""
+    merged = bars.copy()
+    for column in signals.columns:
+        if column not in merged.columns:
+            merged[column] = signals[column].to_numpy()
+    merged["regime"] = decisions.regime.astype(str)
+    merged["regime_code"] = np.asarray(decisions.regime_code, dtype=np.int8)
+    merged["prob"] = decisions.prob
+    merged["payoff"] = decisions.payoff
+    merged["frac"] = decisions.frac
+    merged["position"] = decisions.position
+    merged["target"] = decisions.target
+    merged["equity"] = equity.to_numpy()
+    return merged
+
+
+def _finite(value: float) -> float | None:
+    return value if math.isfinite(value) else None
+
+
+def summary_json(run: BacktestRun) -> dict[str, Any]:
+    """The run as the JSON object ``--json`` prints."""
+    req = run.request
+    metrics = run.result.metrics
+    tr = run.result.trades
+    entry_times = [pd.Timestamp(x).isoformat() for x in tr["entry_time"]]
+    exit_times = [pd.Timestamp(x).isoformat() for x in tr["exit_time"]]
+    trades = [
+        {
+            "entry_time": entry_times[i],
+            "exit_time": exit_times[i],
+            "side": str(tr["side"].iat[i]),
+            "qty": float(tr["qty"].to_numpy()[i]),
+            "entry_price": float(tr["entry_price"].to_numpy()[i]),
+            "exit_price": float(tr["exit_price"].to_numpy()[i]),
+            "pnl": float(tr["pnl"].to_numpy()[i]),
+        }
+        for i in range(len(tr))
+    ]
+    return {
+        "run_id": run.run_id,
+        "symbol": run.fetch.symbol,
+        "strategy": req.strategy,
+        "params": get_strategy(req.strategy, req.params).params(),
+        "vendor": run.fetch.vendor,
+        "interval": run.fetch.interval,
+        "bars": len(run.fetch.bars),
+        "signals": len(run.signals),
+        "regimes": len(run.regimes),
+        "risk_agent": req.risk_agent,
+        "num_trades": run.result.num_trades,
+        "trades": trades,
+        "final_equity": metrics["final_equity"],
+        "total_return": metrics["total_return"],
+        "cagr": _finite(metrics["cagr"]),
+        "sharpe": _finite(metrics["sharpe"]),
+        "sortino": _finite(metrics["sortino"]),
+        "max_drawdown": metrics["max_drawdown"],
+        "win_rate": _finite(metrics["win_rate"]),
+        "exposure": metrics["exposure"],
+        "prob_frame_path": run.frame.path,
+    }
+
+
+def _log_decisions(decisions: DecisionFrame, risk: RiskConfig) -> None:
+    if not log.isEnabledFor(logging.DEBUG):
+        return
+    n = len(decisions)
+    first = max(0, n - MAX_DEBUG_DECISIONS)
+    if first:
+        log.debug("decision log: showing the last %d of %d bars", MAX_DEBUG_DECISIONS, n)
+    cap = min(risk.fraction, risk.max_position_fraction) if risk.agent != "all_in" else 1.0
+    for i in range(first, n):
+        log.debug(
+            "decision %s regime=%s position=%+d prob=%.4f payoff=%.4f frac=%.4f cap=%.4f",
+            decisions.index[i].isoformat()
+            if hasattr(decisions.index[i], "isoformat")
+            else decisions.index[i],
+            decisions.regime[i],
+            int(decisions.position[i]),
+            decisions.prob[i],
+            decisions.payoff[i],
+            decisions.frac[i],
+            cap,
+        )
+
+
+def _write_outputs(out_dir: Path, summary: dict[str, Any], result: BacktestResult) -> None:
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        result.trades.to_csv(out_dir / "trades.csv", index=False)
+        result.equity.rename_axis("timestamp").to_csv(out_dir / "equity.csv")
+    except OSError as exc:
+        raise StorageError(f"cannot write backtest outputs to {out_dir}: {exc}") from exc
+
+
+def _record(settings: Settings, run: BacktestRun, source: FrameSource, summary: dict[str, Any]) -> None:
+    from app.storage.db import Database
+    from app.storage.models import BacktestRun as BacktestRunRow
+
+    database = Database.from_settings(settings)
+    try:
+        database.upgrade()
+        metrics = {k: v for k, v in summary.items() if k not in ("trades", "params", "run_id")}
+        with database.transaction() as session:
+            session.add(
+                BacktestRunRow(
+                    run_id=run.run_id,
+                    source=source,
+                    symbol=run.fetch.symbol,
+                    strategy=run.request.strategy,
+                    vendor=run.fetch.vendor,
+                    interval=run.fetch.interval,
+                    params=summary["params"],
+                    metrics=metrics,
+                    frame_path=run.frame.path,
+                )
+            )
+    except SQLAlchemyError as exc:
+        raise StorageError(f"cannot record the backtest run: {exc.__class__.__name__}: {exc}") from exc
+    finally:
+        database.dispose()
+
+
+def run_request(
+    settings: Settings,
+    request: BacktestRequest,
+    *,
+    source: FrameSource = "cli",
+    market_data: MarketData | None = None,
+) -> BacktestRun:
+    """Fetch, decide, simulate, write the frame and outputs, and record the run.
+
+    The frame goes to ``settings.frames_dir``; summary, trades and equity to
+    ``BACKTEST_OUT_DIR/<run id>/`` (default ``<ARTIFACTS_DIR>/backtests/<run id>/``); the
+    run is recorded in ``backtest_runs`` unless ``BACKTEST_NO_SAVE`` is set.
+
+    Raises:
+        InputError: bad strategy, parameter, vendor, dates, or a range with no bars.
+        StorageError: outputs or the database record cannot be written.
+    """
+    strategy = get_strategy(request.strategy, request.params)
+    risk = RiskConfig.from_settings(
+        settings,
+        agent=request.risk_agent,
+        fraction=request.risk_fraction,
+        regime_aware=request.regime_aware,
+        use_probabilistic=request.use_probabilistic,
+        allow_short=request.allow_short,
+    )
+    engine = EngineConfig(
+        fill=request.fill,
+        commission=request.commission,
+        slippage_bps=request.slippage_bps,
+        initial_cash=request.initial_cash,
+    )
+    if request.end < request.start:
+        raise InputError(f"end {request.end} is before start {request.start}")
+    md = market_data or MarketData.from_settings(settings)
+    fetched = md.fetch(
+        request.vendor,
+        request.symbol,
+        request.start,
+        request.end,
+        interval=request.interval,
+        use_cache=request.use_cache,
+        path=request.data_path,
+    )
+    bars = fetched.bars
+    if len(bars) == 0:
+        raise InputError(
+            f"no {fetched.interval} bars for {fetched.symbol} from {fetched.vendor} "
+            f"between {request.start} and {request.end}"
+        )
+    signals = compute_signals(bars)
+    regimes = compute_regimes(bars, signals)
+    log.info(
+        "DAL fetch ok: vendor=%s symbol=%s interval=%s bars=%d signals=%d regimes=%d from_cache=%s",
+        fetched.vendor,
+        fetched.symbol,
+        fetched.interval,
+        len(bars),
+        len(signals),
+        len(regimes),
+        fetched.from_cache,
+    )
+    if not len(bars) == len(signals) == len(regimes):
+        raise InputError(f"DAL returned {len(bars)} bars, {len(signals)} signals and {len(regimes)} regimes")
+    decisions = decide(bars, signals, regimes, strategy, risk)
+    _log_decisions(decisions, risk)
+    result = run_backtest(bars, decisions.target, engine)
+    if result.status == STATUS_RUINED:
+        log.warning("backtest: %s", status_message(result.status))
+    run_id = uuid.uuid4().hex
+    frame = write_frame(
+        build_frame(bars, signals, regimes, decisions, result.equity),
+        frames_dir=settings.frames_dir,
+        symbol=fetched.symbol,
+        strategy=request.strategy,
+        vendor=fetched.vendor,
+        interval=fetched.interval,
+        source=source,
+        run_id=run_id,
+        extra={"risk_agent": request.risk_agent, "params": strategy.params()},
+    )
+    log.info("prob_frame_path=%s rows=%d", frame.path, frame.rows)
+    out_root = settings.BACKTEST_OUT_DIR or (settings.ARTIFACTS_DIR / "backtests")
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    out_dir = out_root / f"{stamp}_{fetched.symbol}_{request.strategy}_{run_id[:8]}"
+    run = BacktestRun(
+        run_id=run_id,
+        request=request,
+        fetch=fetched,
+        signals=signals,
+        regimes=regimes,
+        decisions=decisions,
+        result=result,
+        frame=frame,
+        out_dir=out_dir,
+        recorded=not settings.BACKTEST_NO_SAVE,
+    )
+    summary = summary_json(run)
+    _write_outputs(out_dir, summary, result)
+    log.info(
+        "backtest done: trades=%d final_equity=%.2f total_return=%.4f out_dir=%s",
+        result.num_trades,
+        result.final_equity,
+        result.metrics["total_return"],
+        out_dir,
+    )
+    if not settings.BACKTEST_NO_SAVE:
+        _record(settings, run, source, summary)
+    return run
