@@ -157,6 +157,11 @@ class Settings(BaseSettings):
     RISK_MAX_POSITION_FRACTION: Fraction = Field(
         default=0.25, description="Hard cap on the fraction of equity one position may take."
     )
+    RISK_REGIME_MULTIPLIERS: str = Field(
+        default="",
+        description="regime=multiplier pairs (comma separated, each in [0, 1]) overriding the "
+        "built-in --regime-aware-sizing multipliers, e.g. range_high_vol=0.3,warmup=0.",
+    )
     RISK_ACCOUNT_EQUITY: Annotated[float, Field(gt=0)] = 100_000.0
     KILL_SWITCH_NOTIONAL: Annotated[float, Field(gt=0)] | None = None
     KILL_SWITCH_DAILY_LOSS_LIMIT: Annotated[float, Field(gt=0)] | None = None
