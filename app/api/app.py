@@ -35,6 +35,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         lifespan=lifespan,
     )
     api.state.services = services
+    _register_readiness(services)
     install_problem_handlers(api)
     api.add_middleware(RequestIdMiddleware)
 
@@ -50,3 +51,10 @@ def _feature_routers() -> list[APIRouter]:
     from app.api.routes import orders, risk
 
     return [risk.router, orders.router]
+
+
+def _register_readiness(services: Services) -> None:
+    """Readiness checks of features that run beside the API (consumer lag ...)."""
+    from app.workers.order_consumer import register_readiness as order_consumer_readiness
+
+    order_consumer_readiness(services)

@@ -34,6 +34,8 @@ def components(settings: Settings, host: str) -> list[Component]:
     api_url = f"http://{host}:{settings.api_port}"
     return [
         Component("api", [py, "-m", "app.cli", "api", "--host", host, "--no-migrate"], api_url),
+        Component("order-consumer", [py, "-m", "app.cli", "consumer", "orders"]),
+        Component("ui", [py, "-m", "app.cli", "ui", "--host", host], f"http://{host}:{settings.UI_PORT}/ui/"),
     ]
 
 
