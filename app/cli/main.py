@@ -10,6 +10,7 @@ import json
 import typer
 from rich.table import Table
 
+from app.cli.bus import bus_app
 from app.cli.common import console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.router import kill_switch_app
@@ -25,6 +26,7 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(bus_app, name="bus")
 app.add_typer(config_app, name="config")
 app.add_typer(consumer_app, name="consumer")
 app.command("up", help="Start the whole platform on the configured (default: embedded) backends.")(up_command)

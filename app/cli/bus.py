@@ -1,0 +1,162 @@
+"""``ai-trader bus``: show and create the event bus topology, inspect lag and dead letters."""
+
+from __future__ import annotations
+
+import json
+import shlex
+import shutil
+import subprocess
+
+import typer
+from rich.table import Table
+
+from app.cli.common import console, exit_on_error, settings_or_exit
+from app.errors import ConfigError
+
+__all__ = ["bus_app"]
+
+bus_app = typer.Typer(help="Event bus: hubs, consumer groups, lag and dead letters.", no_args_is_help=True)
+
+_ENV_KEYS = {
+    "bars": "EH_HUB_BARS",
+    "signals": "EH_HUB_SIGNALS",
+    "regimes": "EH_HUB_REGIMES",
+    "jobs": "EH_HUB_JOBS",
+    "orders": "EH_HUB_ORDERS",
+}
+
+
+@bus_app.command("topology")
+def topology_command(
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
+) -> None:
+    """Print the hubs, partitions, retention and consumer groups, and the backend in use."""
+    from app.bus.topology import topology
+
+    settings = settings_or_exit()
+    hubs = topology(settings)
+    backend = settings.bus_backend
+    if as_json:
+        payload = {
+            "backend": {"kind": backend.kind, "target": backend.target, "reason": backend.reason},
+            "hubs": [
+                {
+                    "role": h.role,
+                    "name": h.name,
+                    "env_key": _ENV_KEYS[h.role],
+                    "partitions": h.partitions,
+                    "retention_hours": h.retention_hours,
+                    "consumer_groups": list(h.consumer_groups),
+                }
+                for h in hubs
+            ],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    table = Table(title=f"Event bus: {backend.kind} ({backend.target})")
+    for column in ("hub", "env key", "partitions", "retention h", "consumer groups"):
+        table.add_column(column)
+    for h in hubs:
+        table.add_row(
+            h.name, _ENV_KEYS[h.role], str(h.partitions), str(h.retention_hours), ", ".join(h.consumer_groups)
+        )
+    console.print(table)
+
+
+@bus_app.command("provision")
+def provision_command(
+    resource_group: str = typer.Option("ai-trader-rg", help="Azure resource group (eventhubs backend)."),
+    namespace: str | None = typer.Option(
+        None, help="Event Hubs namespace (eventhubs backend; default: first label of EH_FQDN)."
+    ),
+    apply: bool = typer.Option(False, "--apply", help="Run the az commands instead of printing them."),
+) -> None:
+    """Create the hubs and consumer groups on the configured backend.
+
+    Local log and Redis are created directly. For Event Hubs the equivalent ``az eventhubs``
+    commands and the runbook's verification query are printed, or run with ``--apply``.
+    """
+    from app.bus.factory import create_bus
+    from app.bus.provisioning import az_provision_commands, az_verify_command, namespace_from_fqdn
+    from app.bus.topology import topology
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        if settings.bus_backend.kind != "eventhubs":
+            bus = create_bus(settings)
+            try:
+                for line in bus.provision():
+                    console.print(line, highlight=False)
+            finally:
+                bus.close()
+            return
+        ns = namespace or namespace_from_fqdn(settings.EH_FQDN)
+        commands = [*az_provision_commands(topology(settings), resource_group, ns)]
+        verify = az_verify_command(resource_group, ns)
+        if not apply:
+            for command in [*commands, verify]:
+                typer.echo(shlex.join(command))
+            return
+        if shutil.which("az") is None:
+            raise ConfigError(
+                "--apply needs the Azure CLI (az) on PATH; run without --apply to print commands"
+            )
+        for command in [*commands, verify]:
+            console.print(f"$ {shlex.join(command)}", highlight=False)
+            done = subprocess.run(command, check=False)
+            if done.returncode != 0:
+                raise typer.Exit(1)
+
+
+@bus_app.command("lag")
+def lag_command(
+    hub: str = typer.Argument(..., help="Hub name, e.g. exec.orders."),
+    group: str = typer.Argument(..., help="Consumer group, e.g. orchestrator."),
+) -> None:
+    """Show events and seconds behind per partition for one consumer group."""
+    from app.bus.factory import create_bus
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        bus = create_bus(settings)
+        consumer = bus.consumer(hub, group)
+        try:
+            lag = consumer.lag()
+        finally:
+            consumer.close()
+            bus.close()
+    table = Table(title=f"Lag of {group} on {hub}")
+    for column in ("partition", "events behind", "seconds behind"):
+        table.add_column(column)
+    for entry in lag:
+        table.add_row(str(entry.partition), str(entry.events_behind), f"{entry.seconds_behind:.1f}")
+    console.print(table)
+
+
+@bus_app.command("dead-letters")
+def dead_letters_command(
+    hub: str = typer.Argument(..., help="Hub name."),
+    group: str = typer.Argument(..., help="Consumer group."),
+    limit: int = typer.Option(20, min=1, help="Newest N."),
+) -> None:
+    """List the newest dead-lettered events of a group with their reasons."""
+    from app.bus.factory import create_bus
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        bus = create_bus(settings)
+        try:
+            letters = bus.dead_letters(hub, group, limit)
+        finally:
+            bus.close()
+    table = Table(title=f"Dead letters of {group} on {hub}")
+    for column in ("recorded", "partition", "offset", "reason"):
+        table.add_column(column)
+    for letter in letters:
+        table.add_row(
+            letter.recorded_at.isoformat(timespec="seconds"),
+            str(letter.partition),
+            letter.offset,
+            letter.reason,
+        )
+    console.print(table)
