@@ -1,0 +1,1 @@
+"""Streamlit dashboard: router orders, sweep jobs, probabilistic frames, risk state."""

@@ -1,0 +1,121 @@
+"""The ai-trader dashboard (Streamlit). Run with ``ai-trader ui``; served under ``/ui/``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import streamlit as st
+
+from app.config import load_settings
+from app.errors import AiTraderError
+from app.ui.frames import load_frame, read_manifest, summarize
+from app.ui.sources import DashboardSource, build_source
+
+
+def _table(rows: list[dict[str, Any]], empty: str) -> None:
+    if rows:
+        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    else:
+        st.info(empty)
+
+
+def _guarded(what: str, fn: Any) -> Any:
+    try:
+        return fn()
+    except AiTraderError as exc:
+        st.warning(f"{what} unavailable: {exc}")
+        return None
+
+
+def health_section(source: DashboardSource) -> None:
+    health = _guarded("health", source.health)
+    if health is None:
+        return
+    cols = st.columns(max(1, len(health.get("checks", {}))))
+    for col, (name, check) in zip(cols, health.get("checks", {}).items(), strict=False):
+        col.metric(name, check["status"], help=check.get("reason") or None)
+
+
+def orders_tab(source: DashboardSource) -> None:
+    st.caption(f"Orders and fills read from the {source.orders_from}.")
+    left, right = st.columns(2)
+    symbol = left.text_input("Symbol filter", key="orders_symbol").strip().upper() or None
+    status = right.selectbox(
+        "Status filter",
+        ["", "new", "accepted", "partially_filled", "filled", "canceled", "rejected", "expired"],
+        key="orders_status",
+        format_func=lambda value: value or "any",
+    )
+    orders = _guarded("orders", lambda: source.orders(limit=100, symbol=symbol, status=status or None))
+    st.subheader("Orders")
+    _table(orders or [], "No orders yet.")
+    fills = _guarded("fills", lambda: source.fills(limit=100, symbol=symbol))
+    st.subheader("Fills")
+    _table(fills or [], "No fills yet.")
+
+
+def sweeps_tab(source: DashboardSource, manifest_path: Any) -> None:
+    jobs = _guarded("sweep jobs", source.sweep_jobs)
+    if jobs is not None:
+        counts = jobs.get("counts", {})
+        cols = st.columns(5)
+        for col, name in zip(cols, ("queued", "dispatched", "running", "completed", "failed"), strict=True):
+            col.metric(name, counts.get(name, 0))
+        _table(jobs.get("items", jobs.get("jobs", [])), "No sweep jobs yet.")
+    with st.expander("Probabilistic Frame Viewer", expanded=True):
+        entries = read_manifest(manifest_path)
+        labels = ["(paste a path below)"] + [
+            f"{e.get('created_at', '?')} · {e.get('source', '?')} · {e.get('symbol', '?')} "
+            f"{e.get('strategy', '?')} {e.get('vendor', '?')} {e.get('interval', '?')}"
+            for e in entries
+        ]
+        choice = st.selectbox(
+            "Frame", range(len(labels)), format_func=lambda i: labels[i], key="frame_choice"
+        )
+        manual = st.text_input("Frame path (.parquet)", key="frame_path").strip()
+        path = manual or (entries[choice - 1]["path"] if choice else "")
+        if not path:
+            st.info(f"No frame selected. The manifest is {manifest_path}.")
+            return
+        try:
+            frame = load_frame(path, base=manifest_path.parent)
+        except AiTraderError as exc:
+            st.error(str(exc))
+            return
+        summary = summarize(frame)
+        st.write(
+            {"path": path, "rows": summary.rows, "start": summary.start, "end": summary.end},
+        )
+        st.caption("Columns: " + ", ".join(summary.columns))
+        if "equity" in frame.columns:
+            st.line_chart(frame["equity"])
+        st.dataframe(frame.tail(20), width="stretch")
+
+
+def risk_tab(source: DashboardSource) -> None:
+    state = _guarded("kill switch", source.kill_switch)
+    if state is None:
+        return
+    st.metric("Kill switch", "ACTIVE" if state["active"] else "off")
+    if state.get("reason"):
+        st.write(f"Reason: {state['reason']} (by {state.get('actor')}, {state.get('updated_at')})")
+    st.write({"trips_total": state.get("trips_total", 0), **state.get("trips", {})})
+
+
+def main() -> None:
+    st.set_page_config(page_title="ai-trader", layout="wide")
+    settings = load_settings()
+    source = build_source(settings)
+    st.title("ai-trader")
+    health_section(source)
+    orders, sweeps, risk = st.tabs(["Router Orders", "Backtest Sweeps", "Risk"])
+    with orders:
+        orders_tab(source)
+    with sweeps:
+        sweeps_tab(source, settings.frames_dir / "manifest.jsonl")
+    with risk:
+        risk_tab(source)
+
+
+main()
