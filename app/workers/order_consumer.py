@@ -70,6 +70,7 @@ ACCEPTED_KEYS: tuple[str, ...] = (
     "AZURE_STORAGE_CONNECTION_STRING",
     "BLOB_URL",
     "BUS_URL",
+    "BUS_LEASE_S",
     "REDIS_URL",
     "DATABASE_URL",
     "DATA_DIR",
