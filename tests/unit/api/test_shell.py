@@ -66,7 +66,7 @@ def test_ready_check_that_hangs_times_out(
     services.add_readiness_check("slow", lambda: release.wait(5) and None)
     with TestClient(create_app(services=services)) as client:
         response = client.get("/health/ready")
-    release.set()
+        release.set()
     assert response.status_code == 503
     assert "no answer within 0.2 s" in response.json()["checks"]["slow"]["reason"]
 
