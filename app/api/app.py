@@ -48,9 +48,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _feature_routers() -> list[APIRouter]:
     """Routers behind bearer auth; each feature adds its own module here."""
-    from app.api.routes import orders, risk
+    from app.api.routes import orders, risk, router
 
-    return [risk.router, orders.router]
+    return [risk.router, router.router, orders.router]
 
 
 def _register_readiness(services: Services) -> None:

@@ -86,3 +86,78 @@ def kill_switch_status(as_json: bool = typer.Option(False, "--json", help="Print
             _print_status(KillSwitchStore(database).status(), as_json)
         finally:
             database.dispose()
+
+
+@router_app.command("run")
+def router_run(
+    symbol: str = typer.Option(..., help="Ticker, e.g. AAPL."),
+    start: str = typer.Option(..., help="First bar of the window (ISO date or time, UTC)."),
+    strategy: str = typer.Option(..., help="Strategy name (momentum, mean_reversion, breakout, sma_cross)."),
+    end: str | None = typer.Option(None, help="Last bar of the window (default: now)."),
+    offline_mode: bool = typer.Option(False, "--offline-mode/--online", help="Use synthetic bars."),
+    publish_orders: bool = typer.Option(
+        False, "--publish-orders/--no-publish-orders", help="Publish on exec.orders."
+    ),
+    execute_orders: bool = typer.Option(
+        False, "--execute-orders/--no-execute-orders", help="Send to the broker."
+    ),
+    kill_switch_active: bool = typer.Option(
+        False, "--kill-switch-active", help="Refuse any order in this run."
+    ),
+    kill_switch_notional: float | None = typer.Option(None, help="Refuse an intent above this notional."),
+    interval: str = typer.Option("1Day", help="Bar interval."),
+    as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
+) -> None:
+    """Run the router graph once (the same options and result as POST /router/run)."""
+    from pydantic import ValidationError
+
+    from app.errors import InputError
+    from app.router.schemas import RouterRunRequest
+    from app.router.service import RouterService
+    from app.services.container import Services
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        try:
+            request = RouterRunRequest(
+                symbol=symbol,
+                start=start,
+                end=end,
+                strategy=strategy,
+                offline_mode=offline_mode,
+                publish_orders=publish_orders,
+                execute_orders=execute_orders,
+                kill_switch_active=kill_switch_active,
+                kill_switch_notional=kill_switch_notional,
+                interval=interval,
+            )
+        except ValidationError as exc:
+            fields = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise InputError(f"invalid value for {fields}") from None
+        services = Services(settings)
+        try:
+            services.db.upgrade()
+            service = RouterService(services)
+            result = service.run(request)
+            service.close()
+        finally:
+            services.close()
+    if as_json:
+        typer.echo(result.model_dump_json(indent=2))
+        return
+    console.print(
+        f"run {result.run_id}  {result.symbol} {result.strategy}  bars={result.bars} ({result.vendor})"
+    )
+    console.print("events: " + ", ".join(result.events))
+    if result.intent is not None:
+        intent = result.intent
+        console.print(
+            f"intent: {intent.side} {intent.notional} {intent.symbol}  id={intent.client_order_id}  "
+            f"prob={result.prob:.3f} frac={result.frac:.4f}"
+            if result.prob is not None and result.frac is not None
+            else f"intent: {intent.side} {intent.notional} {intent.symbol}  id={intent.client_order_id}"
+        )
+    console.print(
+        f"published={result.published} executed={result.executed} "
+        f"fallback_reason={result.fallback_reason or '-'}  ({result.total_ms:.1f} ms)"
+    )

@@ -1,0 +1,106 @@
+"""The router as a LangGraph ``StateGraph``, compiled once per process.
+
+::
+
+    ingest -> features -> strategy -> priors -> risk -> guard -+-> publish -+-> execute -> END
+                                                               |            |
+                                                               +-> END      +-> END
+    (guard tripped: END)          (nothing published when asked to: END)
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from functools import lru_cache
+from typing import cast
+
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.state import CompiledStateGraph
+
+from app.router import nodes
+from app.router.schemas import GuardView, RouterRunRequest, RouterRunResult
+from app.router.state import RouterContext, RouterState
+
+__all__ = ["NODE_NAMES", "build_graph", "compiled_graph", "run_router"]
+
+NODE_NAMES = ("ingest", "features", "strategy", "priors", "risk", "guard", "publish", "execute")
+
+
+def _after_guard(state: RouterState) -> str:
+    return "publish" if state["guard"].allowed else END
+
+
+def _after_publish(state: RouterState) -> str:
+    if state.get("intent") is None or state.get("fallback_reason") is not None:
+        return END
+    return "execute"
+
+
+def build_graph() -> StateGraph[RouterState, RouterContext, RouterState, RouterState]:
+    """The router's graph, not yet compiled."""
+    graph = StateGraph(RouterState, context_schema=RouterContext)
+    for name in NODE_NAMES:
+        graph.add_node(name, getattr(nodes, name))
+    graph.add_edge(START, "ingest")
+    for left, right in itertools.pairwise(NODE_NAMES[:6]):
+        graph.add_edge(left, right)
+    graph.add_conditional_edges("guard", _after_guard, ["publish", END])
+    graph.add_conditional_edges("publish", _after_publish, ["execute", END])
+    graph.add_edge("execute", END)
+    return graph
+
+
+@lru_cache(maxsize=1)
+def compiled_graph() -> CompiledStateGraph[RouterState, RouterContext, RouterState, RouterState]:
+    """The compiled graph, shared by every run in this process."""
+    return build_graph().compile(name="router")
+
+
+def run_router(
+    request: RouterRunRequest, context: RouterContext, *, run_id: str | None = None
+) -> RouterRunResult:
+    """Run the graph once and summarise the outcome.
+
+    Raises:
+        InputError, VendorRejected, VendorUnavailable, DataQualityError: the bars could not be
+            ingested or used; no order was created.
+    """
+    started = time.perf_counter()
+    rid = run_id or uuid.uuid4().hex
+    initial: RouterState = {"request": request, "run_id": rid, "events": [], "timings_ms": {}}
+    state = cast(RouterState, compiled_graph().invoke(initial, context=context))
+    guard = state.get("guard")
+    decisions = state.get("decisions")
+    action = state.get("action")
+    latest = signal = None
+    if decisions is not None and len(decisions):
+        latest = decisions.at(-1).timestamp
+        signal = decisions.at(action.bar).timestamp if action is not None else None
+    bars = state.get("bars")
+    return RouterRunResult(
+        run_id=rid,
+        symbol=request.symbol,
+        strategy=request.strategy,
+        vendor=state.get("vendor"),
+        bars=0 if bars is None else len(bars),
+        latest_bar_time=latest,
+        signal_bar_time=signal,
+        regime=state.get("regime"),
+        events=state.get("events", []),
+        intent=state.get("intent"),
+        prob=state.get("prob"),
+        payoff=state.get("payoff"),
+        frac=state.get("frac"),
+        notional=state.get("notional"),
+        guard=None
+        if guard is None
+        else GuardView(allowed=guard.allowed, reason=guard.reason, detail=guard.detail),
+        published=bool(state.get("published", False)),
+        executed=bool(state.get("executed", False)),
+        execution=state.get("execution"),
+        fallback_reason=state.get("fallback_reason"),
+        timings_ms=state.get("timings_ms", {}),
+        total_ms=round((time.perf_counter() - started) * 1000, 3),
+    )

@@ -1,0 +1,138 @@
+"""The router's request and response, shared by ``POST /router/run`` and ``ai-trader router run``."""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import UTC, date, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
+
+from app.domain.orders import OrderEvent
+
+__all__ = ["GuardView", "RouterRunRequest", "RouterRunResult"]
+
+_SYMBOL = re.compile(r"^[A-Z0-9][A-Z0-9.\-/]{0,31}$")
+
+
+def _as_utc(value: Any) -> Any:
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value.strip()):
+        return datetime.combine(date.fromisoformat(value.strip()), datetime.min.time(), tzinfo=UTC)
+    if isinstance(value, date) and not isinstance(value, datetime):
+        return datetime.combine(value, datetime.min.time(), tzinfo=UTC)
+    if isinstance(value, str):
+        try:
+            parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+        except ValueError:
+            return value  # pydantic reports the bad date, naming the field
+        return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+    if isinstance(value, datetime) and value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    return value
+
+
+class RouterRunRequest(BaseModel):
+    """One router run: which symbol and strategy, over which bars, and how far to go.
+
+    ``start`` (and the optional ``end``, default now) bound the bars ingested; dates without
+    a time mean UTC midnight. The order intent follows the strategy's last position change
+    inside that window.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    symbol: Annotated[str, Field(min_length=1, max_length=32, examples=["AAPL"])]
+    start: datetime
+    end: datetime | None = None
+    strategy: Annotated[str, Field(min_length=1, max_length=64, examples=["breakout"])]
+    offline_mode: bool = Field(default=False, description="Use synthetic bars (no vendor call).")
+    publish_orders: bool = Field(default=False, description="Publish the intent on exec.orders.")
+    execute_orders: bool = Field(default=False, description="Send the intent to the configured broker.")
+    kill_switch_active: bool = Field(default=False, description="Refuse any order in this run.")
+    kill_switch_notional: float | None = Field(
+        default=None, gt=0, description="Refuse an intent whose notional is above this amount."
+    )
+    interval: str = Field(default="1Day", description="Bar interval (the DAL's names, e.g. 1Day, 1Hour).")
+
+    @field_validator("symbol", mode="before")
+    @classmethod
+    def _symbol(cls, value: Any) -> Any:
+        if not isinstance(value, str):
+            return value
+        clean = value.strip().upper()
+        if not _SYMBOL.match(clean):
+            raise ValueError("a ticker of 1-32 letters, digits, '.', '-' or '/'")
+        return clean
+
+    @field_validator("start", "end", mode="before")
+    @classmethod
+    def _utc(cls, value: Any) -> Any:
+        return _as_utc(value)
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy(cls, value: str) -> str:
+        from app.strategies import STRATEGIES
+
+        if value not in STRATEGIES:
+            raise ValueError(f"unknown strategy {value!r} (known: {', '.join(sorted(STRATEGIES))})")
+        return value
+
+    @field_validator("kill_switch_notional")
+    @classmethod
+    def _finite(cls, value: float | None) -> float | None:
+        if value is not None and not math.isfinite(value):
+            raise ValueError("must be a finite amount")
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _not_future(cls, value: datetime) -> datetime:
+        if value > datetime.now(UTC):
+            raise ValueError("start is in the future")
+        return value
+
+    @field_validator("end")
+    @classmethod
+    def _after_start(cls, value: datetime | None, info: ValidationInfo) -> datetime | None:
+        start = info.data.get("start")
+        if value is not None and isinstance(start, datetime) and value <= start:
+            raise ValueError("end must be after start")
+        return value
+
+    @property
+    def window_end(self) -> datetime:
+        return self.end if self.end is not None else datetime.now(UTC)
+
+
+class GuardView(BaseModel):
+    allowed: bool
+    reason: str | None
+    detail: str
+
+
+class RouterRunResult(BaseModel):
+    """What one run did: events in order, the intent, sizing, where it went and why not."""
+
+    run_id: str
+    symbol: str
+    strategy: str
+    vendor: str | None
+    bars: int
+    latest_bar_time: datetime | None
+    signal_bar_time: datetime | None
+    regime: str | None
+    events: list[str]
+    intent: OrderEvent | None
+    prob: float | None
+    payoff: float | None
+    frac: float | None
+    notional: float | None
+    guard: GuardView | None
+    published: bool
+    executed: bool
+    execution: OrderEvent | None
+    fallback_reason: str | None
+    timings_ms: dict[str, float]
+    total_ms: float

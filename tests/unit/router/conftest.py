@@ -1,0 +1,65 @@
+"""A router context on real embedded backends: SQLite, the local bus log, the simulated broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, replace
+from typing import Any
+
+import pytest
+
+from app.bus.envelope import Envelope
+from app.bus.factory import create_bus
+from app.bus.ports import Bus
+from app.config import Settings
+from app.dal import MarketData
+from app.execution.ports import Broker
+from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
+from app.risk.guard import GuardLimits, OrderGuard
+from app.router.service import router_risk_config
+from app.router.state import RouterContext
+from app.storage.db import Database
+
+
+@dataclass
+class RouterRig:
+    settings: Settings
+    db: Database
+    bus: Bus
+    broker: SimulatedBroker
+    context: RouterContext
+
+    def with_context(self, **changes: Any) -> RouterContext:
+        return replace(self.context, **changes)
+
+    def orders_on_bus(self) -> list[Envelope]:
+        """Everything on exec.orders so far (read without checkpointing)."""
+        consumer = self.bus.consumer(self.settings.EH_HUB_ORDERS, "diagnostics")
+        try:
+            delivered = consumer.poll(max_events=1000, timeout_s=0.05)
+        finally:
+            consumer.close()
+        return [d.envelope for d in delivered if d.envelope is not None]
+
+
+@pytest.fixture
+def rig(make_settings: Callable[..., Settings]) -> Iterator[RouterRig]:
+    settings = make_settings()
+    db = Database.from_settings(settings)
+    db.upgrade()
+    bus = create_bus(settings)
+    bus.provision()
+    broker = SimulatedBroker(SimulatedBrokerConfig(slippage_bps=5, commission_bps=1))
+    broker_factory: Callable[[], Broker] = lambda: broker  # noqa: E731
+    context = RouterContext(
+        settings=settings,
+        market_data=MarketData(settings, None),
+        guard=OrderGuard(db, GuardLimits.from_settings(settings)),
+        risk=router_risk_config(settings),
+        bus=lambda: bus,
+        broker=broker_factory,
+    )
+    rig = RouterRig(settings=settings, db=db, bus=bus, broker=broker, context=context)
+    yield rig
+    bus.close()
+    db.dispose()
