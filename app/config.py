@@ -141,6 +141,9 @@ class Settings(BaseSettings):
     )
     DAL_HTTP_TIMEOUT_S: Annotated[float, Field(gt=0, le=120)] = 20.0
     DAL_MAX_RETRIES: Annotated[int, Field(ge=0, le=10)] = 3
+    DAL_RETRY_BACKOFF_S: Annotated[float, Field(ge=0, le=60)] = Field(
+        default=1.0, description="First back-off of a vendor retry (doubles per attempt, plus jitter)."
+    )
 
     # --- execution --------------------------------------------------------------------
     BROKER: Literal["simulated", "alpaca"] = "simulated"
@@ -173,6 +176,9 @@ class Settings(BaseSettings):
     SWEEP_CONFIG_PATH: Path | None = None
     SWEEP_CONFIG_BLOB: str | None = None
     SWEEP_OUTPUT_DIR: Path | None = None
+    OUTPUT_DIR: Path | None = Field(
+        default=None, description="Sweep output folder (the runbook's sweep command); SWEEP_OUTPUT_DIR wins."
+    )
     SWEEP_JOB_ID: str | None = None
     SWEEP_JOB_RESOURCE_ID: str | None = None
     SWEEP_JOB_CONTAINER: str = "sweep-job"

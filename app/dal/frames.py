@@ -13,7 +13,14 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-__all__ = ["BAR_COLUMNS", "empty_bars", "make_bars", "session_dates_to_utc"]
+__all__ = [
+    "BAR_COLUMNS",
+    "empty_bars",
+    "float32_decimals",
+    "make_bars",
+    "session_dates_to_utc",
+    "utc_midnight_of_local_date",
+]
 
 BAR_COLUMNS: tuple[str, ...] = ("open", "high", "low", "close", "volume")
 
@@ -64,3 +71,19 @@ def session_dates_to_utc(dates: pd.DatetimeIndex) -> pd.DatetimeIndex:
     """Stamp session dates (any time of day, any zone) at 00:00 UTC of that date."""
     local = dates.tz_localize(None) if dates.tz is not None else dates
     return local.normalize().tz_localize("UTC")
+
+
+def float32_decimals(values: npt.ArrayLike) -> FloatArray:
+    """Undo float32 rounding: the shortest decimal that maps to the same float32.
+
+    Yahoo and Twelve Data store prices as float32, so 125.07 arrives as 125.06999969482422
+    or "125.06999"; both come back as 125.07 here.
+    """
+    as32 = np.asarray(values, dtype=np.float64).astype(np.float32)
+    return np.asarray(as32.astype(str), dtype=np.float64)
+
+
+def utc_midnight_of_local_date(stamps: pd.DatetimeIndex, tz: str) -> pd.DatetimeIndex:
+    """00:00 UTC of each stamp's calendar date in ``tz`` (daily bar stamping)."""
+    local = stamps.tz_convert(tz) if stamps.tz is not None else stamps.tz_localize("UTC").tz_convert(tz)
+    return local.tz_localize(None).normalize().tz_localize("UTC")

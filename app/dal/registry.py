@@ -31,4 +31,24 @@ def build_vendor(name: str, settings: Settings) -> BarSource:
         from app.dal.filesource import SampleVendor
 
         return SampleVendor()
+    if name == "alpaca":
+        from app.dal.alpaca import AlpacaConfig, AlpacaVendor
+
+        return AlpacaVendor(AlpacaConfig.from_settings(settings))
+    if name == "alphavantage":
+        from app.dal.alphavantage import AlphaVantageConfig, AlphaVantageVendor
+
+        return AlphaVantageVendor(AlphaVantageConfig.from_settings(settings))
+    if name == "yahoo":
+        from app.dal.yahoo import YahooConfig, YahooVendor
+
+        return YahooVendor(YahooConfig.from_settings(settings))
+    if name == "twelvedata":
+        from app.dal.twelvedata import TwelveDataConfig, TwelveDataVendor
+
+        return TwelveDataVendor(TwelveDataConfig.from_settings(settings))
+    if name == "finnhub":
+        from app.dal.finnhub import FinnhubConfig, FinnhubVendor
+
+        return FinnhubVendor(FinnhubConfig.from_settings(settings))
     raise InputError(f"unknown market-data vendor {name!r}; use one of {', '.join((*VENDORS, 'auto'))}")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -126,6 +126,7 @@ class MarketData:
         if vendor != "auto":
             return self._fetch_one(vendor, clean, spec, window, use_cache, write_cache, file_path, began)
         attempts: list[tuple[str, str]] = []
+        first_empty: FetchResult | None = None
         for name in self.auto_order:
             try:
                 result = self._fetch_one(name, clean, spec, window, use_cache, write_cache, file_path, began)
@@ -134,17 +135,17 @@ class MarketData:
                     raise
                 attempts.append((name, str(exc)))
                 continue
-            return FetchResult(
-                bars=result.bars,
-                vendor=result.vendor,
-                symbol=result.symbol,
-                interval=result.interval,
-                window=result.window,
-                cache_path=result.cache_path,
-                from_cache=result.from_cache,
-                quality=result.quality,
-                latency_ms=result.latency_ms,
-                attempts=tuple(attempts),
+            if result.bars.empty:
+                # an empty answer may be a gap at this vendor only: ask the next one too
+                if first_empty is None:
+                    first_empty = result
+                else:
+                    attempts.append((name, "no bars in the window"))
+                continue
+            return replace(result, attempts=tuple(attempts))
+        if first_empty is not None:
+            return replace(
+                first_empty, attempts=tuple(attempts), latency_ms=(time.perf_counter() - began) * 1000.0
             )
         tried = "; ".join(f"{name}: {message}" for name, message in attempts)
         raise VendorUnavailable(f"auto {clean} {interval}: no vendor could serve ({tried})")
