@@ -1,0 +1,132 @@
+"""Expand a sweep config's parameter space into concrete parameter sets with stable ids."""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.backtest.sweeps.config import ParamDistribution, ParamRange, Scalar, SweepConfig
+from app.errors import ConfigError
+
+__all__ = ["ParameterSet", "expand_grid", "param_set_id"]
+
+_MATERIALISE_LIMIT = 2_000_000
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterSet:
+    """One point of the parameter space: swept values merged with the fixed ones."""
+
+    set_id: str
+    params: dict[str, Any]
+
+
+def param_set_id(params: Mapping[str, Any]) -> str:
+    """A short id that depends only on the parameter values (stable across runs and machines)."""
+    text = json.dumps(
+        {k: _plain(v) for k, v in sorted(params.items())}, sort_keys=True, separators=(",", ":")
+    )
+    return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, float) and value.is_integer():
+        return value
+    return value
+
+
+def _values(spec: list[Scalar] | ParamRange | ParamDistribution) -> list[Scalar] | None:
+    if isinstance(spec, ParamRange):
+        return spec.values()
+    if isinstance(spec, ParamDistribution):
+        return None
+    return list(spec)
+
+
+def expand_grid(config: SweepConfig) -> list[ParameterSet]:
+    """Return the parameter sets of ``config`` (grid or random draw), constraints applied, deduplicated.
+
+    Raises:
+        ConfigError: no parameter set satisfies the constraints.
+    """
+    checks = config.constraint_checks()
+    names = list(config.params)
+    lists = {name: _values(spec) for name, spec in config.params.items()}
+
+    def accepted(params: dict[str, Any]) -> bool:
+        return all(check(params) for check in checks)
+
+    def combos() -> Iterator[dict[str, Any]]:
+        product_lists = [lists[name] or [] for name in names]
+        for values in itertools.product(*product_lists):
+            params = {**config.fixed_params, **dict(zip(names, values, strict=True))}
+            if accepted(params):
+                yield params
+
+    chosen: list[dict[str, Any]]
+    if config.search.method == "grid":
+        chosen = list(combos())
+    else:
+        chosen = _random_sets(config, names, lists, accepted)
+    if not chosen:
+        raise ConfigError(f"sweep {config.name!r}: no parameter set satisfies the constraints")
+    seen: set[str] = set()
+    out: list[ParameterSet] = []
+    for params in chosen:
+        set_id = param_set_id(params)
+        if set_id not in seen:
+            seen.add(set_id)
+            out.append(ParameterSet(set_id, params))
+    return out
+
+
+def _random_sets(
+    config: SweepConfig,
+    names: list[str],
+    lists: dict[str, list[Scalar] | None],
+    accepted: Any,
+) -> list[dict[str, Any]]:
+    samples = config.search.samples or 1
+    rng = np.random.default_rng(config.search.seed)
+    discrete = all(v is not None for v in lists.values())
+    size = math.prod(len(v or []) for v in lists.values()) if discrete else None
+    if discrete and size is not None and size <= _MATERIALISE_LIMIT:
+        pool = [
+            {**config.fixed_params, **dict(zip(names, values, strict=True))}
+            for values in itertools.product(*[lists[n] or [] for n in names])
+        ]
+        pool = [p for p in pool if accepted(p)]
+        if samples >= len(pool):
+            return pool
+        picks = rng.choice(len(pool), size=samples, replace=False)
+        return [pool[int(i)] for i in sorted(picks)]
+    out: dict[str, dict[str, Any]] = {}
+    attempts = 0
+    while len(out) < samples and attempts < samples * 100:
+        attempts += 1
+        params = dict(config.fixed_params)
+        for name in names:
+            params[name] = _draw(rng, config.params[name], lists[name])
+        if accepted(params):
+            out.setdefault(param_set_id(params), params)
+    return list(out.values())
+
+
+def _draw(rng: np.random.Generator, spec: Any, values: list[Scalar] | None) -> Any:
+    if values is not None:
+        return values[int(rng.integers(len(values)))]
+    assert isinstance(spec, ParamDistribution)
+    if spec.dist == "int":
+        return int(rng.integers(int(spec.low), int(spec.high) + 1))
+    if spec.dist == "uniform":
+        return float(rng.uniform(spec.low, spec.high))
+    return float(math.exp(rng.uniform(math.log(spec.low), math.log(spec.high))))

@@ -1,0 +1,176 @@
+"""A sweep's output folder: ``summary.jsonl``, ``leaderboard.csv`` and ``run.json``.
+
+``summary.jsonl`` holds one JSON object per (symbol, parameter set): ``symbol``, ``set_id``,
+``params``, ``status`` (``ok`` / ``failed``), ``metrics``, ``trades``, ``error``. Lines are
+appended as chunks finish, so an interrupted sweep keeps what it computed; the file is
+rewritten in grid order when the sweep ends. ``run.json`` records the config fingerprint that
+makes a rerun resumable: a rerun with the same fingerprint skips sets already ``ok``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import logging
+import math
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+from app.backtest.sweeps.config import SweepConfig
+
+__all__ = [
+    "LEADERBOARD",
+    "RUN_FILE",
+    "SUMMARY",
+    "SummaryWriter",
+    "config_fingerprint",
+    "read_finished",
+    "write_leaderboard",
+    "write_run_file",
+]
+
+log = logging.getLogger("app.backtest.sweeps")
+
+SUMMARY = "summary.jsonl"
+LEADERBOARD = "leaderboard.csv"
+RUN_FILE = "run.json"
+
+
+def config_fingerprint(config: SweepConfig) -> str:
+    """Hash of everything that changes results (not name, execution or leaderboard size)."""
+    data = config.model_dump(mode="json", exclude={"name", "execution", "leaderboard_size"})
+    text = json.dumps(data, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()[:20]
+
+
+def _row_key(row: dict[str, Any]) -> tuple[str, str]:
+    return str(row["symbol"]), str(row["set_id"])
+
+
+def read_finished(output_dir: Path, fingerprint: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """Rows already ``ok`` from an earlier run of the same config; a different config is set aside.
+
+    When ``run.json`` names another fingerprint, the old ``summary.jsonl`` is renamed to
+    ``summary.<old fingerprint>.jsonl`` and nothing is resumed.
+    """
+    summary = output_dir / SUMMARY
+    if not summary.is_file():
+        return {}
+    previous = None
+    run_file = output_dir / RUN_FILE
+    if run_file.is_file():
+        with contextlib.suppress(ValueError, OSError):
+            previous = json.loads(run_file.read_text(encoding="utf-8")).get("config_fingerprint")
+    if previous != fingerprint:
+        kept = output_dir / f"summary.{previous or 'unknown'}.jsonl"
+        summary.replace(kept)
+        log.info("output dir held another sweep; its summary was moved aside", extra={"moved_to": str(kept)})
+        return {}
+    rows: dict[tuple[str, str], dict[str, Any]] = {}
+    with summary.open(encoding="utf-8") as fh:
+        for line in fh:
+            line = line.strip()
+            if not line:
+                continue
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue  # a line cut short by a crash
+            if row.get("status") == "ok":
+                rows[_row_key(row)] = row
+            else:
+                rows.pop(_row_key(row), None)
+    return rows
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _dumps(row: dict[str, Any]) -> str:
+    metrics = row.get("metrics")
+    if metrics:
+        row = {**row, "metrics": {k: _clean(v) for k, v in metrics.items()}}
+    return json.dumps(row, separators=(",", ":"), allow_nan=False)
+
+
+class SummaryWriter:
+    """Appends result rows to ``summary.jsonl`` and flushes after each chunk."""
+
+    def __init__(self, output_dir: Path) -> None:
+        self.path = output_dir / SUMMARY
+        self._fh: IO[str] = self.path.open("a", encoding="utf-8")
+
+    def write(self, rows: Iterable[dict[str, Any]]) -> None:
+        self._fh.write("".join(_dumps(r) + "\n" for r in rows))
+        self._fh.flush()
+
+    def close(self) -> None:
+        self._fh.close()
+
+    def compact(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Rewrite the file with exactly ``rows`` (one per key, in grid order)."""
+        self.close()
+        tmp = self.path.with_suffix(".jsonl.tmp")
+        with tmp.open("w", encoding="utf-8") as fh:
+            fh.write("".join(_dumps(r) + "\n" for r in rows))
+        tmp.replace(self.path)
+
+
+def rank_rows(rows: Sequence[dict[str, Any]], metric: str, maximize: bool) -> list[dict[str, Any]]:
+    """``ok`` rows sorted by ``metric`` (best first); missing or NaN values last."""
+
+    def key(row: dict[str, Any]) -> tuple[int, float]:
+        value = (row.get("metrics") or {}).get(metric)
+        if value is None or (isinstance(value, float) and not math.isfinite(value)):
+            return (1, 0.0)
+        return (0, -float(value) if maximize else float(value))
+
+    return sorted((r for r in rows if r.get("status") == "ok"), key=key)
+
+
+def write_leaderboard(
+    output_dir: Path, ranked: Sequence[dict[str, Any]], param_names: Sequence[str], limit: int | None = None
+) -> Path:
+    """Write ``leaderboard.csv``: rank, symbol, set_id, one column per parameter and per metric."""
+    metric_names: list[str] = []
+    for row in ranked[:1]:
+        metric_names = list((row.get("metrics") or {}).keys())
+    path = output_dir / LEADERBOARD
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["rank", "symbol", "set_id", *param_names, *metric_names, "trades"])
+        for rank, row in enumerate(ranked[:limit] if limit else ranked, start=1):
+            params, metrics = row.get("params") or {}, row.get("metrics") or {}
+            writer.writerow(
+                [
+                    rank,
+                    row["symbol"],
+                    row["set_id"],
+                    *(params.get(p) for p in param_names),
+                    *(_fmt(metrics.get(m)) for m in metric_names),
+                    row.get("trades"),
+                ]
+            )
+    tmp.replace(path)
+    return path
+
+
+def _fmt(value: Any) -> Any:
+    if isinstance(value, float):
+        return "" if not math.isfinite(value) else repr(value)
+    return value
+
+
+def write_run_file(output_dir: Path, data: dict[str, Any]) -> Path:
+    path = output_dir / RUN_FILE
+    tmp = path.with_suffix(".json.tmp")
+    tmp.write_text(json.dumps(data, indent=2, default=str, allow_nan=False), encoding="utf-8")
+    tmp.replace(path)
+    return path

@@ -1,0 +1,515 @@
+"""``run_sweep``: evaluate a sweep config's parameter sets and write the output folder.
+
+Data is fetched once per symbol (through the DAL and its cache), then the parameter sets
+are evaluated in chunks by one of three backends:
+
+* ``local``: in this process; strategies with a batch kernel run all sets of a chunk in one
+  ``numba.prange`` loop over the cores (the default);
+* ``process``: a pool of worker processes, each evaluating whole chunks;
+* ``ray``: chunks as Ray tasks on the cluster at ``RAY_ADDRESS`` (``auto`` picks it when set).
+
+Each finished chunk is appended to ``summary.jsonl`` at once, so a crash loses at most the
+chunks in flight and a rerun of the same config resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import math
+import os
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import IO, Any
+
+from app.backtest.engine import STATUS_OK, STATUS_RUINED
+from app.backtest.sweeps.config import SweepConfig, load_sweep_config
+from app.backtest.sweeps.evaluate import Evaluation, MarketArrays, SizingArrays, evaluate_sets
+from app.backtest.sweeps.grid import ParameterSet, expand_grid
+from app.backtest.sweeps.outputs import (
+    SummaryWriter,
+    config_fingerprint,
+    rank_rows,
+    read_finished,
+    write_leaderboard,
+    write_run_file,
+)
+from app.backtest.sweeps.progress import make_progress
+from app.config import Settings, load_settings
+from app.errors import AiTraderError, ConfigError
+from app.risk.sizing import RiskConfig
+from app.strategies import get_strategy
+
+__all__ = ["MarketLoader", "SweepResult", "run_sweep"]
+
+log = logging.getLogger("app.backtest.sweeps")
+
+MarketLoader = Callable[[SweepConfig, str], MarketArrays]
+"""Loads one symbol's data for a config (the DAL by default; tests may pass their own)."""
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What a sweep produced and where it wrote it."""
+
+    name: str
+    output_dir: Path
+    backend: str
+    total: int
+    evaluated: int
+    resumed: int
+    ok: int
+    failed: int
+    elapsed_s: float
+    best: dict[str, Any] | None
+    frame_path: str | None
+    files: dict[str, str] = field(default_factory=dict)
+
+
+def _resolve_backend(config: SweepConfig, settings: Settings) -> str:
+    backend = config.execution.backend
+    if backend == "auto":
+        return "ray" if settings.RAY_ADDRESS else "local"
+    if backend == "ray" and not settings.RAY_ADDRESS:
+        raise ConfigError("execution.backend is 'ray' but RAY_ADDRESS is not set")
+    return backend
+
+
+def dal_loader(settings: Settings) -> MarketLoader:
+    """Fetch bars through :class:`app.dal.MarketData` (cached) and compute signals and regimes once."""
+
+    def load(config: SweepConfig, symbol: str) -> MarketArrays:
+        from app.dal import MarketData, compute_regimes, compute_signals
+
+        market_data = MarketData.from_settings(settings)
+        fetched = market_data.fetch(
+            config.vendor, symbol, config.start, config.end, interval=config.interval, path=config.data_path
+        )
+        signals = compute_signals(fetched.bars)
+        regimes = compute_regimes(fetched.bars, signals)
+        log.info(
+            "sweep data loaded",
+            extra={
+                "symbol": symbol,
+                "vendor": fetched.vendor,
+                "bars": len(fetched.bars),
+                "signals": len(signals),
+                "regimes": len(regimes),
+                "from_cache": fetched.from_cache,
+            },
+        )
+        return MarketArrays.from_frames(symbol, fetched.bars, signals, regimes)
+
+    return load
+
+
+def risk_config_for(config: SweepConfig, settings: Settings) -> RiskConfig:
+    """The pipeline's risk config for a sweep (per-position cap and regime multipliers from settings)."""
+    try:
+        return RiskConfig.from_settings(
+            settings,
+            agent=config.risk.agent,
+            fraction=config.risk.fraction,
+            regime_aware=config.risk.regime_aware,
+            use_probabilistic=config.risk.use_probabilistic,
+            allow_short=config.allow_short,
+        )
+    except AiTraderError as exc:
+        raise ConfigError(f"sweep {config.name!r}: risk: {exc}") from None
+
+
+def _validate_sets(strategy: str, sets: Sequence[ParameterSet]) -> dict[str, str]:
+    """Set id -> error for the sets the strategy refuses (unknown or out-of-range parameters)."""
+    errors: dict[str, str] = {}
+    for item in sets:
+        try:
+            get_strategy(strategy, item.params)
+        except AiTraderError as exc:
+            errors[item.set_id] = str(exc)
+    return errors
+
+
+def _rows(symbol: str, chunk: Sequence[ParameterSet], evaluation: Evaluation) -> list[dict[str, Any]]:
+    metrics = evaluation.rows()
+    out = []
+    for i, item in enumerate(chunk):
+        code = int(evaluation.status[i])
+        ok = code in (STATUS_OK, STATUS_RUINED)
+        row_metrics = metrics[i] if ok else None
+        out.append(
+            {
+                "symbol": symbol,
+                "set_id": item.set_id,
+                "params": item.params,
+                "status": "ok" if ok else "failed",
+                "metrics": row_metrics,
+                "trades": int(row_metrics["num_trades"]) if row_metrics else None,
+                "error": evaluation.errors[i] if not ok else None,
+            }
+        )
+    return out
+
+
+def _failed_rows(symbol: str, chunk: Sequence[ParameterSet], error: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "symbol": symbol,
+            "set_id": item.set_id,
+            "params": item.params,
+            "status": "failed",
+            "metrics": None,
+            "trades": None,
+            "error": error,
+        }
+        for item in chunk
+    ]
+
+
+def _chunks(items: Sequence[ParameterSet], size: int) -> Iterator[Sequence[ParameterSet]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _engine_kwargs(config: SweepConfig) -> dict[str, Any]:
+    return {
+        "fill": config.fill,
+        "commission": config.costs.commission,
+        "slippage_bps": config.costs.slippage_bps,
+        "initial_cash": config.initial_cash,
+    }
+
+
+# --- backends ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Shared:
+    """Everything a chunk needs besides its parameter sets (sent once per worker)."""
+
+    market: MarketArrays
+    risk: RiskConfig
+    sizing: SizingArrays | None
+    strategy: str
+    engine: dict[str, Any]
+
+    def evaluate(self, params: list[dict[str, Any]]) -> Evaluation:
+        return evaluate_sets(self.market, self.strategy, params, self.risk, sizing=self.sizing, **self.engine)
+
+
+_WORKER: dict[str, _Shared] = {}
+
+
+def _init_worker(shared: _Shared) -> None:
+    import numba
+
+    numba.set_num_threads(1)
+    _WORKER["shared"] = shared
+
+
+def _worker_evaluate(params: list[dict[str, Any]]) -> Evaluation:
+    return _WORKER["shared"].evaluate(params)
+
+
+def _ray_evaluate(shared: _Shared, params: list[dict[str, Any]]) -> Evaluation:
+    return shared.evaluate(params)
+
+
+Outcome = tuple[Sequence[ParameterSet], Evaluation | str]
+
+
+class _Evaluator:
+    """Runs chunks on the chosen backend and yields ``(chunk, evaluation or error)`` as they finish."""
+
+    def __init__(self, backend: str, config: SweepConfig, settings: Settings) -> None:
+        self.backend = backend
+        self.config = config
+        self.settings = settings
+        self.workers = config.execution.workers or os.cpu_count() or 1
+
+    def run(
+        self, market: MarketArrays, risk: RiskConfig, chunks: list[Sequence[ParameterSet]]
+    ) -> Iterator[Outcome]:
+        sizing = None if risk.needs_priors else SizingArrays.from_risk(risk, market)
+        # a plain dict instead of the read-only mapping proxy, so the config pickles to workers
+        risk = dataclasses.replace(risk, regime_multipliers=dict(risk.regime_multipliers))
+        shared = _Shared(market, risk, sizing, self.config.strategy, _engine_kwargs(self.config))
+        if self.backend == "local":
+            import numba
+
+            limit = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
+            numba.set_num_threads(max(1, min(self.workers, limit)))
+            for chunk in chunks:
+                try:
+                    yield chunk, shared.evaluate([c.params for c in chunk])
+                except AiTraderError as exc:
+                    yield chunk, f"{type(exc).__name__}: {exc}"
+        elif self.backend == "process":
+            yield from self._run_pool(shared, chunks)
+        else:
+            yield from self._run_ray(shared, chunks)
+
+    def _run_pool(self, shared: _Shared, chunks: list[Sequence[ParameterSet]]) -> Iterator[Outcome]:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=context, initializer=_init_worker, initargs=(shared,)
+        ) as pool:
+            futures: dict[Future[Evaluation], Sequence[ParameterSet]] = {
+                pool.submit(_worker_evaluate, [c.params for c in chunk]): chunk for chunk in chunks
+            }
+            for future in as_completed(futures):
+                chunk = futures[future]
+                try:
+                    yield chunk, future.result()
+                except Exception as exc:
+                    yield chunk, f"{type(exc).__name__}: {exc}"
+
+    def _run_ray(self, shared: _Shared, chunks: list[Sequence[ParameterSet]]) -> Iterator[Outcome]:
+        try:
+            import ray
+        except ImportError as exc:
+            raise ConfigError(
+                "RAY_ADDRESS is set but ray is not installed: pip install 'ai-trader[ray]'"
+            ) from exc
+        if not ray.is_initialized():
+            ray.init(address=self.settings.RAY_ADDRESS, ignore_reinit_error=True, log_to_driver=False)
+        remote = ray.remote(_ray_evaluate)
+        shared_ref = ray.put(shared)
+        pending = {remote.remote(shared_ref, [c.params for c in chunk]): chunk for chunk in chunks}
+        while pending:
+            done, _ = ray.wait(list(pending), num_returns=1)
+            for ref in done:
+                chunk = pending.pop(ref)
+                try:
+                    yield chunk, ray.get(ref)
+                except Exception as exc:
+                    yield chunk, f"{type(exc).__name__}: {exc}"
+
+
+def _chunk_size(config: SweepConfig, pending: int, backend: str, workers: int) -> int:
+    size = config.execution.chunk_size
+    if backend != "local":
+        # enough chunks to keep every worker busy, not so many that overhead dominates
+        size = min(size, max(1, math.ceil(pending / (workers * 4))))
+    return max(1, size)
+
+
+def run_sweep(
+    config: SweepConfig | str | Path,
+    output_dir: str | Path,
+    *,
+    settings: Settings | None = None,
+    loader: MarketLoader | None = None,
+    resume: bool = True,
+    progress_stream: IO[str] | None = None,
+    write_frame: bool = True,
+) -> SweepResult:
+    """Evaluate every parameter set of ``config`` on every symbol and write the output folder.
+
+    Writes ``summary.jsonl``, ``leaderboard.csv`` (ranked by the config's objective),
+    ``run.json`` and, with ``write_frame``, the best run's probabilistic frame (registered in
+    the frame manifest with source ``sweep``). A parameter set that fails is recorded as
+    ``failed`` with its error and the sweep goes on; a symbol whose data cannot be loaded
+    fails all its sets the same way.
+
+    Raises:
+        ConfigError: invalid config, unknown strategy, no parameter set left after constraints.
+    """
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    settings = settings if settings is not None else load_settings()
+    if not isinstance(config, SweepConfig):
+        config = load_sweep_config(config)
+    try:
+        get_strategy(config.strategy)
+    except AiTraderError as exc:
+        raise ConfigError(f"sweep {config.name!r}: {exc}") from None
+    risk = risk_config_for(config, settings)
+    sets = expand_grid(config)
+    invalid = _validate_sets(config.strategy, sets)
+    valid = [s for s in sets if s.set_id not in invalid]
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    fingerprint = config_fingerprint(config)
+    finished = read_finished(out, fingerprint) if resume else {}
+    backend = _resolve_backend(config, settings)
+    loader = loader if loader is not None else dal_loader(settings)
+    evaluator = _Evaluator(backend, config, settings)
+    base_info = {
+        "name": config.name,
+        "strategy": config.strategy,
+        "symbols": config.symbols,
+        "config_fingerprint": fingerprint,
+        "objective": {"metric": config.objective.metric, "maximize": config.objective.maximize},
+        "backend": backend,
+        "parameter_sets": len(sets),
+        "started_at": started_at.isoformat(),
+        "config": config.model_dump(mode="json"),
+    }
+    write_run_file(out, {**base_info, "status": "running"})
+    writer = SummaryWriter(out)
+    results: dict[tuple[str, str], dict[str, Any]] = dict(finished)
+    total = len(sets) * len(config.symbols)
+    resumed = len(finished)
+    evaluated = 0
+    log.info(
+        "sweep started",
+        extra={"sweep": config.name, "sets": len(sets), "symbols": len(config.symbols), "backend": backend,
+               "resumed": resumed, "output_dir": str(out)},
+    )  # fmt: skip
+    markets: dict[str, MarketArrays] = {}
+    try:
+        with make_progress(total, config.name, progress_stream) as progress:
+            progress.advance(resumed)
+            for symbol in config.symbols:
+                bad = [s for s in sets if s.set_id in invalid and (symbol, s.set_id) not in results]
+                rows = [{**row, "error": invalid[row["set_id"]]} for row in _failed_rows(symbol, bad, "")]
+                if rows:
+                    writer.write(rows)
+                    results.update({(symbol, r["set_id"]): r for r in rows})
+                    progress.advance(len(rows), len(rows))
+                pending = [s for s in valid if (symbol, s.set_id) not in results]
+                if not pending:
+                    continue
+                try:
+                    market = loader(config, symbol)
+                except AiTraderError as exc:
+                    log.error("sweep data load failed", extra={"symbol": symbol, "error": str(exc)})
+                    rows = _failed_rows(symbol, pending, f"data: {type(exc).__name__}: {exc}")
+                    writer.write(rows)
+                    results.update({(symbol, r["set_id"]): r for r in rows})
+                    progress.advance(len(rows), len(rows))
+                    continue
+                markets[symbol] = market
+                size = _chunk_size(config, len(pending), backend, evaluator.workers)
+                for chunk, outcome in evaluator.run(market, risk, list(_chunks(pending, size))):
+                    if isinstance(outcome, str):
+                        rows = _failed_rows(symbol, chunk, outcome)
+                    else:
+                        rows = _rows(symbol, chunk, outcome)
+                    writer.write(rows)
+                    evaluated += len(rows)
+                    for row in rows:
+                        results[(symbol, row["set_id"])] = row
+                    progress.advance(len(rows), sum(1 for r in rows if r["status"] != "ok"))
+    finally:
+        writer.close()
+    ordered = [
+        results[(symbol, s.set_id)]
+        for symbol in config.symbols
+        for s in sets
+        if (symbol, s.set_id) in results
+    ]
+    writer.compact(ordered)
+    ranked = rank_rows(ordered, config.objective.metric, config.objective.maximize)
+    leaderboard = write_leaderboard(out, ranked, list(config.params), config.leaderboard_size)
+    best = ranked[0] if ranked else None
+    frame_path = None
+    if best is not None and write_frame:
+        frame_path = _write_best_frame(config, settings, risk, best, markets.get(best["symbol"]), loader)
+    ok = sum(1 for r in ordered if r["status"] == "ok")
+    elapsed = time.perf_counter() - started
+    files = {
+        "summary": str(out / "summary.jsonl"),
+        "leaderboard": str(leaderboard),
+        "run": str(out / "run.json"),
+    }
+    write_run_file(
+        out,
+        {
+            **base_info,
+            "status": "completed",
+            "finished_at": datetime.now(UTC).isoformat(),
+            "elapsed_s": round(elapsed, 3),
+            "evaluated": evaluated,
+            "resumed": resumed,
+            "ok": ok,
+            "failed": len(ordered) - ok,
+            "best": best,
+            "frame_path": frame_path,
+            "files": files,
+        },
+    )
+    log.info(
+        "sweep finished",
+        extra={
+            "sweep": config.name,
+            "ok": ok,
+            "failed": len(ordered) - ok,
+            "evaluated": evaluated,
+            "resumed": resumed,
+            "elapsed_s": round(elapsed, 3),
+            "best_set": best["set_id"] if best else None,
+        },
+    )
+    return SweepResult(
+        name=config.name,
+        output_dir=out,
+        backend=backend,
+        total=total,
+        evaluated=evaluated,
+        resumed=resumed,
+        ok=ok,
+        failed=len(ordered) - ok,
+        elapsed_s=elapsed,
+        best=best,
+        frame_path=frame_path,
+        files=files,
+    )
+
+
+def _write_best_frame(
+    config: SweepConfig,
+    settings: Settings,
+    risk: RiskConfig,
+    best: Mapping[str, Any],
+    market: MarketArrays | None,
+    loader: MarketLoader,
+) -> str | None:
+    """Re-run the best set through the pipeline and register its frame (source ``sweep``)."""
+    import pandas as pd
+
+    from app.backtest.engine import EngineConfig, run_backtest
+    from app.backtest.frames import frame_filename, write_frame
+    from app.backtest.pipeline import decide
+    from app.backtest.service import build_frame
+
+    symbol = str(best["symbol"])
+    try:
+        market = market if market is not None else loader(config, symbol)
+        bars = market.bars
+        signals = market.signals if market.signals is not None else pd.DataFrame(index=bars.index)
+        decisions = decide(
+            bars, market.signals, market.regimes, get_strategy(config.strategy, best["params"]), risk
+        )
+        engine = EngineConfig(**_engine_kwargs(config))
+        result = run_backtest(bars, decisions.target, engine)
+        regimes = market.regimes if market.regimes is not None else pd.DataFrame(index=bars.index)
+        default_name = frame_filename(symbol, config.strategy, config.vendor, config.interval)
+        record = write_frame(
+            build_frame(bars, signals, regimes, decisions, result.equity),
+            frames_dir=settings.frames_dir,
+            symbol=symbol,
+            strategy=config.strategy,
+            vendor=config.vendor,
+            interval=config.interval,
+            source="sweep",
+            filename=f"sweep_{config.name}_{default_name}",
+            extra={
+                "sweep": config.name,
+                "set_id": best["set_id"],
+                "params": best["params"],
+                "objective": config.objective.metric,
+                "job_id": settings.SWEEP_JOB_ID,
+            },
+        )
+    except AiTraderError as exc:
+        log.error("cannot write the best run's frame", extra={"symbol": symbol, "error": str(exc)})
+        return None
+    log.info("prob_frame_path=%s rows=%d", record.path, record.rows, extra={"sweep": config.name})
+    return record.path

@@ -1,0 +1,74 @@
+"""Batch evaluation agrees with the one-run pipeline (decide + run_backtest) set by set."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pytest
+
+from app.backtest.engine import METRIC_NAMES, EngineConfig, run_backtest
+from app.backtest.pipeline import decide
+from app.backtest.sweeps.evaluate import BATCH_STRATEGIES, MarketArrays, evaluate_sets
+from app.risk.sizing import RiskConfig
+from app.strategies import get_strategy
+
+SETS: dict[str, list[dict[str, Any]]] = {
+    "sma_cross": [{"fast": 5, "slow": 10}, {"fast": 10, "slow": 20}, {"fast": 30, "slow": 90}],
+    "momentum": [{"lookback": 3, "threshold": 0.0}, {"lookback": 20, "threshold": 0.02}],
+    "mean_reversion": [
+        {"window": 10, "entry_z": 1.0, "exit_z": 0.0},
+        {"window": 40, "entry_z": 2.0, "exit_z": 0.5},
+    ],
+    "breakout": [{"entry_window": 20, "exit_window": 10}, {"entry_window": 55, "exit_window": 20}],
+}
+RISKS = {
+    "all_in_long_short": RiskConfig(agent="all_in", allow_short=True),
+    "fixed_regime_aware_long": RiskConfig(agent="fixed_fraction", fraction=0.6, regime_aware=True),
+    "kelly_probabilistic": RiskConfig(
+        agent="fractional_kelly", fraction=0.4, allow_short=True, regime_aware=True
+    ),
+}
+
+
+def _reference(
+    market: MarketArrays, strategy: str, params: dict[str, Any], risk: RiskConfig, **engine: Any
+) -> np.ndarray:
+    decisions = decide(market.bars, market.signals, market.regimes, get_strategy(strategy, params), risk)
+    result = run_backtest(market.bars, decisions.target, EngineConfig(**engine))
+    return np.array([result.metrics[name] for name in METRIC_NAMES])
+
+
+@pytest.mark.parametrize("risk_name", sorted(RISKS))
+@pytest.mark.parametrize("strategy", sorted(SETS))
+def test_batch_matches_the_pipeline(goog: MarketArrays, strategy: str, risk_name: str) -> None:
+    risk = RISKS[risk_name]
+    engine = {"fill": "next_open", "commission": 0.001, "slippage_bps": 2.0, "initial_cash": 50_000.0}
+    evaluation = evaluate_sets(goog, strategy, SETS[strategy], risk, **engine)
+    assert (evaluation.status == 0).all(), evaluation.errors
+    for i, params in enumerate(SETS[strategy]):
+        expected = _reference(goog, strategy, params, risk, **engine)
+        np.testing.assert_allclose(evaluation.metrics[i], expected, rtol=1e-12, equal_nan=True)
+
+
+def test_close_fills_match_too(goog: MarketArrays) -> None:
+    risk = RiskConfig(agent="all_in", allow_short=True)
+    params = [{"fast": 8, "slow": 21}]
+    evaluation = evaluate_sets(goog, "sma_cross", params, risk, fill="close", initial_cash=10_000.0)
+    expected = _reference(goog, "sma_cross", params[0], risk, fill="close", initial_cash=10_000.0)
+    np.testing.assert_allclose(evaluation.metrics[0], expected, rtol=1e-12, equal_nan=True)
+
+
+def test_a_bad_set_fails_alone_on_the_decision_path(goog: MarketArrays) -> None:
+    risk = RiskConfig(agent="fractional_kelly", fraction=0.5)
+    sets = [{"fast": 10, "slow": 20}, {"fast": 20, "slow": 10}]
+    evaluation = evaluate_sets(goog, "sma_cross", sets, risk)
+    assert evaluation.status[0] == 0
+    assert evaluation.status[1] != 0
+    assert "slow must be greater than fast" in (evaluation.errors[1] or "")
+    assert np.isnan(evaluation.metrics[1]).all()
+
+
+def test_every_batch_strategy_is_registered() -> None:
+    for name in BATCH_STRATEGIES:
+        get_strategy(name)
