@@ -1,0 +1,141 @@
+"""``POST /router/run`` over HTTP: the runbook's smoke payload, kill-switch paths, validation,
+the Alpaca broker on recorded payloads, and the scale-out backends (PostgreSQL + Redis)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from fastapi.testclient import TestClient
+
+from app.api.app import create_app
+from app.bus.envelope import Envelope
+from app.bus.factory import create_bus
+from app.config import Settings
+from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
+from app.services.container import Services
+from tests.integration.router.conftest import TOKEN, api_process
+from tests.unit.execution.alpaca_replay import alpaca_replay_server
+
+SPEC_PAYLOAD = {
+    "symbol": "AAPL",
+    "start": "2025-01-02T00:00:00Z",
+    "strategy": "breakout",
+    "offline_mode": True,
+    "publish_orders": True,
+    "execute_orders": False,
+}
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+
+
+def _orders_on_bus(settings: Settings) -> list[Envelope]:
+    bus = create_bus(settings)
+    consumer = bus.consumer(settings.EH_HUB_ORDERS, "diagnostics")
+    try:
+        delivered = consumer.poll(max_events=1000, timeout_s=0.1)
+    finally:
+        consumer.close()
+        bus.close()
+    return [d.envelope for d in delivered if d.envelope is not None]
+
+
+def test_runbook_smoke_against_a_started_api(tmp_path: Path, make_settings: Callable[..., Settings]) -> None:
+    data_dir = tmp_path / "api"
+    with api_process(data_dir) as url:
+        ok = httpx.post(f"{url}/router/run", json=SPEC_PAYLOAD, headers=AUTH, timeout=30)
+        active = httpx.post(
+            f"{url}/router/run", json=SPEC_PAYLOAD | {"kill_switch_active": True}, headers=AUTH, timeout=30
+        )
+        low = httpx.post(
+            f"{url}/router/run", json=SPEC_PAYLOAD | {"kill_switch_notional": 1.0}, headers=AUTH, timeout=30
+        )
+        metrics = httpx.get(f"{url}/risk/kill-switch", headers=AUTH, timeout=10).json()
+    assert ok.status_code == 200, ok.text
+    body = ok.json()
+    for event in ("ingest:synthetic", "priors:computed", "risk:fractional_kelly", "order:published"):
+        assert event in body["events"]
+    assert body["published"] is True and body["fallback_reason"] is None
+    assert {"run_id", "intent", "prob", "frac", "notional", "executed", "timings_ms"} <= set(body)
+
+    assert active.json()["fallback_reason"] == "kill_switch_active" and active.json()["published"] is False
+    assert low.json()["fallback_reason"] == "kill_switch_notional" and low.json()["published"] is False
+    assert metrics["trips"]["kill_switch_active"] == 1 and metrics["trips"]["kill_switch_notional"] == 1
+
+    (intent,) = _orders_on_bus(make_settings(DATA_DIR=data_dir))
+    assert intent.type == ORDER_EVENT_INTENT and intent.partition_key == "AAPL"
+    assert intent.payload["client_order_id"] == body["intent"]["client_order_id"]
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"strategy": "moonshot"}, "strategy"),
+        ({"symbol": "AA PL"}, "symbol"),
+        ({"start": "2025-13-45"}, "start"),
+        ({"start": "2999-01-01"}, "start"),
+        ({"end": "2024-01-01"}, "end"),
+        ({"kill_switch_notional": -5}, "kill_switch_notional"),
+        ({"execute_orders": "sometimes"}, "execute_orders"),
+        ({"unexpected": 1}, "unexpected"),
+    ],
+)
+def test_bad_payload_is_422_naming_the_field(
+    make_settings: Callable[..., Settings], changes: dict[str, Any], field: str
+) -> None:
+    services = Services(make_settings())
+    services.db.upgrade()
+    with TestClient(create_app(services=services)) as client:
+        response = client.post("/router/run", json=SPEC_PAYLOAD | changes)
+    assert response.status_code == 422
+    assert field in response.json()["detail"]
+    assert response.headers["content-type"].startswith("application/problem+json")
+
+
+def test_alpaca_execution_replays_recorded_fills_once(make_settings: Callable[..., Settings]) -> None:
+    with alpaca_replay_server() as (alpaca_url, replay):
+        settings = make_settings(
+            BROKER="alpaca",
+            ALPACA_API_KEY="PKTEST",
+            ALPACA_API_SECRET="secret",
+            ALPACA_TRADING_BASE_URL=alpaca_url,
+        )
+        services = Services(settings)
+        services.db.upgrade()
+        payload = SPEC_PAYLOAD | {"end": "2026-11-20", "execute_orders": True}
+        with TestClient(create_app(services=services)) as client:
+            first = client.post("/router/run", json=payload).json()
+            again = client.post("/router/run", json=payload).json()
+    assert first["executed"] is True, first
+    assert "broker:alpaca:filled" in first["events"]
+    assert first["execution"]["broker_order_id"] == again["execution"]["broker_order_id"]
+    assert len(replay.posted) == 1
+    assert replay.posted[0]["client_order_id"] == first["intent"]["client_order_id"]
+    updates = [e for e in _orders_on_bus(settings) if e.type == ORDER_EVENT_UPDATE]
+    report = OrderEvent.model_validate(updates[0].payload)
+    assert len(report.fills) == 2 and report.status == "filled"
+
+
+def test_alpaca_without_keys_names_the_cause(make_settings: Callable[..., Settings]) -> None:
+    services = Services(make_settings(BROKER="alpaca"))
+    services.db.upgrade()
+    with TestClient(create_app(services=services)) as client:
+        body = client.post("/router/run", json=SPEC_PAYLOAD | {"execute_orders": True}).json()
+    assert body["fallback_reason"] == "broker_unconfigured" and body["executed"] is False
+
+
+def test_postgres_and_redis_backends_run_the_same_flow(
+    make_settings: Callable[..., Settings], postgres_url: str, redis_url: str
+) -> None:
+    settings = make_settings(DATABASE_URL=postgres_url, REDIS_URL=redis_url)
+    services = Services(settings)
+    services.db.upgrade()
+    with TestClient(create_app(services=services)) as client:
+        ok = client.post("/router/run", json=SPEC_PAYLOAD).json()
+        client.post("/risk/kill-switch", json={"active": True, "reason": "drill", "actor": "tests"})
+        halted = client.post("/router/run", json=SPEC_PAYLOAD).json()
+    assert ok["published"] is True and "order:published" in ok["events"]
+    assert halted["fallback_reason"] == "kill_switch_active" and halted["published"] is False
+    assert [e.type for e in _orders_on_bus(settings)] == [ORDER_EVENT_INTENT]
