@@ -9,6 +9,7 @@ transient too. Anything else the classifier raises propagates unchanged.
 
 from __future__ import annotations
 
+import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -121,7 +122,8 @@ class VendorHttp:
         if isinstance(exc, Transient) and exc.retry_after is not None:
             return min(exc.retry_after, self.config.max_backoff_s)
         delay: float = self.config.backoff_s * (2 ** (state.attempt_number - 1))
-        return min(delay, self.config.max_backoff_s)
+        jitter = random.uniform(0.0, 0.25 * delay)  # spread retries of parallel callers
+        return min(delay + jitter, self.config.max_backoff_s)
 
     def get(
         self,
