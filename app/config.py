@@ -184,6 +184,25 @@ class Settings(BaseSettings):
     SWEEP_JOB_CONTAINER: str = "sweep-job"
     RAY_ADDRESS: str | None = None
 
+    # --- daily schedule ----------------------------------------------------------------
+    SCHEDULE_TIMEZONE: str = Field(
+        default="America/Los_Angeles", description="Time zone of the daily schedule's wall-clock times."
+    )
+    SCHEDULE_GRACE_MINUTES: Annotated[int, Field(ge=0, le=720)] = Field(
+        default=30, description="A job found overdue by at most this much at start-up still runs."
+    )
+    WATCHLIST: str = Field(
+        default="AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,SPY", description="Symbols the scans rank (comma list)."
+    )
+    WATCHLIST_SIZE: Annotated[int, Field(ge=1, le=500)] = 5
+    SCHEDULE_DAL_VENDOR: str = Field(default="synthetic", description="Vendor for scans (auto in production).")
+    SCHEDULE_STRATEGY: str = Field(default="breakout", description="Strategy the intraday refreshes route.")
+    SCHEDULE_PUBLISH_ORDERS: bool = False
+    SCHEDULE_EXECUTE_ORDERS: bool = False
+    SCHEDULE_RETRAIN_CONFIG: Path | None = Field(
+        default=None, description="Sweep config the 17:30 retrain runs; unset: retrain disabled."
+    )
+
     @field_validator("DATABASE_URL", mode="before")
     @classmethod
     def _database_url(cls, value: Any) -> Any:
@@ -221,6 +240,28 @@ class Settings(BaseSettings):
     def _http_url(cls, value: str | None) -> str | None:
         checked = _check_url(value, ("http", "https"))
         return checked.rstrip("/") if checked else checked
+
+    @field_validator("SCHEDULE_TIMEZONE")
+    @classmethod
+    def _timezone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("WATCHLIST")
+    @classmethod
+    def _watchlist(cls, value: str) -> str:
+        symbols = [s.strip().upper() for s in value.split(",") if s.strip()]
+        if not symbols:
+            raise ValueError("needs at least one symbol")
+        bad = [s for s in symbols if not all(c.isalnum() or c in ".-/" for c in s)]
+        if bad:
+            raise ValueError(f"not ticker symbols: {', '.join(bad)}")
+        return ",".join(symbols)
 
     @field_validator("EH_FQDN")
     @classmethod

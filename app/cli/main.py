@@ -14,6 +14,7 @@ from app.cli.bus import bus_app
 from app.cli.common import console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.router import kill_switch_app, router_app
+from app.cli.schedule import schedule_app
 from app.cli.ui import ui_command
 from app.cli.up import up_command
 
@@ -34,6 +35,7 @@ app.command("up", help="Start the whole platform on the configured (default: emb
 app.add_typer(kill_switch_app, name="kill-switch")
 app.add_typer(router_app, name="router")
 app.command("ui")(ui_command)
+app.add_typer(schedule_app, name="schedule")
 
 
 @app.command("api")

@@ -1,0 +1,100 @@
+"""``ai-trader schedule``: the daily schedule (show, run one job, serve)."""
+
+from __future__ import annotations
+
+import json
+import signal
+from datetime import UTC, date, datetime
+from types import FrameType
+from zoneinfo import ZoneInfo
+
+import typer
+from rich.table import Table
+
+from app.cli.common import console, exit_on_error, settings_or_exit
+from app.errors import InputError
+
+__all__ = ["schedule_app"]
+
+schedule_app = typer.Typer(help="The daily schedule (exchange-calendar aware).", no_args_is_help=True)
+
+
+@schedule_app.command("show")
+def show(days: int = typer.Option(7, min=1, max=60, help="How many days ahead.")) -> None:
+    """List the next scheduled jobs, in the schedule's time zone and in UTC."""
+    from app.workers.scheduler import Ledger, occurrences
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        done = Ledger(settings.DATA_DIR / "schedule" / "ledger.jsonl").done()
+        table = Table(title=f"Schedule ({settings.SCHEDULE_TIMEZONE}, NYSE sessions only)")
+        for column in ("session", "local time", "UTC", "job", "what", "state"):
+            table.add_column(column)
+        for occurrence in occurrences(settings, datetime.now(UTC), days=days):
+            table.add_row(
+                occurrence.session.isoformat(),
+                occurrence.due.strftime("%H:%M %Z"),
+                occurrence.due.astimezone(UTC).strftime("%H:%M"),
+                occurrence.job.name,
+                occurrence.job.description,
+                "done" if occurrence.key in done else "pending",
+            )
+        console.print(table)
+
+
+@schedule_app.command("run")
+def run(
+    job: str = typer.Argument(..., help="Job name, e.g. premarket_scan (see `schedule show`)."),
+    session: str | None = typer.Option(
+        None, help="Session date YYYY-MM-DD (default: today in the schedule zone)."
+    ),
+) -> None:
+    """Run one job now (outside the schedule; the ledger is not touched) and print its result."""
+    from app.services.container import Services
+    from app.services.daily import DailyJobs
+    from app.workers.scheduler import JOBS_BY_NAME
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        if job not in JOBS_BY_NAME:
+            raise InputError(f"unknown job {job!r} (known: {', '.join(JOBS_BY_NAME)})")
+        try:
+            day = (
+                date.fromisoformat(session)
+                if session
+                else datetime.now(ZoneInfo(settings.SCHEDULE_TIMEZONE)).date()
+            )
+        except ValueError:
+            raise InputError(f"--session: not a date (YYYY-MM-DD): {session!r}") from None
+        services = Services(settings)
+        try:
+            services.db.upgrade()
+            summary = DailyJobs(services).run(job, day)
+        finally:
+            services.close()
+        typer.echo(json.dumps(summary, indent=2, default=str))
+
+
+@schedule_app.command("serve")
+def serve() -> None:
+    """Run the schedule until SIGTERM / Ctrl-C."""
+    from app.services.container import Services
+    from app.services.daily import DailyJobs
+    from app.workers.scheduler import Scheduler
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        services = Services(settings)
+        services.db.upgrade()
+        jobs = DailyJobs(services)
+        scheduler = Scheduler(settings, jobs.run)
+
+        def stop(_signum: int, _frame: FrameType | None) -> None:
+            scheduler.stop()
+
+        signal.signal(signal.SIGTERM, stop)
+        signal.signal(signal.SIGINT, stop)
+        try:
+            scheduler.serve()
+        finally:
+            services.close()

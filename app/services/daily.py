@@ -1,0 +1,245 @@
+"""What each scheduled job does. Every job writes its result as JSON under
+``ARTIFACTS_DIR/daily/<session date>/<job>.json`` and returns a short summary for the ledger.
+
+* scans rank ``WATCHLIST`` by risk-adjusted momentum (momentum / realised volatility) on daily
+  bars from ``SCHEDULE_DAL_VENDOR``, recording each symbol's regime and RSI;
+* ``finalize_watchlist`` keeps the ``WATCHLIST_SIZE`` best-ranked symbols of the premarket scan;
+* ``warm_up`` runs every strategy's decision pipeline once so compiled kernels are loaded;
+* intraday refreshes route each watchlist symbol through the router (publish / execute as
+  ``SCHEDULE_PUBLISH_ORDERS`` / ``SCHEDULE_EXECUTE_ORDERS`` say; the kill switch still guards);
+* ``retrain`` runs the sweep in ``SCHEDULE_RETRAIN_CONFIG``;
+* ``reports`` summarises the session's orders, fills and kill-switch state.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from app.errors import AiTraderError, InputError
+from app.services.container import Services
+
+__all__ = ["DailyJobs"]
+
+SCAN_LOOKBACK_DAYS = 200
+
+
+def _finite(value: Any) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if math.isfinite(number) else None
+
+
+class DailyJobs:
+    """The schedule's jobs, bound to one process's services."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.settings = services.settings
+        self._router: Any = None
+
+    # --- dispatch -----------------------------------------------------------------------
+    def run(self, name: str, session: date) -> dict[str, Any]:
+        handlers: dict[str, Callable[[date], dict[str, Any]]] = {
+            "startup_check": self.startup_check,
+            "premarket_scan": lambda d: self.scan(d, "premarket_scan"),
+            "finalize_watchlist": self.finalize_watchlist,
+            "warm_up": self.warm_up,
+            "after_hours_scan": lambda d: self.scan(d, "after_hours_scan"),
+            "retrain": self.retrain,
+            "reports": self.reports,
+        }
+        if name.startswith("intraday_refresh"):
+            result = self.intraday_refresh(session, name)
+        elif name in handlers:
+            result = handlers[name](session)
+        else:
+            raise InputError(f"unknown scheduled job {name!r}")
+        path = self.output_path(session, name)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(json.dumps(result, indent=2, default=str), encoding="utf-8")
+        return {
+            "output": str(path),
+            **{k: v for k, v in result.items() if k in ("count", "status", "symbols")},
+        }
+
+    def output_path(self, session: date, name: str) -> Path:
+        return self.settings.ARTIFACTS_DIR / "daily" / session.isoformat() / f"{name}.json"
+
+    # --- jobs ---------------------------------------------------------------------------
+    def startup_check(self, session: date) -> dict[str, Any]:
+        checks: dict[str, str] = {}
+        for name, check in self.services.readiness_checks().items():
+            try:
+                check()
+                checks[name] = "ok"
+            except Exception as exc:
+                checks[name] = f"error: {type(exc).__name__}: {exc}"
+        failing = sorted(k for k, v in checks.items() if v != "ok")
+        if failing:
+            raise AiTraderError(f"platform not ready: {', '.join(failing)} ({checks})")
+        return {"status": "ok", "checks": checks}
+
+    def scan(self, session: date, label: str) -> dict[str, Any]:
+        from app.dal import MarketData, compute_regimes, compute_signals
+
+        market = MarketData.from_settings(self.settings, blob=self.services.blob)
+        rows: list[dict[str, Any]] = []
+        errors: dict[str, str] = {}
+        for symbol in self.settings.WATCHLIST.split(","):
+            try:
+                result = market.fetch(
+                    self.settings.SCHEDULE_DAL_VENDOR,
+                    symbol,
+                    session - timedelta(days=SCAN_LOOKBACK_DAYS),
+                    session,
+                    interval="1Day",
+                )
+                signals = compute_signals(result.bars)
+                regimes = compute_regimes(result.bars, signals)
+            except AiTraderError as exc:
+                errors[symbol] = str(exc)
+                continue
+            last = signals.iloc[-1]
+            momentum, vol = _finite(last.get("momentum")), _finite(last.get("realised_vol"))
+            score = momentum / vol if momentum is not None and vol else None
+            rows.append(
+                {
+                    "symbol": symbol,
+                    "as_of": result.bars.index[-1].isoformat(),
+                    "close": float(result.bars["close"].iloc[-1]),
+                    "momentum": momentum,
+                    "realised_vol": vol,
+                    "rsi": _finite(last.get("rsi")),
+                    "regime": str(regimes["regime"].iloc[-1]),
+                    "score": score,
+                    "vendor": result.vendor,
+                }
+            )
+        rows.sort(key=lambda r: -math.inf if r["score"] is None else r["score"], reverse=True)
+        return {
+            "job": label,
+            "session": session.isoformat(),
+            "count": len(rows),
+            "ranked": rows,
+            "errors": errors,
+        }
+
+    def finalize_watchlist(self, session: date) -> dict[str, Any]:
+        premarket = self.output_path(session, "premarket_scan")
+        if premarket.exists():
+            ranked = json.loads(premarket.read_text(encoding="utf-8"))["ranked"]
+        else:
+            ranked = self.scan(session, "premarket_scan")["ranked"]
+        chosen = [r["symbol"] for r in ranked if r["score"] is not None][: self.settings.WATCHLIST_SIZE]
+        return {"session": session.isoformat(), "symbols": chosen, "count": len(chosen)}
+
+    def watchlist(self, session: date) -> list[str]:
+        final = self.output_path(session, "finalize_watchlist")
+        if final.exists():
+            symbols: list[str] = json.loads(final.read_text(encoding="utf-8"))["symbols"]
+            return symbols
+        return self.settings.WATCHLIST.split(",")[: self.settings.WATCHLIST_SIZE]
+
+    def warm_up(self, session: date) -> dict[str, Any]:
+        from app.backtest.pipeline import decide
+        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.risk.sizing import RiskConfig
+        from app.strategies import STRATEGIES, get_strategy
+
+        bars = (
+            MarketData.from_settings(self.settings, blob=self.services.blob)
+            .fetch("synthetic", "WARMUP", session - timedelta(days=SCAN_LOOKBACK_DAYS), session)
+            .bars
+        )
+        signals = compute_signals(bars)
+        regimes = compute_regimes(bars, signals)
+        risk = RiskConfig.from_settings(self.settings, agent="fractional_kelly", regime_aware=True)
+        timings: dict[str, float] = {}
+        for name in sorted(STRATEGIES):
+            started = time.perf_counter()
+            decide(bars, signals, regimes, get_strategy(name), risk)
+            timings[name] = round((time.perf_counter() - started) * 1000, 2)
+        return {"status": "ok", "timings_ms": timings, "count": len(timings)}
+
+    def intraday_refresh(self, session: date, label: str) -> dict[str, Any]:
+        from app.router.schemas import RouterRunRequest
+        from app.router.service import RouterService
+
+        if self._router is None:
+            self._router = RouterService(self.services)
+        runs: list[dict[str, Any]] = []
+        start = datetime.combine(
+            session - timedelta(days=SCAN_LOOKBACK_DAYS), datetime.min.time(), tzinfo=UTC
+        )
+        for symbol in self.watchlist(session):
+            request = RouterRunRequest(
+                symbol=symbol,
+                start=start,
+                strategy=self.settings.SCHEDULE_STRATEGY,
+                offline_mode=self.settings.SCHEDULE_DAL_VENDOR == "synthetic",
+                publish_orders=self.settings.SCHEDULE_PUBLISH_ORDERS,
+                execute_orders=self.settings.SCHEDULE_EXECUTE_ORDERS,
+            )
+            try:
+                result = self._router.run(request)
+            except AiTraderError as exc:
+                runs.append({"symbol": symbol, "error": str(exc)})
+                continue
+            runs.append(
+                result.model_dump(mode="json", include={"run_id", "events", "fallback_reason", "published"})
+            )
+            runs[-1]["symbol"] = symbol
+        return {"job": label, "session": session.isoformat(), "count": len(runs), "runs": runs}
+
+    def retrain(self, session: date) -> dict[str, Any]:
+        from app.backtest.sweeps import run_sweep
+
+        config = self.settings.SCHEDULE_RETRAIN_CONFIG
+        if config is None:
+            raise InputError("retrain is disabled: SCHEDULE_RETRAIN_CONFIG is not set")
+        out = self.settings.ARTIFACTS_DIR / "daily" / session.isoformat() / "retrain"
+        result = run_sweep(config, out, settings=self.settings)
+        return {"status": "ok", "output_dir": str(out), "result": repr(result)}
+
+    def reports(self, session: date) -> dict[str, Any]:
+        from app.risk.kill_switch import KillSwitchStore
+        from app.services.orders import OrderService
+
+        since = datetime.combine(session, datetime.min.time(), tzinfo=UTC)
+        orders_service = OrderService(self.services.db)
+        orders = orders_service.list_orders(limit=500, since=since).items
+        fills = orders_service.list_fills(limit=500, since=since).items
+        by_status: dict[str, int] = {}
+        for order in orders:
+            by_status[order.status] = by_status.get(order.status, 0) + 1
+        notional = sum(float(f.qty * f.price) for f in fills)
+        switch = KillSwitchStore(self.services.db).status()
+        report = {
+            "session": session.isoformat(),
+            "orders": len(orders),
+            "orders_by_status": by_status,
+            "fills": len(fills),
+            "filled_notional": round(notional, 2),
+            "kill_switch": {"active": switch.active, "reason": switch.reason, "trips": switch.trips},
+            "count": len(orders),
+        }
+        statuses = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
+        markdown = [
+            f"# ai-trader daily report {session.isoformat()}",
+            "",
+            f"- orders: {len(orders)} ({statuses or 'none'})",
+            f"- fills: {len(fills)}, filled notional {notional:,.2f}",
+            f"- kill switch: {'ACTIVE' if switch.active else 'off'}; trips {switch.trips_total}",
+        ]
+        path = self.output_path(session, "reports").with_suffix(".md")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("\n".join(markdown) + "\n", encoding="utf-8")
+        return report

@@ -1,0 +1,200 @@
+"""The daily schedule: which job runs when, on NYSE sessions only, exactly once per session.
+
+Wall-clock times are in ``SCHEDULE_TIMEZONE`` (the runbook's Pacific time by default). A job
+runs only on days the exchange calendar (XNYS) has a session, so weekends and holidays are
+quiet. Every run is recorded in a ledger under ``DATA_DIR/schedule/``; a restarted scheduler
+never repeats a job for the same session, and runs one it missed by at most
+``SCHEDULE_GRACE_MINUTES``.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import threading
+import time as time_module
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from app.config import Settings
+from app.dal.quality import xnys
+from app.errors import InputError
+
+__all__ = ["SCHEDULE", "Ledger", "Occurrence", "ScheduledJob", "Scheduler", "is_session", "occurrences"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class ScheduledJob:
+    name: str
+    at: time
+    description: str
+    enabled: Callable[[Settings], bool] = lambda _settings: True
+
+
+SCHEDULE: tuple[ScheduledJob, ...] = (
+    ScheduledJob("startup_check", time(3, 58), "Confirm the platform answers (database, blob, bus)"),
+    ScheduledJob("premarket_scan", time(4, 0), "Premarket scan: rough watchlist"),
+    ScheduledJob("finalize_watchlist", time(6, 15), "Finalize the opening watchlist"),
+    ScheduledJob("warm_up", time(9, 25), "Warm up compiled kernels and caches before the open"),
+    ScheduledJob("intraday_refresh_0935", time(9, 35), "Intraday refresh: route the watchlist"),
+    ScheduledJob("intraday_refresh_1130", time(11, 30), "Intraday refresh: route the watchlist"),
+    ScheduledJob("intraday_refresh_1330", time(13, 30), "Intraday refresh: route the watchlist"),
+    ScheduledJob("after_hours_scan", time(16, 5), "After-hours scan"),
+    ScheduledJob(
+        "retrain",
+        time(17, 30),
+        "Retrain: run the configured sweep",
+        lambda s: s.SCHEDULE_RETRAIN_CONFIG is not None,
+    ),
+    ScheduledJob("reports", time(18, 0), "Daily report: orders, fills, kill-switch trips, sweeps"),
+)
+JOBS_BY_NAME = {job.name: job for job in SCHEDULE}
+
+
+def is_session(day: date) -> bool:
+    """True when NYSE trades on ``day``."""
+    calendar = xnys()
+    stamp = day.isoformat()
+    if stamp < str(calendar.first_session.date()) or stamp > str(calendar.last_session.date()):
+        raise InputError(f"{day} is outside the exchange calendar's range")
+    return bool(calendar.is_session(stamp))
+
+
+@dataclass(frozen=True, slots=True)
+class Occurrence:
+    job: ScheduledJob
+    session: date
+    due: datetime  # timezone-aware
+
+    @property
+    def key(self) -> str:
+        return f"{self.session.isoformat()}/{self.job.name}"
+
+
+def occurrences(settings: Settings, start: datetime, days: int = 14) -> Iterator[Occurrence]:
+    """Enabled jobs due at or after ``start``, in time order, over the next ``days`` days."""
+    zone = ZoneInfo(settings.SCHEDULE_TIMEZONE)
+    local = start.astimezone(zone)
+    for offset in range(days + 1):
+        day = local.date() + timedelta(days=offset)
+        if not is_session(day):
+            continue
+        for job in SCHEDULE:
+            due = datetime.combine(day, job.at, tzinfo=zone)
+            if due >= start and job.enabled(settings):
+                yield Occurrence(job, day, due)
+
+
+class Ledger:
+    """Append-only record of finished runs (one JSON line each), safe across processes."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        path.parent.mkdir(parents=True, exist_ok=True)
+
+    def done(self) -> set[str]:
+        if not self.path.exists():
+            return set()
+        keys = set()
+        for line in self.path.read_text(encoding="utf-8").splitlines():
+            try:
+                keys.add(json.loads(line)["key"])
+            except (json.JSONDecodeError, KeyError, TypeError):
+                log.warning("ignoring a malformed schedule ledger line in %s", self.path)
+        return keys
+
+    def record(self, occurrence: Occurrence, status: str, detail: dict[str, Any]) -> None:
+        line = json.dumps(
+            {
+                "key": occurrence.key,
+                "job": occurrence.job.name,
+                "session": occurrence.session.isoformat(),
+                "due": occurrence.due.isoformat(),
+                "finished_at": datetime.now(UTC).isoformat(),
+                "status": status,
+                "detail": detail,
+            },
+            default=str,
+        )
+        with self.path.open("a", encoding="utf-8") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.write(line + "\n")
+            fh.flush()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+JobRunner = Callable[[str, date], dict[str, Any]]
+
+
+class Scheduler:
+    """Runs each due occurrence once, in order, until stopped."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        run_job: JobRunner,
+        *,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        sleep: Callable[[float], bool] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.run_job = run_job
+        self.clock = clock
+        self.stop_event = threading.Event()
+        self.sleep = sleep or self.stop_event.wait
+        self.ledger = Ledger(settings.DATA_DIR / "schedule" / "ledger.jsonl")
+
+    def pending(self, now: datetime) -> list[Occurrence]:
+        """Occurrences due now or earlier (within the grace window) that have not run."""
+        grace = timedelta(minutes=self.settings.SCHEDULE_GRACE_MINUTES)
+        done = self.ledger.done()
+        return [
+            o for o in occurrences(self.settings, now - grace, days=1) if o.due <= now and o.key not in done
+        ]
+
+    def next_due(self, now: datetime) -> Occurrence | None:
+        done = self.ledger.done()
+        return next((o for o in occurrences(self.settings, now) if o.key not in done), None)
+
+    def run_occurrence(self, occurrence: Occurrence) -> str:
+        started = time_module.perf_counter()
+        log.info("schedule: running %s for session %s", occurrence.job.name, occurrence.session)
+        try:
+            detail = self.run_job(occurrence.job.name, occurrence.session)
+            status = "ok"
+        except Exception as exc:
+            log.exception("schedule: %s failed", occurrence.job.name)
+            detail, status = {"error": f"{type(exc).__name__}: {exc}"}, "error"
+        detail["duration_s"] = round(time_module.perf_counter() - started, 3)
+        self.ledger.record(occurrence, status, detail)
+        return status
+
+    def run_pending(self) -> int:
+        """Run every pending occurrence now; return how many ran."""
+        pending = self.pending(self.clock())
+        for occurrence in pending:
+            self.run_occurrence(occurrence)
+        return len(pending)
+
+    def serve(self) -> None:
+        """Loop until :meth:`stop`: run what is pending, then sleep until the next due job."""
+        while not self.stop_event.is_set():
+            self.run_pending()
+            upcoming = self.next_due(self.clock())
+            if upcoming is None:
+                wait_s = 3600.0
+            else:
+                wait_s = max(0.0, (upcoming.due - self.clock()).total_seconds())
+                log.info("schedule: next %s at %s", upcoming.job.name, upcoming.due.isoformat())
+            if self.sleep(min(wait_s, 3600.0)):
+                break
+
+    def stop(self) -> None:
+        self.stop_event.set()

@@ -1,0 +1,83 @@
+"""A whole trading day of scheduled jobs on embedded defaults and synthetic data."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+
+from app.config import Settings
+from app.dal import REGIME_LABELS
+from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus
+from app.errors import InputError
+from app.services.container import Services
+from app.services.daily import DailyJobs
+from app.services.orders import OrderService, SourcedOrderEvent
+
+SESSION = date(2025, 1, 2)
+
+
+@pytest.fixture
+def jobs(make_settings: Callable[..., Settings]) -> Iterator[DailyJobs]:
+    services = Services(make_settings(WATCHLIST="AAPL,MSFT,NVDA", WATCHLIST_SIZE=2))
+    services.db.upgrade()
+    yield DailyJobs(services)
+    services.close()
+
+
+def _read(jobs: DailyJobs, name: str) -> dict[str, object]:
+    data: dict[str, object] = json.loads(jobs.output_path(SESSION, name).read_text())
+    return data
+
+
+def test_a_session_of_jobs_writes_its_artifacts(jobs: DailyJobs) -> None:
+    assert jobs.run("startup_check", SESSION)["status"] == "ok"
+    scan = jobs.run("premarket_scan", SESSION)
+    assert scan["count"] == 3
+    ranked = _read(jobs, "premarket_scan")["ranked"]
+    assert isinstance(ranked, list)
+    scores = [r["score"] for r in ranked if r["score"] is not None]
+    assert scores == sorted(scores, reverse=True)
+    assert {r["regime"] for r in ranked} <= set(REGIME_LABELS)
+    final = jobs.run("finalize_watchlist", SESSION)
+    assert final["count"] == 2
+    assert final["symbols"] == [r["symbol"] for r in ranked if r["score"] is not None][:2]
+    assert jobs.run("warm_up", SESSION)["status"] == "ok"
+    refresh = jobs.run("intraday_refresh_0935", SESSION)
+    assert refresh["count"] == 2
+    runs = _read(jobs, "intraday_refresh_0935")["runs"]
+    assert isinstance(runs, list)
+    for run in runs:
+        assert "ingest:synthetic" in run["events"]
+        assert run["published"] is False
+
+
+def test_report_summarises_the_sessions_orders_and_fills(jobs: DailyJobs) -> None:
+    ts = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
+    event = OrderEvent(
+        client_order_id="MSFT-breakout-20250102",
+        symbol="MSFT",
+        side=OrderSide.BUY,
+        qty=Decimal(2),
+        status=OrderStatus.FILLED,
+        ts=ts,
+        fills=[FillPayload(venue_fill_id="x1", qty=Decimal(2), price=Decimal("420.5"), ts=ts)],
+    )
+    OrderService(jobs.services.db).apply([SourcedOrderEvent(event=event, event_id="e1")])
+    jobs.run("reports", SESSION)
+    report = _read(jobs, "reports")
+    assert report["fills"] == 1
+    assert report["filled_notional"] == 841.0
+    assert report["kill_switch"] == {"active": False, "reason": None, "trips": report["kill_switch"]["trips"]}  # type: ignore[index]
+    markdown = jobs.output_path(SESSION, "reports").with_suffix(".md").read_text()
+    assert "fills: 1, filled notional 841.00" in markdown
+
+
+def test_retrain_without_config_and_unknown_jobs_are_clear_errors(jobs: DailyJobs) -> None:
+    with pytest.raises(InputError, match="SCHEDULE_RETRAIN_CONFIG"):
+        jobs.run("retrain", SESSION)
+    with pytest.raises(InputError, match="unknown scheduled job"):
+        jobs.run("lunch", SESSION)
