@@ -35,7 +35,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
-from app.domain.orders import OrderEvent, OrderStatus, status_rank
+from app.domain.orders import FillPayload, OrderEvent, OrderStatus, status_rank
 from app.errors import InputError, NotFoundError, RetryableError, StorageError
 from app.storage.db import Database
 from app.storage.models import Fill, Order
@@ -65,10 +65,15 @@ _fills = cast(Table, Fill.__table__)
 
 @dataclass(frozen=True, slots=True)
 class SourcedOrderEvent:
-    """An order event and the id of the bus event that carried it."""
+    """An order event, the id of the bus event that carried it, and its JSON payload.
+
+    ``payload`` (the envelope's already-parsed payload) is stored as the order's ``raw``
+    column; without it the event is serialised again.
+    """
 
     event: OrderEvent
     event_id: str | None = None
+    payload: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +141,7 @@ class _Folded:
     best: SourcedOrderEvent
     first_seen: datetime
     broker_order_id: str | None
-    fills: dict[str, Any] = field(default_factory=dict)
+    fills: dict[str, tuple[FillPayload, Any]] = field(default_factory=dict)
 
 
 def _rank_sql(column: ColumnElement[Any]) -> ColumnElement[int]:
@@ -171,13 +176,77 @@ def _decode_cursor(cursor: str) -> int:
         raise InputError(f"cursor: not a cursor returned by this API ({cursor!r})") from None
 
 
+class _Prepared:
+    """A statement compiled once for the engine's dialect, run with ``executemany``.
+
+    Values go through the columns' own bind processors (Money, UTC timestamps, JSON), as
+    SQLAlchemy would apply them, without its per-row parameter bookkeeping.
+    """
+
+    def __init__(self, statement: Any, connection: Connection, types: dict[str, Any]) -> None:
+        dialect = connection.dialect
+        translate = connection.get_execution_options().get("schema_translate_map")
+        compiled = statement.compile(
+            dialect=dialect, schema_translate_map=translate, render_schema_translate=bool(translate)
+        )
+        self.sql: str = compiled.string
+        self.order: list[str] | None = list(compiled.positiontup) if compiled.positional else None
+        self.constants = {k: v for k, v in compiled.params.items() if k not in types}
+        self.processors = {name: t.dialect_impl(dialect).bind_processor(dialect) for name, t in types.items()}
+
+    def run(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
+        processors = self.processors
+        params: list[Any] = []
+        for row in rows:
+            values = dict(self.constants)
+            for name, value in row.items():
+                process = processors[name]
+                values[name] = value if process is None or value is None else process(value)
+            params.append(tuple(values[name] for name in self.order) if self.order is not None else values)
+        result = connection.exec_driver_sql(self.sql, params)
+        return max(0, result.rowcount)
+
+
+_ORDER_COLUMNS = (
+    "client_order_id",
+    "broker_order_id",
+    "symbol",
+    "side",
+    "qty",
+    "notional",
+    "type",
+    "time_in_force",
+    "limit_price",
+    "stop_price",
+    "status",
+    "filled_qty",
+    "avg_fill_price",
+    "strategy",
+    "source_event_id",
+    "created_at",
+    "updated_at",
+    "raw",
+)
+_FILL_COLUMNS = (
+    "order_id",
+    "venue_fill_id",
+    "symbol",
+    "side",
+    "qty",
+    "price",
+    "fee",
+    "ts",
+    "created_at",
+    "raw",
+)
+
+
 class OrderService:
     """Writes and reads ``trading.orders`` and ``trading.fills``."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
-        self._insert = postgresql.insert if db.dialect == "postgresql" else sqlite.insert
-        self._earliest = func.least if db.dialect == "postgresql" else func.min
+        self._prepared: dict[str, _Prepared] = {}
 
     # --- writes -------------------------------------------------------------------------
     def apply(self, events: Sequence[SourcedOrderEvent]) -> ApplyResult:
@@ -218,91 +287,129 @@ class OrderService:
                 entry.first_seen = min(entry.first_seen, event.ts)
                 if event.broker_order_id is not None:
                     entry.broker_order_id = event.broker_order_id
-            for fill in event.fills:
-                entry.fills.setdefault(fill.venue_fill_id, fill)
+            raw_fills = sourced.payload.get("fills") if sourced.payload is not None else None
+            for index, fill in enumerate(event.fills):
+                raw = raw_fills[index] if isinstance(raw_fills, list) else None
+                entry.fills.setdefault(fill.venue_fill_id, (fill, raw))
         return dict(sorted(folded.items()))
+
+    def _statement(self, name: str, connection: Connection) -> _Prepared:
+        prepared = self._prepared.get(name)
+        if prepared is None:
+            prepared = self._prepared[name] = self._prepare(name, connection)
+        return prepared
+
+    def _prepare(self, name: str, connection: Connection) -> _Prepared:
+        postgres = connection.dialect.name == "postgresql"
+        insert = postgresql.insert if postgres else sqlite.insert
+        if name == "orders":
+            stmt = insert(_orders).values({c: bindparam(c, type_=_orders.c[c].type) for c in _ORDER_COLUMNS})
+            new = stmt.excluded
+            advances = _rank_sql(new.status) > _rank_sql(_orders.c.status)
+            earliest = func.least if postgres else func.min
+            upsert = stmt.on_conflict_do_update(
+                index_elements=[_orders.c.client_order_id],
+                set_={
+                    "status": case((advances, new.status), else_=_orders.c.status),
+                    "source_event_id": case((advances, new.source_event_id), else_=_orders.c.source_event_id),
+                    "raw": case((advances, new.raw), else_=_orders.c.raw),
+                    "broker_order_id": func.coalesce(new.broker_order_id, _orders.c.broker_order_id),
+                    "strategy": func.coalesce(_orders.c.strategy, new.strategy),
+                    "created_at": earliest(_orders.c.created_at, new.created_at),
+                    "updated_at": new.updated_at,
+                },
+            )
+            return _Prepared(upsert, connection, {c: _orders.c[c].type for c in _ORDER_COLUMNS})
+        if name == "fills":
+            stmt = insert(_fills).values({c: bindparam(c, type_=_fills.c[c].type) for c in _FILL_COLUMNS})
+            ignore = stmt.on_conflict_do_nothing(index_elements=[_fills.c.order_id, _fills.c.venue_fill_id])
+            return _Prepared(ignore, connection, {c: _fills.c[c].type for c in _FILL_COLUMNS})
+        totals = (
+            update(_orders)
+            .where(_orders.c.id == bindparam("b_id", type_=_orders.c.id.type))
+            .values(
+                filled_qty=bindparam("b_filled", type_=_orders.c.filled_qty.type),
+                avg_fill_price=bindparam("b_avg", type_=_orders.c.avg_fill_price.type),
+                updated_at=bindparam("b_now", type_=_orders.c.updated_at.type),
+            )
+        )
+        types = {
+            "b_id": _orders.c.id.type,
+            "b_filled": _orders.c.filled_qty.type,
+            "b_avg": _orders.c.avg_fill_price.type,
+            "b_now": _orders.c.updated_at.type,
+        }
+        return _Prepared(totals, connection, types)
 
     def _upsert_orders(self, connection: Connection, folded: dict[str, _Folded]) -> dict[str, int]:
         now = utcnow()
         rows = []
         for client_order_id, entry in folded.items():
             event = entry.best.event
-            raw = event.model_dump(mode="json", exclude={"fills"})
             rows.append(
                 {
                     "client_order_id": client_order_id,
                     "broker_order_id": entry.broker_order_id,
                     "symbol": event.symbol,
-                    "side": event.side.value,
+                    "side": str(event.side),
                     "qty": event.qty,
                     "notional": event.notional,
-                    "type": event.type.value,
+                    "type": str(event.type),
                     "time_in_force": event.time_in_force,
                     "limit_price": event.limit_price,
                     "stop_price": event.stop_price,
-                    "status": event.status.value,
+                    "status": str(event.status),
                     "filled_qty": Decimal(0),
                     "avg_fill_price": None,
                     "strategy": event.strategy,
                     "source_event_id": entry.best.event_id,
                     "created_at": entry.first_seen,
                     "updated_at": now,
-                    "raw": raw,
+                    "raw": _raw_order(entry.best),
                 }
             )
-        insert = self._insert(_orders)
-        new = insert.excluded
-        advances = _rank_sql(new.status) > _rank_sql(_orders.c.status)
-        stmt = insert.on_conflict_do_update(
-            index_elements=[_orders.c.client_order_id],
-            set_={
-                "status": case((advances, new.status), else_=_orders.c.status),
-                "source_event_id": case((advances, new.source_event_id), else_=_orders.c.source_event_id),
-                "raw": case((advances, new.raw), else_=_orders.c.raw),
-                "broker_order_id": func.coalesce(new.broker_order_id, _orders.c.broker_order_id),
-                "strategy": func.coalesce(_orders.c.strategy, new.strategy),
-                "created_at": self._earliest(_orders.c.created_at, new.created_at),
-                "updated_at": new.updated_at,
-            },
-        ).returning(_orders.c.id, _orders.c.client_order_id)
-        result = connection.execute(stmt, rows)
-        return {client_order_id: order_id for order_id, client_order_id in result}
+        self._statement("orders", connection).run(connection, rows)
+        keys = list(folded)
+        found = connection.execute(
+            select(_orders.c.id, _orders.c.client_order_id).where(_orders.c.client_order_id.in_(keys))
+        )
+        return {client_order_id: order_id for order_id, client_order_id in found}
 
     def _insert_fills(
         self, connection: Connection, folded: dict[str, _Folded], ids: dict[str, int]
     ) -> tuple[int, int]:
         now = utcnow()
         rows = []
+        touched = []
         for client_order_id, entry in folded.items():
+            if not entry.fills:
+                continue
             event = entry.best.event
-            for venue_fill_id, fill in sorted(entry.fills.items()):
+            order_id = ids[client_order_id]
+            touched.append(order_id)
+            for venue_fill_id, (fill, raw) in sorted(entry.fills.items()):
                 rows.append(
                     {
-                        "order_id": ids[client_order_id],
+                        "order_id": order_id,
                         "venue_fill_id": venue_fill_id,
                         "symbol": event.symbol,
-                        "side": event.side.value,
+                        "side": str(event.side),
                         "qty": fill.qty,
                         "price": fill.price,
                         "fee": fill.fee,
                         "ts": fill.ts,
                         "created_at": now,
-                        "raw": fill.model_dump(mode="json"),
+                        "raw": raw if raw is not None else fill.model_dump(mode="json"),
                     }
                 )
         if not rows:
             return 0, 0
-        stmt = (
-            self._insert(_fills)
-            .on_conflict_do_nothing(index_elements=[_fills.c.order_id, _fills.c.venue_fill_id])
-            .returning(_fills.c.order_id)
-        )
-        inserted = [order_id for (order_id,) in connection.execute(stmt, rows)]
-        if inserted:
-            self._recompute_totals(connection, sorted(set(inserted)))
-        return len(inserted), len(rows)
+        inserted = self._statement("fills", connection).run(connection, rows)
+        self._recompute_totals(connection, touched)
+        return inserted, len(rows)
 
     def _recompute_totals(self, connection: Connection, order_ids: list[int]) -> None:
+        now = utcnow()
         totals: dict[int, tuple[Decimal, Decimal]] = {oid: (Decimal(0), Decimal(0)) for oid in order_ids}
         query = select(_fills.c.order_id, _fills.c.qty, _fills.c.price).where(
             _fills.c.order_id.in_(order_ids)
@@ -315,15 +422,11 @@ class OrderService:
                 "b_id": order_id,
                 "b_filled": filled,
                 "b_avg": (value / filled).quantize(_PRICE_STEP) if filled else None,
+                "b_now": now,
             }
             for order_id, (filled, value) in totals.items()
         ]
-        stmt = (
-            update(_orders)
-            .where(_orders.c.id == bindparam("b_id"))
-            .values(filled_qty=bindparam("b_filled"), avg_fill_price=bindparam("b_avg"))
-        )
-        connection.execute(stmt, params)
+        self._statement("totals", connection).run(connection, params)
 
     # --- reads --------------------------------------------------------------------------
     def list_orders(
@@ -431,6 +534,12 @@ class OrderService:
                 yield connection
         except SQLAlchemyError as exc:
             raise _map_db_error(exc, what) from exc
+
+
+def _raw_order(sourced: SourcedOrderEvent) -> dict[str, Any]:
+    if sourced.payload is None:
+        return sourced.event.model_dump(mode="json", exclude={"fills"})
+    return {key: value for key, value in sourced.payload.items() if key != "fills"}
 
 
 def _order_view(row: Any) -> OrderView:

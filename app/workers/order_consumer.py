@@ -337,7 +337,7 @@ def _decode(delivered: Delivered) -> tuple[SourcedOrderEvent | None, str]:
             f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}" for err in exc.errors()
         )
         return None, f"invalid order event: {problems}"
-    return SourcedOrderEvent(event, envelope.event_id), ""
+    return SourcedOrderEvent(event, envelope.event_id, envelope.payload), ""
 
 
 def register_readiness(services: Services) -> None:
