@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
-from decimal import Decimal
+from datetime import date
 
 import pytest
 
 from app.config import Settings
 from app.dal import REGIME_LABELS
-from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus
 from app.errors import InputError
 from app.services.container import Services
 from app.services.daily import DailyJobs
-from app.services.orders import OrderService, SourcedOrderEvent
+from tests.factories import record_filled_order
 
 SESSION = date(2025, 1, 2)
 
@@ -56,17 +54,9 @@ def test_a_session_of_jobs_writes_its_artifacts(jobs: DailyJobs) -> None:
 
 
 def test_report_summarises_the_sessions_orders_and_fills(jobs: DailyJobs) -> None:
-    ts = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
-    event = OrderEvent(
-        client_order_id="MSFT-breakout-20250102",
-        symbol="MSFT",
-        side=OrderSide.BUY,
-        qty=Decimal(2),
-        status=OrderStatus.FILLED,
-        ts=ts,
-        fills=[FillPayload(venue_fill_id="x1", qty=Decimal(2), price=Decimal("420.5"), ts=ts)],
+    record_filled_order(
+        jobs.services.db, client_order_id="MSFT-breakout-20250102", symbol="MSFT", qty="2", price="420.5"
     )
-    OrderService(jobs.services.db).apply([SourcedOrderEvent(event=event, event_id="e1")])
     jobs.run("reports", SESSION)
     report = _read(jobs, "reports")
     assert report["fills"] == 1

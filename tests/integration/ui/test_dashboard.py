@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
-from decimal import Decimal
 from pathlib import Path
 
 import pandas as pd
@@ -14,9 +12,8 @@ from streamlit.testing.v1 import AppTest
 
 from app.api.app import create_app
 from app.config import Settings
-from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus
 from app.services.container import Services
-from app.services.orders import OrderService, SourcedOrderEvent
+from tests.factories import record_filled_order
 from tests.servers import asgi_server
 
 DASHBOARD = str(Path(__file__).resolve().parents[3] / "app" / "ui" / "dashboard.py")
@@ -28,21 +25,6 @@ def platform(make_settings: Callable[..., Settings]) -> Iterator[tuple[Services,
     services.db.upgrade()
     with asgi_server(create_app(services=services)) as url:
         yield services, url
-
-
-def _record_filled_order(services: Services) -> None:
-    ts = datetime(2025, 1, 2, 15, 0, tzinfo=UTC)
-    event = OrderEvent(
-        client_order_id="AAPL-breakout-20250102",
-        symbol="AAPL",
-        side=OrderSide.BUY,
-        qty=Decimal(3),
-        status=OrderStatus.FILLED,
-        strategy="breakout",
-        ts=ts,
-        fills=[FillPayload(venue_fill_id="fill-1", qty=Decimal(3), price=Decimal("185.5"), ts=ts)],
-    )
-    OrderService(services.db).apply([SourcedOrderEvent(event=event, event_id="evt-1")])
 
 
 def _run(monkeypatch: pytest.MonkeyPatch, url: str, settings: Settings) -> AppTest:
@@ -59,7 +41,7 @@ def test_orders_and_fills_come_from_the_api_without_database_url(
     platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
-    _record_filled_order(services)
+    record_filled_order(services.db)
     app = _run(monkeypatch, url, services.settings)
     assert app.title[0].value == "ai-trader"
     assert [m.label for m in app.metric][:2] == ["database", "blob"]
@@ -68,7 +50,7 @@ def test_orders_and_fills_come_from_the_api_without_database_url(
     assert list(orders["client_order_id"]) == ["AAPL-breakout-20250102"]
     assert list(orders["status"]) == ["filled"]
     fills = app.dataframe[1].value
-    assert list(fills["venue_fill_id"]) == ["fill-1"]
+    assert list(fills["venue_fill_id"]) == ["AAPL-breakout-20250102-f1"]
 
 
 def test_frame_viewer_renders_a_manifest_entry(
