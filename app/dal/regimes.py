@@ -117,5 +117,5 @@ def compute_regimes(
         cfg.min_baseline,
         codes,
     )
-    labels = pd.Categorical.from_codes(codes.astype(np.int64), categories=pd.Index(list(REGIME_LABELS)))
+    labels = pd.Categorical.from_codes(codes, categories=pd.Index(list(REGIME_LABELS)), validate=False)
     return pd.DataFrame({"regime": labels, "regime_code": codes}, index=bars.index)

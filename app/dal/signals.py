@@ -87,7 +87,17 @@ def _signals_nb(
     out: FloatArray,
 ) -> None:
     n = close.shape[0]
-    out[:, :] = np.nan
+    # warm-up prefixes are NaN; every later slot is written by the loop below
+    warm = (1, fast - 1, slow - 1, rsi_n, atr_n - 1, z_n - 1, brk_n, brk_n, brk_n, vol_n, trend_n, trend_n)
+    for k in range(len(warm)):
+        out[k, : min(warm[k], n)] = np.nan
+    qh = np.empty(brk_n + 1, dtype=np.int64)
+    ql = np.empty(brk_n + 1, dtype=np.int64)
+    h_head = 0
+    h_len = 0
+    l_head = 0
+    l_len = 0
+    cap = brk_n + 1
     sum_fast = 0.0
     sum_slow = 0.0
     sum_z = 0.0
@@ -107,12 +117,12 @@ def _signals_nb(
         if i >= fast:
             sum_fast -= close[i - fast]
         if i >= fast - 1:
-            out[i, 1] = sum_fast / fast
+            out[1, i] = sum_fast / fast
         sum_slow += c
         if i >= slow:
             sum_slow -= close[i - slow]
         if i >= slow - 1:
-            out[i, 2] = sum_slow / slow
+            out[2, i] = sum_slow / slow
         # z-score (shifted sums keep the variance well conditioned)
         d = c - z_ref
         sum_z += d
@@ -125,30 +135,30 @@ def _signals_nb(
             mean = sum_z / z_n
             var = (sumsq_z - z_n * mean * mean) / (z_n - 1)
             if var > 1e-24:
-                out[i, 5] = (d - mean) / np.sqrt(var)
+                out[5, i] = (d - mean) / np.sqrt(var)
             else:
-                out[i, 5] = 0.0
+                out[5, i] = 0.0
         if i == 0:
             tr = high[0] - low[0]
             tr_sum += tr
             if atr_n == 1:
                 atr = tr
-                out[i, 4] = atr
+                out[4, i] = atr
             continue
         prev = close[i - 1]
         r = np.log(c / prev)
-        out[i, 0] = r
+        out[0, i] = r
         # realised volatility of returns (returns start at bar 1)
         sum_r += r
         sumsq_r += r * r
         if i > vol_n:
-            rr = out[i - vol_n, 0]
+            rr = out[0, i - vol_n]
             sum_r -= rr
             sumsq_r -= rr * rr
         if i >= vol_n:
             mean_r = sum_r / vol_n
             var_r = (sumsq_r - vol_n * mean_r * mean_r) / (vol_n - 1)
-            out[i, 9] = np.sqrt(var_r) if var_r > 0.0 else 0.0
+            out[9, i] = np.sqrt(var_r) if var_r > 0.0 else 0.0
         # Wilder RSI
         ch = c - prev
         g = ch if ch > 0.0 else 0.0
@@ -164,39 +174,49 @@ def _signals_nb(
             loss = (loss * (rsi_n - 1) + lo) / rsi_n
         if i >= rsi_n:
             if loss == 0.0:
-                out[i, 3] = 100.0 if gain > 0.0 else 50.0
+                out[3, i] = 100.0 if gain > 0.0 else 50.0
             else:
-                out[i, 3] = 100.0 - 100.0 / (1.0 + gain / loss)
+                out[3, i] = 100.0 - 100.0 / (1.0 + gain / loss)
         # Wilder ATR
         tr = max(high[i] - low[i], abs(high[i] - prev), abs(low[i] - prev))
         if i < atr_n:
             tr_sum += tr
             if i == atr_n - 1:
                 atr = tr_sum / atr_n
-                out[i, 4] = atr
+                out[4, i] = atr
         else:
             atr = (atr * (atr_n - 1) + tr) / atr_n
-            out[i, 4] = atr
-        # breakout levels from the previous brk_n bars
+            out[4, i] = atr
+        # breakout levels from the previous brk_n bars: monotonic queues of bar indices
+        j = i - 1
+        while h_len > 0 and high[qh[(h_head + h_len - 1) % cap]] <= high[j]:
+            h_len -= 1
+        qh[(h_head + h_len) % cap] = j
+        h_len += 1
+        while qh[h_head] < i - brk_n:
+            h_head = (h_head + 1) % cap
+            h_len -= 1
+        while l_len > 0 and low[ql[(l_head + l_len - 1) % cap]] >= low[j]:
+            l_len -= 1
+        ql[(l_head + l_len) % cap] = j
+        l_len += 1
+        while ql[l_head] < i - brk_n:
+            l_head = (l_head + 1) % cap
+            l_len -= 1
         if i >= brk_n:
-            hh = high[i - brk_n]
-            ll = low[i - brk_n]
-            for k in range(i - brk_n + 1, i):
-                if high[k] > hh:
-                    hh = high[k]
-                if low[k] < ll:
-                    ll = low[k]
-            out[i, 6] = hh
-            out[i, 7] = ll
-            out[i, 8] = 1.0 if c > hh else (-1.0 if c < ll else 0.0)
+            hh = high[qh[h_head]]
+            ll = low[ql[l_head]]
+            out[6, i] = hh
+            out[7, i] = ll
+            out[8, i] = 1.0 if c > hh else (-1.0 if c < ll else 0.0)
         # momentum and efficiency ratio
         sum_abs += abs(ch)
         if i > trend_n:
             sum_abs -= abs(close[i - trend_n] - close[i - trend_n - 1])
         if i >= trend_n:
             base = close[i - trend_n]
-            out[i, 10] = c / base - 1.0
-            out[i, 11] = abs(c - base) / sum_abs if sum_abs > 0.0 else 0.0
+            out[10, i] = c / base - 1.0
+            out[11, i] = abs(c - base) / sum_abs if sum_abs > 0.0 else 0.0
 
 
 def _arrays(bars: pd.DataFrame) -> tuple[FloatArray, FloatArray, FloatArray]:
@@ -225,7 +245,8 @@ def compute_signals(bars: pd.DataFrame, config: SignalConfig | None = None) -> p
     """
     cfg = config or SignalConfig()
     high, low, close = _arrays(bars)
-    out = np.empty((close.shape[0], len(SIGNAL_COLUMNS)), dtype=np.float64)
+    # one row per column, so each output column is contiguous (pandas keeps the block as is)
+    out = np.empty((len(SIGNAL_COLUMNS), close.shape[0]), dtype=np.float64)
     _signals_nb(
         high,
         low,
@@ -240,4 +261,4 @@ def compute_signals(bars: pd.DataFrame, config: SignalConfig | None = None) -> p
         cfg.trend,
         out,
     )
-    return pd.DataFrame(out, index=bars.index, columns=list(SIGNAL_COLUMNS), copy=False)
+    return pd.DataFrame(out.T, index=bars.index, columns=list(SIGNAL_COLUMNS), copy=False)
