@@ -92,17 +92,22 @@ def find_action(position: np.ndarray) -> Action | None:
 
 @_timed("ingest")
 def ingest(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
-    request = state["request"]
-    offline = request.offline_mode
-    result = runtime.context.market_data.fetch(
-        "synthetic" if offline else "auto",
-        request.symbol,
-        request.start,
-        request.window_end,
-        interval=request.interval,
-        use_cache=not offline,
-        write_cache=not offline,
-    )
+    request, context = state["request"], runtime.context
+    if request.offline_mode and context.offline_bars is not None:
+        result = context.offline_bars.fetch(
+            request.symbol, request.start, request.window_end, request.interval
+        )
+    else:
+        offline = request.offline_mode
+        result = context.market_data.fetch(
+            "synthetic" if offline else "auto",
+            request.symbol,
+            request.start,
+            request.window_end,
+            interval=request.interval,
+            use_cache=not offline,
+            write_cache=not offline,
+        )
     if len(result.bars) == 0:
         raise InputError(f"start: no {request.interval} bars for {request.symbol} in the window")
     return {"vendor": result.vendor, "bars": result.bars, "events": [f"ingest:{result.vendor}"]}

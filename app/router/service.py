@@ -13,6 +13,7 @@ from app.execution.ports import Broker
 from app.risk.guard import GuardLimits, OrderGuard
 from app.risk.sizing import RiskConfig
 from app.router.graph import compiled_graph, run_router
+from app.router.offline import OfflineBars
 from app.router.schemas import RouterRunRequest, RouterRunResult
 from app.router.state import RouterContext
 from app.services.container import Services
@@ -37,9 +38,11 @@ class RouterService:
     @cached_property
     def context(self) -> RouterContext:
         settings = self.services.settings
+        market_data = MarketData.from_settings(settings, blob=self.services.blob)
         return RouterContext(
             settings=settings,
-            market_data=MarketData.from_settings(settings, blob=self.services.blob),
+            market_data=market_data,
+            offline_bars=OfflineBars(market_data),
             guard=OrderGuard(self.services.db, GuardLimits.from_settings(settings)),
             risk=router_risk_config(settings),
             bus=self._bus,

@@ -17,6 +17,7 @@ from app.domain.orders import OrderEvent
 from app.execution.ports import Broker
 from app.risk.guard import GuardDecision, OrderGuard
 from app.risk.sizing import RiskConfig
+from app.router.offline import OfflineBars
 from app.router.schemas import RouterRunRequest
 
 __all__ = ["Action", "RouterContext", "RouterState"]
@@ -55,6 +56,7 @@ class RouterContext:
     risk: RiskConfig
     bus: Callable[[], Bus]
     broker: Callable[[], Broker]
+    offline_bars: OfflineBars | None = None
 
 
 class RouterState(TypedDict, total=False):

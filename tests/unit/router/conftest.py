@@ -16,6 +16,7 @@ from app.dal import MarketData
 from app.execution.ports import Broker
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
 from app.risk.guard import GuardLimits, OrderGuard
+from app.router.offline import OfflineBars
 from app.router.service import router_risk_config
 from app.router.state import RouterContext
 from app.storage.db import Database
@@ -54,6 +55,7 @@ def rig(make_settings: Callable[..., Settings]) -> Iterator[RouterRig]:
     context = RouterContext(
         settings=settings,
         market_data=MarketData(settings, None),
+        offline_bars=OfflineBars(MarketData(settings, None)),
         guard=OrderGuard(db, GuardLimits.from_settings(settings)),
         risk=router_risk_config(settings),
         bus=lambda: bus,
