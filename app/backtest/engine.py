@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Literal
 
 import numpy as np
@@ -38,6 +39,7 @@ import pandas as pd
 from numba import njit
 
 from app.errors import InputError
+from app.strategies.base import BarArrays
 
 __all__ = [
     "METRIC_NAMES",
@@ -111,6 +113,22 @@ def _record_trade(
 
 
 @njit(cache=True)
+def _close_position_nb(
+    cash: float, qty: float, side: int, entry_price: float, price: float, commission: float, slippage: float
+) -> tuple[float, float, float, float]:  # pragma: no cover - compiled
+    # returns (cash after, pnl net of the exit fee only, exit fill price, exit fee)
+    if side > 0:
+        exit_price = price * (1.0 - slippage)
+        notional = qty * exit_price
+        fee = notional * commission
+        return cash + notional - fee, qty * (exit_price - entry_price) - fee, exit_price, fee
+    exit_price = price * (1.0 + slippage)
+    notional = -qty * exit_price
+    fee = notional * commission
+    return cash - notional - fee, -qty * (entry_price - exit_price) - fee, exit_price, fee
+
+
+@njit(cache=True)
 def simulate_nb(
     open_: np.ndarray,
     close: np.ndarray,
@@ -150,7 +168,7 @@ def simulate_nb(
         return STATUS_BAD_PARAM
 
     cash = initial_cash
-    qty = 0.0  # signed
+    qty = 0.0  # signed units held
     side = 0
     entry_bar = -1
     entry_price = 0.0
@@ -168,47 +186,77 @@ def simulate_nb(
     status = STATUS_OK
     ruined = False
     eq = initial_cash
+    record_equity = equity_out.shape[0] != 0
+    last = n - 1
 
     for t in range(n):
         o = open_[t]
         c = close[t]
         if not (o > 0.0 and c > 0.0 and o < np.inf and c < np.inf):
             return STATUS_BAD_PRICE
-        for phase in range(2):
-            # phase 0: the bar's open (next-open fills of the previous decision)
-            # phase 1: the bar's close (same-bar fills of this decision)
-            if phase == 0:
-                if fill_close or t == 0:
-                    continue
-                tv = target[t - 1]
-                price = o
-            else:
-                if not fill_close:
-                    continue
-                tv = target[t]
-                price = c
-            if ruined:
-                continue
-            if np.isnan(tv):
-                tv = 0.0
-            if abs(tv) > 1.0 + 1e-12:
-                return STATUS_BAD_TARGET
-            desired = 1 if tv > 0.0 else (-1 if tv < 0.0 else 0)
-            if desired == side:
-                continue
-            if side != 0:
-                if side > 0:
-                    exit_price = price * (1.0 - slippage)
-                    notional = qty * exit_price
-                    fee = notional * commission
-                    cash += notional - fee
-                    pnl = qty * (exit_price - entry_price) - entry_fee - fee
-                else:
-                    exit_price = price * (1.0 + slippage)
-                    notional = -qty * exit_price
-                    fee = notional * commission
-                    cash -= notional + fee
-                    pnl = -qty * (entry_price - exit_price) - entry_fee - fee
+        # the decision that fills on this bar: the previous close's (next-open) or this close's
+        d = t if fill_close else t - 1
+        if d >= 0 and not ruined:
+            tv = target[d]
+            desired = 1 if tv > 0.0 else (-1 if tv < 0.0 else 0)  # NaN -> 0
+            if desired != side:
+                if tv > 1.0 + 1e-12 or tv < -1.0 - 1e-12:
+                    return STATUS_BAD_TARGET
+                price = c if fill_close else o
+                if side != 0:
+                    cash, pnl, exit_price, fee = _close_position_nb(
+                        cash, qty, side, entry_price, price, commission, slippage
+                    )
+                    pnl -= entry_fee
+                    _record_trade(
+                        trades_out,
+                        n_trades,
+                        entry_bar,
+                        t,
+                        side,
+                        abs(qty),
+                        entry_price,
+                        exit_price,
+                        pnl,
+                        entry_fee + fee,
+                    )
+                    n_trades += 1
+                    if pnl > 0.0:
+                        n_wins += 1
+                    qty = 0.0
+                    side = 0
+                # with close fills a decision on the last bar opens nothing: it would close at once
+                if desired != 0 and cash > 0.0 and not (fill_close and t == last):
+                    budget = abs(tv) * cash
+                    if desired > 0:
+                        entry_price = price * (1.0 + slippage)
+                        spend = budget / (1.0 + commission)
+                        qty = spend / entry_price
+                        entry_fee = budget - spend
+                        cash -= budget
+                    else:
+                        entry_price = price * (1.0 - slippage)
+                        units = budget / (entry_price * (1.0 + commission))
+                        proceeds = units * entry_price
+                        entry_fee = proceeds * commission
+                        cash += proceeds - entry_fee
+                        qty = -units
+                    if qty != 0.0:
+                        side = desired
+                        entry_bar = t
+
+        eq = cash + qty * c
+        if side != 0:
+            exposed += 1
+            if eq <= 0.0 and not ruined:
+                ruined = True
+                status = STATUS_RUINED
+            if t == last or ruined:
+                # the end of the data (or ruin): close at this close
+                cash, pnl, exit_price, fee = _close_position_nb(
+                    cash, qty, side, entry_price, c, commission, slippage
+                )
+                pnl -= entry_fee
                 _record_trade(
                     trades_out,
                     n_trades,
@@ -226,64 +274,8 @@ def simulate_nb(
                     n_wins += 1
                 qty = 0.0
                 side = 0
-            if desired != 0 and cash > 0.0 and not (phase == 1 and t == n - 1):
-                budget = abs(tv) * cash
-                if desired > 0:
-                    entry_price = price * (1.0 + slippage)
-                    spend = budget / (1.0 + commission)
-                    qty = spend / entry_price
-                    entry_fee = budget - spend
-                    cash -= budget
-                else:
-                    entry_price = price * (1.0 - slippage)
-                    units = budget / (entry_price * (1.0 + commission))
-                    proceeds = units * entry_price
-                    entry_fee = proceeds * commission
-                    cash += proceeds - entry_fee
-                    qty = -units
-                if qty != 0.0:
-                    side = desired
-                    entry_bar = t
-
-        eq = cash + qty * c
-        if side != 0:
-            exposed += 1
-        if not ruined and eq <= 0.0:
-            ruined = True
-            status = STATUS_RUINED
-        if side != 0 and (t == n - 1 or ruined):
-            # the end of the data (or ruin): close at this close
-            if side > 0:
-                exit_price = c * (1.0 - slippage)
-                notional = qty * exit_price
-                fee = notional * commission
-                cash += notional - fee
-                pnl = qty * (exit_price - entry_price) - entry_fee - fee
-            else:
-                exit_price = c * (1.0 + slippage)
-                notional = -qty * exit_price
-                fee = notional * commission
-                cash -= notional + fee
-                pnl = -qty * (entry_price - exit_price) - entry_fee - fee
-            _record_trade(
-                trades_out,
-                n_trades,
-                entry_bar,
-                t,
-                side,
-                abs(qty),
-                entry_price,
-                exit_price,
-                pnl,
-                entry_fee + fee,
-            )
-            n_trades += 1
-            if pnl > 0.0:
-                n_wins += 1
-            qty = 0.0
-            side = 0
-            eq = cash
-        if equity_out.shape[0] != 0:
+                eq = cash
+        if record_equity:
             equity_out[t] = eq
         if prev_eq > 0.0:
             r = eq / prev_eq - 1.0
@@ -295,9 +287,10 @@ def simulate_nb(
         prev_eq = eq
         if eq > peak:
             peak = eq
-        dd = eq / peak - 1.0
-        if dd < max_dd:
-            max_dd = dd
+        elif eq < peak:
+            dd = eq / peak - 1.0
+            if dd < max_dd:
+                max_dd = dd
 
     metrics_out[M_FINAL] = eq
     metrics_out[M_TOTAL_RETURN] = eq / initial_cash - 1.0
@@ -397,12 +390,17 @@ class EngineConfig:
             raise InputError(f"periods_per_year must be above 0, got {self.periods_per_year}")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True)
 class BacktestResult:
-    """Equity curve, closed trades and metrics of one backtest."""
+    """Equity curve, closed trades and metrics of one backtest.
 
-    equity: pd.Series
-    trades: pd.DataFrame
+    The raw arrays are kept as computed; :attr:`equity` and :attr:`trades` build their
+    pandas views on first access, so a caller that only needs metrics pays nothing for them.
+    """
+
+    index: pd.Index
+    equity_values: np.ndarray
+    trade_records: np.ndarray
     metrics: dict[str, float]
     status: int = STATUS_OK
     config: EngineConfig = field(default_factory=EngineConfig)
@@ -415,15 +413,55 @@ class BacktestResult:
     def num_trades(self) -> int:
         return int(self.metrics["num_trades"])
 
+    @cached_property
+    def equity(self) -> pd.Series:
+        """Equity at each bar's close (after the final close-out on the last bar)."""
+        return pd.Series(self.equity_values, index=self.index, name="equity")
+
+    @cached_property
+    def trades(self) -> pd.DataFrame:
+        """One row per closed trade: bars, times, side, qty, prices, pnl (net of fees) and fees."""
+        rows = self.trade_records
+        entry_bar = rows[:, 0].astype(np.int64)
+        exit_bar = rows[:, 1].astype(np.int64)
+        return pd.DataFrame(
+            {
+                "entry_bar": entry_bar,
+                "exit_bar": exit_bar,
+                "entry_time": self.index[entry_bar],
+                "exit_time": self.index[exit_bar],
+                "side": np.where(rows[:, 2] > 0, "long", "short"),
+                "qty": rows[:, 3],
+                "entry_price": rows[:, 4],
+                "exit_price": rows[:, 5],
+                "pnl": rows[:, 6],
+                "fees": rows[:, 7],
+            }
+        )
+
+
+_NANOS_PER_UNIT = {"s": 1e9, "ms": 1e6, "us": 1e3, "ns": 1.0}
+
+
+def _index_nanos(index: pd.Index) -> tuple[np.ndarray, float] | None:
+    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+        return None
+    return index.asi8, _NANOS_PER_UNIT.get(str(index.unit), 1.0)
+
 
 def periods_per_year(index: pd.Index) -> float:
-    """Infer bars per year from a DatetimeIndex: 252 for daily or slower bars, scaled for intraday.
+    """Infer bars per year from a DatetimeIndex: 252 for daily bars, scaled for intraday.
 
-    Intraday bars assume 6.5 trading hours a day; weekly bars give 52, monthly 12.
+    Uses the median spacing of the first 65 bars. Intraday bars assume 6.5 trading hours
+    a day; weekly bars give 52, monthly 12; anything else (or no DatetimeIndex) gives 252.
     """
-    if not isinstance(index, pd.DatetimeIndex) or len(index) < 2:
+    found = _index_nanos(index)
+    if found is None:
         return 252.0
-    step = float(np.median(np.diff(index.as_unit("s").asi8)))  # seconds
+    stamps, per_unit = found
+    steps = np.diff(stamps[:65])
+    steps.sort()
+    step = float(steps[len(steps) // 2]) * per_unit / 1e9  # seconds
     day = 86_400.0
     if step <= 0:
         return 252.0
@@ -437,10 +475,12 @@ def periods_per_year(index: pd.Index) -> float:
 
 
 def _years(index: pd.Index) -> float:
-    if isinstance(index, pd.DatetimeIndex) and len(index) >= 2:
-        span = (index[-1] - index[0]).total_seconds()
-        return span / (365.25 * 86_400.0) if span > 0 else math.nan
-    return math.nan
+    found = _index_nanos(index)
+    if found is None:
+        return math.nan
+    stamps, per_unit = found
+    span = float(stamps[-1] - stamps[0]) * per_unit / 1e9
+    return span / (365.25 * 86_400.0) if span > 0 else math.nan
 
 
 def run_backtest(
@@ -448,22 +488,22 @@ def run_backtest(
 ) -> BacktestResult:
     """Backtest ``target`` (one value per bar, see the module conventions) on ``bars``.
 
-    ``bars`` needs ``open`` and ``close`` columns; its index labels the equity curve and the
-    trades (a DatetimeIndex also sets CAGR's span and, by default, the annualisation).
+    ``bars`` (a frame, or a :class:`~app.strategies.base.BarArrays` shared with the
+    strategy so columns are extracted once) needs ``open`` and ``close`` columns. Its
+    index labels the equity curve and the trades (a DatetimeIndex also sets CAGR's span
+    and, by default, the annualisation).
 
     Raises:
         InputError: the arrays do not line up, a price is invalid, a parameter is out of
             range, or a target exceeds 1 in magnitude.
     """
     config = config or EngineConfig()
-    for name in ("open", "close"):
-        if name not in bars.columns:
-            raise InputError(f"bars have no {name!r} column")
-    open_ = np.ascontiguousarray(bars["open"].to_numpy(dtype=np.float64))
-    close = np.ascontiguousarray(bars["close"].to_numpy(dtype=np.float64))
-    target_arr = np.ascontiguousarray(np.asarray(target, dtype=np.float64))
+    arrays = BarArrays.of(bars)
+    open_ = arrays.column("open")
+    close = arrays.column("close")
+    target_arr = np.ascontiguousarray(target, dtype=np.float64)
     n = close.shape[0]
-    ppy = config.periods_per_year if config.periods_per_year is not None else periods_per_year(bars.index)
+    ppy = config.periods_per_year if config.periods_per_year is not None else periods_per_year(arrays.index)
     equity = np.empty(n, dtype=np.float64)
     trades = np.empty((n + 1, N_TRADE_FIELDS), dtype=np.float64)
     metrics = np.empty(N_METRICS, dtype=np.float64)
@@ -476,35 +516,18 @@ def run_backtest(
         config.slippage_bps / 10_000.0,
         config.initial_cash,
         ppy,
-        _years(bars.index),
+        _years(arrays.index),
         equity,
         trades,
         metrics,
     )
     if status not in (STATUS_OK, STATUS_RUINED):
         raise InputError(f"backtest rejected its input: {status_message(status)}")
-    n_trades = int(metrics[M_TRADES])
-    rows = trades[:n_trades]
-    entry_bar = rows[:, 0].astype(np.int64)
-    exit_bar = rows[:, 1].astype(np.int64)
-    trade_frame = pd.DataFrame(
-        {
-            "entry_bar": entry_bar,
-            "exit_bar": exit_bar,
-            "entry_time": bars.index[entry_bar],
-            "exit_time": bars.index[exit_bar],
-            "side": np.where(rows[:, 2] > 0, "long", "short"),
-            "qty": rows[:, 3],
-            "entry_price": rows[:, 4],
-            "exit_price": rows[:, 5],
-            "pnl": rows[:, 6],
-            "fees": rows[:, 7],
-        }
-    )
-    metric_values = {name: float(metrics[i]) for i, name in enumerate(METRIC_NAMES)}
+    metric_values = dict(zip(METRIC_NAMES, metrics.tolist(), strict=True))
     return BacktestResult(
-        equity=pd.Series(equity, index=bars.index, name="equity"),
-        trades=trade_frame,
+        index=arrays.index,
+        equity_values=equity,
+        trade_records=trades[: int(metrics[M_TRADES])],
         metrics=metric_values,
         status=status,
         config=config,

@@ -12,13 +12,22 @@ from collections.abc import Mapping
 from typing import Any
 
 from app.errors import InputError
-from app.strategies.base import Strategy
+from app.strategies.base import BarArrays, Strategy
 from app.strategies.breakout import Breakout
 from app.strategies.mean_reversion import MeanReversion
 from app.strategies.momentum import Momentum
 from app.strategies.sma_cross import SmaCross
 
-__all__ = ["STRATEGIES", "Breakout", "MeanReversion", "Momentum", "SmaCross", "Strategy", "get_strategy"]
+__all__ = [
+    "STRATEGIES",
+    "BarArrays",
+    "Breakout",
+    "MeanReversion",
+    "Momentum",
+    "SmaCross",
+    "Strategy",
+    "get_strategy",
+]
 
 STRATEGIES: dict[str, type[Strategy]] = {
     cls.name: cls for cls in (Momentum, MeanReversion, Breakout, SmaCross)

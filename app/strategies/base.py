@@ -19,17 +19,57 @@ import pandas as pd
 
 from app.errors import InputError
 
-__all__ = ["Strategy", "close_array", "column_array"]
+__all__ = ["BarArrays", "Strategy", "close_array", "column_array"]
 
 
-def column_array(bars: pd.DataFrame, name: str) -> np.ndarray:
+class BarArrays:
+    """Float64 column arrays of a bar frame, extracted once and on first use.
+
+    Pulling a column out of a DataFrame costs microseconds of pandas overhead each time;
+    a strategy and the engine that both read ``close`` share one extraction through this
+    wrapper. Build it with :meth:`of`, which passes an existing ``BarArrays`` through.
+    """
+
+    __slots__ = ("_cache", "frame")
+
+    def __init__(self, frame: pd.DataFrame) -> None:
+        self.frame = frame
+        self._cache: dict[str, np.ndarray] = {}
+
+    @classmethod
+    def of(cls, bars: pd.DataFrame | BarArrays) -> BarArrays:
+        """Wrap ``bars`` (or return it unchanged if it is already wrapped)."""
+        return bars if isinstance(bars, BarArrays) else cls(bars)
+
+    def __len__(self) -> int:
+        return len(self.frame)
+
+    @property
+    def index(self) -> pd.Index:
+        return self.frame.index
+
+    def column(self, name: str) -> np.ndarray:
+        """Return column ``name`` as a contiguous float64 array (cached).
+
+        Raises:
+            InputError: the frame has no such column.
+        """
+        found = self._cache.get(name)
+        if found is None:
+            if name not in self.frame.columns:
+                columns = ", ".join(map(str, self.frame.columns))
+                raise InputError(f"bars have no {name!r} column (columns: {columns})")
+            found = np.ascontiguousarray(self.frame[name].to_numpy(dtype=np.float64))
+            self._cache[name] = found
+        return found
+
+
+def column_array(bars: pd.DataFrame | BarArrays, name: str) -> np.ndarray:
     """Return ``bars[name]`` as a contiguous float64 array, or raise InputError naming the column."""
-    if name not in bars.columns:
-        raise InputError(f"bars have no {name!r} column (columns: {', '.join(map(str, bars.columns))})")
-    return np.ascontiguousarray(bars[name].to_numpy(dtype=np.float64))
+    return BarArrays.of(bars).column(name)
 
 
-def close_array(bars: pd.DataFrame) -> np.ndarray:
+def close_array(bars: pd.DataFrame | BarArrays) -> np.ndarray:
     """Return the close prices of ``bars`` as a contiguous float64 array."""
     return column_array(bars, "close")
 
@@ -99,9 +139,16 @@ class Strategy(ABC):
 
     @abstractmethod
     def target_positions(
-        self, bars: pd.DataFrame, signals: pd.DataFrame | None = None, regimes: pd.DataFrame | None = None
+        self,
+        bars: pd.DataFrame | BarArrays,
+        signals: pd.DataFrame | None = None,
+        regimes: pd.DataFrame | None = None,
     ) -> np.ndarray:
-        """Return one float64 target per bar (-1, 0 or +1), decided causally on each bar's close."""
+        """Return one float64 target per bar (-1, 0 or +1), decided causally on each bar's close.
+
+        ``bars`` is a frame with (at least) the columns the strategy reads, or a
+        :class:`BarArrays` wrapping one.
+        """
 
     def _require(self, ok: bool, message: str) -> None:
         if not ok:

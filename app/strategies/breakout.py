@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from app.strategies.base import Strategy, close_array, column_array
+from app.strategies.base import BarArrays, Strategy, close_array, column_array
 from app.strategies.kernels import breakout_target_nb
 
 __all__ = ["Breakout"]
@@ -35,7 +35,10 @@ class Breakout(Strategy):
         self._require(self.exit_window >= 1, f"exit_window must be >= 1, got {self.exit_window}")
 
     def target_positions(
-        self, bars: pd.DataFrame, signals: pd.DataFrame | None = None, regimes: pd.DataFrame | None = None
+        self,
+        bars: pd.DataFrame | BarArrays,
+        signals: pd.DataFrame | None = None,
+        regimes: pd.DataFrame | None = None,
     ) -> np.ndarray:
         close = close_array(bars)
         high = column_array(bars, "high")

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from app.strategies.base import Strategy, close_array
+from app.strategies.base import BarArrays, Strategy, close_array
 from app.strategies.kernels import mean_reversion_target_nb, rolling_mean_nb, rolling_std_nb
 
 __all__ = ["MeanReversion"]
@@ -42,7 +42,10 @@ class MeanReversion(Strategy):
         )
 
     def target_positions(
-        self, bars: pd.DataFrame, signals: pd.DataFrame | None = None, regimes: pd.DataFrame | None = None
+        self,
+        bars: pd.DataFrame | BarArrays,
+        signals: pd.DataFrame | None = None,
+        regimes: pd.DataFrame | None = None,
     ) -> np.ndarray:
         close = close_array(bars)
         mean = np.empty_like(close)

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from app.strategies.base import Strategy, close_array
+from app.strategies.base import BarArrays, Strategy, close_array
 from app.strategies.kernels import momentum_target_nb
 
 __all__ = ["Momentum"]
@@ -32,7 +32,10 @@ class Momentum(Strategy):
         self._require(0.0 <= self.threshold < 1.0, f"threshold must be in [0, 1), got {self.threshold}")
 
     def target_positions(
-        self, bars: pd.DataFrame, signals: pd.DataFrame | None = None, regimes: pd.DataFrame | None = None
+        self,
+        bars: pd.DataFrame | BarArrays,
+        signals: pd.DataFrame | None = None,
+        regimes: pd.DataFrame | None = None,
     ) -> np.ndarray:
         close = close_array(bars)
         out = np.empty_like(close)

@@ -8,7 +8,7 @@ from typing import ClassVar
 import numpy as np
 import pandas as pd
 
-from app.strategies.base import Strategy, close_array
+from app.strategies.base import BarArrays, Strategy, close_array
 from app.strategies.kernels import sma_cross_target_nb
 
 __all__ = ["SmaCross"]
@@ -34,7 +34,10 @@ class SmaCross(Strategy):
         )
 
     def target_positions(
-        self, bars: pd.DataFrame, signals: pd.DataFrame | None = None, regimes: pd.DataFrame | None = None
+        self,
+        bars: pd.DataFrame | BarArrays,
+        signals: pd.DataFrame | None = None,
+        regimes: pd.DataFrame | None = None,
     ) -> np.ndarray:
         close = close_array(bars)
         fast_buf = np.empty_like(close)
