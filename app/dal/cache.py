@@ -2,7 +2,9 @@
 
 Keys are ``dal/<vendor>/<symbol>/<interval>/<start>_<end>.parquet`` with the fetch window's
 UTC bounds (start inclusive, end exclusive), so the same request always maps to the same
-object, on a local folder or on Azure Blob alike.
+object, on a local folder or on Azure Blob alike. Each object records when it was fetched
+(``fetched_at`` in the parquet metadata): a window that had not ended by then may have
+missed bars, so :meth:`BarCache.get` treats it as a miss once time has moved on.
 """
 
 from __future__ import annotations
@@ -37,8 +39,11 @@ class BarCache:
     def url(self, key: str) -> str:
         return self.store.url(self.container, key)
 
-    def get(self, key: str) -> pd.DataFrame | None:
-        """Return the cached frame, or ``None`` when there is none."""
+    def get(self, key: str, window_end: pd.Timestamp | None = None) -> pd.DataFrame | None:
+        """Return the cached frame, or ``None`` when there is none or it may be incomplete.
+
+        ``window_end`` (exclusive, UTC): an entry fetched before that time is not complete.
+        """
         try:
             data = self.store.get_bytes(self.container, key)
         except NotFoundError:
@@ -47,12 +52,17 @@ class BarCache:
             frame = pd.read_parquet(io.BytesIO(data))
         except Exception as exc:
             raise StorageError(f"cached bars {self.container}/{key} are unreadable: {exc}") from exc
+        fetched_at = frame.attrs.pop("fetched_at", None)
+        if window_end is not None and (fetched_at is None or pd.Timestamp(fetched_at) < window_end):
+            return None
         frame.index = pd.DatetimeIndex(frame.index, name="timestamp").as_unit("ns")
         return frame
 
     def put(self, key: str, frame: pd.DataFrame) -> str:
         """Store ``frame`` under ``key`` and return its URL."""
         buffer = io.BytesIO()
-        frame.to_parquet(buffer, engine="pyarrow", index=True)
+        stored = frame.copy(deep=False)
+        stored.attrs = {"fetched_at": pd.Timestamp.now(tz="UTC").isoformat()}
+        stored.to_parquet(buffer, engine="pyarrow", index=True)
         self.store.put_bytes(self.container, key, buffer.getvalue())
         return self.url(key)

@@ -176,7 +176,7 @@ class MarketData:
         cacheable = self.cache is not None and Capability.CACHEABLE in source.capabilities
         key = BarCache.key(name, symbol, spec, window) if cacheable else None
         if use_cache and self.cache is not None and key is not None:
-            cached = self.cache.get(key)
+            cached = self.cache.get(key, window_end=window.end)
             if cached is not None:
                 cached, report = check_bars(
                     cached, vendor=name, symbol=symbol, interval=spec, window=window, calendar=True

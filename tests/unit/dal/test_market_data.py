@@ -211,3 +211,14 @@ def test_bad_auto_order_is_a_config_error(make_settings: Callable[..., Settings]
 def test_vendor_refusal_is_a_vendor_rejected() -> None:
     assert issubclass(VendorRefused, VendorRejected)
     assert SAMPLE_PATH.is_file()
+
+
+def test_a_window_reaching_past_the_fetch_time_is_refetched(md: MarketData) -> None:
+    today = datetime.now(UTC).date()
+    first = md.fetch("synthetic", "AAPL", today - timedelta(days=10), today + timedelta(days=3))
+    again = md.fetch("synthetic", "AAPL", today - timedelta(days=10), today + timedelta(days=3))
+    assert not first.from_cache and not again.from_cache and again.cache_path == first.cache_path
+    assert md.cache is not None
+    key = md.cache.key("synthetic", "AAPL", INTERVALS["1Day"], first.window)
+    stored = md.cache.get(key)
+    assert stored is not None and "fetched_at" not in stored.attrs
