@@ -104,8 +104,9 @@ def _daily_gaps(index: pd.DatetimeIndex, window: Window) -> dict[str, Any]:
     sessions = _sessions(window)
     have = pd.DatetimeIndex(index.tz_localize(None).normalize())
     missing = sessions.difference(have)
-    if len(have):
-        interior = missing[(missing > have[0]) & (missing < have[-1])]
+    held = have.intersection(sessions)
+    if len(held):
+        interior = missing[(missing > held[0]) & (missing < held[-1])]
         edges = len(missing) - len(interior)
     else:
         interior, edges = missing[:0], len(missing)
