@@ -102,7 +102,13 @@ def bench_http(root: Path) -> dict[str, float]:
 
 
 def _context(root: Path) -> tuple[RouterContext, Callable[[], None]]:
-    settings = Settings(_env_file=None, DATA_DIR=root / "graph", ARTIFACTS_DIR=root / "art")  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        DATA_DIR=root / "graph",
+        ARTIFACTS_DIR=root / "art",
+        DATABASE_URL=f"sqlite:///{root / 'graph' / 'router.db'}",
+        BUS_URL=f"local://{root / 'graph' / 'bus.db'}",
+    )
     db = Database.from_settings(settings)
     db.upgrade()
     bus = create_bus(settings)

@@ -64,3 +64,18 @@ def test_cli_sets_the_switch_the_api_reads(make_settings: Callable[..., Settings
     assert off.exit_code == 0 and "off" in off.output
     missing = runner.invoke(cli, ["kill-switch", "on"])
     assert missing.exit_code == 2
+
+
+def test_cli_router_run_prints_the_result_and_refuses_bad_input() -> None:
+    import json
+
+    runner = CliRunner()
+    args = ["router", "run", "--symbol", "AAPL", "--start", "2025-01-02", "--end", "2026-11-20"]
+    ok = runner.invoke(cli, [*args, "--strategy", "breakout", "--offline-mode", "--publish-orders", "--json"])
+    assert ok.exit_code == 0, ok.output
+    body = json.loads(ok.stdout[ok.stdout.index('{\n  "run_id"') :])
+    assert "order:published" in body["events"] and body["published"] is True
+    halted = runner.invoke(cli, [*args, "--strategy", "breakout", "--offline-mode", "--kill-switch-active"])
+    assert halted.exit_code == 0 and "fallback_reason=kill_switch_active" in halted.output
+    bad = runner.invoke(cli, [*args, "--strategy", "moonshot", "--offline-mode"])
+    assert bad.exit_code == 2 and "strategy" in bad.output

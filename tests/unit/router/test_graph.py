@@ -212,3 +212,10 @@ def test_client_order_id_is_deterministic_and_distinct() -> None:
     assert same != client_order_id("AAPL", "momentum", bar, OrderSide.BUY)
     assert same != client_order_id("MSFT", "breakout", bar, OrderSide.BUY)
     assert len(same) <= 128
+
+
+def test_request_dates_without_zone_mean_utc() -> None:
+    request = _request(start="2025-01-02", end="2025-03-01T15:30:00")
+    assert request.start == datetime(2025, 1, 2, tzinfo=UTC)
+    assert request.end == datetime(2025, 3, 1, 15, 30, tzinfo=UTC)
+    assert _request(symbol=" aapl ").symbol == "AAPL"

@@ -53,7 +53,14 @@ class CountingBroker(SimulatedBroker):
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     root: Path = tmp_path_factory.mktemp("router-props")
-    settings = Settings(_env_file=None, DATA_DIR=root / "var", ARTIFACTS_DIR=root / "art")  # type: ignore[call-arg]
+    # module scope runs before the per-test env isolation: pin every backend explicitly
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        DATA_DIR=root / "var",
+        ARTIFACTS_DIR=root / "art",
+        DATABASE_URL=f"sqlite:///{root / 'var' / 'router.db'}",
+        BUS_URL=f"local://{root / 'var' / 'bus.db'}",
+    )
     healthy = Database.from_settings(settings)
     healthy.upgrade()
     switched_on = Database(f"sqlite:///{root / 'on.db'}")
