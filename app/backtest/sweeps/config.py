@@ -183,7 +183,9 @@ class ExecutionConfig(_Strict):
 
     backend: Literal["auto", "local", "process", "ray"] = "auto"
     workers: Annotated[int, Field(ge=1, le=512)] | None = None
-    chunk_size: Annotated[int, Field(ge=1)] = 256
+    chunk_size: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Sets per chunk (results are saved per chunk); default: chosen per backend."
+    )
 
 
 class SweepConfig(_Strict):

@@ -125,9 +125,11 @@ class Evaluation:
     status: np.ndarray
     errors: list[str | None]
 
-    def rows(self) -> list[dict[str, float]]:
+    def rows(self) -> list[dict[str, float | None]]:
+        """One metrics dict per set; NaN and infinite values become ``None`` (JSON null)."""
         names = METRIC_NAMES
-        return [dict(zip(names, row.tolist(), strict=True)) for row in self.metrics]
+        clean = np.where(np.isfinite(self.metrics), self.metrics, np.nan).tolist()
+        return [{k: (None if v != v else v) for k, v in zip(names, row, strict=True)} for row in clean]
 
 
 def _costs(market: MarketArrays, commission: float, slippage_bps: float, initial_cash: float) -> np.ndarray:

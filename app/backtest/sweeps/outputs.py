@@ -86,39 +86,46 @@ def read_finished(output_dir: Path, fingerprint: str) -> dict[tuple[str, str], d
     return rows
 
 
-def _clean(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def _dumps(row: dict[str, Any]) -> str:
-    metrics = row.get("metrics")
-    if metrics:
-        row = {**row, "metrics": {k: _clean(v) for k, v in metrics.items()}}
+    # metrics arrive with NaN / infinity already replaced by None (Evaluation.rows)
     return json.dumps(row, separators=(",", ":"), allow_nan=False)
 
 
 class SummaryWriter:
-    """Appends result rows to ``summary.jsonl`` and flushes after each chunk."""
+    """Appends result rows to ``summary.jsonl`` and flushes after each chunk.
+
+    The serialised line of every row is kept, so :meth:`compact` rewrites the file in grid
+    order without serialising again.
+    """
 
     def __init__(self, output_dir: Path) -> None:
         self.path = output_dir / SUMMARY
         self._fh: IO[str] = self.path.open("a", encoding="utf-8")
+        self._lines: dict[tuple[str, str], str] = {}
+
+    def remember(self, rows: Iterable[dict[str, Any]]) -> None:
+        """Keep the lines of rows already in the file (a resumed run)."""
+        for row in rows:
+            self._lines[_row_key(row)] = _dumps(row)
 
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
-        self._fh.write("".join(_dumps(r) + "\n" for r in rows))
+        lines = []
+        for row in rows:
+            line = _dumps(row)
+            self._lines[_row_key(row)] = line
+            lines.append(line)
+        self._fh.write("\n".join(lines) + "\n")
         self._fh.flush()
 
     def close(self) -> None:
         self._fh.close()
 
-    def compact(self, rows: Sequence[dict[str, Any]]) -> None:
-        """Rewrite the file with exactly ``rows`` (one per key, in grid order)."""
+    def compact(self, keys: Sequence[tuple[str, str]]) -> None:
+        """Rewrite the file with the latest line of each key, in the order given."""
         self.close()
         tmp = self.path.with_suffix(".jsonl.tmp")
         with tmp.open("w", encoding="utf-8") as fh:
-            fh.write("".join(_dumps(r) + "\n" for r in rows))
+            fh.write("".join(self._lines[key] + "\n" for key in keys))
         tmp.replace(self.path)
 
 
@@ -163,8 +170,8 @@ def write_leaderboard(
 
 
 def _fmt(value: Any) -> Any:
-    if isinstance(value, float):
-        return "" if not math.isfinite(value) else repr(value)
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return ""
     return value
 
 

@@ -28,7 +28,13 @@ from typing import IO, Any
 
 from app.backtest.engine import STATUS_OK, STATUS_RUINED
 from app.backtest.sweeps.config import SweepConfig, load_sweep_config
-from app.backtest.sweeps.evaluate import Evaluation, MarketArrays, SizingArrays, evaluate_sets
+from app.backtest.sweeps.evaluate import (
+    BATCH_STRATEGIES,
+    Evaluation,
+    MarketArrays,
+    SizingArrays,
+    evaluate_sets,
+)
 from app.backtest.sweeps.grid import ParameterSet, expand_grid
 from app.backtest.sweeps.outputs import (
     SummaryWriter,
@@ -147,7 +153,7 @@ def _rows(symbol: str, chunk: Sequence[ParameterSet], evaluation: Evaluation) ->
                 "params": item.params,
                 "status": "ok" if ok else "failed",
                 "metrics": row_metrics,
-                "trades": int(row_metrics["num_trades"]) if row_metrics else None,
+                "trades": int(row_metrics["num_trades"] or 0) if row_metrics else None,
                 "error": evaluation.errors[i] if not ok else None,
             }
         )
@@ -291,12 +297,16 @@ class _Evaluator:
                     yield chunk, f"{type(exc).__name__}: {exc}"
 
 
-def _chunk_size(config: SweepConfig, pending: int, backend: str, workers: int) -> int:
-    size = config.execution.chunk_size
+def _chunk_size(config: SweepConfig, risk: RiskConfig, pending: int, backend: str, workers: int) -> int:
+    if config.execution.chunk_size is not None:
+        return config.execution.chunk_size
     if backend != "local":
         # enough chunks to keep every worker busy, not so many that overhead dominates
-        size = min(size, max(1, math.ceil(pending / (workers * 4))))
-    return max(1, size)
+        return max(1, math.ceil(pending / (workers * 4)))
+    if config.strategy in BATCH_STRATEGIES and not risk.needs_priors:
+        # one kernel call per chunk; rolling windows are recomputed per chunk
+        return max(4096, math.ceil(pending / 20))
+    return 256  # the decision path holds a (chunk x bars) target matrix
 
 
 def run_sweep(
@@ -353,6 +363,7 @@ def run_sweep(
     }
     write_run_file(out, {**base_info, "status": "running"})
     writer = SummaryWriter(out)
+    writer.remember(finished.values())
     results: dict[tuple[str, str], dict[str, Any]] = dict(finished)
     total = len(sets) * len(config.symbols)
     resumed = len(finished)
@@ -386,7 +397,7 @@ def run_sweep(
                     progress.advance(len(rows), len(rows))
                     continue
                 markets[symbol] = market
-                size = _chunk_size(config, len(pending), backend, evaluator.workers)
+                size = _chunk_size(config, risk, len(pending), backend, evaluator.workers)
                 for chunk, outcome in evaluator.run(market, risk, list(_chunks(pending, size))):
                     if isinstance(outcome, str):
                         rows = _failed_rows(symbol, chunk, outcome)
@@ -399,13 +410,9 @@ def run_sweep(
                     progress.advance(len(rows), sum(1 for r in rows if r["status"] != "ok"))
     finally:
         writer.close()
-    ordered = [
-        results[(symbol, s.set_id)]
-        for symbol in config.symbols
-        for s in sets
-        if (symbol, s.set_id) in results
-    ]
-    writer.compact(ordered)
+    keys = [(symbol, s.set_id) for symbol in config.symbols for s in sets if (symbol, s.set_id) in results]
+    ordered = [results[key] for key in keys]
+    writer.compact(keys)
     ranked = rank_rows(ordered, config.objective.metric, config.objective.maximize)
     leaderboard = write_leaderboard(out, ranked, list(config.params), config.leaderboard_size)
     best = ranked[0] if ranked else None
