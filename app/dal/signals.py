@@ -91,13 +91,13 @@ def _signals_nb(
     warm = (1, fast - 1, slow - 1, rsi_n, atr_n - 1, z_n - 1, brk_n, brk_n, brk_n, vol_n, trend_n, trend_n)
     for k in range(len(warm)):
         out[k, : min(warm[k], n)] = np.nan
-    qh = np.empty(brk_n + 1, dtype=np.int64)
-    ql = np.empty(brk_n + 1, dtype=np.int64)
+    # monotonic queues of bar indices (head..tail-1), one slot per bar: no wrap-around
+    qh = np.empty(max(n, 1), dtype=np.int64)
+    ql = np.empty(max(n, 1), dtype=np.int64)
     h_head = 0
-    h_len = 0
+    h_tail = 0
     l_head = 0
-    l_len = 0
-    cap = brk_n + 1
+    l_tail = 0
     sum_fast = 0.0
     sum_slow = 0.0
     sum_z = 0.0
@@ -189,20 +189,18 @@ def _signals_nb(
             out[4, i] = atr
         # breakout levels from the previous brk_n bars: monotonic queues of bar indices
         j = i - 1
-        while h_len > 0 and high[qh[(h_head + h_len - 1) % cap]] <= high[j]:
-            h_len -= 1
-        qh[(h_head + h_len) % cap] = j
-        h_len += 1
-        while qh[h_head] < i - brk_n:
-            h_head = (h_head + 1) % cap
-            h_len -= 1
-        while l_len > 0 and low[ql[(l_head + l_len - 1) % cap]] >= low[j]:
-            l_len -= 1
-        ql[(l_head + l_len) % cap] = j
-        l_len += 1
-        while ql[l_head] < i - brk_n:
-            l_head = (l_head + 1) % cap
-            l_len -= 1
+        while h_tail > h_head and high[qh[h_tail - 1]] <= high[j]:
+            h_tail -= 1
+        qh[h_tail] = j
+        h_tail += 1
+        if qh[h_head] < i - brk_n:
+            h_head += 1
+        while l_tail > l_head and low[ql[l_tail - 1]] >= low[j]:
+            l_tail -= 1
+        ql[l_tail] = j
+        l_tail += 1
+        if ql[l_head] < i - brk_n:
+            l_head += 1
         if i >= brk_n:
             hh = high[qh[h_head]]
             ll = low[ql[l_head]]
