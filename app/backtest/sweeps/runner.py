@@ -283,7 +283,10 @@ class _Evaluator:
                 "RAY_ADDRESS is set but ray is not installed: pip install 'ai-trader[ray]'"
             ) from exc
         if not ray.is_initialized():
-            ray.init(address=self.settings.RAY_ADDRESS, ignore_reinit_error=True, log_to_driver=False)
+            address = self.settings.RAY_ADDRESS
+            # "local" starts a throwaway single-machine instance; skip its web dashboard
+            extra: dict[str, Any] = {"include_dashboard": False} if address == "local" else {}
+            ray.init(address=address, ignore_reinit_error=True, log_to_driver=False, **extra)
         remote = ray.remote(_ray_evaluate)
         shared_ref = ray.put(shared)
         pending = {remote.remote(shared_ref, [c.params for c in chunk]): chunk for chunk in chunks}

@@ -36,6 +36,12 @@ def _aca(settings: Settings, arm: ArmServer) -> ContainerAppsDispatcher:
 
 
 @pytest.fixture
+def sweep_settings(make_settings: Callable[..., Settings]) -> Settings:
+    """SQLite only here: the registry's claim is covered on both databases in test_jobs."""
+    return make_settings()
+
+
+@pytest.fixture
 def aca_settings(sweep_settings: Settings) -> Settings:
     return sweep_settings.model_copy(update={"SWEEP_JOB_RESOURCE_ID": RESOURCE_ID})
 
