@@ -219,6 +219,14 @@ class MarketData:
             latency_ms=(time.perf_counter() - began) * 1000.0,
         )
 
+    def close(self) -> None:
+        """Close the HTTP clients of the vendors built so far."""
+        for source in self._vendors.values():
+            http = getattr(source, "http", None)
+            if http is not None:
+                http.close()
+        self._vendors.clear()
+
     def quote(self, vendor: str, symbol: str) -> Quote:
         """Return the latest quote from ``vendor`` (one with the QUOTE capability).
 

@@ -169,7 +169,10 @@ def run_smoke(
     """Run ``checks`` and write the JSON report into ``output_dir``; return its path and content."""
     started = datetime.now(UTC)
     md = MarketData.from_settings(settings)
-    results = [run_check(md, check, as_of) for check in checks]
+    try:
+        results = [run_check(md, check, as_of) for check in checks]
+    finally:
+        md.close()
     report = {
         "as_of": as_of.isoformat(),
         "started_at": _iso(started),

@@ -383,3 +383,44 @@ def test_repeated_fetch_is_served_from_cache_without_a_request(md: MarketData, v
 
 def test_vendor_errors_are_in_the_platform_tree() -> None:
     assert issubclass(VendorRefused, VendorRejected) and issubclass(VendorDown, VendorUnavailable)
+
+
+@pytest.mark.parametrize("vendor", NETWORK)
+def test_every_vendor_retries_a_server_error_then_serves(
+    md: MarketData, vendors: VendorServer, vendor: str
+) -> None:
+    vendors.queue(vendor, Answer(502, b"<html>Bad Gateway</html>", "text/html"))
+    res = md.fetch(vendor, "AAPL", date(2023, 1, 3), date(2023, 1, 10), use_cache=False)
+    assert len(res.bars) == 6
+    first, second = vendors.seen(vendor)[:2]
+    assert first.query == second.query
+
+
+@pytest.mark.parametrize("vendor", NETWORK)
+def test_every_vendor_gives_up_after_the_budget(
+    vendor_settings: Callable[..., Settings], vendors: VendorServer, vendor: str
+) -> None:
+    md = MarketData.from_settings(vendor_settings(DAL_MAX_RETRIES=1))
+    vendors.queue(vendor, *[Answer(500, b"Internal Server Error", "text/plain")] * 2)
+    with pytest.raises(VendorDown, match="Internal Server Error") as info:
+        md.fetch(vendor, "AAPL", date(2023, 1, 3), date(2023, 1, 10))
+    assert info.value.vendor == vendor and info.value.status == 500 and "2 attempts" in str(info.value)
+
+
+def test_unreachable_vendor_is_vendor_down(make_settings: Callable[..., Settings]) -> None:
+    from tests.servers import free_port
+
+    port = free_port()  # nothing listens there
+    md = MarketData.from_settings(
+        make_settings(YAHOO_BASE_URL=f"http://127.0.0.1:{port}", DAL_MAX_RETRIES=1, DAL_RETRY_BACKOFF_S=0)
+    )
+    with pytest.raises(VendorDown, match="network error") as info:
+        md.fetch("yahoo", "AAPL", date(2023, 1, 3), date(2023, 1, 10))
+    assert info.value.status is None
+
+
+def test_close_releases_clients_and_vendors_are_rebuilt_on_next_use(md: MarketData) -> None:
+    assert len(md.fetch("yahoo", "AAPL", date(2023, 1, 3), date(2023, 1, 10)).bars) == 6
+    md.close()
+    assert len(md.fetch("yahoo", "AAPL", date(2023, 1, 3), date(2023, 1, 10), use_cache=False).bars) == 6
+    md.close()
