@@ -15,7 +15,7 @@ consumer_app = typer.Typer(
 def orders_command(
     args: list[str] = typer.Argument(
         None,
-        metavar="[KEY=VALUE]...",
+        metavar="KEY=VALUE",
         help="Overrides such as EH_HUB_ORDERS=exec.orders IDLE_EXIT_SECONDS=5.",
     ),
 ) -> None:

@@ -106,7 +106,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     _, stderr = final.communicate(timeout=60)
     assert final.returncode == 0, stderr.decode()
     elapsed = time.monotonic() - started
-    assert elapsed < 50, f"crash test took {elapsed:.0f} s"
+    assert elapsed < 120, f"crash test took {elapsed:.0f} s"
 
     with database.session() as session:
         orders = {o.client_order_id: o for o in session.execute(select(Order)).scalars()}
