@@ -4,6 +4,7 @@ through the real azure-mgmt-appcontainers client against a local HTTPS stand-in 
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
@@ -14,6 +15,7 @@ from app.errors import ConfigError, RetryableError
 from app.services.sweep_jobs import JOB_EVENT_TYPE, SweepJobCreate, SweepJobService
 from app.workers.sweep_job_consumer import (
     ContainerAppsDispatcher,
+    LocalDispatcher,
     SweepJobConsumer,
     make_dispatcher,
     parse_job_resource_id,
@@ -149,3 +151,20 @@ def test_a_missing_container_is_a_config_error(
     job = service.submit(SweepJobCreate(config_path=CONFIG))
     with pytest.raises(ConfigError, match=r"has no container 'other'.*sweep-job"):
         _aca(settings, arm).start(service.get(job.job_id))
+
+
+def test_a_local_run_that_dies_marks_the_job_failed(
+    sweep_settings: Settings, service: SweepJobService, bus: Bus, tmp_path: Path
+) -> None:
+    script = tmp_path / "dies.py"
+    script.write_text("import os, sys\nprint('job', os.environ['SWEEP_JOB_ID'])\nsys.exit(3)\n")
+    job = service.submit(SweepJobCreate(config_path=CONFIG))
+    dispatcher = LocalDispatcher(sweep_settings, script=script)
+    consumer = SweepJobConsumer(sweep_settings, bus, service, dispatcher)
+    assert consumer.run(idle_exit_s=0.3, poll_timeout_s=0.1) == 1
+    failed = service.get(job.job_id)
+    assert failed.status == "failed"
+    assert failed.error == "sweep_job_entry.py exited with code 3"
+    assert (failed.execution_name or "").startswith("local-")
+    log = (sweep_settings.DATA_DIR / "sweep-jobs" / f"{job.job_id}.log").read_text()
+    assert log.strip() == f"job {job.job_id}"
