@@ -258,3 +258,32 @@ def test_readiness_reads_the_last_status_blob(make_settings: Callable[..., Setti
         assert "75 s behind" in check["reason"]
     else:
         assert check["status"] == "ok"
+
+
+def test_event_the_database_refuses_is_dead_lettered_and_its_batch_still_lands(
+    postgres_url: str, make_settings: Callable[..., Settings]
+) -> None:
+    settings = make_settings()
+    database = Database(postgres_url)
+    database.upgrade()
+    bus = _bus(settings)
+    # NUMERIC(28, 10) holds at most 18 digits before the point: PostgreSQL refuses this qty.
+    bus.publish(
+        HUB,
+        [
+            envelope(order_event("ok-1")),
+            envelope(order_event("too-big", qty="1" + "0" * 20)),
+            envelope(order_event("ok-2", OrderStatus.FILLED, fills=[fill("f1", "10", "2")])),
+        ],
+    )
+    consumer = bus.consumer(HUB, GROUP)
+    stats = OrderConsumer(consumer, OrderService(database), _config()).run()
+    consumer.close()
+    assert stats.dead_lettered == 1
+    (letter,) = bus.dead_letters(HUB, GROUP)
+    assert "database refused the event" in letter.reason and b"too-big" in letter.raw
+    service = OrderService(database)
+    assert sorted(o.client_order_id for o in service.list_orders().items) == ["ok-1", "ok-2"]
+    assert service.get_order("ok-2").order.filled_qty == 10
+    bus.close()
+    database.dispose()
