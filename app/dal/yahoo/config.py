@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from app.config import Settings
 from app.dal.http import HttpConfig
 
-__all__ = ["YahooConfig"]
+__all__ = ["BROWSER_USER_AGENT", "YahooConfig"]
+
+# Yahoo answers 429 to clients that do not look like a browser.
+BROWSER_USER_AGENT = (
+    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/124.0 Safari/537.36"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -18,4 +23,5 @@ class YahooConfig:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> YahooConfig:
-        return cls(http=HttpConfig.from_settings(settings, settings.YAHOO_BASE_URL))
+        http = HttpConfig.from_settings(settings, settings.YAHOO_BASE_URL)
+        return cls(http=replace(http, headers={"User-Agent": BROWSER_USER_AGENT}))

@@ -254,6 +254,7 @@ def test_yahoo_plain_text_429_then_served_and_null_rows_counted(
     first, second = vendors.seen("yahoo")
     assert first.query == second.query and first.query["interval"] == "5m"
     assert int(first.query["period1"]) < 1672756200 < int(first.query["period2"])
+    assert first.headers["user-agent"].startswith("Mozilla/5.0")
 
 
 def test_yahoo_range_without_sessions_is_empty(md: MarketData, vendors: VendorServer) -> None:
