@@ -17,7 +17,6 @@ from typing import Any, Literal
 
 import numpy as np
 import pandas as pd
-from sqlalchemy.exc import SQLAlchemyError
 
 from app.backtest.engine import STATUS_RUINED, BacktestResult, EngineConfig, run_backtest, status_message
 from app.backtest.frames import FrameRecord, FrameSource, write_frame
@@ -180,6 +179,8 @@ def _write_outputs(out_dir: Path, summary: dict[str, Any], result: BacktestResul
 
 
 def _record(settings: Settings, run: BacktestRun, source: FrameSource, summary: dict[str, Any]) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
     from app.storage.db import Database
     from app.storage.models import BacktestRun as BacktestRunRow
 

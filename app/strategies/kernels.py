@@ -123,10 +123,86 @@ def cross_target_nb(
 def sma_cross_target_nb(
     close: np.ndarray, fast: int, slow: int, fast_buf: np.ndarray, slow_buf: np.ndarray, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    """SMA crossover target: simple moving averages of ``close`` into the two buffers, then crosses."""
-    rolling_mean_nb(close, fast, fast_buf)
-    rolling_mean_nb(close, slow, slow_buf)
-    cross_target_nb(fast_buf, slow_buf, out)
+    """SMA crossover target in one pass: both means (as :func:`rolling_mean_nb`) and the crosses.
+
+    Writes the fast and slow simple moving averages of ``close`` into the two buffers and
+    the target into ``out``; the result equals ``rolling_mean_nb`` twice followed by
+    :func:`cross_target_nb`, with one sweep over memory instead of three.
+    """
+    n = close.shape[0]
+    # per window: [nobs, sum, add compensation, remove compensation, same-value run, last value]
+    f_nobs = 0
+    f_sum = 0.0
+    f_cadd = 0.0
+    f_crem = 0.0
+    f_same = 0
+    s_nobs = 0
+    s_sum = 0.0
+    s_cadd = 0.0
+    s_crem = 0.0
+    s_same = 0
+    prev_value = np.nan
+    state = 0.0
+    prev_f = np.nan
+    prev_s = np.nan
+    for i in range(n):
+        if fast > 1 and i >= fast:
+            old = close[i - fast]
+            if not np.isnan(old):
+                f_nobs -= 1
+                y = -old - f_crem
+                t = f_sum + y
+                f_crem = t - f_sum - y
+                f_sum = t
+        elif fast == 1:
+            f_nobs = 0
+            f_sum = 0.0
+            f_cadd = 0.0
+            f_crem = 0.0
+            f_same = 0
+        if slow > 1 and i >= slow:
+            old = close[i - slow]
+            if not np.isnan(old):
+                s_nobs -= 1
+                y = -old - s_crem
+                t = s_sum + y
+                s_crem = t - s_sum - y
+                s_sum = t
+        val = close[i]
+        if not np.isnan(val):
+            f_nobs += 1
+            y = val - f_cadd
+            t = f_sum + y
+            f_cadd = t - f_sum - y
+            f_sum = t
+            s_nobs += 1
+            y = val - s_cadd
+            t = s_sum + y
+            s_cadd = t - s_sum - y
+            s_sum = t
+            if val == prev_value:
+                f_same += 1
+                s_same += 1
+            else:
+                f_same = 1
+                s_same = 1
+            prev_value = val
+        fv = np.nan
+        if f_nobs >= fast and f_nobs > 0:
+            fv = prev_value if f_same >= f_nobs else f_sum / f_nobs
+        sv = np.nan
+        if s_nobs >= slow and s_nobs > 0:
+            sv = prev_value if s_same >= s_nobs else s_sum / s_nobs
+        fast_buf[i] = fv
+        slow_buf[i] = sv
+        if i > 0:
+            if prev_f < prev_s and fv > sv:
+                state = 1.0
+            elif prev_f > prev_s and fv < sv:
+                state = -1.0
+        out[i] = state
+        prev_f = fv
+        prev_s = sv
 
 
 @njit(cache=True)

@@ -177,3 +177,21 @@ def test_no_look_ahead_perturbing_later_bars_changes_nothing_before(name: str, c
         changed.iloc[cut:, changed.columns.get_loc(column)] *= factor
     after = get_strategy(name, params).target_positions(changed)
     np.testing.assert_array_equal(before[:cut], after[:cut])
+
+
+@pytest.mark.parametrize(("fast", "slow"), [(1, 2), (2, 3), (5, 13), (10, 20), (30, 31)])
+def test_fused_sma_cross_kernel_equals_the_two_step_version(fast: int, slow: int) -> None:
+    from app.strategies.kernels import sma_cross_target_nb
+
+    close = random_walk(700, fast * 100 + slow)
+    close[200:240] = close[199]  # flat stretch: exact ties and the equal-values path
+    close[300] = np.nan
+    fast_ma, slow_ma, target = np.empty_like(close), np.empty_like(close), np.empty_like(close)
+    sma_cross_target_nb(close, fast, slow, fast_ma, slow_ma, target)
+    ref_fast, ref_slow, ref = np.empty_like(close), np.empty_like(close), np.empty_like(close)
+    rolling_mean_nb(close, fast, ref_fast)
+    rolling_mean_nb(close, slow, ref_slow)
+    cross_target_nb(ref_fast, ref_slow, ref)
+    np.testing.assert_array_equal(fast_ma, ref_fast)
+    np.testing.assert_array_equal(slow_ma, ref_slow)
+    np.testing.assert_array_equal(target, ref)
