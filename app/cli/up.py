@@ -35,6 +35,7 @@ def components(settings: Settings, host: str) -> list[Component]:
     return [
         Component("api", [py, "-m", "app.cli", "api", "--host", host, "--no-migrate"], api_url),
         Component("order-consumer", [py, "-m", "app.cli", "consumer", "orders"]),
+        Component("sweep-consumer", [py, "-m", "app.workers.sweep_job_consumer"]),
         Component("ui", [py, "-m", "app.cli", "ui", "--host", host], f"http://{host}:{settings.UI_PORT}/ui/"),
         Component("scheduler", [py, "-m", "app.cli", "schedule", "serve"]),
     ]

@@ -452,3 +452,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         bus.close()
         database.dispose()
     return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
