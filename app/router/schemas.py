@@ -103,7 +103,9 @@ class RouterRunRequest(BaseModel):
 
     @property
     def window_end(self) -> datetime:
-        return self.end if self.end is not None else datetime.now(UTC)
+        """``end``, or now when ``end`` is unset or later than now (no bar from the future)."""
+        now = datetime.now(UTC)
+        return now if self.end is None or self.end > now else self.end
 
 
 class GuardView(BaseModel):

@@ -96,7 +96,9 @@ class AlpacaBroker:
         return raw
 
     def close(self) -> None:
-        self._client._session.close()
+        session = getattr(self._client, "_session", None)  # alpaca-py keeps a requests.Session
+        if session is not None:
+            session.close()
 
     @staticmethod
     def _request(intent: OrderEvent) -> MarketOrderRequest:

@@ -219,3 +219,8 @@ def test_request_dates_without_zone_mean_utc() -> None:
     assert request.start == datetime(2025, 1, 2, tzinfo=UTC)
     assert request.end == datetime(2025, 3, 1, 15, 30, tzinfo=UTC)
     assert _request(symbol=" aapl ").symbol == "AAPL"
+
+
+def test_end_after_now_reads_no_bar_from_the_future(rig: RouterRig) -> None:
+    result = run_router(_request(start="2026-06-01", end="2999-01-01"), rig.context)
+    assert result.latest_bar_time is not None and result.latest_bar_time <= datetime.now(UTC)
