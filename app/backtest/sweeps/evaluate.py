@@ -51,11 +51,6 @@ class SizingArrays:
     allow_short: bool
 
     @classmethod
-    def constant(cls, n: int, fraction: float, allow_short: bool) -> SizingArrays:
-        scale = np.full(n, float(fraction))
-        return cls(scale, scale, allow_short)
-
-    @classmethod
     def from_risk(cls, risk: RiskConfig, market: MarketArrays) -> SizingArrays:
         """The per-bar fraction of a risk config that needs no priors (the same for every set)."""
         n = len(market)
