@@ -40,5 +40,13 @@ def create_bus(settings: Settings) -> Bus:
 
         return RedisBus(RedisBusConfig.from_settings(settings), hubs)
     if kind == "eventhubs":
-        raise ConfigError("the eventhubs bus backend is not available in this build yet")
+        try:
+            from app.bus.eventhubs import EventHubsBus, EventHubsConfig
+        except ImportError as exc:
+            raise ConfigError(
+                "the eventhubs bus needs the azure extra: pip install 'ai-trader[azure]'"
+            ) from exc
+        from app.storage.blob import BlobStore
+
+        return EventHubsBus(EventHubsConfig.from_settings(settings), hubs, BlobStore.from_settings(settings))
     raise ConfigError(f"unknown bus backend {kind!r}")

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import time
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import cast
 
 import pytest
 
 from app.bus.factory import create_bus
-from app.bus.ports import Bus
+from app.bus.ports import Bus, BusAdmin
 from app.config import Settings
+from tests.eventhubs_server.fixtures import eventhubs_server
+from tests.eventhubs_server.server import EventHubsTestServer
 
-BACKENDS = ["local", "redis"]
+__all__ = ["eventhubs_server"]
+
+BACKENDS = ["local", "redis", "eventhubs"]
 
 
 @pytest.fixture(params=BACKENDS)
@@ -26,12 +33,35 @@ def bus_env(backend: str, request: pytest.FixtureRequest, tmp_path: Path) -> dic
         return {"BUS_URL": f"local://{tmp_path}/bus.db"}
     if backend == "redis":
         return {"BUS_URL": str(request.getfixturevalue("redis_url"))}
+    if backend == "eventhubs":
+        server: EventHubsTestServer = request.getfixturevalue("eventhubs_server")
+        azurite = request.getfixturevalue("azurite")
+        return {
+            "EH_CONNECTION_STRING": server.connection_string(),
+            "AZURE_STORAGE_CONNECTION_STRING": azurite.extra["connection_string"],
+            "CHECKPOINT_CONTAINER": f"ckpt-{uuid.uuid4().hex[:12]}",
+            "BUS_LEASE_S": "2",
+            "AIT_TEST_PATCH_EVENTHUBS": "1",
+        }
     raise AssertionError(f"unknown backend {backend}")
 
 
 @pytest.fixture
+def expire(backend: str, request: pytest.FixtureRequest) -> Callable[[Bus, float], None]:
+    """Let ``hours`` pass for retention: the backend's own clean-up, or the service's clock."""
+
+    def run(bus: Bus, hours: float) -> None:
+        if backend == "eventhubs":
+            request.getfixturevalue("eventhubs_server").advance(hours * 3600)
+        else:
+            cast(BusAdmin, bus).apply_retention(now=time.time() + hours * 3600)
+
+    return run
+
+
+@pytest.fixture
 def bus_settings(bus_env: dict[str, str], make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings(**bus_env)
+    return make_settings(**{k: v for k, v in bus_env.items() if k in Settings.model_fields})
 
 
 @pytest.fixture

@@ -16,6 +16,10 @@ from app.config import load_settings
 
 
 def main() -> None:
+    if os.environ.get("AIT_TEST_PATCH_EVENTHUBS") == "1":
+        from tests.eventhubs_server import client_patch
+
+        client_patch.install()
     hub, group, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
     bus = create_bus(load_settings())

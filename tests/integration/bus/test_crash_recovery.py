@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 from app.bus.envelope import Envelope
 from app.bus.ports import Bus
 from tests.servers import REPO
@@ -86,6 +88,7 @@ def test_sigkilled_consumer_resumes_without_losing_events(
     assert len(seen) - len(set(seen)) <= 20
 
 
+@pytest.mark.parametrize("backend", ["local", "redis"])
 def test_publishers_in_several_processes_share_one_log(
     open_bus: Callable[[], Bus], bus_env: dict[str, str]
 ) -> None:

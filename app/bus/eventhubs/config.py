@@ -1,0 +1,81 @@
+"""Settings of the Event Hubs bus."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+from app.config import Settings
+from app.errors import ConfigError
+
+__all__ = ["EventHubsConfig"]
+
+
+def _without_entity_path(connection_string: str) -> str:
+    parts = [p for p in connection_string.split(";") if p and not p.lower().startswith("entitypath=")]
+    return ";".join(parts)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EventHubsConfig:
+    """Where the namespace is, how to authenticate, and where checkpoints live.
+
+    Authentication: ``connection_string`` when given (its ``EntityPath`` is dropped: the bus
+    opens one client per hub), else ``DefaultAzureCredential`` on ``fully_qualified_namespace``
+    (``AzureCliCredential`` when ``use_cli_credential``, i.e. ``LOCAL_DEV=1``).
+    Checkpoints and partition ownership go to ``checkpoint_container`` of ``storage_account``
+    (or ``storage_connection_string``); with neither, they are kept in memory only.
+    ``ownership_s`` is how long a partition claim lasts without renewal; the SDK rebalances
+    every third of it.
+    """
+
+    fully_qualified_namespace: str | None = None
+    connection_string: str | None = field(default=None, repr=False)
+    use_cli_credential: bool = False
+    storage_account: str | None = None
+    storage_connection_string: str | None = field(default=None, repr=False)
+    checkpoint_container: str = "eh-checkpoints"
+    ownership_s: float = 10.0
+    prefetch: int = 300
+    peek_timeout_s: float = 5.0
+
+    @property
+    def namespace_label(self) -> str:
+        if self.fully_qualified_namespace:
+            return self.fully_qualified_namespace
+        endpoint = next(
+            (
+                p.split("=", 1)[1]
+                for p in (self.connection_string or "").split(";")
+                if p.startswith("Endpoint=")
+            ),
+            "",
+        )
+        return urlsplit(endpoint).netloc or "connection string"
+
+    @property
+    def durable_checkpoints(self) -> bool:
+        return bool(self.storage_account or self.storage_connection_string)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EventHubsConfig:
+        fqdn = settings.EH_FQDN
+        if settings.BUS_URL is not None and settings.BUS_URL.startswith("eventhubs://"):
+            fqdn = urlsplit(settings.BUS_URL).netloc or fqdn
+        connection = (
+            settings.EH_CONNECTION_STRING.get_secret_value() if settings.EH_CONNECTION_STRING else None
+        )
+        if not fqdn and not connection:
+            raise ConfigError(
+                "the eventhubs bus needs EH_FQDN (or BUS_URL=eventhubs://<fqdn>) or EH_CONNECTION_STRING"
+            )
+        storage = settings.AZURE_STORAGE_CONNECTION_STRING
+        return cls(
+            fully_qualified_namespace=fqdn if not connection else None,
+            connection_string=_without_entity_path(connection) if connection else None,
+            use_cli_credential=settings.LOCAL_DEV,
+            storage_account=settings.STORAGE_ACCOUNT,
+            storage_connection_string=storage.get_secret_value() if storage else None,
+            checkpoint_container=settings.CHECKPOINT_CONTAINER,
+            ownership_s=settings.BUS_LEASE_S,
+        )
