@@ -33,7 +33,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from app.errors import ConfigError
 
@@ -127,7 +136,28 @@ class ParamDistribution(_Strict):
         return self
 
 
-ParamSpec = Annotated[list[Scalar], Field(min_length=1)] | ParamRange | ParamDistribution
+def _param_kind(value: Any) -> str | None:
+    if isinstance(value, ParamRange):
+        return "<range>"
+    if isinstance(value, ParamDistribution):
+        return "<distribution>"
+    if isinstance(value, list):
+        return "<list>"
+    if isinstance(value, dict):
+        return "<distribution>" if "dist" in value else "<range>"
+    return None
+
+
+ParamSpec = Annotated[
+    Annotated[Annotated[list[Scalar], Field(min_length=1)], Tag("<list>")]
+    | Annotated[ParamRange, Tag("<range>")]
+    | Annotated[ParamDistribution, Tag("<distribution>")],
+    Discriminator(
+        _param_kind,
+        custom_error_type="param_spec",
+        custom_error_message="expected a list of values, {min, max, step} or {dist, low, high}",
+    ),
+]
 
 
 class SearchConfig(_Strict):
@@ -292,6 +322,8 @@ def _node_for(root: yaml.Node | None, loc: Sequence[int | str]) -> yaml.Node | N
     """Walk the composed YAML tree along a pydantic error location; stop at the deepest match."""
     node = root
     for part in loc:
+        if isinstance(part, str) and part.startswith("<"):
+            continue  # a union tag, not a YAML key
         if isinstance(node, yaml.MappingNode):
             child = next(
                 (
@@ -320,9 +352,7 @@ def _readable_loc(loc: Sequence[int | str]) -> str:
     for part in loc:
         if isinstance(part, int):
             parts.append(f"[{part}]")
-        elif part in ("list[union[int,float,str,bool]]", "ParamRange", "ParamDistribution"):
-            parts.append(f" (as {part.replace('list[union[int,float,str,bool]]', 'list')})")
-        elif "[" in part or part in ("int", "float", "str", "bool"):
+        elif part.startswith("<") or "[" in part or part in ("int", "float", "str", "bool"):
             continue
         else:
             parts.append(f".{part}" if parts else part)

@@ -108,3 +108,21 @@ def test_the_spec_config_and_the_benchmark_grid_ship() -> None:
         "breakout_sweep.yaml",
     } <= names
     assert len(expand_grid(load_sweep_config(REPO / "configs/backtest/sma_cross_sweep.yaml"))) == 3230
+
+
+@pytest.mark.parametrize(
+    ("spec", "where", "fragment"),
+    [
+        ("{min: a, max: 3}", "7:15", "params.fast.min: Input should be a valid number"),
+        ("5", "7:9", "params.fast: expected a list of values, {min, max, step} or {dist, low, high}"),
+        ("{dist: int, low: 1}", "7:9", "params.fast.high: Field required"),
+    ],
+)
+def test_parameter_spec_errors_point_at_the_value(spec: str, where: str, fragment: str) -> None:
+    head = "name: x\nsymbols: [A]\nstart: 2020-01-01\nend: 2020-02-01\nstrategy: sma_cross\n"
+    text = f"{head}params:\n  fast: {spec}\n"
+    with pytest.raises(ConfigError) as info:
+        parse_sweep_config(text, "x.yaml")
+    lines = str(info.value).splitlines()[1:]
+    assert len(lines) == 1
+    assert lines[0].strip().startswith(f"x.yaml:{where}: {fragment}")
