@@ -55,6 +55,7 @@ __all__ = [
 MAX_PAGE_SIZE = 500
 """Largest page the list queries return, whatever ``limit`` asks for."""
 
+_MAX_ID = 2**63 - 1  # BIGINT
 _PRICE_STEP = Decimal("1e-10")  # the scale of the Money column on PostgreSQL
 
 T = TypeVar("T")
@@ -169,9 +170,10 @@ def _decode_cursor(cursor: str) -> int:
     try:
         text = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
         prefix, _, number = text.partition(":")
-        if prefix != "id":
+        row_id = int(number)
+        if prefix != "id" or not 0 < row_id <= _MAX_ID:
             raise ValueError(prefix)
-        return int(number)
+        return row_id
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise InputError(f"cursor: not a cursor returned by this API ({cursor!r})") from None
 
@@ -466,7 +468,7 @@ class OrderService:
         """
         with self._reading("reading an order") as connection:
             row = None
-            if ref.isdigit():
+            if ref.isdigit() and int(ref) <= _MAX_ID:
                 row = connection.execute(select(_orders).where(_orders.c.id == int(ref))).first()
             if row is None:
                 row = connection.execute(select(_orders).where(_orders.c.client_order_id == ref)).first()

@@ -135,7 +135,7 @@ def list_fills(
     limit: Limit = 50,
     cursor: Cursor = None,
     symbol: Symbol = None,
-    order_id: Annotated[int | None, Query(ge=1)] = None,
+    order_id: Annotated[int | None, Query(ge=1, le=2**63 - 1)] = None,
     since: Since = None,
 ) -> FillPage:
     """Fills newest first; ``since`` compares with the execution time."""

@@ -171,6 +171,10 @@ def test_bad_cursor_and_missing_order_are_reported(database: Database) -> None:
         service.list_orders(cursor="not-a-cursor")
     with pytest.raises(NotFoundError, match="nope"):
         service.get_order("nope")
+    with pytest.raises(NotFoundError):
+        service.get_order("9" * 30)
+    with pytest.raises(InputError, match="cursor"):
+        service.list_fills(cursor="aWQ6OTk5OTk5OTk5OTk5OTk5OTk5OTk5OQ")
 
 
 def test_unreachable_database_is_a_retryable_error(database: Database) -> None:

@@ -85,6 +85,7 @@ def test_get_order_by_client_id_or_numeric_id_includes_fills(services: Services,
     assert body["fills"][0]["price"] == "101.25"
     by_id = client.get(f"/orders/{body['id']}").json()
     assert by_id["client_order_id"] == "c3"
+    assert client.get("/orders/99999999999999999999999").status_code == 404
     missing = client.get("/orders/does-not-exist")
     assert missing.status_code == 404
     assert missing.headers["content-type"] == "application/problem+json"
@@ -113,6 +114,7 @@ def test_get_fills_filters_by_symbol_and_order(services: Services, client: TestC
         ("/orders", {"since": "2026-11-02T14:30:00"}, "since"),
         ("/orders", {"cursor": "garbage!"}, "cursor"),
         ("/fills", {"order_id": "-3"}, "order_id"),
+        ("/fills", {"order_id": str(2**64)}, "order_id"),
         ("/fills", {"symbol": "AA PL"}, "symbol"),
     ],
 )
