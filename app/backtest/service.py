@@ -240,7 +240,7 @@ def run_request(
         slippage_bps=request.slippage_bps,
         initial_cash=request.initial_cash,
     )
-    if request.end < request.start:
+    if type(request.start) is type(request.end) and request.end < request.start:
         raise InputError(f"end {request.end} is before start {request.start}")
     md = market_data or MarketData.from_settings(settings)
     fetched = md.fetch(
