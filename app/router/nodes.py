@@ -232,6 +232,13 @@ def publish(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
     if intent is None:
         reason = "no_signal" if state.get("action") is None else "zero_size"
         return {"published": False, "executed": False, "events": [f"order:skipped:{reason}"]}
+    if request.execute_orders:
+        # resolve the broker before anything leaves the process: a run that cannot execute
+        # must not leave a published intent behind
+        try:
+            runtime.context.broker()
+        except ConfigError as exc:
+            return {"published": False, **_not_executed("broker_unconfigured", exc)}
     if not request.publish_orders:
         return {"published": False, "events": ["publish:disabled"]}
     settings = runtime.context.settings

@@ -149,6 +149,8 @@ def test_unconfigured_broker_names_the_cause(rig: RouterRig) -> None:
     result = run_router(_request(execute_orders=True), rig.with_context(broker=no_broker))
     assert result.fallback_reason == "broker_unconfigured" and not result.executed
     assert "order:skipped:broker_unconfigured" in result.events
+    # nothing half-done: the intent was not published either
+    assert not result.published and rig.orders_on_bus() == []
 
 
 def test_broker_rejection_is_published_as_a_rejected_update(rig: RouterRig) -> None:
