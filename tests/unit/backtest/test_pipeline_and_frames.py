@@ -9,6 +9,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.backtest.frames import (
     MANIFEST_NAME,
@@ -130,3 +132,32 @@ def test_concurrent_manifest_appends_never_interleave(tmp_path: Path) -> None:
     parsed = [json.loads(line) for line in lines]
     for w in range(4):
         assert [r["i"] for r in parsed if r["worker"] == w] == list(range(40))
+
+
+@settings(max_examples=15, deadline=None)
+@given(
+    name=st.sampled_from(["momentum", "mean_reversion", "breakout", "sma_cross"]),
+    cut=st.integers(min_value=40, max_value=299),
+    seed=st.integers(min_value=0, max_value=10_000),
+)
+def test_pipeline_has_no_look_ahead_with_dal_signals_and_regimes(name: str, cut: int, seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    close = 100 * np.exp(np.cumsum(rng.normal(0, 0.02, 300)))
+    index = pd.date_range("2021-01-04", periods=300, freq="B", tz="UTC", name="timestamp")
+    bars = pd.DataFrame(
+        {"open": close, "high": close * 1.01, "low": close * 0.99, "close": close, "volume": 1e6}, index=index
+    )
+    changed = bars.copy()
+    factor = np.exp(rng.normal(0, 0.1, 300 - cut))
+    for column in ("open", "high", "low", "close"):
+        changed.iloc[cut:, changed.columns.get_loc(column)] *= factor
+    risk = RiskConfig(agent="fractional_kelly", fraction=0.5, regime_aware=True, allow_short=True)
+    frames = []
+    for data in (bars, changed):
+        signals = compute_signals(data)
+        frames.append(decide(data, signals, compute_regimes(data, signals), get_strategy(name, {}), risk))
+    before, after = frames
+    for field in ("position", "prob", "payoff", "frac", "target", "regime_code"):
+        np.testing.assert_array_equal(
+            getattr(before, field)[:cut], getattr(after, field)[:cut], err_msg=field
+        )
