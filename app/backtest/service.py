@@ -32,6 +32,7 @@ __all__ = ["BacktestRequest", "BacktestRun", "build_frame", "run_request", "summ
 log = logging.getLogger("app.backtest")
 
 MAX_DEBUG_DECISIONS = 2_000
+_TRADE_NUMBERS = ("qty", "entry_price", "exit_price", "pnl")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -108,15 +109,14 @@ def summary_json(run: BacktestRun) -> dict[str, Any]:
     tr = run.result.trades
     entry_times = [pd.Timestamp(x).isoformat() for x in tr["entry_time"]]
     exit_times = [pd.Timestamp(x).isoformat() for x in tr["exit_time"]]
+    sides = [str(x) for x in tr["side"]]
+    columns = {name: tr[name].to_numpy(dtype=np.float64).tolist() for name in _TRADE_NUMBERS}
     trades = [
         {
             "entry_time": entry_times[i],
             "exit_time": exit_times[i],
-            "side": str(tr["side"].iat[i]),
-            "qty": float(tr["qty"].to_numpy()[i]),
-            "entry_price": float(tr["entry_price"].to_numpy()[i]),
-            "exit_price": float(tr["exit_price"].to_numpy()[i]),
-            "pnl": float(tr["pnl"].to_numpy()[i]),
+            "side": sides[i],
+            **{name: columns[name][i] for name in _TRADE_NUMBERS},
         }
         for i in range(len(tr))
     ]
