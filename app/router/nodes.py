@@ -183,8 +183,11 @@ def risk(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
         if action.new_position != 0
         else float(decisions.frac[action.entry_bar or 0])
     )
-    notional = Decimal(str(opening + closing)).quantize(_CENT, rounding=ROUND_DOWN)
-    if notional <= 0 or not notional.is_finite():
+    total = opening + closing
+    notional = (
+        Decimal(str(total)).quantize(_CENT, rounding=ROUND_DOWN) if math.isfinite(total) else Decimal(0)
+    )
+    if notional <= 0:
         return {"frac": _finite(frac), "notional": 0.0, "intent": None, "events": events}
     bar_time = pd.Timestamp(decisions.index[action.bar]).to_pydatetime()
     side = OrderSide.BUY if action.side > 0 else OrderSide.SELL

@@ -226,3 +226,19 @@ def test_request_dates_without_zone_mean_utc() -> None:
 def test_end_after_now_reads_no_bar_from_the_future(rig: RouterRig) -> None:
     result = run_router(_request(start="2026-06-01", end="2999-01-01"), rig.context)
     assert result.latest_bar_time is not None and result.latest_bar_time <= datetime.now(UTC)
+
+
+def test_zero_sized_position_yields_no_intent(rig: RouterRig) -> None:
+    from app.dal import REGIME_LABELS
+    from app.risk.sizing import RiskConfig
+
+    flat_everywhere = RiskConfig.from_settings(
+        rig.settings,
+        agent="fractional_kelly",
+        regime_aware=True,
+        regime_multipliers=dict.fromkeys(REGIME_LABELS, 0.0),
+    )
+    result = run_router(_request(execute_orders=True), rig.with_context(risk=flat_everywhere))
+    assert result.intent is None and result.notional == 0.0
+    assert "order:skipped:zero_size" in result.events
+    assert not result.published and not result.executed and rig.orders_on_bus() == []
