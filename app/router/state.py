@@ -23,7 +23,7 @@ from app.router.schemas import RouterRunRequest
 __all__ = ["Action", "RouterContext", "RouterState"]
 
 
-def merge_timings(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
+def _merge_timings(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
     return {**left, **right}
 
 
@@ -65,7 +65,7 @@ class RouterState(TypedDict, total=False):
     request: RouterRunRequest
     run_id: str
     events: Annotated[list[str], operator.add]
-    timings_ms: Annotated[dict[str, float], merge_timings]
+    timings_ms: Annotated[dict[str, float], _merge_timings]
     vendor: str
     bars: pd.DataFrame
     signals: pd.DataFrame
