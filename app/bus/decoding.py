@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
 from app.bus.envelope import Envelope
 from app.bus.ports import Delivered
 
-__all__ = ["decode_envelope", "delivered"]
+__all__ = ["decode_envelope", "decode_envelopes", "delivered", "delivered_batch"]
+
+_ENVELOPE_LIST = TypeAdapter(list[Envelope])
 
 
 def decode_envelope(raw: bytes) -> tuple[Envelope | None, str | None]:
@@ -17,6 +20,8 @@ def decode_envelope(raw: bytes) -> tuple[Envelope | None, str | None]:
     try:
         return Envelope.from_bytes(raw), None
     except ValidationError as exc:
+        if any(err["type"] in ("json_invalid", "json_type") for err in exc.errors()):
+            return None, f"not an envelope (bad JSON or encoding): {exc.errors()[0]['msg']}"
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'envelope'}: {err['msg']}" for err in exc.errors()
         )
@@ -31,3 +36,31 @@ def delivered(
     """Build a :class:`Delivered`, decoding the envelope (or recording why it failed)."""
     envelope, error = decode_envelope(raw)
     return Delivered(hub, partition, offset, sequence, enqueued_at, raw, envelope, error)
+
+
+def decode_envelopes(raws: Sequence[bytes]) -> list[tuple[Envelope | None, str | None]]:
+    """Decode many events in one pass; any failure falls back to event-by-event decoding.
+
+    The joined JSON array must have exactly one element per event: a body that is not one
+    JSON value changes the count (or breaks the array) and sends the batch to the fallback.
+    """
+    if not raws:
+        return []
+    try:
+        envelopes = _ENVELOPE_LIST.validate_json(b"[" + b",".join(raws) + b"]")
+    except (ValidationError, ValueError):
+        return [decode_envelope(raw) for raw in raws]
+    if len(envelopes) != len(raws):
+        return [decode_envelope(raw) for raw in raws]
+    return [(envelope, None) for envelope in envelopes]
+
+
+def delivered_batch(hub: str, rows: Sequence[tuple[int, str, int, datetime, bytes]]) -> list[Delivered]:
+    """Build :class:`Delivered` for ``(partition, offset, sequence, enqueued_at, raw)`` rows."""
+    decoded = decode_envelopes([row[4] for row in rows])
+    return [
+        Delivered(hub, partition, offset, sequence, enqueued_at, raw, envelope, error)
+        for (partition, offset, sequence, enqueued_at, raw), (envelope, error) in zip(
+            rows, decoded, strict=True
+        )
+    ]

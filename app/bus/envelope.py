@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import uuid
 from datetime import UTC, datetime
 from typing import Annotated, Any
@@ -62,6 +61,4 @@ class Envelope(BaseModel):
     @classmethod
     def from_bytes(cls, raw: bytes | str) -> Envelope:
         """Parse an envelope; raises ``pydantic.ValidationError`` or ``ValueError`` when malformed."""
-        if isinstance(raw, bytes):
-            raw = raw.decode("utf-8")
-        return cls.model_validate(json.loads(raw))
+        return cls.model_validate_json(raw)

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from app.bus.capabilities import Capability
 from app.bus.decoding import delivered as make_delivered
+from app.bus.decoding import delivered_batch
 from app.bus.envelope import Envelope
 from app.bus.local.config import LocalBusConfig
 from app.bus.membership import fair_share, new_member_name, process_alive
@@ -395,7 +396,7 @@ class LocalConsumer:
             return []
         start = self._rotation % len(owned)
         self._rotation += 1
-        batch: list[Delivered] = []
+        batch: list[tuple[int, str, int, datetime, bytes]] = []
         for i in range(len(owned)):
             room = max_events - len(batch)
             if room <= 0:
@@ -406,11 +407,10 @@ class LocalConsumer:
                 "ORDER BY seq LIMIT ?",
                 (self.hub, partition, self._positions[partition], room),
             ).fetchall()
-            for seq, ts, body in rows:
-                batch.append(make_delivered(self.hub, partition, str(seq), seq, _utc(ts), bytes(body)))
+            batch.extend((partition, str(seq), seq, _utc(ts), bytes(body)) for seq, ts, body in rows)
             if rows:
                 self._positions[partition] = rows[-1][0]
-        return batch
+        return delivered_batch(self.hub, batch)
 
     def _balance(self) -> None:
         """Renew this member, count live members, and hold a fair share of the partitions."""

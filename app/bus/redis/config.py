@@ -17,12 +17,14 @@ class RedisBusConfig:
     Streams are named ``<key_prefix><hub>:<partition>``. ``lease_s`` is how long a consumer
     holds a partition without renewing it (a consumer whose process died on this host
     loses it at once). ``pipeline_chunk`` bounds the commands sent per round trip.
+    ``retention_check_s`` spaces out the ``MINID`` trims done while publishing.
     """
 
     url: str = field(repr=False)
     key_prefix: str = "ait:"
     lease_s: float = 10.0
     pipeline_chunk: int = 5000
+    retention_check_s: float = 60.0
     idle_sleep_max_s: float = 0.005
     socket_timeout_s: float = 10.0
 

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 from pydantic import BaseModel
 
-from app.bus.decoding import decode_envelope, delivered
+from app.bus.decoding import decode_envelope, decode_envelopes, delivered
 from app.bus.envelope import Envelope
 from app.bus.partitioning import partition_for
 
@@ -45,3 +45,11 @@ def test_delivered_carries_error_for_undecodable_bytes() -> None:
 def test_partition_for_is_stable_and_in_range() -> None:
     assert partition_for("AAPL", 6) == partition_for("AAPL", 6)
     assert {partition_for(f"S{i}", 4) for i in range(100)} == {0, 1, 2, 3}
+
+
+def test_batch_decoding_matches_one_by_one_and_isolates_bad_events() -> None:
+    good = [Envelope.wrap("t", {"n": i}, partition_key="K").to_bytes() for i in range(3)]
+    sneaky = good[0] + b"," + good[1]  # two JSON values in one body must not shift the others
+    for raws in ([*good], [good[0], b"{bad", good[2]], [sneaky, good[2]], [good[0], b"", good[1]]):
+        assert decode_envelopes(raws) == [decode_envelope(raw) for raw in raws]
+    assert decode_envelopes([]) == []
