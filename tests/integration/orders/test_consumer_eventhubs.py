@@ -55,7 +55,7 @@ def test_consumer_checkpoints_to_blob_and_resumes_there(
         f"CHECKPOINT_CONTAINER={container}",
         f"DATABASE_URL={database_url}",
         "BUS_LEASE_S=2",
-        "IDLE_EXIT_SECONDS=3",
+        "IDLE_EXIT_SECONDS=5",
     ]
     settings = make_settings(
         EH_CONNECTION_STRING=eventhubs_server.connection_string(),
