@@ -242,3 +242,13 @@ def test_zero_sized_position_yields_no_intent(rig: RouterRig) -> None:
     assert result.intent is None and result.notional == 0.0
     assert "order:skipped:zero_size" in result.events
     assert not result.published and not result.executed and rig.orders_on_bus() == []
+
+
+def test_online_mode_goes_through_the_dal_vendor_chain(rig: RouterRig) -> None:
+    from app.dal import MarketData
+
+    settings = rig.settings.model_copy(update={"DAL_AUTO_ORDER": "synthetic"})
+    context = rig.with_context(market_data=MarketData(settings, None), offline_bars=None)
+    result = run_router(_request(offline_mode=False), context)
+    assert result.events[0] == "ingest:synthetic" and result.vendor == "synthetic"
+    assert result.published
