@@ -86,6 +86,17 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def _postgres_accepts(port: int) -> bool:
+    """True once the server accepts a real connection (not just the TCP port)."""
+    import psycopg
+
+    try:
+        with psycopg.connect(f"postgresql://postgres@127.0.0.1:{port}/postgres", connect_timeout=2):
+            return True
+    except psycopg.OperationalError:
+        return False
+
+
 @contextlib.contextmanager
 def postgres_server() -> Iterator[Server]:
     """Start PostgreSQL as the unprivileged ``postgres`` user (initdb refuses root)."""
@@ -140,7 +151,7 @@ def postgres_server() -> Iterator[Server]:
     )
     server = Server("postgresql", port, proc, workdir, stop_signal=signal.SIGINT)
     try:
-        wait_for(lambda: port_open(port), 20, "postgres")
+        wait_for(lambda: _postgres_accepts(port), 30, "postgres")
         yield server
     finally:
         server.stop()

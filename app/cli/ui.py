@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
 import sys
 from pathlib import Path
 
@@ -38,5 +37,6 @@ def ui_command(
 ) -> None:
     """Serve the dashboard (Router Orders, Backtest Sweeps with the frame viewer, Risk)."""
     settings = settings_or_exit()
-    env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true"}
-    raise typer.Exit(subprocess.call(streamlit_argv(settings, host, port), env=env))
+    argv = streamlit_argv(settings, host, port)
+    # Replace this process, so a supervisor's SIGTERM reaches Streamlit itself.
+    os.execve(argv[0], argv, {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true"})  # noqa: S606

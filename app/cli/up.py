@@ -7,6 +7,7 @@ Each component is a child process (so one crash cannot take the others down sile
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ import typer
 
 from app.cli.common import console, exit_on_error, settings_or_exit
 from app.config import Settings
+from app.errors import ConfigError
 
 __all__ = ["Component", "components", "up_command"]
 
@@ -26,6 +28,7 @@ class Component:
     name: str
     argv: list[str]
     url: str | None = None
+    port: int | None = None
 
 
 def components(settings: Settings, host: str) -> list[Component]:
@@ -33,12 +36,28 @@ def components(settings: Settings, host: str) -> list[Component]:
     py = sys.executable
     api_url = f"http://{host}:{settings.api_port}"
     return [
-        Component("api", [py, "-m", "app.cli", "api", "--host", host, "--no-migrate"], api_url),
+        Component(
+            "api", [py, "-m", "app.cli", "api", "--host", host, "--no-migrate"], api_url, settings.api_port
+        ),
         Component("order-consumer", [py, "-m", "app.cli", "consumer", "orders"]),
         Component("sweep-consumer", [py, "-m", "app.workers.sweep_job_consumer"]),
-        Component("ui", [py, "-m", "app.cli", "ui", "--host", host], f"http://{host}:{settings.UI_PORT}/ui/"),
+        Component(
+            "ui",
+            [py, "-m", "app.cli", "ui", "--host", host],
+            f"http://{host}:{settings.UI_PORT}/ui/",
+            settings.UI_PORT,
+        ),
         Component("scheduler", [py, "-m", "app.cli", "schedule", "serve"]),
     ]
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 def up_command(
@@ -56,6 +75,13 @@ def up_command(
         database.upgrade()
         database.dispose()
     selected = [c for c in components(settings, host) if not only or c.name in only]
+    with exit_on_error():
+        for component in selected:
+            if component.port is not None and not _port_free(host, component.port):
+                raise ConfigError(
+                    f"port {component.port} for {component.name} is already in use on {host}: "
+                    "stop what holds it, or choose another port (PORT / UI_PORT)"
+                )
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for component in selected:
         procs[component.name] = subprocess.Popen(component.argv)
