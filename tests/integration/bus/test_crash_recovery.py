@@ -21,21 +21,28 @@ HUB = "exec.orders"
 
 def _start_worker(env: dict[str, str], out: Path, delay_s: float) -> subprocess.Popen[bytes]:
     full_env = {**os.environ, **env}
-    return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "tests.integration.bus.consume_worker",
-            HUB,
-            "orchestrator",
-            str(out),
-            str(delay_s),
-        ],
-        cwd=REPO,
-        env=full_env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    # stderr to a file, not a pipe: a chatty worker must never block on a full pipe.
+    with out.with_suffix(".log").open("ab") as log:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.integration.bus.consume_worker",
+                HUB,
+                "orchestrator",
+                str(out),
+                str(delay_s),
+            ],
+            cwd=REPO,
+            env=full_env,
+            stdout=subprocess.DEVNULL,
+            stderr=log,
+        )
+
+
+def _worker_log(out: Path) -> str:
+    path = out.with_suffix(".log")
+    return path.read_text()[-4000:] if path.exists() else ""
 
 
 def _lines(path: Path) -> list[str]:
@@ -46,7 +53,7 @@ def _wait_lines(path: Path, count: int, proc: subprocess.Popen[bytes], timeout_s
     deadline = time.monotonic() + timeout_s
     while len(_lines(path)) < count:
         if proc.poll() is not None:
-            raise AssertionError(f"worker died: {proc.stderr.read().decode() if proc.stderr else ''}")
+            raise AssertionError(f"worker died: {_worker_log(path)}")
         if time.monotonic() > deadline:
             raise AssertionError(f"only {len(_lines(path))} of {count} events after {timeout_s} s")
         time.sleep(0.02)
@@ -77,7 +84,7 @@ def test_sigkilled_consumer_resumes_without_losing_events(
         deadline = time.monotonic() + 60
         wanted = {e.event_id for e in events}
         while not wanted <= set(_lines(out)) and time.monotonic() < deadline:
-            assert restarted.poll() is None, restarted.stderr.read().decode() if restarted.stderr else ""
+            assert restarted.poll() is None, _worker_log(out)
             time.sleep(0.05)
     finally:
         restarted.send_signal(signal.SIGTERM)
@@ -109,7 +116,8 @@ def test_publishers_in_several_processes_share_one_log(
         for tag in ("A", "B", "C")
     ]
     for proc in procs:
-        assert proc.wait(timeout=60) == 0, proc.stderr.read().decode() if proc.stderr else ""
+        _, err = proc.communicate(timeout=60)
+        assert proc.returncode == 0, err.decode()
     consumer = open_bus().consumer(HUB, "api")
     got = []
     deadline = time.monotonic() + 10
