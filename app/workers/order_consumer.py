@@ -384,9 +384,11 @@ def main(argv: Sequence[str]) -> int:
     configure_logging(settings.LOG_LEVEL)
     services = Services(settings)
     worker: OrderConsumer | None = None
+    stop_early = threading.Event()
 
     def stop(signum: int, _frame: FrameType | None) -> None:
         log.info("received %s; finishing the batch in hand", signal.Signals(signum).name)
+        stop_early.set()
         if worker is not None:
             worker.request_stop()
 
@@ -406,6 +408,8 @@ def main(argv: Sequence[str]) -> int:
             # collector from rescanning it on every collection of a busy loop.
             gc.collect()
             gc.freeze()
+            if stop_early.is_set():  # stopped while still starting: read nothing
+                worker.request_stop()
             stats = worker.run()
         finally:
             consumer.close()
