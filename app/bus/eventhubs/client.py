@@ -85,19 +85,22 @@ class EventHubsBus:
             if client is None:
                 if self.config.connection_string:
                     client = EventHubProducerClient.from_connection_string(
-                        self.config.connection_string, eventhub_name=hub
+                        self.config.connection_string, eventhub_name=hub, retry_total=self.config.retry_total
                     )
                 else:
                     assert self.config.fully_qualified_namespace is not None
                     client = EventHubProducerClient(
-                        self.config.fully_qualified_namespace, hub, self._get_credential()
+                        self.config.fully_qualified_namespace,
+                        hub,
+                        self._get_credential(),
+                        retry_total=self.config.retry_total,
                     )
                 self._producers[hub] = client
             return client
 
     def consumer_client(self, hub: str, group: str, *, balanced: bool = True) -> EventHubConsumerClient:
         """A new consumer client; ``balanced`` adds the blob checkpoint store (if configured)."""
-        kwargs: dict[str, Any] = {"prefetch": self.config.prefetch}
+        kwargs: dict[str, Any] = {"prefetch": self.config.prefetch, "retry_total": self.config.retry_total}
         store = self.checkpoint_store() if balanced else None
         if store is not None:
             kwargs.update(
@@ -330,6 +333,13 @@ class EventHubsConsumer:
         self.hub = spec.name
         self.group = group
         self._client = bus.consumer_client(spec.name, group)
+        try:
+            # Fail fast on a wrong namespace, hub or credential: the SDK's receive loop would
+            # otherwise retry forever (and spin while it owns no partition).
+            self._client.get_partition_ids()
+        except _SDK_ERRORS as exc:
+            self._client.close()
+            raise BusError(f"cannot read {spec.name} on {bus.config.namespace_label}: {exc}") from exc
         self._store = bus.checkpoint_store()
         self._queue: queue.Queue[list[Delivered]] = queue.Queue(maxsize=8)
         self._ready: deque[Delivered] = deque()

@@ -26,7 +26,7 @@ class EventHubsConfig:
     Checkpoints and partition ownership go to ``checkpoint_container`` of ``storage_account``
     (or ``storage_connection_string``); with neither, they are kept in memory only.
     ``ownership_s`` is how long a partition claim lasts without renewal; the SDK rebalances
-    every third of it.
+    every third of it. ``retry_total`` is the SDK's retry budget per operation.
     """
 
     fully_qualified_namespace: str | None = None
@@ -37,6 +37,7 @@ class EventHubsConfig:
     checkpoint_container: str = "eh-checkpoints"
     ownership_s: float = 10.0
     prefetch: int = 300
+    retry_total: int = 3
     peek_timeout_s: float = 5.0
 
     @property

@@ -281,21 +281,23 @@ class RedisConsumer:
 
     def checkpoint(self, delivered: Sequence[Delivered]) -> None:
         self._check_open()
-        newest: dict[int, int] = {}
-        explicit: dict[int, set[bytes]] = {}
+        by_partition: dict[int, list[Delivered]] = {}
         for item in delivered:
             if item.hub != self.hub:
                 raise BusError(f"cannot checkpoint an event of {item.hub} on a consumer of {self.hub}")
-            if item.sequence > newest.get(item.partition, -1):
-                newest[item.partition] = item.sequence
-            explicit.setdefault(item.partition, set()).add(item.offset.encode())
+            by_partition.setdefault(item.partition, []).append(item)
         try:
             pipe = self._redis.pipeline(transaction=False)
-            for partition, upto in newest.items():
+            for partition, items in by_partition.items():
+                upto = max(item.sequence for item in items)
                 pending = self._unacked.get(partition, [])
                 split = bisect.bisect_right(pending, upto, key=lambda entry: entry[0])
                 self._unacked[partition] = pending[split:]
-                ids = sorted({sid for _, sid in pending[:split]} | explicit[partition])
+                done = pending[:split]
+                ids = [sid for _, sid in done]
+                # Events this consumer did not deliver itself (e.g. handed over) are acked by id.
+                covered = {seq for seq, _ in done}
+                ids += [item.offset.encode() for item in items if item.sequence not in covered]
                 for start in range(0, len(ids), self._bus.config.pipeline_chunk):
                     chunk = ids[start : start + self._bus.config.pipeline_chunk]
                     pipe.xack(self._bus.stream(self.hub, partition), self.group, *chunk)
