@@ -195,7 +195,9 @@ class Settings(BaseSettings):
         default="AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,SPY", description="Symbols the scans rank (comma list)."
     )
     WATCHLIST_SIZE: Annotated[int, Field(ge=1, le=500)] = 5
-    SCHEDULE_DAL_VENDOR: str = Field(default="synthetic", description="Vendor for scans (auto in production).")
+    SCHEDULE_DAL_VENDOR: str = Field(
+        default="synthetic", description="Vendor for scans (auto in production)."
+    )
     SCHEDULE_STRATEGY: str = Field(default="breakout", description="Strategy the intraday refreshes route.")
     SCHEDULE_PUBLISH_ORDERS: bool = False
     SCHEDULE_EXECUTE_ORDERS: bool = False
