@@ -97,6 +97,19 @@ class DecisionFrame:
         """The decision on the last bar."""
         return self.at(-1)
 
+    def from_position(self, first: int) -> DecisionFrame:
+        """The decisions from bar ``first`` on (to drop a warm-up history)."""
+        return DecisionFrame(
+            index=self.index[first:],
+            position=self.position[first:],
+            prob=self.prob[first:],
+            payoff=self.payoff[first:],
+            frac=self.frac[first:],
+            target=self.target[first:],
+            regime=self.regime[first:],
+            regime_code=self.regime_code[first:],
+        )
+
 
 def _regime_arrays(regimes: pd.DataFrame | None, n: int) -> tuple[np.ndarray, np.ndarray]:
     if regimes is None:

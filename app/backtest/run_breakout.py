@@ -79,6 +79,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fill", default="next_open", help="next_open (default) or close")
     parser.add_argument("--initial-cash", type=float, default=10_000.0, help="starting cash (default 10000)")
     parser.add_argument("--no-cache", action="store_true", help="bypass the DAL cache")
+    parser.add_argument(
+        "--warmup-bars",
+        type=int,
+        default=None,
+        help="history bars fetched before --start for indicators, regimes and priors (default 250; 0: none)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     parser.add_argument(
         "--debug", action="store_true", help="debug logs, including prob=... frac=... per bar"
@@ -87,7 +93,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _run(args: argparse.Namespace) -> dict[str, Any]:
-    from app.backtest.service import BacktestRequest, run_request, summary_json
+    from app.backtest.service import DEFAULT_WARMUP_BARS, BacktestRequest, run_request, summary_json
     from app.config import load_settings
     from app.observability import configure_logging
     from app.risk.sizing import SIZING_METHODS
@@ -128,6 +134,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         fill=args.fill,
         initial_cash=args.initial_cash,
         use_cache=not args.no_cache,
+        warmup_bars=DEFAULT_WARMUP_BARS if args.warmup_bars is None else args.warmup_bars,
     )
     return summary_json(run_request(settings, request, source="cli"))
 

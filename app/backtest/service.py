@@ -10,8 +10,8 @@ import json
 import logging
 import math
 import uuid
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from app.backtest.frames import FrameRecord, FrameSource, write_frame
 from app.backtest.pipeline import DecisionFrame, decide
 from app.config import Settings
 from app.dal import FetchResult, MarketData, compute_regimes, compute_signals
+from app.dal.intervals import get_interval
 from app.errors import InputError, StorageError
 from app.risk.sizing import RiskConfig, SizingMethod
 from app.strategies import get_strategy
@@ -32,6 +33,29 @@ __all__ = ["BacktestRequest", "BacktestRun", "build_frame", "run_request", "summ
 log = logging.getLogger("app.backtest")
 
 MAX_DEBUG_DECISIONS = 2_000
+DEFAULT_WARMUP_BARS = 250
+"""History fetched before ``start`` so indicators, regimes and priors are formed on the first
+traded bar (250 daily bars fill the regime rule's volatility baseline)."""
+
+
+def _as_utc(when: date | datetime) -> pd.Timestamp:
+    stamp = pd.Timestamp(when)
+    return stamp.tz_localize("UTC") if stamp.tzinfo is None else stamp.tz_convert("UTC")
+
+
+def warmup_start(start: date | datetime, interval: str, bars: int) -> date | datetime:
+    """A start early enough to hold ``bars`` bars of ``interval`` before ``start``.
+
+    Counts calendar days generously (weekends, holidays, 6.5-hour sessions), so the vendor
+    returns at least ``bars`` bars when it has that much history.
+    """
+    if bars <= 0:
+        return start
+    minutes = get_interval(interval).minutes
+    sessions = bars if minutes >= 1440 else math.ceil(bars * minutes / 390) + 1
+    return start - timedelta(days=math.ceil(sessions * 366 / 250) + 10)
+
+
 _TRADE_NUMBERS = ("qty", "entry_price", "exit_price", "pnl")
 
 
@@ -57,6 +81,7 @@ class BacktestRequest:
     fill: Literal["next_open", "close"] = "next_open"
     initial_cash: float = 10_000.0
     use_cache: bool = True
+    warmup_bars: int = DEFAULT_WARMUP_BARS
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,37 +267,47 @@ def run_request(
     )
     if type(request.start) is type(request.end) and request.end < request.start:
         raise InputError(f"end {request.end} is before start {request.start}")
+    if request.warmup_bars < 0:
+        raise InputError(f"warm-up must be zero or more bars, got {request.warmup_bars}")
     md = market_data or MarketData.from_settings(settings)
     fetched = md.fetch(
         request.vendor,
         request.symbol,
-        request.start,
+        warmup_start(request.start, request.interval, request.warmup_bars),
         request.end,
         interval=request.interval,
         use_cache=request.use_cache,
         path=request.data_path,
     )
-    bars = fetched.bars
+    history = fetched.bars
+    # Indicators, regimes and priors are computed over the warm-up history too (all causal),
+    # then everything is cut to the requested window, so only [start, end] is traded.
+    all_signals = compute_signals(history)
+    all_regimes = compute_regimes(history, all_signals)
+    all_decisions = decide(history, all_signals, all_regimes, strategy, risk)
+    first = int(history.index.searchsorted(_as_utc(request.start)))
+    bars, signals, regimes = history.iloc[first:], all_signals.iloc[first:], all_regimes.iloc[first:]
+    decisions = all_decisions.from_position(first)
     if len(bars) == 0:
         raise InputError(
             f"no {fetched.interval} bars for {fetched.symbol} from {fetched.vendor} "
             f"between {request.start} and {request.end}"
         )
-    signals = compute_signals(bars)
-    regimes = compute_regimes(bars, signals)
+    fetched = replace(fetched, bars=bars)
     log.info(
-        "DAL fetch ok: vendor=%s symbol=%s interval=%s bars=%d signals=%d regimes=%d from_cache=%s",
+        "DAL fetch ok: vendor=%s symbol=%s interval=%s bars=%d signals=%d regimes=%d warmup_bars=%d "
+        "from_cache=%s",
         fetched.vendor,
         fetched.symbol,
         fetched.interval,
         len(bars),
         len(signals),
         len(regimes),
+        first,
         fetched.from_cache,
     )
     if not len(bars) == len(signals) == len(regimes):
         raise InputError(f"DAL returned {len(bars)} bars, {len(signals)} signals and {len(regimes)} regimes")
-    decisions = decide(bars, signals, regimes, strategy, risk)
     _log_decisions(decisions, risk)
     result = run_backtest(bars, decisions.target, engine)
     if result.status == STATUS_RUINED:
