@@ -37,6 +37,7 @@ from tenacity import (
     wait_random,
 )
 
+from app.bus.diagnostics import QUICKSEND_EVENT
 from app.bus.ports import Consumer, Delivered
 from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
@@ -200,6 +201,8 @@ class OrderConsumer:
         """Handle one polled batch: dead-letter the bad events, write the rest, checkpoint."""
         good: list[SourcedOrderEvent] = []
         for delivered in batch:
+            if delivered.envelope is not None and delivered.envelope.type == QUICKSEND_EVENT:
+                continue  # a hub health probe (scripts/check_quicksend_eventhubs.py), not an order
             event, reason = _decode(delivered)
             if event is None:
                 self._dead_letter(delivered, reason)

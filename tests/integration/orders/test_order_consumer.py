@@ -13,6 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bus.diagnostics import QUICKSEND_EVENT
 from app.bus.envelope import Envelope
 from app.bus.local import LocalBus, LocalBusConfig
 from app.bus.topology import topology
@@ -87,6 +88,8 @@ def test_malformed_events_are_dead_lettered_and_the_rest_is_written(
     bus.publish_raw(HUB, "x", b"{not json")
     bus.publish(HUB, [Envelope.wrap("order.intent", {"client_order_id": "bad"}, partition_key="bad")])
     bus.publish(HUB, [Envelope.wrap("risk.tripped", {"reason": "x"}, partition_key="k")])
+    # A hub health probe (scripts/check_quicksend_eventhubs.py) is skipped, not dead-lettered.
+    bus.publish(HUB, [Envelope.wrap(QUICKSEND_EVENT, {"tag": "probe"}, partition_key="diagnostics")])
     bus.publish(HUB, [envelope(order_event("good-2", OrderStatus.FILLED, fills=[fill("f1", "10", "3")]))])
     consumer = bus.consumer(HUB, GROUP)
     stats = OrderConsumer(consumer, OrderService(database), _config()).run()
