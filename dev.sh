@@ -14,7 +14,12 @@ ensure_venv() {
   local extras=$1 stamp
   if [ ! -x "$VENV/bin/python" ]; then
     log "creating $VENV"
-    "$PY" -m venv "$VENV"
+    if ! "$PY" -m venv "$VENV" 2>/dev/null; then
+      # Debian's python3 ships venv separately.
+      rm -rf "$VENV"
+      apt_install python3-venv
+      "$PY" -m venv "$VENV"
+    fi
   fi
   stamp="$VENV/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-${extras//[^a-z]/_}"
   if [ ! -f "$stamp" ]; then
@@ -29,17 +34,21 @@ ensure_venv() {
 need_apt=()
 queue_apt() { need_apt+=("$@"); }
 
+apt_install() {
+  local sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  log "installing system packages: $*"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
 ensure_system_packages() {
   command -v redis-server >/dev/null 2>&1 || queue_apt redis-server
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || queue_apt postgresql
   command -v chromium >/dev/null 2>&1 || queue_apt chromium chromium-driver
   command -v npm >/dev/null 2>&1 || queue_apt nodejs npm
   if [ ${#need_apt[@]} -gt 0 ]; then
-    log "installing system packages: ${need_apt[*]}"
-    local sudo=""
-    [ "$(id -u)" -eq 0 ] || sudo="sudo"
-    $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need_apt[@]}" >/dev/null
+    apt_install "${need_apt[@]}"
   fi
   if [ ! -x .tools/node/node_modules/.bin/azurite-blob ]; then
     log "installing azurite (npm) into .tools/node"
