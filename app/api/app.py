@@ -48,9 +48,9 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
 
 def _feature_routers() -> list[APIRouter]:
     """Routers behind bearer auth; each feature adds its own module here."""
-    from app.api.routes import orders, risk, router, sweeps
+    from app.api.routes import backtests, orders, risk, router, sweeps
 
-    return [risk.router, router.router, orders.router, sweeps.router]
+    return [risk.router, router.router, orders.router, sweeps.router, backtests.router]
 
 
 def _register_readiness(services: Services) -> None:
