@@ -152,6 +152,7 @@ class OrderConsumer:
         self._stop = threading.Event()
         self._next_lag_check = 0.0
         self._lag = (0.0, 0)
+        self._events_at_last_lag_log = -1
 
     def request_stop(self) -> None:
         """Finish the batch in hand, then return from :meth:`run`."""
@@ -300,8 +301,11 @@ class OrderConsumer:
                 self.config.lag_limit_s,
                 extra=fields,
             )
-        else:
+        elif behind or self.stats.events != self._events_at_last_lag_log:
             log.info("order consumer lag", extra=fields)
+        else:  # idle and caught up: keep the log quiet
+            log.debug("order consumer lag", extra=fields)
+        self._events_at_last_lag_log = self.stats.events
         self._report("running")
 
     def _report(self, state: str) -> None:
