@@ -67,6 +67,14 @@ class AlpacaBroker:
             )
         raw = self._find(intent.client_order_id)
         if raw is None:
+            if intent.side is OrderSide.SELL and BrokerCapability.SHORT_SELLING not in self.capabilities:
+                held = self._held_qty(intent.symbol)
+                if held <= 0:
+                    raise OrderRejected(
+                        "no_position",
+                        f"sell {intent.symbol} refused before sending: the Alpaca account holds no long "
+                        f"position ({held}), and this adapter does not open shorts",
+                    )
             try:
                 raw = self._call(self._client.submit_order, self._request(intent))
             except _Duplicate:
@@ -114,6 +122,14 @@ class AlpacaBroker:
             client_order_id=intent.client_order_id,
             **sizing,
         )
+
+    def _held_qty(self, symbol: str) -> Decimal:
+        """The account's position in ``symbol`` (negative when short, 0 when none)."""
+        try:
+            position = self._call(self._client.get_open_position, symbol)
+        except _NotFound:
+            return Decimal(0)
+        return Decimal(str(position.get("qty") or 0)) if isinstance(position, dict) else Decimal(0)
 
     def _find(self, client_order_id: str) -> dict[str, Any] | None:
         try:

@@ -18,7 +18,7 @@ from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
 from app.services.container import Services
 from tests.integration.router.conftest import TOKEN, api_process
-from tests.unit.execution.alpaca_replay import alpaca_replay_server
+from tests.unit.execution.alpaca_replay import alpaca_replay_server, load
 
 SPEC_PAYLOAD = {
     "symbol": "AAPL",
@@ -96,6 +96,7 @@ def test_bad_payload_is_422_naming_the_field(
 
 def test_alpaca_execution_replays_recorded_fills_once(make_settings: Callable[..., Settings]) -> None:
     with alpaca_replay_server() as (alpaca_url, replay):
+        replay.positions["AAPL"] = load("position_aapl.json")  # the spec window's signal is an exit
         settings = make_settings(
             BROKER="alpaca",
             ALPACA_API_KEY="PKTEST",
@@ -116,6 +117,26 @@ def test_alpaca_execution_replays_recorded_fills_once(make_settings: Callable[..
     updates = [e for e in _orders_on_bus(settings) if e.type == ORDER_EVENT_UPDATE]
     report = OrderEvent.model_validate(updates[0].payload)
     assert len(report.fills) == 2 and report.status == "filled"
+
+
+def test_alpaca_refuses_to_sell_what_the_account_does_not_hold(
+    make_settings: Callable[..., Settings],
+) -> None:
+    with alpaca_replay_server() as (alpaca_url, replay):
+        settings = make_settings(
+            BROKER="alpaca",
+            ALPACA_API_KEY="PKTEST",
+            ALPACA_API_SECRET="secret",
+            ALPACA_TRADING_BASE_URL=alpaca_url,
+        )
+        services = Services(settings)
+        services.db.upgrade()
+        payload = SPEC_PAYLOAD | {"end": "2026-11-20", "execute_orders": True}
+        with TestClient(create_app(services=services)) as client:
+            body = client.post("/router/run", json=payload).json()
+    assert body["intent"]["side"] == "sell"
+    assert body["executed"] is False and body["fallback_reason"] == "broker_rejected"
+    assert replay.posted == []
 
 
 def test_alpaca_without_keys_names_the_cause(make_settings: Callable[..., Settings]) -> None:

@@ -28,6 +28,7 @@ def load(name: str) -> Any:
 class ReplayState:
     mode: str = "fill"  # fill | reject | unauthorized | race | server_error
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
+    positions: dict[str, dict[str, Any]] = field(default_factory=dict)
     posted: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     auth_headers: list[tuple[str | None, str | None]] = field(default_factory=list)
@@ -82,6 +83,14 @@ def _handler(state: ReplayState) -> type[BaseHTTPRequestHandler]:
                     self._send(200, filled)
                 else:
                     self._send(404, load("error_order_not_found.json"))
+            elif url.path.startswith("/v2/positions/"):
+                symbol = url.path.rsplit("/", 1)[1]
+                with state.lock:
+                    position = state.positions.get(symbol)
+                if position is None:
+                    self._send(404, load("error_position_not_found.json"))
+                else:
+                    self._send(200, position)
             elif url.path == "/v2/account/activities/FILL":
                 self._send(200, load("activities_fill.json"))
             else:

@@ -145,3 +145,39 @@ def test_factory_needs_keys_and_defaults_to_paper(make_settings: Callable[..., S
     )
     assert BrokerCapability.LIVE_TRADING in live.capabilities
     live.close()
+
+
+def _sell(coid: str = "rt-aapl-breakout-20250110-sell") -> OrderEvent:
+    return _intent(coid).model_copy(update={"side": OrderSide.SELL})
+
+
+def test_sell_of_a_held_position_is_placed() -> None:
+    with alpaca_replay_server() as (url, state):
+        state.positions["AAPL"] = load("position_aapl.json")
+        broker = _broker(url)
+        report = broker.submit(_sell(), market_price=Decimal("239"))
+        broker.close()
+    assert report.status is OrderStatus.FILLED
+    assert state.posted[0]["side"] == "sell"
+    assert ("GET", "/v2/positions/AAPL") in state.requests
+
+
+@pytest.mark.parametrize("position", [None, {"symbol": "AAPL", "qty": "-5", "side": "short"}])
+def test_sell_without_a_long_position_is_refused_before_sending(position: dict[str, str] | None) -> None:
+    with alpaca_replay_server() as (url, state):
+        if position is not None:
+            state.positions["AAPL"] = position
+        broker = _broker(url)
+        with pytest.raises(OrderRejected, match="holds no long position") as info:
+            broker.submit(_sell(), market_price=Decimal("239"))
+        broker.close()
+    assert info.value.reason == "no_position"
+    assert state.posted == []
+
+
+def test_buy_needs_no_position_lookup() -> None:
+    with alpaca_replay_server() as (url, state):
+        broker = _broker(url)
+        broker.submit(_intent(), market_price=Decimal("239"))
+        broker.close()
+    assert not any(path.startswith("/v2/positions/") for _, path in state.requests)
