@@ -25,6 +25,7 @@ from app.bus.decoding import delivered_batch
 from app.bus.envelope import Envelope
 from app.bus.membership import fair_share, new_member_name, process_alive
 from app.bus.partitioning import partition_for
+from app.bus.polling import poll_with_backoff
 from app.bus.ports import DeadLetter, Delivered, PartitionLag, PublishReceipt
 from app.bus.redis.config import RedisBusConfig
 from app.bus.topology import HubSpec
@@ -261,21 +262,16 @@ class RedisConsumer:
         return sorted(self._cursors)
 
     def poll(self, max_events: int = 500, timeout_s: float = 1.0) -> list[Delivered]:
-        if max_events < 1:
-            raise BusError("max_events must be at least 1")
         self._check_open()
-        deadline = time.monotonic() + timeout_s
-        sleep = 0.0005
         try:
-            while True:
-                if time.monotonic() >= self._next_balance:
-                    self._balance()
-                batch = self._read(max_events)
-                remaining = deadline - time.monotonic()
-                if batch or remaining <= 0:
-                    return batch
-                time.sleep(min(sleep, remaining))
-                sleep = min(sleep * 2, self._bus.config.idle_sleep_max_s)
+            return poll_with_backoff(
+                self._read,
+                self._balance,
+                lambda: self._next_balance,
+                max_events,
+                timeout_s,
+                self._bus.config.idle_sleep_max_s,
+            )
         except RedisError as exc:
             raise BusError(f"poll on {self.hub}/{self.group} failed: {exc}") from exc
 
