@@ -207,7 +207,14 @@ class DailyJobs:
             raise InputError("retrain is disabled: SCHEDULE_RETRAIN_CONFIG is not set")
         out = self.settings.ARTIFACTS_DIR / "daily" / session.isoformat() / "retrain"
         result = run_sweep(config, out, settings=self.settings)
-        return {"status": "ok", "output_dir": str(out), "result": repr(result)}
+        return {
+            "status": "ok" if result.failed == 0 else "partial",
+            "output_dir": str(result.output_dir),
+            "count": result.ok,
+            "failed": result.failed,
+            "best": result.best,
+            "frame_path": result.frame_path,
+        }
 
     def reports(self, session: date) -> dict[str, Any]:
         from app.risk.kill_switch import KillSwitchStore

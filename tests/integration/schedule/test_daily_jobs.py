@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterator
 from datetime import date
+from pathlib import Path
 
 import pytest
 
@@ -71,3 +72,18 @@ def test_retrain_without_config_and_unknown_jobs_are_clear_errors(jobs: DailyJob
         jobs.run("retrain", SESSION)
     with pytest.raises(InputError, match="unknown scheduled job"):
         jobs.run("lunch", SESSION)
+
+
+def test_retrain_runs_the_configured_sweep(make_settings: Callable[..., Settings]) -> None:
+    config = Path(__file__).resolve().parents[3] / "configs" / "backtest" / "sma_cross_sweep.yaml"
+    services = Services(make_settings(SCHEDULE_RETRAIN_CONFIG=config))
+    services.db.upgrade()
+    try:
+        summary = DailyJobs(services).run("retrain", SESSION)
+        report = json.loads(Path(summary["output"]).read_text())
+    finally:
+        services.close()
+    assert report["status"] == "ok" and report["failed"] == 0
+    assert report["count"] == 3230
+    assert (Path(report["output_dir"]) / "summary.jsonl").exists()
+    assert report["best"]["params"]["fast"] < report["best"]["params"]["slow"]
