@@ -3,7 +3,7 @@
     .venv/bin/python -m bench.bench_bus [--events 20000] [--batch 500]
 
 Same machine, same run, same event bytes. The ai-trader rows include what every user pays:
-envelope serialisation on publish, pydantic validation on consume, checkpoints. The raw
+envelope serialisation on publish, envelope validation on consume, checkpoints. The raw
 redis-py row is pipelined ``XADD`` and ``XREADGROUP`` + ``XACK`` on one stream, the floor
 the redis backend builds on. Latency: single events published at a steady rate from one
 thread and received by a consumer polling in another; p50/p99 of publish-to-delivery time.
@@ -144,7 +144,7 @@ def bench_raw_redis(
         if not entries:
             raise RuntimeError(f"raw redis: stalled at {got} of {events}")
         if envelopes:
-            assert all(Envelope.model_validate_json(fields[b"e"]) for _, fields in entries)
+            assert all(Envelope.from_bytes(fields[b"e"]) for _, fields in entries)
         client.xack(stream, GROUP, *[entry_id for entry_id, _ in entries])
         got += len(entries)
     consume_s = time.perf_counter() - started

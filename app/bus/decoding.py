@@ -5,29 +5,33 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from pydantic import TypeAdapter, ValidationError
+import msgspec
 
 from app.bus.envelope import Envelope
 from app.bus.ports import Delivered
 
-__all__ = ["decode_envelope", "decode_envelopes", "delivered", "delivered_batch"]
+__all__ = ["decode_batch", "decode_envelope", "decode_envelopes", "delivered", "delivered_batch"]
 
-_ENVELOPE_LIST = TypeAdapter(list[Envelope])
+_ENVELOPE_LIST = msgspec.json.Decoder(list[Envelope])
 
 
 def decode_envelope(raw: bytes) -> tuple[Envelope | None, str | None]:
     """Return ``(envelope, None)`` or ``(None, reason)`` when the bytes are not a valid envelope."""
     try:
         return Envelope.from_bytes(raw), None
-    except ValidationError as exc:
-        if any(err["type"] in ("json_invalid", "json_type") for err in exc.errors()):
-            return None, f"not an envelope (bad JSON or encoding): {exc.errors()[0]['msg']}"
-        problems = "; ".join(
-            f"{'.'.join(str(p) for p in err['loc']) or 'envelope'}: {err['msg']}" for err in exc.errors()
-        )
-        return None, f"invalid envelope: {problems}"
-    except (ValueError, UnicodeDecodeError) as exc:
+    except msgspec.ValidationError as exc:
+        return None, f"invalid envelope: {_where(str(exc))}"
+    except msgspec.DecodeError as exc:
         return None, f"not an envelope (bad JSON or encoding): {exc}"
+
+
+def _where(message: str) -> str:
+    """``Object missing required field `type``` stays; `` - at `$.payload``` becomes a prefix."""
+    text, sep, path = message.rpartition(" - at `")
+    if not sep:
+        return message
+    field = path.rstrip("`").removeprefix("$").lstrip(".") or "envelope"
+    return f"{field}: {text}"
 
 
 def delivered(
@@ -44,15 +48,21 @@ def decode_envelopes(raws: Sequence[bytes]) -> list[tuple[Envelope | None, str |
     The joined JSON array must have exactly one element per event: a body that is not one
     JSON value changes the count (or breaks the array) and sends the batch to the fallback.
     """
+    envelopes = decode_batch(raws)
+    if envelopes is None:
+        return [decode_envelope(raw) for raw in raws]
+    return [(envelope, None) for envelope in envelopes]
+
+
+def decode_batch(raws: Sequence[bytes]) -> list[Envelope] | None:
+    """All of ``raws`` as envelopes in one decoder call, or ``None`` when any one is bad."""
     if not raws:
         return []
     try:
-        envelopes = _ENVELOPE_LIST.validate_json(b"[" + b",".join(raws) + b"]")
-    except (ValidationError, ValueError):
-        return [decode_envelope(raw) for raw in raws]
-    if len(envelopes) != len(raws):
-        return [decode_envelope(raw) for raw in raws]
-    return [(envelope, None) for envelope in envelopes]
+        envelopes = _ENVELOPE_LIST.decode(b"[" + b",".join(raws) + b"]")
+    except msgspec.DecodeError:
+        return None
+    return envelopes if len(envelopes) == len(raws) else None
 
 
 def delivered_batch(hub: str, rows: Sequence[tuple[int, str, int, datetime, bytes]]) -> list[Delivered]:

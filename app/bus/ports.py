@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+import msgspec
+
 from app.bus.envelope import Envelope
 
 __all__ = ["Bus", "BusAdmin", "Consumer", "DeadLetter", "Delivered", "PartitionLag", "PublishReceipt"]
@@ -25,12 +27,12 @@ class PublishReceipt:
     event_id: str
 
 
-@dataclass(frozen=True, slots=True)
-class Delivered:
+class Delivered(msgspec.Struct, frozen=True, gc=False):
     """One event as read from a partition.
 
     ``envelope`` is ``None`` when the raw bytes failed validation; ``error`` then says why,
-    and the consumer should dead-letter it and checkpoint past it.
+    and the consumer should dead-letter it and checkpoint past it. A frozen ``msgspec.Struct``
+    rather than a dataclass: consumers build one per event, and this is ten times cheaper.
     """
 
     hub: str

@@ -20,8 +20,8 @@ import redis
 from redis.exceptions import RedisError, ResponseError
 
 from app.bus.capabilities import Capability
+from app.bus.decoding import decode_batch
 from app.bus.decoding import delivered as make_delivered
-from app.bus.decoding import delivered_batch
 from app.bus.envelope import Envelope
 from app.bus.membership import fair_share, new_member_name, process_alive
 from app.bus.partitioning import partition_for
@@ -53,8 +53,32 @@ def _sequence(stream_id: bytes | str) -> int:
     return (ms << 20) | seq
 
 
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
 def _utc_ms(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000.0, UTC)
+
+
+def _as_sent(response: Any, **_options: Any) -> Any:
+    return response
+
+
+def _entries(reply: Any) -> list[Any]:
+    """The ``[id, [field, value, ...]]`` entries of a raw one-stream XREADGROUP reply."""
+    if not reply:
+        return []
+    if isinstance(reply, dict):  # RESP3: {stream: entries}
+        return list(next(iter(reply.values())))
+    return list(reply[0][1])  # RESP2: [[stream, entries]]
+
+
+def _body(fields: list[bytes] | None) -> bytes:
+    """The ``e`` field of an entry (entries written by ai-trader have only that one)."""
+    if fields and fields[0] == b"e":
+        return fields[1]
+    pairs = dict(zip(fields[::2], fields[1::2], strict=True)) if fields else {}
+    return pairs.get(b"e", b"")
 
 
 class RedisBus:
@@ -78,6 +102,11 @@ class RedisBus:
         self.redis: redis.Redis = redis.Redis.from_url(
             config.url, socket_timeout=config.socket_timeout_s, socket_connect_timeout=config.socket_timeout_s
         )
+        # Consumers read through a second client on the same connection pool that hands back
+        # XREADGROUP replies as Redis sends them: redis-py's default reply callback builds a
+        # field dict per entry, which costs more than the whole envelope decode.
+        self.streams: redis.Redis = redis.Redis(connection_pool=self.redis.connection_pool)
+        self.streams.set_response_callback("XREADGROUP", _as_sent)
 
     def stream(self, hub: str, partition: int) -> str:
         return f"{self.config.key_prefix}{hub}:{partition}"
@@ -178,7 +207,10 @@ class RedisBus:
             for stream_id, fields in entries
         ]
         rows.sort(key=lambda row: (row[0], row[1]))
-        return [self._to_delivered(hub, p, sid, fields) for _, p, sid, fields in rows[-limit:]]
+        return [
+            self.to_delivered(hub, p, sid.decode(), fields.get(b"e", b""))
+            for _, p, sid, fields in rows[-limit:]
+        ]
 
     def now(self) -> float:
         return self._clock()
@@ -228,14 +260,10 @@ class RedisBus:
     def _dead_letter_key(self, hub: str, group: str) -> str:
         return f"{self.config.key_prefix}deadletters:{hub}:{group}"
 
-    def _to_delivered(
-        self, hub: str, partition: int, stream_id: bytes, fields: dict[bytes, bytes]
-    ) -> Delivered:
-        offset = stream_id.decode()
-        ms_text, _, seq_text = offset.partition("-")
-        ms = int(ms_text)
-        sequence = (ms << 20) | int(seq_text or 0)
-        return make_delivered(hub, partition, offset, sequence, _utc_ms(ms), fields.get(b"e", b""))
+    def to_delivered(self, hub: str, partition: int, offset: str, body: bytes) -> Delivered:
+        """Decode one stream entry on its own (a bad body becomes a ``Delivered`` with an error)."""
+        ms, seq = _id_parts(offset)
+        return make_delivered(hub, partition, offset, (ms << 20) | seq, _utc_ms(ms), body)
 
 
 class RedisConsumer:
@@ -251,7 +279,7 @@ class RedisConsumer:
         self._renew = self._redis.register_script(_RENEW_IF_MINE)
         self._delete_if = self._redis.register_script(_DELETE_IF)
         self._cursors: dict[int, bytes | str] = {}
-        self._unacked: dict[int, list[tuple[int, bytes]]] = {}
+        self._unacked: dict[int, list[bytes]] = {}  # delivered, not yet acked, in order
         self._next_balance = 0.0
         self._rotation = 0
         self._closed = False
@@ -287,13 +315,13 @@ class RedisConsumer:
             for partition, items in by_partition.items():
                 upto = max(item.sequence for item in items)
                 pending = self._unacked.get(partition, [])
-                split = bisect.bisect_right(pending, upto, key=lambda entry: entry[0])
+                split = bisect.bisect_right(pending, upto, key=_sequence)
                 self._unacked[partition] = pending[split:]
-                done = pending[:split]
-                ids = [sid for _, sid in done]
+                ids = pending[:split]
                 # Events this consumer did not deliver itself (e.g. handed over) are acked by id.
-                covered = {seq for seq, _ in done}
-                ids += [item.offset.encode() for item in items if item.sequence not in covered]
+                covered = set(ids)
+                own = (item.offset.encode() for item in items)
+                ids += [offset for offset in own if offset not in covered]
                 for start in range(0, len(ids), self._bus.config.pipeline_chunk):
                     chunk = ids[start : start + self._bus.config.pipeline_chunk]
                     pipe.xack(self._bus.stream(self.hub, partition), self.group, *chunk)
@@ -387,43 +415,77 @@ class RedisConsumer:
         self._rotation += 1
         order = [owned[(start + i) % len(owned)] for i in range(len(owned))][:max_events]
         per_partition = max(1, max_events // len(order))
-        pipe = self._redis.pipeline(transaction=False)
+        pipe = self._bus.streams.pipeline(transaction=False)
         for partition in order:
-            pipe.xreadgroup(
+            pipe.execute_command(  # type: ignore[no-untyped-call]
+                "XREADGROUP",
+                "GROUP",
                 self.group,
                 f"p{partition}",
-                {self._bus.stream(self.hub, partition): self._cursors[partition]},
-                count=per_partition,
+                "COUNT",
+                per_partition,
+                "STREAMS",
+                self._bus.stream(self.hub, partition),
+                self._cursors[partition],
             )
         replies = pipe.execute()
-        rows: list[tuple[int, str, int, datetime, bytes]] = []
+        ids: list[bytes] = []
+        partitions: list[int] = []
+        bodies: list[bytes] = []
         stale: dict[int, list[bytes]] = {}
         for partition, reply in zip(order, replies, strict=True):
-            entries: list[tuple[bytes, Any]] = reply[0][1] if reply else []
-            reading_pending = self._cursors[partition] != ">"
-            if reading_pending and not entries:
-                self._cursors[partition] = ">"
-                continue
-            unacked = self._unacked.setdefault(partition, [])
-            for stream_id, fields in entries:
-                if reading_pending:
-                    self._cursors[partition] = stream_id
-                if not fields:
-                    stale.setdefault(partition, []).append(stream_id)
-                    continue
-                offset = stream_id.decode()
-                ms_text, _, seq_text = offset.partition("-")
-                ms = int(ms_text)
-                sequence = (ms << 20) | int(seq_text or 0)
-                unacked.append((sequence, stream_id))
-                rows.append((partition, offset, sequence, _utc_ms(ms), fields.get(b"e", b"")))
-        batch = delivered_batch(self.hub, rows)
+            entries = _entries(reply)
+            if self._cursors[partition] != ">":
+                entries = self._pending_entries(partition, entries, stale)
+            self._unacked.setdefault(partition, []).extend(stream_id for stream_id, _ in entries)
+            ids += [stream_id for stream_id, _ in entries]
+            partitions += [partition] * len(entries)
+            bodies += [_body(fields) for _, fields in entries]
+        batch = self._delivered(ids, partitions, bodies)
         if stale:
             pipe = self._redis.pipeline(transaction=False)
-            for partition, ids in stale.items():
-                pipe.xack(self._bus.stream(self.hub, partition), self.group, *ids)
+            for partition, stale_ids in stale.items():
+                pipe.xack(self._bus.stream(self.hub, partition), self.group, *stale_ids)
             pipe.execute()
         return batch
+
+    def _pending_entries(
+        self, partition: int, entries: list[Any], stale: dict[int, list[bytes]]
+    ) -> list[Any]:
+        """Re-read delivered-but-unchecked events; entries trimmed since come back empty."""
+        if not entries:
+            self._cursors[partition] = ">"
+            return []
+        self._cursors[partition] = entries[-1][0]
+        live = []
+        for stream_id, fields in entries:
+            if fields:
+                live.append((stream_id, fields))
+            else:
+                stale.setdefault(partition, []).append(stream_id)
+        return live
+
+    def _delivered(self, ids: list[bytes], partitions: list[int], bodies: list[bytes]) -> list[Delivered]:
+        """One :class:`Delivered` per entry, envelopes decoded in one call when all are valid."""
+        envelopes = decode_batch(bodies)
+        offsets = [stream_id.decode() for stream_id in ids]
+        hub = self.hub
+        if envelopes is None:
+            return [
+                self._bus.to_delivered(hub, partition, offset, body)
+                for partition, offset, body in zip(partitions, offsets, bodies, strict=True)
+            ]
+        out = []
+        last_ms, enqueued_at = -1, _EPOCH
+        for partition, offset, body, envelope in zip(partitions, offsets, bodies, envelopes, strict=True):
+            ms_text, _, seq_text = offset.partition("-")
+            ms = int(ms_text)
+            if ms != last_ms:  # a burst of XADDs shares one millisecond; build its time once
+                last_ms, enqueued_at = ms, _utc_ms(ms)
+            out.append(
+                Delivered(hub, partition, offset, (ms << 20) | int(seq_text), enqueued_at, body, envelope)
+            )
+        return out
 
     def _balance(self) -> None:
         """Renew this member, count live members, and hold a fair share of the partitions."""

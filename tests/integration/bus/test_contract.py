@@ -165,8 +165,13 @@ def test_consumers_in_one_group_split_partitions_and_take_over_on_close(
 
     bus.publish(SIGNALS, _events([f"S{i}" for i in range(12)], 2))
     seen: list[Delivered] = []
-    assert _poll_until(lambda: len(seen) >= 24, first, second, sink=seen)
-    assert len({(d.partition, d.sequence) for d in seen}) == len(seen) == 24
+    distinct = lambda: {(d.partition, d.sequence) for d in seen}  # noqa: E731
+    assert _poll_until(lambda: len(distinct()) >= 24, first, second, sink=seen)
+    # Nothing checkpoints here: if a lease lapses on a loaded machine the partition moves and
+    # its new owner re-reads from the last checkpoint (at-least-once). Every event, none lost.
+    assert len(distinct()) == 24
+    published = {(f"S{i}", n) for i in range(12) for n in range(2)}
+    assert {(p["key"], p["n"]) for p in _payloads(seen)} == published
 
     second.close()
     assert _poll_until(lambda: _owned(first) == [[0, 1, 2, 3]], first)
