@@ -191,7 +191,7 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=20_000)
     parser.add_argument("--batch", type=int, default=500)
     parser.add_argument("--samples", type=int, default=600, help="latency samples per backend")
-    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds; best throughput kept")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds; best throughput kept")
     parser.add_argument("--rate", type=float, default=500.0, help="latency events per second")
     parser.add_argument(
         "--no-write", action="store_true", help="print only, do not update docs/benchmarks.md"
