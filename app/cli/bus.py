@@ -54,8 +54,9 @@ def topology_command(
         typer.echo(json.dumps(payload, indent=2))
         return
     table = Table(title=f"Event bus: {backend.kind} ({backend.target})")
-    for column in ("hub", "env key", "partitions", "retention h", "consumer groups"):
-        table.add_column(column)
+    for column in ("hub", "env key", "partitions", "retention h"):
+        table.add_column(column, no_wrap=True)  # names an operator copies must never be cut
+    table.add_column("consumer groups")
     for h in hubs:
         table.add_row(
             h.name, _ENV_KEYS[h.role], str(h.partitions), str(h.retention_hours), ", ".join(h.consumer_groups)

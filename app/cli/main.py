@@ -92,14 +92,16 @@ def config_show(as_json: bool = typer.Option(False, "--json", help="Print JSON i
         typer.echo(json.dumps(payload, indent=2, default=str))
         return
     table = Table(title="Backends")
-    for column in ("concern", "backend", "target", "why"):
-        table.add_column(column)
+    for column in ("concern", "backend"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("target", overflow="fold")  # a path or URL is folded, never cut short
+    table.add_column("why")
     for name, backend in backends.items():
         table.add_row(name, backend.kind, backend.target, backend.reason)
     console.print(table)
     settings_table = Table(title="Settings")
-    settings_table.add_column("key")
-    settings_table.add_column("value")
+    settings_table.add_column("key", no_wrap=True)
+    settings_table.add_column("value", overflow="fold")
     for key, value in values.items():
         settings_table.add_row(key, "" if value is None else str(value))
     console.print(settings_table)
