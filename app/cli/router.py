@@ -1,4 +1,4 @@
-"""``ai-trader router run`` and ``ai-trader kill-switch on|off|status``."""
+"""``ai-trader router run`` and ``ai-trader kill-switch on|off|status|history``."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 from typing import Any
 
 import typer
+from rich.table import Table
 
 from app.cli.common import console, exit_on_error, settings_or_exit
 
@@ -86,6 +87,54 @@ def kill_switch_status(as_json: bool = typer.Option(False, "--json", help="Print
             _print_status(KillSwitchStore(database).status(), as_json)
         finally:
             database.dispose()
+
+
+@kill_switch_app.command("history")
+def kill_switch_history(
+    limit: int = typer.Option(50, "--limit", min=1, help="Newest N events."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
+) -> None:
+    """List changes of the switch and refused orders (``kill_switch_events``), newest first."""
+    from app.risk.kill_switch import KillSwitchStore
+    from app.storage.db import Database
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        database = Database.from_settings(settings)
+        try:
+            database.upgrade()
+            events = KillSwitchStore(database).history(limit)
+        finally:
+            database.dispose()
+    if as_json:
+        rows = [
+            {
+                "id": e.id,
+                "ts": e.ts.isoformat(),
+                "kind": e.kind,
+                "reason": e.reason,
+                "actor": e.actor,
+                "symbol": e.symbol,
+                "detail": e.detail,
+            }
+            for e in events
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    table = Table(title=f"Kill switch events (newest {limit})")
+    for column in ("ts", "kind", "reason", "actor", "symbol"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    for e in events:
+        table.add_row(
+            e.ts.isoformat(timespec="seconds"),
+            e.kind,
+            e.reason,
+            e.actor or "",
+            e.symbol or "",
+            e.detail or "",
+        )
+    console.print(table)
 
 
 @router_app.command("run")

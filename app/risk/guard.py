@@ -154,6 +154,15 @@ class OrderGuard:
         except Exception as exc:
             decision = GuardDecision.tripped(KILL_SWITCH_UNAVAILABLE, f"{type(exc).__name__}: {exc}")
         if not decision.allowed:
+            log.warning(
+                "order refused by the kill switch",
+                extra={
+                    "reason": decision.reason,
+                    "symbol": request.symbol,
+                    "notional": _loggable(request.notional),
+                    "detail": decision.detail,
+                },
+            )
             self._record(request, decision)
         return decision
 
@@ -235,6 +244,13 @@ class OrderGuard:
                 select(func.count()).select_from(Order).where(Order.status.in_(_OPEN_STATUSES))
             )
         return int(count or 0)
+
+
+def _loggable(value: float) -> float | str:
+    """``value`` as a JSON-safe log field: non-finite or non-numeric values as text."""
+    if isinstance(value, int | float) and math.isfinite(value):
+        return float(value)
+    return repr(value)
 
 
 def _positive_finite(value: float) -> bool:

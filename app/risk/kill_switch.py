@@ -7,6 +7,7 @@ see who flipped it, why, and how often each limit fired before enabling live exe
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -25,9 +26,12 @@ __all__ = [
     "KILL_SWITCH_NOTIONAL",
     "KILL_SWITCH_UNAVAILABLE",
     "TRIP_REASONS",
+    "KillSwitchEventView",
     "KillSwitchStatus",
     "KillSwitchStore",
 ]
+
+log = logging.getLogger(__name__)
 
 KILL_SWITCH_ACTIVE = "kill_switch_active"
 """The global switch or the request's ``kill_switch_active`` is on."""
@@ -64,6 +68,19 @@ class KillSwitchStatus:
     @property
     def trips_total(self) -> int:
         return sum(self.trips.values())
+
+
+@dataclass(frozen=True, slots=True)
+class KillSwitchEventView:
+    """One row of ``kill_switch_events``: a change (``set``, reason ``on``/``off``) or a ``trip``."""
+
+    id: int
+    ts: datetime
+    kind: str
+    reason: str
+    actor: str | None
+    symbol: str | None
+    detail: str | None
 
 
 class KillSwitchStore:
@@ -138,7 +155,44 @@ class KillSwitchStore:
                 )
         except SQLAlchemyError as exc:
             raise StorageError(f"kill switch not changed: {type(exc).__name__}: {exc}") from exc
+        log.log(
+            logging.WARNING if active else logging.INFO,
+            "kill switch turned %s",
+            "on" if active else "off",
+            extra={"active": active, "actor": actor, "reason": reason},
+        )
         return self.status()
+
+    def history(self, limit: int = 50) -> list[KillSwitchEventView]:
+        """Return the newest ``limit`` rows of ``kill_switch_events``, newest first.
+
+        Raises:
+            InputError: ``limit`` is below 1.
+            StorageError: the database did not answer.
+        """
+        if limit < 1:
+            raise InputError(f"limit: must be at least 1, got {limit}")
+        try:
+            with self._db.session() as session:
+                rows = session.scalars(
+                    select(KillSwitchEvent)
+                    .order_by(KillSwitchEvent.ts.desc(), KillSwitchEvent.id.desc())
+                    .limit(limit)
+                ).all()
+                return [
+                    KillSwitchEventView(
+                        id=row.id,
+                        ts=row.ts,
+                        kind=row.kind,
+                        reason=row.reason,
+                        actor=row.actor,
+                        symbol=row.symbol,
+                        detail=row.detail,
+                    )
+                    for row in rows
+                ]
+        except SQLAlchemyError as exc:
+            raise StorageError(f"kill switch history unreadable: {type(exc).__name__}: {exc}") from exc
 
     def record_trip(
         self, reason: str, *, detail: str = "", symbol: str | None = None, actor: str | None = None
