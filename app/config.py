@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -21,6 +21,9 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from app.errors import ConfigError
 
 __all__ = ["Backend", "Settings", "load_settings", "mask_url"]
+
+_KEY_VAULT_REFERENCE = "@microsoft.keyvault("
+"""Lower-cased prefix of an App Service Key Vault reference that was not resolved."""
 
 Port = Annotated[int, Field(ge=1, le=65535)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -285,6 +288,21 @@ class Settings(BaseSettings):
             raise ValueError("blob container names are 3-63 lower-case letters, digits and single hyphens")
         return value
 
+    # Declared after every other validator: pydantic runs "before" validators last-declared
+    # first, so this check sees the raw value before any field-specific parsing does.
+    @field_validator("*", mode="before")
+    @classmethod
+    def _no_unresolved_key_vault_reference(cls, value: Any) -> Any:
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and raw.strip().lower().startswith(_KEY_VAULT_REFERENCE):
+            raise ValueError(
+                "App Service could not resolve the Key Vault reference and passed its literal "
+                "@Microsoft.KeyVault(...) text; check that the app's managed identity may get secrets "
+                "(Key Vault Secrets User role, or 'get' in the vault's access policy) and that the "
+                "secret exists"
+            )
+        return value
+
     # --- derived values ----------------------------------------------------------------
     @property
     def api_port(self) -> int:
@@ -365,13 +383,21 @@ class Settings(BaseSettings):
         return self.public_dict().items()
 
 
+def _is_secret(key: str) -> bool:
+    """Whether ``key`` is a ``SecretStr`` setting (its value never goes into a message)."""
+    field = Settings.model_fields.get(key)
+    if field is None:
+        return False
+    return field.annotation is SecretStr or SecretStr in get_args(field.annotation)
+
+
 def _format_error(exc: ValidationError) -> str:
     parts = []
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "settings"
         message = err["msg"].removeprefix("Value error, ")
         parts.append(
-            f"{key}: {message} (got {err.get('input')!r})" if key != "DATABASE_URL" else f"{key}: {message}"
+            f"{key}: {message}" if _is_secret(key) else f"{key}: {message} (got {err.get('input')!r})"
         )
     return "invalid configuration: " + "; ".join(parts)
 
