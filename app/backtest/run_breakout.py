@@ -85,6 +85,12 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="history bars fetched before --start for indicators, regimes and priors (default 250; 0: none)",
     )
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="publish the run's bars, signals and regimes to bars.raw, signals.enriched and "
+        "regimes.snapshot on the configured bus (keyed by symbol, correlation id = run id)",
+    )
     parser.add_argument("--json", action="store_true", help="print one JSON summary object on stdout")
     parser.add_argument(
         "--debug", action="store_true", help="debug logs, including prob=... frac=... per bar"
@@ -136,7 +142,36 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         use_cache=not args.no_cache,
         warmup_bars=DEFAULT_WARMUP_BARS if args.warmup_bars is None else args.warmup_bars,
     )
-    return summary_json(run_request(settings, request, source="cli"))
+    bus = None
+    if args.publish:
+        from app.bus.factory import create_bus
+
+        bus = create_bus(settings)  # a bus that cannot be opened stops the run before any fetch
+    try:
+        run = run_request(settings, request, source="cli")
+        summary = summary_json(run)
+        if bus is not None:
+            from app.services.market_events import publish_market_frames
+
+            published = publish_market_frames(
+                bus,
+                settings,
+                run.fetch.symbol,
+                bars=run.fetch.bars,
+                signals=run.signals,
+                regimes=run.regimes,
+                vendor=run.fetch.vendor,
+                interval=run.fetch.interval,
+                correlation_id=run.run_id,
+            )
+            summary["published"] = published.counts
+            logging.getLogger("app.backtest").info(
+                "published %d market events: %s", published.total, published.counts
+            )
+    finally:
+        if bus is not None:
+            bus.close()
+    return summary
 
 
 def main(argv: Sequence[str] | None = None) -> int:

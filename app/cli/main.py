@@ -13,6 +13,7 @@ from rich.table import Table
 from app.cli.bus import bus_app
 from app.cli.common import console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
+from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
 from app.cli.schedule import schedule_app
 from app.cli.ui import ui_command
@@ -31,6 +32,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(bus_app, name="bus")
 app.add_typer(config_app, name="config")
 app.add_typer(consumer_app, name="consumer")
+app.add_typer(data_app, name="data")
 app.command("up", help="Start the whole platform on the configured (default: embedded) backends.")(up_command)
 app.add_typer(kill_switch_app, name="kill-switch")
 app.add_typer(router_app, name="router")

@@ -5,6 +5,9 @@
 at the close of ``--as-of`` (default: today in New York). Bars always come from the vendor
 (never from the cache) and are written to the cache; the report names the parquet file.
 The report is ``dal_smoke_<UTC timestamp>.json``; any failed check makes the exit code 1.
+``--publish`` also puts every fetched bar, signal and regime row on ``bars.raw``,
+``signals.enriched`` and ``regimes.snapshot`` (keyed by symbol, one correlation id per run);
+a publish that fails fails its check.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -46,6 +49,9 @@ class Check:
     lookback_days: int
     quote: bool = False
 
+
+Publisher = Callable[[str, pd.DataFrame, pd.DataFrame, pd.DataFrame, str, str], dict[str, int]]
+"""``(symbol, bars, signals, regimes, vendor, interval) -> events published per hub``."""
 
 DEFAULT_CHECKS: tuple[Check, ...] = (
     Check("alpaca", "AAPL", "1Day", 30),
@@ -94,8 +100,8 @@ def _iso(value: Any) -> str | None:
     return None if value is None else pd.Timestamp(value).tz_convert("UTC").isoformat().replace("+00:00", "Z")
 
 
-def run_check(md: MarketData, check: Check, as_of: date) -> dict[str, Any]:
-    """Run one check; never raises for vendor or data problems (they go into ``error``)."""
+def run_check(md: MarketData, check: Check, as_of: date, publish: Publisher | None = None) -> dict[str, Any]:
+    """Run one check; never raises for vendor, data or bus problems (they go into ``error``)."""
     entry: dict[str, Any] = {
         "vendor": check.vendor,
         "symbol": check.symbol,
@@ -137,6 +143,12 @@ def run_check(md: MarketData, check: Check, as_of: date) -> dict[str, Any]:
             errors.append("vendor returned no bars for the window")
         elif not len(res.bars) == len(sig) == len(reg):
             errors.append(f"count mismatch: bars={len(res.bars)} signals={len(sig)} regimes={len(reg)}")
+        elif publish is not None:
+            try:
+                entry["published"] = publish(check.symbol, res.bars, sig, reg, res.vendor, res.interval)
+            except AiTraderError as exc:
+                entry["published"] = None
+                errors.append(f"publish: {exc}")
     except VendorRefused as exc:
         plan_refused = check.quote and exc.kind == "plan"
         errors.append(str(exc))
@@ -164,20 +176,53 @@ def run_check(md: MarketData, check: Check, as_of: date) -> dict[str, Any]:
 
 
 def run_smoke(
-    settings: Settings, checks: Sequence[Check], as_of: date, output_dir: Path
+    settings: Settings, checks: Sequence[Check], as_of: date, output_dir: Path, *, publish: bool = False
 ) -> tuple[Path, dict[str, Any]]:
-    """Run ``checks`` and write the JSON report into ``output_dir``; return its path and content."""
+    """Run ``checks`` and write the JSON report into ``output_dir``; return its path and content.
+
+    With ``publish`` the fetched rows also go to the market hubs of the configured bus (a bus
+    that cannot be opened is a ``ConfigError`` before any vendor is called).
+    """
     started = datetime.now(UTC)
+    run_id = f"dal-smoke-{started.strftime('%Y%m%dT%H%M%S%fZ')}"
+    bus = None
+    publisher: Publisher | None = None
+    if publish:
+        from app.bus.factory import create_bus
+        from app.services.market_events import publish_market_frames
+
+        market_bus = bus = create_bus(settings)
+
+        def publisher(
+            symbol: str, bars: pd.DataFrame, sig: pd.DataFrame, reg: pd.DataFrame, vendor: str, interval: str
+        ) -> dict[str, int]:
+            result = publish_market_frames(
+                market_bus,
+                settings,
+                symbol,
+                bars=bars,
+                signals=sig,
+                regimes=reg,
+                vendor=vendor,
+                interval=interval,
+                correlation_id=run_id,
+            )
+            return result.counts
+
     md = MarketData.from_settings(settings)
     try:
-        results = [run_check(md, check, as_of) for check in checks]
+        results = [run_check(md, check, as_of, publisher) for check in checks]
     finally:
         md.close()
+        if bus is not None:
+            bus.close()
     report = {
+        "run_id": run_id,
         "as_of": as_of.isoformat(),
         "started_at": _iso(started),
         "finished_at": _iso(datetime.now(UTC)),
         "ok": all(r["status"] == "ok" for r in results),
+        "published": publish,
         "checks": results,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -206,6 +251,8 @@ def render(report: dict[str, Any], path: Path, console: Console) -> None:
         note = c["error"] or ""
         if c.get("quote"):
             note = f"quote {c['quote']['price']} at {c['quote']['time']}" + (f"; {note}" if note else "")
+        if c.get("published"):
+            note = f"published {sum(c['published'].values())} events" + (f"; {note}" if note else "")
         status = "[green]ok[/green]" if c["status"] == "ok" else "[red]error[/red]"
         table.add_row(
             c["vendor"],
@@ -242,6 +289,12 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--as-of", default=None, metavar="YYYY-MM-DD", help="end windows at this date's close"
     )
+    parser.add_argument(
+        "--publish",
+        action="store_true",
+        help="also publish the fetched bars, signals and regimes to bars.raw, signals.enriched and "
+        "regimes.snapshot on the configured bus, keyed by symbol",
+    )
     return parser
 
 
@@ -262,7 +315,7 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
         settings = load_settings()
         checks = [parse_check(c) for c in args.check] or list(DEFAULT_CHECKS)
         as_of = _as_of(args.as_of)
-        path, report = run_smoke(settings, checks, as_of, args.output_dir)
+        path, report = run_smoke(settings, checks, as_of, args.output_dir, publish=args.publish)
     except (ConfigError, InputError) as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2

@@ -1,7 +1,9 @@
 """Publish fetched market data to the bus: bars, signals and regimes, one event per row.
 
 Every event is keyed by symbol, so one symbol's rows stay in one partition and arrive in
-time order. Event types and hubs:
+time order. Event ids are derived from (type, vendor, symbol, interval, bar time), so a bar
+fetched and published twice carries the same id both times and consumers dedupe it like any
+redelivery. Event types and hubs:
 
 =====================  ==================  =====================================
 frame                  event type          hub (setting)
@@ -14,6 +16,7 @@ regimes                ``regime.snapshot`` ``EH_HUB_REGIMES`` (``regimes.snapsho
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,6 +38,7 @@ __all__ = [
     "MarketPublishResult",
     "RegimeEvent",
     "SignalEvent",
+    "market_event_id",
     "publish_market_frames",
 ]
 
@@ -117,21 +121,38 @@ def _bar_envelopes(frame: pd.DataFrame, base: dict[str, Any], correlation_id: st
     out = []
     for stamp, values in _rows(frame[["open", "high", "low", "close", "volume"]]):
         payload = BarEvent(timestamp=stamp.to_pydatetime(), **base, **values)
-        out.append(
-            Envelope.wrap(BAR_EVENT, payload, partition_key=base["symbol"], correlation_id=correlation_id)
-        )
+        out.append(_wrap(BAR_EVENT, payload, base, stamp, correlation_id))
     return out
+
+
+def market_event_id(event_type: str, vendor: str, symbol: str, interval: str, stamp: pd.Timestamp) -> str:
+    """The id of one row's event: the same bar published twice gets the same id."""
+    key = f"{event_type}|{vendor}|{symbol}|{interval}|{stamp.isoformat()}"
+    return hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+
+
+def _wrap(
+    event_type: str, payload: BaseModel, base: dict[str, Any], stamp: pd.Timestamp, correlation_id: str | None
+) -> Envelope:
+    return Envelope.wrap(
+        event_type,
+        payload,
+        partition_key=base["symbol"],
+        correlation_id=correlation_id,
+        event_id=market_event_id(event_type, base["vendor"], base["symbol"], base["interval"], stamp),
+    )
 
 
 def _signal_envelopes(
     frame: pd.DataFrame, base: dict[str, Any], correlation_id: str | None
 ) -> list[Envelope]:
     return [
-        Envelope.wrap(
+        _wrap(
             SIGNAL_EVENT,
             SignalEvent(timestamp=stamp.to_pydatetime(), values=values, **base),
-            partition_key=base["symbol"],
-            correlation_id=correlation_id,
+            base,
+            stamp,
+            correlation_id,
         )
         for stamp, values in _rows(frame)
     ]
@@ -151,9 +172,7 @@ def _regime_envelopes(
             values=values,
             **base,
         )
-        out.append(
-            Envelope.wrap(REGIME_EVENT, payload, partition_key=base["symbol"], correlation_id=correlation_id)
-        )
+        out.append(_wrap(REGIME_EVENT, payload, base, stamp, correlation_id))
     return out
 
 
