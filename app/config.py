@@ -328,6 +328,26 @@ class Settings(BaseSettings):
             "orders": self.EH_HUB_ORDERS,
         }
 
+    @property
+    def azure_credential(self) -> str:
+        """The azure-identity credential the code signs in with where no key or SAS is configured.
+
+        The bus, the blob store, the checkpoint store and the sweep dispatcher all choose it
+        the same way: ``AzureCliCredential`` (the ``az login`` session) when ``LOCAL_DEV=1``,
+        else ``DefaultAzureCredential`` (managed identity in Azure).
+        """
+        return "AzureCliCredential, LOCAL_DEV=1" if self.LOCAL_DEV else "DefaultAzureCredential"
+
+    @cached_property
+    def sweep_dispatch_backend(self) -> Backend:
+        """Where the sweep job consumer starts a sweep: the Container Apps job, or a local process."""
+        if self.SWEEP_JOB_RESOURCE_ID:
+            job = self.SWEEP_JOB_RESOURCE_ID.rstrip("/").rsplit("/", 1)[-1]
+            return Backend("aca", job, f"SWEEP_JOB_RESOURCE_ID set ({self.azure_credential})")
+        return Backend(
+            "local", "scripts/sweep_job_entry.py", "SWEEP_JOB_RESOURCE_ID unset: one local subprocess per job"
+        )
+
     @cached_property
     def database_backend(self) -> Backend:
         if self.DATABASE_URL is None:
@@ -342,12 +362,14 @@ class Settings(BaseSettings):
         if self.BLOB_URL is not None and self.BLOB_URL.startswith("file://"):
             return Backend("local", urlsplit(self.BLOB_URL).path, "BLOB_URL is a file:// URL")
         if self.AZURE_STORAGE_CONNECTION_STRING is not None:
-            return Backend("azure", "connection string", "AZURE_STORAGE_CONNECTION_STRING set")
+            return Backend(
+                "azure", "connection string", "AZURE_STORAGE_CONNECTION_STRING set (its key or SAS signs in)"
+            )
         if self.BLOB_URL is not None:
             account = urlsplit(self.BLOB_URL).hostname or ""
-            return Backend("azure", account, "BLOB_URL is an az:// URL (DefaultAzureCredential)")
+            return Backend("azure", account, f"BLOB_URL is an az:// URL ({self.azure_credential})")
         if self.STORAGE_ACCOUNT:
-            return Backend("azure", self.STORAGE_ACCOUNT, "STORAGE_ACCOUNT set (DefaultAzureCredential)")
+            return Backend("azure", self.STORAGE_ACCOUNT, f"STORAGE_ACCOUNT set ({self.azure_credential})")
         return Backend("local", str(self.DATA_DIR / "blob"), "no blob settings: local folder per container")
 
     @cached_property
@@ -355,11 +377,21 @@ class Settings(BaseSettings):
         if self.BUS_URL is not None:
             scheme = urlsplit(self.BUS_URL).scheme
             kind = {"local": "local", "redis": "redis", "rediss": "redis", "eventhubs": "eventhubs"}[scheme]
-            return Backend(kind, mask_url(self.BUS_URL), "BUS_URL set")
+            if kind != "eventhubs":
+                return Backend(kind, mask_url(self.BUS_URL), "BUS_URL set")
+            if self.EH_CONNECTION_STRING is not None:
+                return Backend(
+                    "eventhubs",
+                    "connection string",
+                    "BUS_URL is eventhubs:// but EH_CONNECTION_STRING is set and wins (its SAS key signs in)",
+                )
+            return Backend("eventhubs", mask_url(self.BUS_URL), f"BUS_URL set ({self.azure_credential})")
         if self.EH_CONNECTION_STRING is not None:
-            return Backend("eventhubs", "connection string", "EH_CONNECTION_STRING set")
+            return Backend(
+                "eventhubs", "connection string", "EH_CONNECTION_STRING set (its SAS key signs in)"
+            )
         if self.EH_FQDN:
-            return Backend("eventhubs", self.EH_FQDN, "EH_FQDN set (DefaultAzureCredential)")
+            return Backend("eventhubs", self.EH_FQDN, f"EH_FQDN set ({self.azure_credential})")
         if self.REDIS_URL is not None:
             return Backend("redis", mask_url(self.REDIS_URL), "REDIS_URL set")
         return Backend("local", str(self.DATA_DIR / "bus.db"), "no bus settings: local durable log")
