@@ -1,4 +1,4 @@
-"""``ai-trader schedule``: the daily schedule (show, run one job, serve)."""
+"""``ai-trader schedule``: the daily schedule (show, history of runs, run one job, serve)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import json
 import signal
 from datetime import UTC, date, datetime
 from types import FrameType
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -40,6 +41,40 @@ def show(days: int = typer.Option(7, min=1, max=60, help="How many days ahead.")
                 "done" if occurrence.key in done else "pending",
             )
         console.print(table)
+
+
+@schedule_app.command("history")
+def history(
+    limit: int = typer.Option(20, "--limit", min=1, help="Newest N runs."),
+    as_json: bool = typer.Option(False, "--json", help="Print the ledger entries as a JSON array."),
+) -> None:
+    """List past scheduled runs from the ledger, newest first, with their status and duration."""
+    from app.workers.scheduler import Ledger
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        runs = Ledger(settings.DATA_DIR / "schedule" / "ledger.jsonl").history(limit)
+    if as_json:
+        typer.echo(json.dumps(runs, indent=2, default=str))
+        return
+    table = Table(title=f"Scheduled runs (newest {limit})")
+    for column in ("finished (UTC)", "job", "status", "seconds"):
+        table.add_column(column, no_wrap=True)
+    table.add_column("error / output", overflow="fold")
+    for entry in runs:
+        raw = entry.get("detail")
+        detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
+        status = str(entry.get("status", "?"))
+        finished = str(entry.get("finished_at", ""))
+        seconds = detail.get("duration_s")
+        table.add_row(
+            finished[:19].replace("T", " "),
+            str(entry.get("job", "")),
+            status if status == "ok" else f"[red]{status}[/red]",
+            "" if seconds is None else f"{float(seconds):.3f}",
+            str(detail.get("error") or detail.get("output") or ""),
+        )
+    console.print(table)
 
 
 @schedule_app.command("run")

@@ -100,15 +100,35 @@ class Ledger:
         path.parent.mkdir(parents=True, exist_ok=True)
 
     def done(self) -> set[str]:
+        return {str(entry["key"]) for entry in self.entries()}
+
+    def entries(self) -> list[dict[str, Any]]:
+        """Every recorded run, oldest first; malformed lines are skipped with a warning."""
         if not self.path.exists():
-            return set()
-        keys = set()
+            return []
+        runs = []
         for line in self.path.read_text(encoding="utf-8").splitlines():
             try:
-                keys.add(json.loads(line)["key"])
-            except (json.JSONDecodeError, KeyError, TypeError):
+                entry = json.loads(line)
+                if not isinstance(entry, dict) or "key" not in entry:
+                    raise TypeError("not a ledger entry")
+            except (json.JSONDecodeError, TypeError):
                 log.warning("ignoring a malformed schedule ledger line in %s", self.path)
-        return keys
+                continue
+            runs.append(entry)
+        return runs
+
+    def history(self, limit: int = 20) -> list[dict[str, Any]]:
+        """The newest ``limit`` recorded runs, newest first (by ``finished_at``, then file order).
+
+        Raises:
+            InputError: ``limit`` is below 1.
+        """
+        if limit < 1:
+            raise InputError(f"limit: must be at least 1, got {limit}")
+        runs = list(enumerate(self.entries()))
+        runs.sort(key=lambda item: (str(item[1].get("finished_at", "")), item[0]), reverse=True)
+        return [entry for _, entry in runs[:limit]]
 
     def record(self, occurrence: Occurrence, status: str, detail: dict[str, Any]) -> None:
         line = json.dumps(
@@ -164,16 +184,28 @@ class Scheduler:
         return next((o for o in occurrences(self.settings, now) if o.key not in done), None)
 
     def run_occurrence(self, occurrence: Occurrence) -> str:
+        """Run one occurrence, log its start and outcome, and record it in the ledger."""
+        name = occurrence.job.name
+        fields: dict[str, Any] = {"job": name, "session": occurrence.session.isoformat()}
+        log.info("schedule: running %s for session %s", name, occurrence.session, extra=fields)
         started = time_module.perf_counter()
-        log.info("schedule: running %s for session %s", occurrence.job.name, occurrence.session)
+        failure: Exception | None = None
         try:
-            detail = self.run_job(occurrence.job.name, occurrence.session)
+            detail = self.run_job(name, occurrence.session)
             status = "ok"
         except Exception as exc:
-            log.exception("schedule: %s failed", occurrence.job.name)
+            failure = exc
             detail, status = {"error": f"{type(exc).__name__}: {exc}"}, "error"
-        detail["duration_s"] = round(time_module.perf_counter() - started, 3)
+        elapsed = time_module.perf_counter() - started
+        detail["duration_s"] = round(elapsed, 3)
         self.ledger.record(occurrence, status, detail)
+        fields["duration_ms"] = round(elapsed * 1000, 1)
+        if failure is None:
+            log.info("schedule: %s succeeded", name, extra=fields)
+        else:
+            log.error(
+                "schedule: %s failed", name, exc_info=failure, extra={**fields, "error": detail["error"]}
+            )
         return status
 
     def run_pending(self) -> int:
