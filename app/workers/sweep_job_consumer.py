@@ -7,8 +7,10 @@ atomically, so a redelivered event never starts a second run), then starts the s
   with ``SWEEP_CONFIG_BLOB`` and ``SWEEP_JOB_ID`` set on container ``SWEEP_JOB_CONTAINER``;
 * otherwise: ``scripts/sweep_job_entry.py`` as a local subprocess (one at a time).
 
-It checkpoints after each handled event. Malformed events and events naming an unknown job
-are dead-lettered. A dispatch that keeps failing marks the job ``failed`` with the reason.
+It checkpoints after each handled event. Hub health probes (``diagnostics.quicksend``, sent by
+``scripts/check_quicksend_eventhubs.py --hub backtest.jobs``) are skipped and checkpointed past.
+Malformed events and events naming an unknown job are dead-lettered. A dispatch that keeps
+failing marks the job ``failed`` with the reason.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any, Protocol
 
+from app.bus.diagnostics import QUICKSEND_EVENT
 from app.bus.ports import Bus, Consumer, Delivered
 from app.config import Settings
 from app.errors import AiTraderError, ConfigError, RetryableError
@@ -355,6 +358,12 @@ class SweepJobConsumer:
         envelope = delivered.envelope
         if envelope is None:
             consumer.dead_letter(delivered, delivered.error or "malformed envelope")
+            return
+        if envelope.type == QUICKSEND_EVENT:
+            log.info(
+                "skipped a hub health probe",
+                extra={"event_id": envelope.event_id, "partition": delivered.partition},
+            )
             return
         job_id = envelope.payload.get("job_id")
         if envelope.type != JOB_EVENT_TYPE or not isinstance(job_id, str) or not job_id:
