@@ -113,8 +113,13 @@ def provision_command(
 def lag_command(
     hub: str = typer.Argument(..., help="Hub name, e.g. exec.orders."),
     group: str = typer.Argument(..., help="Consumer group, e.g. orchestrator."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON instead of a table."),
 ) -> None:
-    """Show events and seconds behind per partition for one consumer group."""
+    """Show events and seconds behind per partition for one consumer group.
+
+    ``--json`` prints ``{hub, group, events_behind (sum), seconds_behind (max), partitions:
+    [{partition, events_behind, seconds_behind}]}``.
+    """
     from app.bus.factory import create_bus
 
     settings = settings_or_exit()
@@ -126,6 +131,23 @@ def lag_command(
         finally:
             consumer.close()
             bus.close()
+    if as_json:
+        payload = {
+            "hub": hub,
+            "group": group,
+            "events_behind": sum(entry.events_behind for entry in lag),
+            "seconds_behind": max((entry.seconds_behind for entry in lag), default=0.0),
+            "partitions": [
+                {
+                    "partition": entry.partition,
+                    "events_behind": entry.events_behind,
+                    "seconds_behind": entry.seconds_behind,
+                }
+                for entry in lag
+            ],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
     table = Table(title=f"Lag of {group} on {hub}")
     for column in ("partition", "events behind", "seconds behind"):
         table.add_column(column)
@@ -139,8 +161,13 @@ def dead_letters_command(
     hub: str = typer.Argument(..., help="Hub name."),
     group: str = typer.Argument(..., help="Consumer group."),
     limit: int = typer.Option(20, min=1, help="Newest N."),
+    as_json: bool = typer.Option(False, "--json", help="Print a JSON array instead of a table."),
 ) -> None:
-    """List the newest dead-lettered events of a group with their reasons."""
+    """List the newest dead-lettered events of a group with their reasons.
+
+    ``--json`` prints ``[{hub, group, partition, offset, reason, recorded_at, raw}]``, where
+    ``raw`` is the event's bytes as UTF-8 text (undecodable bytes replaced).
+    """
     from app.bus.factory import create_bus
 
     settings = settings_or_exit()
@@ -150,6 +177,21 @@ def dead_letters_command(
             letters = bus.dead_letters(hub, group, limit)
         finally:
             bus.close()
+    if as_json:
+        rows = [
+            {
+                "hub": letter.hub,
+                "group": letter.group,
+                "partition": letter.partition,
+                "offset": letter.offset,
+                "reason": letter.reason,
+                "recorded_at": letter.recorded_at.isoformat(),
+                "raw": letter.raw.decode("utf-8", errors="replace"),
+            }
+            for letter in letters
+        ]
+        typer.echo(json.dumps(rows, indent=2))
+        return
     table = Table(title=f"Dead letters of {group} on {hub}")
     for column in ("recorded", "partition", "offset", "reason"):
         table.add_column(column)
