@@ -18,11 +18,15 @@ console = Console()
 err_console = Console(stderr=True)
 
 
-def settings_or_exit() -> Settings:
-    """Load settings; on a malformed value print one line and exit 2."""
+def settings_or_exit(component: str | None = None) -> Settings:
+    """Load settings and set up logging; on a malformed value print one line and exit 2.
+
+    ``component`` names this process on log lines unless ``AI_TRADER_COMPONENT`` is set
+    (default ``cli``).
+    """
     with exit_on_error():
         settings = load_settings()
-        configure_logging(settings.LOG_LEVEL)
+        configure_logging(settings.LOG_LEVEL, component=component)
         return settings
     raise AssertionError("unreachable")  # pragma: no cover
 

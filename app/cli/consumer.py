@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+
 import typer
+
+from app.observability import COMPONENT_ENV
 
 __all__ = ["consumer_app"]
 
@@ -22,6 +26,23 @@ def orders_command(
     """Persist exec.orders events into trading.orders / trading.fills (same as scripts/order_consumer.py)."""
     from app.workers.order_consumer import main
 
+    code = main(args or [])
+    if code:
+        raise typer.Exit(code)
+
+
+@consumer_app.command("sweeps", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})
+def sweeps_command(
+    args: list[str] = typer.Argument(
+        None,
+        metavar="KEY=VALUE",
+        help="Overrides such as EH_HUB_JOBS=backtest.jobs IDLE_EXIT_SECONDS=5.",
+    ),
+) -> None:
+    """Start a sweep for each job on backtest.jobs (same as scripts/sweep_job_consumer.py)."""
+    from app.workers.sweep_job_consumer import main
+
+    os.environ.setdefault(COMPONENT_ENV, "sweep-consumer")  # its log lines, and its sweep runs'
     code = main(args or [])
     if code:
         raise typer.Exit(code)

@@ -50,7 +50,7 @@ def api_command(
     from app.api.server import check_bind, serve
     from app.storage.db import Database
 
-    settings = settings_or_exit()
+    settings = settings_or_exit("api")
     with exit_on_error():
         check_bind(settings, host or settings.API_HOST)
         if migrate:

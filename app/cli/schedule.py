@@ -117,7 +117,7 @@ def serve() -> None:
     from app.services.daily import DailyJobs
     from app.workers.scheduler import Scheduler
 
-    settings = settings_or_exit()
+    settings = settings_or_exit("scheduler")
     with exit_on_error():
         services = Services(settings)
         services.db.upgrade()

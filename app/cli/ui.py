@@ -10,6 +10,7 @@ import typer
 
 from app.cli.common import settings_or_exit
 from app.config import Settings
+from app.observability import COMPONENT_ENV, resolve_component
 
 __all__ = ["streamlit_argv", "ui_command"]
 
@@ -36,7 +37,8 @@ def ui_command(
     port: int | None = typer.Option(None, help="Port (default UI_PORT, 8501)."),
 ) -> None:
     """Serve the dashboard (Router Orders, Backtest Sweeps with the frame viewer, Risk)."""
-    settings = settings_or_exit()
+    settings = settings_or_exit("ui")
     argv = streamlit_argv(settings, host, port)
+    env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", COMPONENT_ENV: resolve_component("ui")}
     # Replace this process, so a supervisor's SIGTERM reaches Streamlit itself.
-    os.execve(argv[0], argv, {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true"})  # noqa: S606
+    os.execve(argv[0], argv, env)  # noqa: S606

@@ -6,6 +6,7 @@ Each component is a child process (so one crash cannot take the others down sile
 
 from __future__ import annotations
 
+import os
 import signal
 import socket
 import subprocess
@@ -19,6 +20,7 @@ import typer
 from app.cli.common import console, exit_on_error, settings_or_exit
 from app.config import Settings
 from app.errors import ConfigError
+from app.observability import COMPONENT_ENV
 
 __all__ = ["Component", "components", "up_command"]
 
@@ -40,7 +42,7 @@ def components(settings: Settings, host: str) -> list[Component]:
             "api", [py, "-m", "app.cli", "api", "--host", host, "--no-migrate"], api_url, settings.api_port
         ),
         Component("order-consumer", [py, "-m", "app.cli", "consumer", "orders"]),
-        Component("sweep-consumer", [py, "-m", "app.workers.sweep_job_consumer"]),
+        Component("sweep-consumer", [py, "-m", "app.cli", "consumer", "sweeps"]),
         Component(
             "ui",
             [py, "-m", "app.cli", "ui", "--host", host],
@@ -68,7 +70,7 @@ def up_command(
     from app.api.server import check_bind
     from app.storage.db import Database
 
-    settings = settings_or_exit()
+    settings = settings_or_exit("up")
     with exit_on_error():
         check_bind(settings, host)
         database = Database.from_settings(settings)
@@ -84,7 +86,9 @@ def up_command(
                 )
     procs: dict[str, subprocess.Popen[bytes]] = {}
     for component in selected:
-        procs[component.name] = subprocess.Popen(component.argv)
+        # Each child names itself on every JSON log line (field ``component``).
+        env = {**os.environ, COMPONENT_ENV: component.name}
+        procs[component.name] = subprocess.Popen(component.argv, env=env)
         label = component.url or "running"
         console.print(
             f"[green]started[/green] {component.name:<16} {label}  (pid {procs[component.name].pid})"

@@ -21,7 +21,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
 from types import FrameType
@@ -195,7 +195,10 @@ class OrderConsumer:
             ) from None
         finally:
             self._report("stopped")
-        log.info("order consumer stopped", extra={"stats": self.stats})
+        log.info(
+            "order consumer stopped",
+            extra={"hub": config.hub, "group": config.group, **asdict(self.stats)},
+        )
         return self.stats
 
     def process(self, batch: Sequence[Delivered]) -> None:
@@ -388,7 +391,7 @@ def main(argv: Sequence[str]) -> int:
     except (ConfigError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
-    configure_logging(settings.LOG_LEVEL)
+    configure_logging(settings.LOG_LEVEL, component=CONSUMER_NAME)
     services = Services(settings)
     worker: OrderConsumer | None = None
     stop_early = threading.Event()

@@ -42,7 +42,8 @@ def test_runbook_keys_are_accepted() -> None:
 def test_up_starts_the_sweep_consumer(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, DATA_DIR=tmp_path)  # type: ignore[call-arg]
     started = {c.name: c.argv for c in components(settings, "127.0.0.1")}
-    assert started["sweep-consumer"][1:] == ["-m", "app.workers.sweep_job_consumer"]
+    # through the CLI, so the module's logger is app.workers.sweep_job_consumer, not __main__
+    assert started["sweep-consumer"][1:] == ["-m", "app.cli", "consumer", "sweeps"]
 
 
 def test_module_runs_as_a_script() -> None:
