@@ -9,6 +9,7 @@ start-up with a :class:`~app.errors.ConfigError` whose message names the key.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -63,6 +64,11 @@ def _check_url(value: str | None, schemes: tuple[str, ...]) -> str | None:
     return value
 
 
+def _storage_account_of(url: str) -> str:
+    """First label of the URL's host: the storage account of an ``az://`` / ``abfs://`` URL."""
+    return (urlsplit(url).hostname or "").split(".", 1)[0]
+
+
 class Settings(BaseSettings):
     """Effective configuration; build it once with :func:`load_settings` and pass it down."""
 
@@ -97,6 +103,14 @@ class Settings(BaseSettings):
     BLOB_CONTAINER_MODELS: str = "trader-models"
     CHECKPOINT_CONTAINER: str = "eh-checkpoints"
     BLOB_CONTAINER_CONFIGS: str = "configs"
+    FRAMES_BLOB_PUBLISH: bool | None = Field(
+        default=None,
+        description="Also publish probabilistic frames + manifest records to BLOB_CONTAINER_DATA; "
+        "unset: only when the blob backend is Azure.",
+    )
+    FRAMES_BLOB_TIMEOUT_S: float = Field(
+        default=20.0, gt=0, description="Deadline for publishing or listing frames in the blob store."
+    )
 
     # --- event bus --------------------------------------------------------------------
     BUS_URL: str | None = Field(
@@ -117,6 +131,11 @@ class Settings(BaseSettings):
         description="Seconds a local/redis bus consumer holds a partition without renewing it.",
     )
     LOCAL_DEV: bool = Field(default=False, description="Use Azure CLI credentials (az login) instead of MSI.")
+    EH_ALLOW_MEMORY_CHECKPOINTS: bool = Field(
+        default=False,
+        description="Let an Event Hubs consumer run with no checkpoint store (no storage account "
+        "setting): its checkpoints then live in memory and a restart re-reads the hub's retained events.",
+    )
 
     # --- API / UI ---------------------------------------------------------------------
     API_HOST: str = "127.0.0.1"
@@ -230,7 +249,15 @@ class Settings(BaseSettings):
     @field_validator("BLOB_URL")
     @classmethod
     def _blob_url(cls, value: str | None) -> str | None:
-        return _check_url(value, ("file", "az", "abfs"))
+        checked = _check_url(value, ("file", "az", "abfs"))
+        if checked is not None and not checked.startswith("file:"):
+            account = _storage_account_of(checked)
+            if re.fullmatch(r"[a-z0-9]{3,24}", account) is None:
+                raise ValueError(
+                    "az:// and abfs:// URLs name the storage account (az://<account>); "
+                    f"{account!r} is not an account name (3-24 lower-case letters and digits)"
+                )
+        return checked
 
     @field_validator(
         "API_BASE_URL",
@@ -338,6 +365,17 @@ class Settings(BaseSettings):
         """
         return "AzureCliCredential, LOCAL_DEV=1" if self.LOCAL_DEV else "DefaultAzureCredential"
 
+    @property
+    def blob_url_account(self) -> str | None:
+        """The storage account an ``az://`` or ``abfs://`` ``BLOB_URL`` names, else ``None``.
+
+        ``az://<account>``, ``az://<account>.blob.core.windows.net`` and
+        ``abfs://<container>@<account>.dfs.core.windows.net`` all give ``<account>``.
+        """
+        if self.BLOB_URL is None or self.BLOB_URL.startswith("file:"):
+            return None
+        return _storage_account_of(self.BLOB_URL)
+
     @cached_property
     def sweep_dispatch_backend(self) -> Backend:
         """Where the sweep job consumer starts a sweep: the Container Apps job, or a local process."""
@@ -365,9 +403,10 @@ class Settings(BaseSettings):
             return Backend(
                 "azure", "connection string", "AZURE_STORAGE_CONNECTION_STRING set (its key or SAS signs in)"
             )
-        if self.BLOB_URL is not None:
-            account = urlsplit(self.BLOB_URL).hostname or ""
-            return Backend("azure", account, f"BLOB_URL is an az:// URL ({self.azure_credential})")
+        if self.blob_url_account is not None:
+            return Backend(
+                "azure", self.blob_url_account, f"BLOB_URL is an az:// URL ({self.azure_credential})"
+            )
         if self.STORAGE_ACCOUNT:
             return Backend("azure", self.STORAGE_ACCOUNT, f"STORAGE_ACCOUNT set ({self.azure_credential})")
         return Backend("local", str(self.DATA_DIR / "blob"), "no blob settings: local folder per container")

@@ -425,7 +425,8 @@ def install_signal_handlers(consumer: SweepJobConsumer) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``scripts/sweep_job_consumer.py``: exit 0 when done, 2 on bad input."""
+    """Entry point of ``scripts/sweep_job_consumer.py``: exit 0 when done, 2 on bad input or
+    settings, 1 when the bus or the dispatcher failed."""
     from app.bus.factory import create_bus
     from app.errors import InputError
     from app.observability import configure_logging
@@ -454,6 +455,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     install_signal_handlers(consumer)
     try:
         consumer.run(idle_exit_s=idle)
+    except (InputError, ConfigError) as exc:  # e.g. an Event Hubs consumer with no checkpoint store
+        print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 2
     except AiTraderError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 1

@@ -185,7 +185,16 @@ class EventHubsBus:
         return receipts
 
     def consumer(self, hub: str, group: str) -> EventHubsConsumer:
-        return EventHubsConsumer(self, self.hub(hub), group)
+        """A consumer of ``hub`` for ``group``.
+
+        Raises:
+            ConfigError: no checkpoint store is configured and in-memory checkpoints were not
+                allowed (see :meth:`EventHubsConfig.require_checkpoint_store`).
+            BusError: the hub cannot be read (wrong namespace, hub or credential).
+        """
+        spec = self.hub(hub)
+        self.config.require_checkpoint_store(hub, group)
+        return EventHubsConsumer(self, spec, group)
 
     def dead_letters(self, hub: str, group: str, limit: int = 100) -> list[DeadLetter]:
         self.hub(hub)

@@ -8,7 +8,10 @@ from urllib.parse import urlsplit
 from app.config import Settings
 from app.errors import ConfigError
 
-__all__ = ["EventHubsConfig"]
+__all__ = ["MEMORY_CHECKPOINT_GROUPS", "EventHubsConfig"]
+
+MEMORY_CHECKPOINT_GROUPS: frozenset[str] = frozenset({"diagnostics"})
+"""Groups that may consume with in-memory checkpoints: throwaway readers such as the quicksend check."""
 
 
 def _without_entity_path(connection_string: str) -> str:
@@ -24,7 +27,10 @@ class EventHubsConfig:
     opens one client per hub), else ``DefaultAzureCredential`` on ``fully_qualified_namespace``
     (``AzureCliCredential`` when ``use_cli_credential``, i.e. ``LOCAL_DEV=1``).
     Checkpoints and partition ownership go to ``checkpoint_container`` of ``storage_account``
-    (or ``storage_connection_string``); with neither, they are kept in memory only.
+    (or ``storage_connection_string``). With neither there is no checkpoint store, and a
+    consumer is refused (a restart would lose its position) unless
+    ``allow_memory_checkpoints`` (``EH_ALLOW_MEMORY_CHECKPOINTS=1``) or its group is
+    ``diagnostics``; publishing never needs the store.
     ``ownership_s`` is how long a partition claim lasts without renewal; the SDK rebalances
     every third of it. ``retry_total`` is the SDK's retry budget per operation.
     """
@@ -35,6 +41,7 @@ class EventHubsConfig:
     storage_account: str | None = None
     storage_connection_string: str | None = field(default=None, repr=False)
     checkpoint_container: str = "eh-checkpoints"
+    allow_memory_checkpoints: bool = False
     ownership_s: float = 10.0
     prefetch: int = 300
     retry_total: int = 3
@@ -58,6 +65,22 @@ class EventHubsConfig:
     def durable_checkpoints(self) -> bool:
         return bool(self.storage_account or self.storage_connection_string)
 
+    def require_checkpoint_store(self, hub: str, group: str) -> None:
+        """Refuse a consumer that would keep its checkpoints in memory without an explicit opt-in.
+
+        Raises:
+            ConfigError: no storage setting, ``allow_memory_checkpoints`` off, and ``group`` is
+                not the throwaway ``diagnostics`` group.
+        """
+        if self.durable_checkpoints or self.allow_memory_checkpoints or group in MEMORY_CHECKPOINT_GROUPS:
+            return
+        raise ConfigError(
+            f"the Event Hubs consumer of {hub}/{group} has no checkpoint store, so a restart would lose "
+            "its position: set AZURE_STORAGE_CONNECTION_STRING, STORAGE_ACCOUNT or BLOB_URL=az://<account> "
+            f"(checkpoints go to its {self.checkpoint_container} container), or set "
+            "EH_ALLOW_MEMORY_CHECKPOINTS=1 to accept checkpoints that are lost on restart"
+        )
+
     @classmethod
     def from_settings(cls, settings: Settings) -> EventHubsConfig:
         fqdn = settings.EH_FQDN
@@ -75,8 +98,9 @@ class EventHubsConfig:
             fully_qualified_namespace=fqdn if not connection else None,
             connection_string=_without_entity_path(connection) if connection else None,
             use_cli_credential=settings.LOCAL_DEV,
-            storage_account=settings.STORAGE_ACCOUNT,
+            storage_account=settings.STORAGE_ACCOUNT or settings.blob_url_account,
             storage_connection_string=storage.get_secret_value() if storage else None,
             checkpoint_container=settings.CHECKPOINT_CONTAINER,
+            allow_memory_checkpoints=settings.EH_ALLOW_MEMORY_CHECKPOINTS,
             ownership_s=settings.BUS_LEASE_S,
         )

@@ -17,6 +17,7 @@ def test_consumer_and_ping_of_unreachable_namespace_raise_bus_error() -> None:
         connection_string=f"Endpoint=sb://127.0.0.1:{port};SharedAccessKeyName=k;SharedAccessKey=dg==;"
         "UseDevelopmentEmulator=true",
         retry_total=0,
+        allow_memory_checkpoints=True,  # no storage here: let the consumer reach the network
     )
     bus = EventHubsBus(config, topology(Settings(_env_file=None)))  # type: ignore[call-arg]
     with pytest.raises(BusError, match=rf"cannot read exec.orders on 127.0.0.1:{port}"):
