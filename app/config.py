@@ -377,6 +377,38 @@ class Settings(BaseSettings):
         return _storage_account_of(self.BLOB_URL)
 
     @cached_property
+    def checkpoint_backend(self) -> Backend:
+        """Where the bus keeps consumer checkpoints (Event Hubs: a blob container, or none)."""
+        if self.bus_backend.kind != "eventhubs":
+            return Backend(self.bus_backend.kind, self.bus_backend.target, "kept by the bus itself")
+        container = self.CHECKPOINT_CONTAINER
+        if self.AZURE_STORAGE_CONNECTION_STRING is not None:
+            return Backend(
+                "azure",
+                f"connection string/{container}",
+                "AZURE_STORAGE_CONNECTION_STRING set (its key or SAS)",
+            )
+        if self.STORAGE_ACCOUNT:
+            return Backend(
+                "azure",
+                f"{self.STORAGE_ACCOUNT}/{container}",
+                f"STORAGE_ACCOUNT set ({self.azure_credential})",
+            )
+        if self.blob_url_account is not None:
+            return Backend(
+                "azure",
+                f"{self.blob_url_account}/{container}",
+                f"account of BLOB_URL ({self.azure_credential})",
+            )
+        if self.EH_ALLOW_MEMORY_CHECKPOINTS:
+            return Backend("memory", "", "EH_ALLOW_MEMORY_CHECKPOINTS=1: lost when a consumer restarts")
+        return Backend(
+            "none",
+            "",
+            "no storage setting: Event Hubs consumers other than diagnostics are refused at start",
+        )
+
+    @cached_property
     def sweep_dispatch_backend(self) -> Backend:
         """Where the sweep job consumer starts a sweep: the Container Apps job, or a local process."""
         if self.SWEEP_JOB_RESOURCE_ID:

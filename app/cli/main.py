@@ -82,6 +82,7 @@ def config_show(as_json: bool = typer.Option(False, "--json", help="Print JSON i
         "database": settings.database_backend,
         "blob": settings.blob_backend,
         "bus": settings.bus_backend,
+        "checkpoints": settings.checkpoint_backend,
         "sweep_dispatch": settings.sweep_dispatch_backend,
     }
     values = settings.public_dict()

@@ -74,3 +74,38 @@ def test_memory_checkpoints_are_an_explicit_opt_in(make_settings: Callable[..., 
     config = EventHubsConfig.from_settings(make_settings(EH_FQDN=FQDN, EH_ALLOW_MEMORY_CHECKPOINTS=True))
     assert config.allow_memory_checkpoints and not config.durable_checkpoints
     config.require_checkpoint_store("backtest.jobs", "sweeper")  # does not raise
+
+
+@pytest.mark.parametrize(
+    ("values", "kind", "account"),
+    [
+        ({"STORAGE_ACCOUNT": "aitraderblobstore"}, "azure", "aitraderblobstore"),
+        ({"BLOB_URL": "az://aitraderblobstore"}, "azure", "aitraderblobstore"),
+        (
+            {"BLOB_URL": "az://otheraccount", "STORAGE_ACCOUNT": "aitraderblobstore"},
+            "azure",
+            "aitraderblobstore",
+        ),
+        ({"AZURE_STORAGE_CONNECTION_STRING": "UseDevelopmentStorage=true"}, "azure", None),
+        ({"EH_ALLOW_MEMORY_CHECKPOINTS": True}, "memory", None),
+        ({}, "none", None),
+    ],
+)
+def test_config_show_reports_the_checkpoint_store_the_bus_uses(
+    make_settings: Callable[..., Settings], values: dict[str, object], kind: str, account: str | None
+) -> None:
+    settings = make_settings(EH_FQDN=FQDN, **values)
+    config = EventHubsConfig.from_settings(settings)
+    backend = settings.checkpoint_backend
+    assert backend.kind == kind
+    assert config.durable_checkpoints == (kind == "azure")
+    assert config.storage_account == account
+    if account is not None:
+        assert backend.target == f"{account}/eh-checkpoints"
+    if kind == "none":
+        assert "refused" in backend.reason
+
+
+def test_other_buses_keep_their_own_checkpoints(make_settings: Callable[..., Settings]) -> None:
+    assert make_settings().checkpoint_backend.kind == "local"
+    assert make_settings(REDIS_URL="redis://127.0.0.1:6379/0").checkpoint_backend.kind == "redis"

@@ -118,7 +118,8 @@ def test_config_show_json_reports_the_cli_credential_under_local_dev(monkeypatch
     result = CliRunner().invoke(app, ["config", "show", "--json"])
     assert result.exit_code == 0, result.output
     backends = json.loads(result.stdout)["backends"]
-    assert set(backends) == {"database", "blob", "bus", "sweep_dispatch"}
-    for concern in ("blob", "bus", "sweep_dispatch"):
+    assert set(backends) == {"database", "blob", "bus", "checkpoints", "sweep_dispatch"}
+    assert backends["checkpoints"]["target"] == "aitraderblobstore/eh-checkpoints"
+    for concern in ("blob", "bus", "checkpoints", "sweep_dispatch"):
         assert "AzureCliCredential, LOCAL_DEV=1" in backends[concern]["reason"]
         assert "DefaultAzureCredential" not in backends[concern]["reason"]
