@@ -194,6 +194,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{summary['final_equity']:.2f} ({summary['total_return']:+.2%}); "
             f"prob_frame_path={summary['prob_frame_path']}\n"
         )
+        if summary.get("prob_frame_blob_uri"):
+            sys.stdout.write(f"prob_frame_blob_uri={summary['prob_frame_blob_uri']}\n")
+        elif summary.get("prob_frame_blob_error"):
+            sys.stdout.write(f"prob_frame_blob_error={summary['prob_frame_blob_error']}\n")
     return 0
 
 

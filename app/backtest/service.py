@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 
 from app.backtest.engine import STATUS_RUINED, BacktestResult, EngineConfig, run_backtest, status_message
-from app.backtest.frames import FrameRecord, FrameSource, write_frame
+from app.backtest.frames import FrameRecord, FrameSource, frame_publisher, write_frame
 from app.backtest.pipeline import DecisionFrame, decide
 from app.config import Settings
 from app.dal import FetchResult, MarketData, compute_regimes, compute_signals
@@ -167,6 +167,8 @@ def summary_json(run: BacktestRun) -> dict[str, Any]:
         "win_rate": _finite(metrics["win_rate"]),
         "exposure": metrics["exposure"],
         "prob_frame_path": run.frame.path,
+        "prob_frame_blob_uri": run.frame.blob_path,
+        "prob_frame_blob_error": run.frame.blob_error,
     }
 
 
@@ -242,7 +244,9 @@ def run_request(
 ) -> BacktestRun:
     """Fetch, decide, simulate, write the frame and outputs, and record the run.
 
-    The frame goes to ``settings.frames_dir``; summary, trades and equity to
+    The frame goes to ``settings.frames_dir`` and, when frames are published to the blob
+    store (:func:`~app.backtest.frames.frames_blob_enabled`), to the data container too (a
+    blob failure is logged and returned as ``frame.blob_error``); summary, trades and equity to
     ``BACKTEST_OUT_DIR/<run id>/`` (default ``<ARTIFACTS_DIR>/backtests/<run id>/``); the
     run is recorded in ``backtest_runs`` unless ``BACKTEST_NO_SAVE`` is set.
 
@@ -323,8 +327,11 @@ def run_request(
         source=source,
         run_id=run_id,
         extra={"risk_agent": request.risk_agent, "params": strategy.params()},
+        blob=frame_publisher(settings),
     )
     log.info("prob_frame_path=%s rows=%d", frame.path, frame.rows)
+    if frame.blob_path is not None:
+        log.info("prob_frame_blob_uri=%s", frame.blob_path)
     out_root = settings.BACKTEST_OUT_DIR or (settings.ARTIFACTS_DIR / "backtests")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out_root / f"{stamp}_{fetched.symbol}_{request.strategy}_{run_id[:8]}"

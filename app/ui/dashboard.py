@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
+from app.backtest.frames import BlobFrames, frames_blob_enabled
 from app.config import load_settings
 from app.errors import AiTraderError
-from app.ui.frames import load_frame, read_manifest, summarize
+from app.ui.frames import load_entry, load_frame, merge_manifests, read_manifest, summarize
 from app.ui.sources import DashboardSource, build_source
 
 
@@ -55,7 +57,9 @@ def orders_tab(source: DashboardSource) -> None:
     _table(fills or [], "No fills yet.")
 
 
-def sweeps_tab(source: DashboardSource, manifest_path: Any) -> None:
+def sweeps_tab(
+    source: DashboardSource, manifest_path: Path, blob: BlobFrames | None = None, list_blob: bool = False
+) -> None:
     jobs = _guarded("sweep jobs", source.sweep_jobs)
     if jobs is not None:
         counts = jobs.get("counts", {})
@@ -64,33 +68,44 @@ def sweeps_tab(source: DashboardSource, manifest_path: Any) -> None:
             col.metric(name, counts.get(name, 0))
         _table(jobs.get("items", jobs.get("jobs", [])), "No sweep jobs yet.")
     with st.expander("Probabilistic Frame Viewer", expanded=True):
-        entries = read_manifest(manifest_path)
-        labels = ["(paste a path below)"] + [
-            f"{e.get('created_at', '?')} · {e.get('source', '?')} · {e.get('symbol', '?')} "
-            f"{e.get('strategy', '?')} {e.get('vendor', '?')} {e.get('interval', '?')}"
-            for e in entries
-        ]
-        choice = st.selectbox(
-            "Frame", range(len(labels)), format_func=lambda i: labels[i], key="frame_choice"
+        frame_viewer(manifest_path, blob, list_blob)
+
+
+def frame_viewer(manifest_path: Path, blob: BlobFrames | None, list_blob: bool) -> None:
+    """List this host's manifest merged with the blob manifest; show the chosen frame."""
+    remote: list[dict[str, Any]] = []
+    if blob is not None and list_blob:
+        remote = _guarded("blob frame manifest", blob.records) or []
+    entries = merge_manifests(read_manifest(manifest_path), remote)
+    labels = ["(paste a path below)"] + [
+        f"{e.get('created_at', '?')} · {e.get('source', '?')} · {e.get('symbol', '?')} "
+        f"{e.get('strategy', '?')} {e.get('vendor', '?')} {e.get('interval', '?')} · {e['origin']}"
+        for e in entries
+    ]
+    choice = st.selectbox("Frame", range(len(labels)), format_func=lambda i: labels[i], key="frame_choice")
+    manual = st.text_input("Frame path (.parquet or blob://<container>/<key>)", key="frame_path").strip()
+    if not manual and not choice:
+        where = f"{manifest_path}" + (
+            f" and blob://{blob.container}/{blob.manifest_prefix}" if list_blob and blob else ""
         )
-        manual = st.text_input("Frame path (.parquet)", key="frame_path").strip()
-        path = manual or (entries[choice - 1]["path"] if choice else "")
-        if not path:
-            st.info(f"No frame selected. The manifest is {manifest_path}.")
-            return
-        try:
-            frame = load_frame(path, base=manifest_path.parent)
-        except AiTraderError as exc:
-            st.error(str(exc))
-            return
-        summary = summarize(frame)
-        st.write(
-            {"path": path, "rows": summary.rows, "start": summary.start, "end": summary.end},
-        )
-        st.caption("Columns: " + ", ".join(summary.columns))
-        if "equity" in frame.columns:
-            st.line_chart(frame["equity"])
-        st.dataframe(frame.tail(20), width="stretch")
+        st.info(f"No frame selected. Frames are listed from {where}.")
+        return
+    try:
+        if manual:
+            frame, path = load_frame(manual, base=manifest_path.parent, blob=blob), manual
+        else:
+            frame, path = load_entry(entries[choice - 1], base=manifest_path.parent, blob=blob)
+    except AiTraderError as exc:
+        st.error(str(exc))
+        return
+    summary = summarize(frame)
+    st.write(
+        {"path": path, "rows": summary.rows, "start": summary.start, "end": summary.end},
+    )
+    st.caption("Columns: " + ", ".join(summary.columns))
+    if "equity" in frame.columns:
+        st.line_chart(frame["equity"])
+    st.dataframe(frame.tail(20), width="stretch")
 
 
 def risk_tab(source: DashboardSource) -> None:
@@ -113,7 +128,12 @@ def main() -> None:
     with orders:
         orders_tab(source)
     with sweeps:
-        sweeps_tab(source, settings.frames_dir / "manifest.jsonl")
+        sweeps_tab(
+            source,
+            settings.frames_dir / "manifest.jsonl",
+            BlobFrames.from_settings(settings),
+            frames_blob_enabled(settings),
+        )
     with risk:
         risk_tab(source)
 

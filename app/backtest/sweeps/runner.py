@@ -485,7 +485,7 @@ def _write_best_frame(
     import pandas as pd
 
     from app.backtest.engine import EngineConfig, run_backtest
-    from app.backtest.frames import frame_filename, write_frame
+    from app.backtest.frames import frame_filename, frame_publisher, write_frame
     from app.backtest.pipeline import decide
     from app.backtest.service import build_frame
 
@@ -517,9 +517,12 @@ def _write_best_frame(
                 "objective": config.objective.metric,
                 "job_id": settings.SWEEP_JOB_ID,
             },
+            blob=frame_publisher(settings),
         )
     except AiTraderError as exc:
         log.error("cannot write the best run's frame", extra={"symbol": symbol, "error": str(exc)})
         return None
     log.info("prob_frame_path=%s rows=%d", record.path, record.rows, extra={"sweep": config.name})
+    if record.blob_path is not None:
+        log.info("prob_frame_blob_uri=%s", record.blob_path, extra={"sweep": config.name})
     return record.path
