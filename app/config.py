@@ -142,6 +142,10 @@ class Settings(BaseSettings):
     WEBSITES_PORT: Port | None = Field(default=None, description="App Service port; wins over PORT.")
     PORT: Port = 8000
     UI_PORT: Port = 8501
+    UI_BASE_URL: str | None = Field(
+        default=None,
+        description="Public URL of the dashboard (e.g. https://<fd-host>/ui/); where the API sends /ui.",
+    )
     API_BASE_URL: str | None = None
     API_BEARER_TOKEN: SecretStr | None = None
     READY_CHECK_TIMEOUT_S: Annotated[float, Field(gt=0, le=30)] = 2.0

@@ -7,7 +7,7 @@ import time
 from typing import Any
 
 from fastapi import APIRouter, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 import app as app_package
 from app.services.container import ReadinessCheck
@@ -27,8 +27,24 @@ async def index(request: Request) -> dict[str, Any]:
             "openapi": f"{base}/openapi.json",
             "live": f"{base}/health/live",
             "ready": f"{base}/health/ready",
+            "ui": _ui_url(request),
         },
     }
+
+
+def _ui_url(request: Request) -> str:
+    configured = request.app.state.services.settings.UI_BASE_URL
+    if configured:
+        return str(configured)
+    port = request.app.state.services.settings.UI_PORT
+    return f"{request.url.scheme}://{request.url.hostname or '127.0.0.1'}:{port}/ui/"
+
+
+@router.get("/ui", include_in_schema=False)
+@router.get("/ui/{rest:path}", include_in_schema=False)
+async def ui_redirect(request: Request) -> RedirectResponse:
+    """The dashboard is its own server (Front Door routes ``/ui`` to it); sent here, redirect."""
+    return RedirectResponse(_ui_url(request), status_code=307)
 
 
 @router.get("/health/live")

@@ -43,6 +43,25 @@ def test_index_live_ready_docs_answer_200(client: TestClient) -> None:
     assert client.get("/openapi.json").json()["info"]["title"] == "ai-trader"
 
 
+def test_ui_paths_redirect_to_the_dashboard_without_a_token(make_settings: Callable[..., Settings]) -> None:
+    for values, expected in (
+        ({"UI_PORT": 18501}, "http://testserver:18501/ui/"),
+        (
+            {"UI_BASE_URL": "https://fd.example.net/ui/", "API_BEARER_TOKEN": "t0ken"},
+            "https://fd.example.net/ui/",
+        ),
+    ):
+        services = Services(make_settings(**values))
+        services.db.upgrade()
+        with TestClient(create_app(services=services)) as client:
+            for path in ("/ui", "/ui/", "/ui/some/page"):
+                answer = client.get(path, follow_redirects=False)
+                assert (answer.status_code, answer.headers["location"]) == (307, expected)
+            assert client.get("/").json()["links"]["ui"] == expected
+            assert "/ui" not in client.get("/openapi.json").json()["paths"]
+        services.close()
+
+
 def test_ready_names_the_failing_dependency(api: FastAPI, client: TestClient) -> None:
     def broken() -> None:
         raise StorageError("connection refused")
