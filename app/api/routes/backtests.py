@@ -2,6 +2,9 @@
 
 The response is the object ``run_breakout --json`` prints, including ``prob_frame_path``; the
 frame is registered in the manifest with source ``api`` so the dashboard's frame viewer lists it.
+On an Azure blob backend the frame is also published to the data container:
+``prob_frame_blob_uri`` is its ``blob://`` URI, or ``null`` with the reason in
+``prob_frame_blob_error`` when publishing failed (the run itself still succeeds).
 """
 
 from __future__ import annotations
