@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from app.backtest.frames import BlobFrames, frames_blob_enabled
-from app.config import load_settings
+from app.config import Settings, load_settings
 from app.errors import AiTraderError
 from app.ui.frames import load_entry, load_frame, merge_manifests, read_manifest, summarize
 from app.ui.sources import DashboardSource, build_source
@@ -28,6 +28,12 @@ def _guarded(what: str, fn: Any) -> Any:
     except AiTraderError as exc:
         st.warning(f"{what} unavailable: {exc}")
         return None
+
+
+@st.cache_resource(show_spinner=False)
+def _frames_blob(identity: str, _settings: Settings) -> BlobFrames:
+    """One blob client per configuration, kept across reruns (an Azure login per click is slow)."""
+    return BlobFrames.from_settings(_settings)
 
 
 def health_section(source: DashboardSource) -> None:
@@ -131,7 +137,7 @@ def main() -> None:
         sweeps_tab(
             source,
             settings.frames_dir / "manifest.jsonl",
-            BlobFrames.from_settings(settings),
+            _frames_blob(BlobFrames.from_settings(settings).identity, settings),
             frames_blob_enabled(settings),
         )
     with risk:

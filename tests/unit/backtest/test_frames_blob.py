@@ -175,6 +175,6 @@ def test_after_a_failed_listing_the_next_calls_fail_fast_until_retry_after() -> 
         blob.records()
     assert len(attempts) == 1
     blob.retry_after_s = 0
-    with pytest.raises(StorageError, match="connection refused$"):
+    with pytest.raises(StorageError, match=r"connection refused$"):
         blob.records()
     assert len(attempts) == 2
