@@ -35,6 +35,45 @@ def parse_blob_uri(uri: str) -> tuple[str, str]:
     return container, key
 
 
+AZURE_RETRY_TOTAL = 3
+AZURE_RETRY_INITIAL_BACKOFF_S = 1
+AZURE_RETRY_INCREMENT_BASE_S = 2
+AZURE_CONNECT_TIMEOUT_S = 10
+
+
+def _bounded_retry_class(base: Any) -> Any:
+    """adlfs whose Azure client gives up in seconds, not minutes.
+
+    The storage SDK's default retry (15 s first back-off, growing by powers of 3) keeps one
+    call on a dead endpoint busy for close to three minutes, and a cache write or a
+    readiness probe with it. Here: 3 retries after 1 + 2, 1 + 4 and 1 + 8 s, and a 10 s
+    connect timeout: about 15 s per storage call on a dead endpoint (a write is two calls).
+    """
+    from azure.storage.blob.aio import BlobServiceClient, ExponentialRetry
+
+    class BoundedRetryBlobFileSystem(base):  # type: ignore[misc]
+        def do_connect(self) -> None:
+            options: dict[str, Any] = {
+                "retry_policy": ExponentialRetry(
+                    initial_backoff=AZURE_RETRY_INITIAL_BACKOFF_S,
+                    increment_base=AZURE_RETRY_INCREMENT_BASE_S,
+                    retry_total=AZURE_RETRY_TOTAL,
+                ),
+                "connection_timeout": AZURE_CONNECT_TIMEOUT_S,
+            }
+            if self.connection_string is not None:
+                self.service_client = BlobServiceClient.from_connection_string(
+                    self.connection_string, **options
+                )
+            else:
+                self.account_url = f"https://{self.account_name}.blob.core.windows.net"
+                self.service_client = BlobServiceClient(
+                    self.account_url, credential=self.credential, **options
+                )
+
+    return BoundedRetryBlobFileSystem
+
+
 def _clean_key(key: str) -> str:
     normal = posixpath.normpath(key.replace("\\", "/")).lstrip("/")
     if normal in ("", ".") or normal.startswith(".."):
@@ -82,7 +121,7 @@ class BlobStore:
             kwargs["credential"] = AzureCliCredential() if use_cli_credential else DefaultAzureCredential()
         else:
             raise ConfigError("Azure Blob needs STORAGE_ACCOUNT or AZURE_STORAGE_CONNECTION_STRING")
-        fs = AzureBlobFileSystem(skip_instance_cache=True, **kwargs)
+        fs = _bounded_retry_class(AzureBlobFileSystem)(skip_instance_cache=True, **kwargs)
         return cls(fs, "", "azure")
 
     @classmethod

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import io
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -8,9 +9,10 @@ import pandas as pd
 import pytest
 
 from app.config import Settings
-from app.errors import InputError, NotFoundError
+from app.errors import InputError, NotFoundError, StorageError
+from app.storage import blob as blob_module
 from app.storage.blob import BlobStore, parse_blob_uri
-from tests.servers import Server
+from tests.servers import Server, free_port
 
 
 @pytest.fixture(params=["local", "azurite"])
@@ -76,3 +78,21 @@ def test_settings_pick_azurite_through_connection_string(
     assert store.kind == "azure"
     store.put_text("configs", "a.yaml", "x: 1")
     assert store.get_text("configs", "a.yaml") == "x: 1"
+
+
+def test_a_dead_endpoint_fails_fast_with_our_retry_policy(
+    azurite: Server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # the SDK's own policy would keep this call busy for close to three minutes; with the
+    # retry budget set to zero (ours, not the SDK's default), one connection attempt decides
+    monkeypatch.setattr(blob_module, "AZURE_RETRY_TOTAL", 0)
+    dead = azurite.extra["connection_string"].replace(f":{azurite.port}/", f":{free_port()}/")
+    store = BlobStore.azure(connection_string=dead)
+    started = time.monotonic()
+    with pytest.raises(StorageError, match="trader-data"):
+        store.put_bytes("trader-data", "probe", b"x")
+    assert time.monotonic() - started < 10
+    # and the same policy still talks to a live endpoint
+    live = BlobStore.azure(connection_string=azurite.extra["connection_string"])
+    live.put_bytes("trader-data", "probe", b"x")
+    assert live.get_bytes("trader-data", "probe") == b"x"
