@@ -2,9 +2,11 @@
 
 Each hub partition is a stream; each consumer group is a Redis consumer group on every
 partition stream of the hub. Within a group one member owns a partition at a time (a lease
-key ``SET NX PX``), and reads it under the fixed Redis consumer name ``p<partition>``: the
-pending entries list of that name is the partition's delivered-but-unchecked events, so a
-member taking a partition over (after a crash) first re-reads them, then new events.
+key ``SET NX PX``), and reads it under the fixed Redis consumer name ``owner`` (the same
+for every member): the pending entries list of that name in a partition's stream is the
+partition's delivered-but-unchecked events, so a member taking a partition over (after a
+crash) first re-reads them, then new events. One ``XREADGROUP ... BLOCK`` covers all the
+partitions a member owns, so an idle consumer wakes as soon as an event is appended.
 ``checkpoint`` is ``XACK``. Retention trims streams by ``MINID`` (stream ids are times).
 """
 
@@ -25,7 +27,6 @@ from app.bus.decoding import delivered as make_delivered
 from app.bus.envelope import Envelope
 from app.bus.membership import fair_share, new_member_name, process_alive
 from app.bus.partitioning import partition_for
-from app.bus.polling import poll_with_backoff
 from app.bus.ports import DeadLetter, Delivered, PartitionLag, PublishReceipt
 from app.bus.redis.config import RedisBusConfig
 from app.bus.topology import HubSpec
@@ -34,6 +35,9 @@ from app.errors import BusError
 __all__ = ["RedisBus", "RedisConsumer"]
 
 Clock = Callable[[], float]
+
+READER = "owner"
+"""The Redis consumer name every member reads under (ownership is the lease, not the name)."""
 
 _RENEW_IF_MINE = (
     "if redis.call('get', KEYS[1]) == ARGV[1] "
@@ -64,13 +68,20 @@ def _as_sent(response: Any, **_options: Any) -> Any:
     return response
 
 
-def _entries(reply: Any) -> list[Any]:
-    """The ``[id, [field, value, ...]]`` entries of a raw one-stream XREADGROUP reply."""
+def _stream_replies(reply: Any) -> list[tuple[Any, Any]]:
+    """``(stream name, entries)`` pairs of a raw XREADGROUP reply (``None`` on a timed-out block).
+
+    Each entry is ``[id, [field, value, ...]]`` (fields ``None`` for a pending entry that was
+    trimmed away since)."""
     if not reply:
         return []
     if isinstance(reply, dict):  # RESP3: {stream: entries}
-        return list(next(iter(reply.values())))
-    return list(reply[0][1])  # RESP2: [[stream, entries]]
+        return [(name, entries or []) for name, entries in reply.items()]
+    return [(name, entries or []) for name, entries in reply]  # RESP2: [[stream, entries], ...]
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
 
 
 def _body(fields: list[bytes] | None) -> bytes:
@@ -291,15 +302,27 @@ class RedisConsumer:
 
     def poll(self, max_events: int = 500, timeout_s: float = 1.0) -> list[Delivered]:
         self._check_open()
+        if max_events < 1:
+            raise BusError("max_events must be at least 1")
+        deadline = time.monotonic() + timeout_s
+        # a blocked read must end well before the socket timeout would break it
+        longest_block_s = max(0.001, self._bus.config.socket_timeout_s / 2)
         try:
-            return poll_with_backoff(
-                self._read,
-                self._balance,
-                lambda: self._next_balance,
-                max_events,
-                timeout_s,
-                self._bus.config.idle_sleep_max_s,
-            )
+            while True:
+                now = time.monotonic()
+                if now >= self._next_balance:
+                    self._balance()
+                    now = time.monotonic()
+                wait_s = min(deadline, self._next_balance) - now
+                if not self._cursors:  # nothing owned yet: wait for the next rebalance
+                    if deadline - now <= 0:
+                        return []
+                    time.sleep(max(0.0, min(wait_s, 0.05)))
+                    continue
+                block_ms = int(min(wait_s, longest_block_s) * 1000)
+                batch = self._read(max_events, block_ms if block_ms >= 1 else None)
+                if batch or time.monotonic() >= deadline:
+                    return batch
         except RedisError as exc:
             raise BusError(f"poll on {self.hub}/{self.group} failed: {exc}") from exc
 
@@ -407,7 +430,9 @@ class RedisConsumer:
     def _members_key(self) -> str:
         return f"{self._bus.config.key_prefix}members:{self.hub}:{self.group}"
 
-    def _read(self, max_events: int) -> list[Delivered]:
+    def _read(self, max_events: int, block_ms: int | None = None) -> list[Delivered]:
+        """One XREADGROUP over every owned partition; blocks up to ``block_ms`` when all are
+        at their tail (a partition still re-reading its pending entries answers at once)."""
         owned = sorted(self._cursors)
         if not owned:
             return []
@@ -415,28 +440,23 @@ class RedisConsumer:
         self._rotation += 1
         order = [owned[(start + i) % len(owned)] for i in range(len(owned))][:max_events]
         per_partition = max(1, max_events // len(order))
-        pipe = self._bus.streams.pipeline(transaction=False)
-        for partition in order:
-            pipe.execute_command(  # type: ignore[no-untyped-call]
-                "XREADGROUP",
-                "GROUP",
-                self.group,
-                f"p{partition}",
-                "COUNT",
-                per_partition,
-                "STREAMS",
-                self._bus.stream(self.hub, partition),
-                self._cursors[partition],
-            )
-        replies = pipe.execute()
+        streams = {self._bus.stream(self.hub, partition): partition for partition in order}
+        command: list[Any] = ["XREADGROUP", "GROUP", self.group, READER, "COUNT", per_partition]
+        if block_ms is not None and all(self._cursors[p] == ">" for p in order):
+            command += ["BLOCK", block_ms]
+        command += ["STREAMS", *streams, *(self._cursors[p] for p in order)]
+        reply = self._bus.streams.execute_command(*command)  # type: ignore[no-untyped-call]
+        by_partition = {streams[_text(name)]: list(entries) for name, entries in _stream_replies(reply)}
         ids: list[bytes] = []
         partitions: list[int] = []
         bodies: list[bytes] = []
         stale: dict[int, list[bytes]] = {}
-        for partition, reply in zip(order, replies, strict=True):
-            entries = _entries(reply)
+        for partition in order:
+            entries = by_partition.get(partition, [])
             if self._cursors[partition] != ">":
                 entries = self._pending_entries(partition, entries, stale)
+            if not entries:
+                continue
             self._unacked.setdefault(partition, []).extend(stream_id for stream_id, _ in entries)
             ids += [stream_id for stream_id, _ in entries]
             partitions += [partition] * len(entries)

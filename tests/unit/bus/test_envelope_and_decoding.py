@@ -10,7 +10,7 @@ from pydantic import BaseModel
 from app.bus.decoding import decode_envelope, decode_envelopes, delivered
 from app.bus.envelope import Envelope, EnvelopeError
 from app.bus.partitioning import partition_for
-from app.bus.redis.client import _body, _entries
+from app.bus.redis.client import _body, _stream_replies
 
 
 class _Bar(BaseModel):
@@ -94,8 +94,8 @@ def test_reasons_name_the_bad_field() -> None:
 
 def test_redis_reply_parsing_handles_resp2_resp3_and_foreign_fields() -> None:
     entries = [[b"1-0", [b"e", b"body"]], [b"2-0", [b"x", b"1", b"e", b"other"]]]
-    assert _entries([[b"stream", entries]]) == entries
-    assert _entries({b"stream": entries}) == entries
-    assert _entries(None) == []
+    assert _stream_replies([[b"s0", entries], [b"s1", None]]) == [(b"s0", entries), (b"s1", [])]
+    assert _stream_replies({b"s0": entries}) == [(b"s0", entries)]
+    assert _stream_replies(None) == []
     assert [_body(fields) for _, fields in entries] == [b"body", b"other"]
     assert _body([b"x", b"1"]) == b""
