@@ -19,6 +19,7 @@ import yaml
 from azure.mgmt.appcontainers import models as aca_models
 
 from app.config import Settings
+from app.observability import COMPONENT_ENV
 from app.workers import order_consumer, sweep_job_consumer
 from app.workers.consumer_status import LAG_LIMIT_S
 from app.workers.kv_args import IDLE_EXIT_KEY, idle_exit_seconds, parse_kv_args
@@ -32,6 +33,9 @@ SWEEP_CONSUMER = JOBS / "sweep-consumer.containerapp.yaml"
 
 AZURE_IDENTITY_KEYS = frozenset({"AZURE_CLIENT_ID"})
 """Read by azure-identity itself (which user-assigned identity to use), not an ai-trader setting."""
+
+PROCESS_KEYS = frozenset({COMPONENT_ENV})
+"""Read by the logging setup (the ``component`` of each log line), not a Settings key."""
 
 # The runbook's "Order consumer service" command and "Sweep job consumer" keys.
 RUNBOOK_ORDER_ARGS = [
@@ -207,7 +211,7 @@ def test_consumer_job_runs_a_script_of_the_image_with_keys_it_accepts(
     parse_kv_args(kv_args, accepted)  # raises InputError on a key the script would refuse
     settings_keys = set(Settings.model_fields)
     for name in env_of(load(path)):
-        assert name in settings_keys | set(accepted) | AZURE_IDENTITY_KEYS, (
+        assert name in settings_keys | set(accepted) | AZURE_IDENTITY_KEYS | PROCESS_KEYS, (
             f"{path.name}: env {name} is neither a Settings key, a key the script accepts, "
             "nor an azure-identity variable"
         )
