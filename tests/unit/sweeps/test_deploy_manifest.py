@@ -7,6 +7,7 @@ from pathlib import Path
 import yaml
 
 from app.config import Settings
+from app.observability import COMPONENT_ENV
 
 MANIFEST = Path(__file__).resolve().parents[3] / "deploy" / "aca" / "jobs" / "sweep-job.containerapp.yaml"
 
@@ -29,7 +30,9 @@ def test_manifest_env_uses_known_setting_names() -> None:
     data = yaml.safe_load(MANIFEST.read_text())
     env = data["properties"]["template"]["containers"][0]["env"]
     names = {item["name"] for item in env}
-    assert names - {"AZURE_CLIENT_ID"} <= set(Settings.model_fields)
+    # AZURE_CLIENT_ID is read by azure-identity, AI_TRADER_COMPONENT by the logging setup
+    assert names - {"AZURE_CLIENT_ID", COMPONENT_ENV} <= set(Settings.model_fields)
+    assert next(item for item in env if item["name"] == COMPONENT_ENV)["value"] == "sweep-job"
     assert {"SWEEP_CONFIG_BLOB", "SWEEP_OUTPUT_DIR", "DATABASE_URL", "STORAGE_ACCOUNT"} <= names
     secret = next(item for item in env if item["name"] == "DATABASE_URL")
     assert secret == {"name": "DATABASE_URL", "secretRef": "database-url"}
