@@ -22,8 +22,8 @@ import redis
 from redis.exceptions import RedisError, ResponseError
 
 from app.bus.capabilities import Capability
-from app.bus.decoding import decode_batch
 from app.bus.decoding import delivered as make_delivered
+from app.bus.decoding import delivered_batch
 from app.bus.envelope import Envelope
 from app.bus.membership import fair_share, new_member_name, process_alive
 from app.bus.partitioning import partition_for
@@ -486,26 +486,17 @@ class RedisConsumer:
         return live
 
     def _delivered(self, ids: list[bytes], partitions: list[int], bodies: list[bytes]) -> list[Delivered]:
-        """One :class:`Delivered` per entry, envelopes decoded in one call when all are valid."""
-        envelopes = decode_batch(bodies)
-        offsets = [stream_id.decode() for stream_id in ids]
-        hub = self.hub
-        if envelopes is None:
-            return [
-                self._bus.to_delivered(hub, partition, offset, body)
-                for partition, offset, body in zip(partitions, offsets, bodies, strict=True)
-            ]
-        out = []
+        """One :class:`Delivered` per entry (envelopes decoded in one call by ``delivered_batch``)."""
+        rows: list[tuple[int, str, int, datetime, bytes]] = []
         last_ms, enqueued_at = -1, _EPOCH
-        for partition, offset, body, envelope in zip(partitions, offsets, bodies, envelopes, strict=True):
+        for partition, stream_id, body in zip(partitions, ids, bodies, strict=True):
+            offset = stream_id.decode()
             ms_text, _, seq_text = offset.partition("-")
             ms = int(ms_text)
             if ms != last_ms:  # a burst of XADDs shares one millisecond; build its time once
                 last_ms, enqueued_at = ms, _utc_ms(ms)
-            out.append(
-                Delivered(hub, partition, offset, (ms << 20) | int(seq_text), enqueued_at, body, envelope)
-            )
-        return out
+            rows.append((partition, offset, (ms << 20) | int(seq_text), enqueued_at, body))
+        return delivered_batch(self.hub, rows)
 
     def _balance(self) -> None:
         """Renew this member, count live members, and hold a fair share of the partitions."""

@@ -25,7 +25,6 @@ class RedisBusConfig:
     lease_s: float = 10.0
     pipeline_chunk: int = 5000
     retention_check_s: float = 60.0
-    idle_sleep_max_s: float = 0.005
     socket_timeout_s: float = 10.0
 
     @property
