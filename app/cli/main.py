@@ -16,6 +16,7 @@ from app.cli.consumer import consumer_app
 from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
 from app.cli.schedule import schedule_app
+from app.cli.strategy import strategy_app
 from app.cli.ui import ui_command
 from app.cli.up import up_command
 
@@ -38,6 +39,7 @@ app.add_typer(kill_switch_app, name="kill-switch")
 app.add_typer(router_app, name="router")
 app.command("ui")(ui_command)
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(strategy_app, name="strategy")
 
 
 @app.command("api")

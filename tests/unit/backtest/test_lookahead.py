@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from typing import ClassVar
 
 import numpy as np
@@ -99,3 +100,21 @@ def test_warmup_defaults_and_bounds() -> None:
     assert default_warmup(get_strategy("momentum", {"lookback": 2})) == 50
     with pytest.raises(InputError, match="too few"):
         check_strategy(get_strategy("momentum", {}), _bars(60))
+
+
+def test_cli_check_reports_ok_as_json_and_refuses_bad_params() -> None:
+    from typer.testing import CliRunner
+
+    from app.cli.main import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["strategy", "check", "breakout", "--json", "--checks", "4"])
+    assert result.exit_code == 0, result.output
+    payload = json.loads(result.output)
+    assert payload["ok"] is True
+    assert payload["bars"] == 2148  # the shipped GOOG daily sample
+    assert payload["prefixes_checked"] == 4
+    bad = runner.invoke(app, ["strategy", "check", "momentum", "--param", "lookback=x"])
+    assert bad.exit_code == 2
+    unknown = runner.invoke(app, ["strategy", "check", "nope"])
+    assert unknown.exit_code == 2
