@@ -10,6 +10,7 @@ import json
 import typer
 from rich.table import Table
 
+from app.cli.azure import azure_app
 from app.cli.bus import bus_app
 from app.cli.common import console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
@@ -31,6 +32,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bus_app, name="bus")
+app.add_typer(azure_app, name="azure")
 app.add_typer(config_app, name="config")
 app.add_typer(consumer_app, name="consumer")
 app.add_typer(data_app, name="data")
