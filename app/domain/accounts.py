@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from app.domain.orders import OrderSide, OrderStatus, OrderType
+from app.domain.orders import OrderSide, OrderStatus
 from app.errors import InputError
 
 __all__ = ["BrokerAccount", "BrokerPosition", "OpenOrder"]
@@ -70,13 +70,17 @@ class BrokerPosition:
 
 @dataclass(frozen=True, slots=True, kw_only=True)
 class OpenOrder:
-    """An order still working at the venue (not filled, cancelled, expired or rejected)."""
+    """An order still working at the venue (not filled, cancelled, expired or rejected).
+
+    ``type`` is the venue's order type name (``market``, ``limit``, ``trailing_stop`` ...):
+    orders placed outside ai-trader may use types it never sends.
+    """
 
     client_order_id: str
     broker_order_id: str
     symbol: str
     side: OrderSide
-    type: OrderType
+    type: str
     status: OrderStatus
     qty: Decimal | None
     notional: Decimal | None

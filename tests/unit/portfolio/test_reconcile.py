@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from app.domain.accounts import BrokerPosition, OpenOrder
-from app.domain.orders import OrderSide, OrderStatus, OrderType
+from app.domain.orders import OrderSide, OrderStatus
 from app.errors import InputError
 from app.portfolio import (
     AverageCostMismatch,
@@ -43,7 +43,7 @@ def _open(symbol: str, coid: str) -> OpenOrder:
         broker_order_id="b-" + coid,
         symbol=symbol,
         side=OrderSide.BUY,
-        type=OrderType.LIMIT,
+        type="limit",
         status=OrderStatus.PARTIALLY_FILLED,
         qty=D("10"),
         notional=None,
