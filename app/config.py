@@ -224,7 +224,8 @@ class Settings(BaseSettings):
 
     # --- daily schedule ----------------------------------------------------------------
     SCHEDULE_TIMEZONE: str = Field(
-        default="America/Los_Angeles", description="Time zone of the daily schedule's wall-clock times."
+        default="America/Los_Angeles",
+        description="Time zone `schedule show` prints beside exchange time (jobs follow the NYSE session).",
     )
     SCHEDULE_GRACE_MINUTES: Annotated[int, Field(ge=0, le=720)] = Field(
         default=30, description="A job found overdue by at most this much at start-up still runs."
