@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from app.config import Settings
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
@@ -159,3 +161,42 @@ def test_settings_configure_the_paper_account(make_settings: Callable[..., Setti
 def test_config_refuses_unusable_amounts(field: str, value: Decimal) -> None:
     with pytest.raises(ValueError, match=field):
         SimulatedBrokerConfig(**{field: value})  # type: ignore[arg-type]
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    orders=st.lists(
+        st.tuples(
+            st.sampled_from([OrderSide.BUY, OrderSide.SELL]),
+            st.sampled_from(["AAPL", "MSFT"]),
+            st.decimals(min_value=Decimal("0.5"), max_value=Decimal("400"), places=2),
+            st.decimals(min_value=Decimal("1"), max_value=Decimal("500"), places=2),
+        ),
+        max_size=30,
+    ),
+    allow_short=st.booleans(),
+)
+def test_the_paper_account_never_overspends_and_shorts_only_when_allowed(
+    orders: list[tuple[OrderSide, str, Decimal, Decimal]], allow_short: bool
+) -> None:
+    broker = _paper(initial_cash=Decimal("20000"), commission_bps=5, allow_short=allow_short)
+    signed: dict[str, Decimal] = {}
+    for n, (side, symbol, qty, price) in enumerate(orders):
+        before = signed.get(symbol, Decimal(0))
+        opens = qty > (max(-before, Decimal(0)) if side is OrderSide.BUY else max(before, Decimal(0)))
+        try:
+            report = broker.submit(_order(f"o{n}", side, str(qty), symbol), market_price=price)
+        except OrderRejected as refused:
+            assert refused.reason in ("insufficient_position", "insufficient_buying_power")
+            continue
+        for fill in report.fills:
+            signed[symbol] = signed.get(symbol, Decimal(0)) + (
+                fill.qty if side is OrderSide.BUY else -fill.qty
+            )
+        account = broker.get_account()
+        held = {p.symbol: p.quantity for p in broker.list_positions()}
+        assert held == {s: q for s, q in signed.items() if q != 0}  # book == sum of fills
+        if not allow_short:
+            assert all(q > 0 for q in held.values()) and account.short_market_value == 0
+        if opens:  # an order that added exposure left buying power (equity - gross) at or above zero
+            assert account.equity - account.long_market_value + account.short_market_value >= 0
