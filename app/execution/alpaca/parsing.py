@@ -8,21 +8,26 @@ and money as strings (``"qty": "-24"``); a short position has a negative ``qty``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from pydantic import ValidationError
 
 from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
 from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
 
 __all__ = [
+    "TradeUpdate",
     "parse_account",
     "parse_fill_activities",
     "parse_open_order",
     "parse_order",
     "parse_position",
     "parse_status",
+    "parse_trade_update",
 ]
 
 _STATUS = {
@@ -60,6 +65,8 @@ def _decimal(value: Any) -> Decimal | None:
         number = Decimal(str(value))
     except InvalidOperation:
         raise OrderRejected("broker_protocol", f"Alpaca sent a non-numeric amount {value!r}") from None
+    if not number.is_finite():
+        raise OrderRejected("broker_protocol", f"Alpaca sent a non-finite amount {value!r}")
     return number if number > 0 else None
 
 
@@ -212,4 +219,94 @@ def parse_open_order(raw: Mapping[str, Any]) -> OpenOrder | None:
         submitted_at=submitted,
         limit_price=_decimal(raw.get("limit_price")),
         time_in_force=str(raw.get("time_in_force") or ""),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TradeUpdate:
+    """One ``trade_updates`` stream event: the order as it now stands at Alpaca.
+
+    ``order.fills`` holds only this event's execution (``fill`` and ``partial_fill`` events;
+    ``venue_fill_id`` is the frame's ``execution_id``); ``order.status`` is the order's status
+    after the event. ``position_qty`` is the account's position in the symbol after it.
+    """
+
+    event: str
+    at: datetime
+    order: OrderEvent
+    position_qty: Decimal | None
+
+
+def parse_trade_update(frame: Mapping[str, Any]) -> TradeUpdate | None:
+    """A ``{"stream": "trade_updates", "data": {...}}`` frame; ``None`` for other streams.
+
+    Raises:
+        OrderRejected: (reason ``broker_protocol``) the frame lacks its order, time or, for a
+            fill, the execution's id, price or quantity, or names an order type ai-trader
+            does not track.
+    """
+    if frame.get("stream") != "trade_updates":
+        return None
+    data = frame.get("data")
+    order = data.get("order") if isinstance(data, Mapping) else None
+    if not isinstance(data, Mapping) or not isinstance(order, Mapping):
+        raise OrderRejected("broker_protocol", "a trade_updates frame without data.order")
+    event = str(data.get("event") or "")
+    at = _time(data.get("timestamp")) or _time(order.get("updated_at"))
+    if not event or at is None or not order.get("id") or not order.get("client_order_id"):
+        raise OrderRejected(
+            "broker_protocol", f"trade_updates frame lacks event, time or order ids: {event!r}"
+        )
+    fills: list[FillPayload] = []
+    if event in ("fill", "partial_fill"):
+        qty, price = _decimal(data.get("qty")), _decimal(data.get("price"))
+        if qty is None or price is None or not data.get("execution_id"):
+            raise OrderRejected(
+                "broker_protocol", f"{event} frame of {order['id']} lacks execution_id, qty or price"
+            )
+        fills = [FillPayload(venue_fill_id=str(data["execution_id"]), qty=qty, price=price, ts=at)]
+    raw_type = str(order.get("type") or order.get("order_type") or "")
+    try:
+        order_type, side = OrderType(raw_type), OrderSide(str(order.get("side")))
+    except ValueError:
+        raise OrderRejected(
+            "broker_protocol",
+            f"order {order['id']}: type {raw_type!r} / side {order.get('side')!r} not tracked",
+        ) from None
+    quantity = _decimal(order.get("qty"))
+    try:
+        report = _update_event(order, order_type, side, quantity, at, fills)
+    except ValidationError as exc:
+        raise OrderRejected("broker_protocol", f"order {order['id']} in a {event} frame: {exc}") from None
+    position = data.get("position_qty")
+    return TradeUpdate(
+        event=event,
+        at=at,
+        order=report,
+        position_qty=_amount(data, "position_qty", required=False) if position is not None else None,
+    )
+
+
+def _update_event(
+    order: Mapping[str, Any],
+    order_type: OrderType,
+    side: OrderSide,
+    quantity: Decimal | None,
+    at: datetime,
+    fills: list[FillPayload],
+) -> OrderEvent:
+    return OrderEvent(
+        client_order_id=str(order["client_order_id"]),
+        symbol=str(order.get("symbol") or ""),
+        side=side,
+        type=order_type,
+        time_in_force=str(order.get("time_in_force") or "day"),
+        qty=quantity,
+        notional=_decimal(order.get("notional")) if quantity is None else None,
+        limit_price=_decimal(order.get("limit_price")),
+        stop_price=_decimal(order.get("stop_price")),
+        status=parse_status(str(order.get("status", ""))),
+        broker_order_id=str(order["id"]),
+        ts=at,
+        fills=fills,
     )
