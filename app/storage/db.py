@@ -15,7 +15,7 @@ from typing import Any
 from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
@@ -162,6 +162,18 @@ class Database:
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         return ScriptDirectory.from_config(cfg).get_current_head()
 
+    @staticmethod
+    def _version_row(connection: Connection) -> Row[Any] | None:
+        """The ``alembic_version`` row, or ``None`` on a database never migrated."""
+        exists = (
+            "SELECT to_regclass('alembic_version') IS NOT NULL"
+            if connection.dialect.name == "postgresql"
+            else "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        )
+        if not connection.exec_driver_sql(exists).scalar():
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).first()
+
     def ping(self) -> None:
         """Run ``SELECT 1``; raise :class:`StorageError` naming the cause when it fails."""
         try:
@@ -183,15 +195,16 @@ class Database:
                     read_only = connection.execute(text("SHOW transaction_read_only")).scalar()
                     if str(read_only).lower() == "on":
                         raise StorageError("the database is read-only (transaction_read_only = on)")
+                    row = self._version_row(connection)
                 else:
-                    # Take the write lock and give it back: fails on a read-only file or mount.
+                    # A write probe that is rolled back: fails on a read-only file or mount.
                     connection.exec_driver_sql("BEGIN IMMEDIATE")
-                    connection.exec_driver_sql("ROLLBACK")
-                try:
-                    row = connection.execute(text("SELECT version_num FROM alembic_version")).first()
-                except SQLAlchemyError:
-                    row = None
-                    connection.rollback()
+                    try:
+                        row = self._version_row(connection)
+                        if row is not None:
+                            connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+                    finally:
+                        connection.exec_driver_sql("ROLLBACK")
         except SQLAlchemyError as exc:
             raise _storage_error(exc) from exc
         current = None if row is None else str(row[0])
