@@ -167,7 +167,7 @@ def test_lag_survives_a_peer_acknowledging_between_its_reads(
             peer.xack(stream, GROUP, *ids)  # the peer's checkpoint lands between the two reads
         return info
 
-    consumer._redis.xinfo_groups = xinfo_then_peer_acks  # type: ignore[method-assign]
+    consumer._redis.xinfo_groups = xinfo_then_peer_acks  # type: ignore[method-assign,assignment]
     try:
         lags = consumer.lag()
     finally:
