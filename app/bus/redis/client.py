@@ -186,6 +186,11 @@ class RedisBus:
             rows: Any = self.redis.xrevrange(self._dead_letter_key(hub, group), count=limit)
         except RedisError as exc:
             raise BusError(f"reading dead letters of {hub}/{group} failed: {exc}") from exc
+        ids = [_text(stream_id) for stream_id, _ in rows]
+        try:
+            marks: list[Any] = self.redis.hmget(self._replayed_key(hub, group), ids) if ids else []
+        except RedisError as exc:
+            raise BusError(f"reading dead letters of {hub}/{group} failed: {exc}") from exc
         return [
             DeadLetter(
                 hub,
@@ -195,9 +200,24 @@ class RedisBus:
                 fields[b"reason"].decode(),
                 fields[b"raw"],
                 _utc_ms(_id_parts(stream_id)[0]),
+                letter_id,
+                _utc_ms(int(mark)) if mark is not None else None,
             )
-            for stream_id, fields in rows
+            for (stream_id, fields), letter_id, mark in zip(rows, ids, marks, strict=True)
         ]
+
+    def mark_replayed(self, hub: str, group: str, ids: Sequence[str]) -> None:
+        self.hub(hub)
+        if not ids:
+            return
+        now_ms = str(int(self._clock() * 1000))
+        try:
+            self.redis.hset(self._replayed_key(hub, group), mapping=dict.fromkeys(ids, now_ms))
+        except RedisError as exc:
+            raise BusError(f"marking dead letters of {hub}/{group} replayed failed: {exc}") from exc
+
+    def _replayed_key(self, hub: str, group: str) -> str:
+        return f"{self.config.key_prefix}deadletters-replayed:{hub}:{group}"
 
     def provision(self) -> list[str]:
         lines = [f"redis {self.config.display_url}: streams {self.config.key_prefix}<hub>:<partition>"]
