@@ -172,7 +172,7 @@ def _map_db_error(exc: SQLAlchemyError, what: str) -> Exception:
     (``RetryableError``); only a refusal of the data itself is a ``StorageError``."""
     cause = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
     if is_transient_db_error(exc):
-        return RetryableError(f"{what}: database cannot write now ({type(exc).__name__}: {cause})")
+        return RetryableError(f"{what}: database unavailable ({type(exc).__name__}: {cause})")
     return StorageError(f"{what}: {type(exc).__name__}: {cause}")
 
 

@@ -88,7 +88,7 @@ def test_cli_lists_by_default_and_replays_by_id(
     runner = CliRunner()
     listed = runner.invoke(cli, ["bus", "dead-letters", ORDERS, GROUP, "--json"])
     assert listed.exit_code == 0, listed.output
-    rows = json.loads(listed.output)
+    rows = json.loads(listed.stdout)
     target = next(row for row in rows if row["raw"] == good.to_bytes().decode())
     assert target["replayed_at"] is None
 
@@ -96,11 +96,11 @@ def test_cli_lists_by_default_and_replays_by_id(
         cli, ["bus", "dead-letters", "replay", ORDERS, GROUP, "--id", target["id"], "--json"]
     )
     assert replayed.exit_code == 0, replayed.output
-    assert json.loads(replayed.output) == {"dry_run": False, "replayed": [target["id"]], "skipped": []}
+    assert json.loads(replayed.stdout) == {"dry_run": False, "replayed": [target["id"]], "skipped": []}
     unknown = runner.invoke(cli, ["bus", "dead-letters", "replay", ORDERS, GROUP, "--id", "nope"])
     assert unknown.exit_code == 2 and "not a dead letter" in unknown.output
     neither = runner.invoke(cli, ["bus", "dead-letters", "replay", ORDERS, GROUP])
     assert neither.exit_code == 2
-    relisted = json.loads(runner.invoke(cli, ["bus", "dead-letters", "list", ORDERS, GROUP, "--json"]).output)
+    relisted = json.loads(runner.invoke(cli, ["bus", "dead-letters", "list", ORDERS, GROUP, "--json"]).stdout)
     assert next(row for row in relisted if row["id"] == target["id"])["replayed_at"] is not None
     bus.close()
