@@ -63,7 +63,11 @@ def _redis_on(port: int, *, aof: bool = False, no_config: bool = False) -> Itera
         yield proc
     finally:
         proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=15)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(timeout=5)
         shutil.rmtree(workdir, ignore_errors=True)
 
 
