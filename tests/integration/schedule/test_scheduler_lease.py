@@ -18,7 +18,7 @@ from app.storage.db import Database
 from app.workers.scheduler import Scheduler
 from app.workers.scheduler_lease import SchedulerLease
 
-DUE = datetime(2026, 11, 25, 4, 1, tzinfo=ZoneInfo("America/Los_Angeles"))  # two jobs due
+DUE = datetime(2026, 11, 25, 4, 1, tzinfo=ZoneInfo("America/New_York"))  # two jobs due (exchange time)
 LEASE_S = 0.9
 
 
