@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, FastAPI
 
 import app as app_package
 from app.api.auth import require_bearer
-from app.api.middleware import RequestIdMiddleware
+from app.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.api.problems import install_problem_handlers
 from app.api.routes import health
 from app.config import Settings, load_settings
@@ -37,6 +37,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.state.services = services
     _register_readiness(services)
     install_problem_handlers(api)
+    api.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.API_MAX_BODY_BYTES)
     api.add_middleware(RequestIdMiddleware)
 
     protected = [Depends(require_bearer)]

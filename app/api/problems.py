@@ -93,11 +93,6 @@ def install_problem_handlers(app: FastAPI) -> None:
             extra["reason"] = exc.reason
         return problem_response(status, str(exc), title=type(exc).__name__, **extra)
 
-    async def unexpected_error(_: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled error", exc_info=exc)
-        return problem_response(500, "internal error; see the server log for this request id")
-
     app.add_exception_handler(StarletteHTTPException, http_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(AiTraderError, domain_error)
-    app.add_exception_handler(Exception, unexpected_error)
