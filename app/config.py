@@ -45,7 +45,7 @@ _CREDENTIAL_QUERY_KEYS = re.compile(r"(?i)^.*(pass|pwd|secret|token|key|sig|auth
 """Query parameter names whose values sign a request (passwords, API keys, SAS fields)."""
 _NETLOC_PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
 _QUERY_CREDENTIAL = re.compile(
-    r"(?i)([?&;](?:[^=&#;]*(?:pass|pwd|secret|token|key|sig|auth|credential)[^=&#;]*)=)[^&#;]*"
+    r"(?i)([?&](?:[^=&#\s]*(?:pass|pwd|secret|token|key|sig|auth|credential)[^=&#\s]*)=)[^&#\s]*"
 )
 
 
