@@ -17,6 +17,7 @@ import csv
 import io
 import json
 import logging
+import os
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -26,7 +27,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 from sqlalchemy import func, select, update
 
-from app.backtest.sweeps.config import load_job_config
+from app.backtest.sweeps.config import SweepConfig, load_job_config
+from app.backtest.sweeps.grid import check_sweep_size
 from app.bus.envelope import Envelope
 from app.bus.ports import Bus
 from app.config import Settings
@@ -35,6 +37,7 @@ from app.storage.blob import BlobStore
 from app.storage.db import Database
 from app.storage.models import SweepJob
 from app.storage.types import utcnow
+from app.validation import check_blob_uri, check_data_path, resolve_under
 
 __all__ = [
     "JOB_EVENT_TYPE",
@@ -61,10 +64,16 @@ class SweepJobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    config_path: str | None = Field(default=None, description="Path of a YAML under the server's configs/.")
-    config_blob: str | None = Field(default=None, description="blob://configs/<file> instead of a path.")
-    strategy: str | None = Field(default=None, description="Replaces the config's strategy.")
-    symbol: str | None = Field(default=None, description="Replaces the config's symbols with this one.")
+    config_path: str | None = Field(
+        default=None, max_length=1024, description="Path of a YAML under the server's configs/."
+    )
+    config_blob: str | None = Field(
+        default=None, max_length=1024, description="blob://configs/<file> instead of a path."
+    )
+    strategy: str | None = Field(default=None, max_length=64, description="Replaces the config's strategy.")
+    symbol: str | None = Field(
+        default=None, max_length=32, description="Replaces the config's symbols with this one."
+    )
     overrides: dict[str, Any] = Field(default_factory=dict, description="Other top-level config keys.")
 
     @model_validator(mode="after")
@@ -124,14 +133,27 @@ class SweepJobService:
 
     # --- submission -----------------------------------------------------------------------
     def _resolve_path(self, raw: str) -> Path:
-        path = Path(raw)
-        resolved = (path if path.is_absolute() else Path.cwd() / path).resolve()
-        root = _config_root()
-        if resolved.suffix not in (".yaml", ".yml") or not resolved.is_relative_to(root):
-            raise InputError(f"config_path must be a .yaml file under {root}: {raw!r}")
-        if not resolved.is_file():
-            raise InputError(f"config_path does not exist: {raw!r}")
-        return resolved
+        return resolve_under("config_path", raw, (_config_root(),), (".yaml", ".yml"), base=Path.cwd())
+
+    def _check_source(self, request: SweepJobCreate) -> None:
+        if request.config_blob is not None:
+            check_blob_uri(request.config_blob, (self.settings.BLOB_CONTAINER_CONFIGS,), (".yaml", ".yml"))
+
+    def _check_config(self, config: SweepConfig) -> None:
+        """What a client may not choose: files on the server, a sweep above the limits."""
+        from app.strategies import STRATEGIES
+
+        if config.strategy not in STRATEGIES:
+            known = ", ".join(sorted(STRATEGIES))
+            raise InputError(f"unknown strategy {config.strategy!r} (known: {known})")
+        if config.vendor == "file" or config.data_path is not None:
+            if config.data_path is None:
+                raise InputError("vendor 'file' needs data_path")
+            check_data_path(config.data_path, self.settings.sweep_data_roots)
+        cores = os.cpu_count() or 1
+        if config.execution.workers is not None and config.execution.workers > cores:
+            raise InputError(f"execution.workers must be at most {cores} (the cores of this host)")
+        check_sweep_size(config, self.settings.SWEEP_MAX_SETS)
 
     def submit(self, request: SweepJobCreate) -> SweepJobPublic:
         """Validate the config, store it as a blob, record the job as queued and publish it.
@@ -142,6 +164,7 @@ class SweepJobService:
         """
         if self.bus is None:
             raise ConfigError("SweepJobService.submit needs a bus")
+        self._check_source(request)
         overrides = {**request.overrides, "strategy": request.strategy, "symbol": request.symbol}
         try:
             if request.config_path is not None:
@@ -151,7 +174,8 @@ class SweepJobService:
             else:
                 config = load_job_config(self.blob, config_blob=request.config_blob, **overrides)
         except (ConfigError, NotFoundError) as exc:
-            raise InputError(str(exc)) from None
+            raise InputError(_without_server_paths(str(exc))) from None
+        self._check_config(config)
         job_id = uuid.uuid4().hex
         key = f"{RESULTS_PREFIX}/{job_id}.yaml"
         self.blob.put_text(
@@ -286,6 +310,11 @@ class SweepJobService:
             file = output_dir / name
             if file.is_file():
                 self.blob.put_bytes(container, f"{RESULTS_PREFIX}/{job_id}/{name}", file.read_bytes())
+
+
+def _without_server_paths(message: str) -> str:
+    """Show a config file by its path under the working directory, never its absolute location."""
+    return message.replace(f"{Path.cwd()}{os.sep}", "")
 
 
 def _number(text: str | None) -> Any:

@@ -78,7 +78,17 @@ def _run(settings: Settings) -> int:
         raise
     if registry is not None and job_id:
         registry.publish_results(job_id, output_dir)
-        registry.mark_completed(job_id)
+        if result.succeeded:
+            registry.mark_completed(job_id)
+        else:
+            registry.mark_failed(job_id, _failure_text(result.failed, result.total, result.errors))
+    if not result.succeeded:
+        log.error(
+            "sweep job failed",
+            extra={"job_id": job_id, "failed": result.failed, "total": result.total, "errors": result.errors},
+        )
+        print(f"error: {_failure_text(result.failed, result.total, result.errors)}", file=sys.stderr)  # noqa: T201
+        return 1
     best = result.best
     log.info(
         "sweep job done",
@@ -92,6 +102,11 @@ def _run(settings: Settings) -> int:
         },
     )
     return 0
+
+
+def _failure_text(failed: int, total: int, errors: list[str]) -> str:
+    first = "; ".join(errors) or "no error recorded"
+    return f"{failed} of {total} runs failed; first errors: {first}"
 
 
 def _safe_fail(registry: SweepJobService, job_id: str, error: str) -> None:
