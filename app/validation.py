@@ -20,7 +20,6 @@ from app.errors import InputError
 
 __all__ = [
     "MAX_DATE",
-    "MAX_INT_PARAM",
     "MAX_PATH_CHARS",
     "MIN_DATE",
     "FiniteFloat",
@@ -40,8 +39,6 @@ MIN_DATE = date(1900, 1, 1)
 """Earliest date a request may name (no market data is older; date arithmetic stays in range)."""
 MAX_DATE = date(2199, 12, 31)
 """Latest date a request may name."""
-MAX_INT_PARAM = 1_000_000
-"""Largest magnitude of an integer strategy parameter (windows, lookbacks)."""
 MAX_PATH_CHARS = 1024
 """Longest path or blob URI a client may send."""
 _TRADING_MINUTES_PER_DAY = 390

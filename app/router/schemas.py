@@ -40,7 +40,7 @@ class RouterRunRequest(BaseModel):
     inside that window.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     symbol: Annotated[str, Field(min_length=1, max_length=32, examples=["AAPL"])]
     start: datetime

@@ -27,7 +27,7 @@ router = APIRouter(prefix="/backtests", tags=["backtests"])
 class BacktestRunBody(BaseModel):
     """The CLI's flags as a JSON body (same names, without the leading dashes)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbol: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9.\-/]+$")]
     start: date | datetime
