@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from app.config import Settings, load_settings
 from app.errors import AiTraderError, ConfigError, InputError, NotFoundError
+from app.failures import EDGE_FAILURES, describe_failure
 from app.observability import configure_logging
 
 if TYPE_CHECKING:
@@ -131,4 +132,7 @@ def main() -> int:
         return 2
     except AiTraderError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    except EDGE_FAILURES as exc:
+        print(f"error: {describe_failure(exc)}", file=sys.stderr)  # noqa: T201
         return 1
