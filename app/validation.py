@@ -14,7 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BeforeValidator, Strict
 
 from app.errors import InputError
 
@@ -23,7 +23,9 @@ __all__ = [
     "MAX_PATH_CHARS",
     "MIN_DATE",
     "FiniteFloat",
+    "IsoDateTime",
     "MarketDate",
+    "StrictFlag",
     "check_blob_uri",
     "check_container_name",
     "check_data_path",
@@ -90,6 +92,23 @@ def _finite(value: float) -> float:
 
 
 FiniteFloat = Annotated[float, AfterValidator(_finite)]
+
+StrictFlag = Annotated[bool, Strict()]
+"""A JSON ``true``/``false`` only (not ``0``, ``1`` or ``"yes"``), as the OpenAPI type says."""
+
+
+def _iso_text(value: Any) -> Any:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        raise ValueError("must be an ISO 8601 date-time string, not a number")
+    if isinstance(value, str):
+        text = value.strip()
+        if not text or text.lstrip("+-").replace(".", "", 1).isdigit():
+            raise ValueError("must be an ISO 8601 date-time such as 2026-11-02T14:30:00Z, not a number")
+    return value
+
+
+IsoDateTime = Annotated[datetime, BeforeValidator(_iso_text)]
+"""A date-time given as ISO 8601 text (pydantic would otherwise read ``0.5`` as a Unix time)."""
 
 
 def estimate_bars(interval_minutes: int, start: date | datetime, end: date | datetime) -> int:

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, FastAPI
 import app as app_package
 from app.api.auth import require_bearer
 from app.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.routes import health
 from app.config import Settings, load_settings
@@ -44,6 +45,7 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
     api.include_router(health.router)
     for router in _feature_routers():
         api.include_router(router, dependencies=protected)
+    install_openapi(api)
     return api
 
 

@@ -10,6 +10,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from app.errors import (
     AiTraderError,
@@ -58,6 +59,18 @@ def problem_response(
     return JSONResponse(body, status_code=status, media_type="application/problem+json", headers=headers)
 
 
+def allowed_methods(request: Request) -> list[str]:
+    """Every method some route of this path answers (a path may be served by several routes)."""
+    methods: set[str] = set()
+    from app.api.openapi import iter_routes
+
+    for route in iter_routes(request.app.router.routes):
+        match, _ = route.matches({**request.scope, "method": "__none__"})
+        if match is not Match.NONE:
+            methods.update(getattr(route, "methods", None) or ())
+    return sorted(methods)
+
+
 def status_for(exc: AiTraderError) -> int:
     for error_type, status in _STATUS_BY_ERROR:
         if isinstance(exc, error_type):
@@ -66,9 +79,12 @@ def status_for(exc: AiTraderError) -> int:
 
 
 def install_problem_handlers(app: FastAPI) -> None:
-    async def http_error(_: Request, exc: Exception) -> JSONResponse:
+    async def http_error(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
-        return problem_response(exc.status_code, str(exc.detail), headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:
+            headers["Allow"] = ", ".join(allowed_methods(request))
+        return problem_response(exc.status_code, str(exc.detail), headers=headers or None)
 
     async def validation_error(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
