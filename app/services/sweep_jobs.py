@@ -18,8 +18,9 @@ import io
 import json
 import logging
 import os
+import threading
 import uuid
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -42,6 +43,7 @@ from app.validation import check_blob_uri, check_data_path, resolve_under
 __all__ = [
     "JOB_EVENT_TYPE",
     "STATUSES",
+    "JobHeartbeat",
     "SweepJobCreate",
     "SweepJobDetail",
     "SweepJobList",
@@ -221,6 +223,7 @@ class SweepJobService:
             return None
 
     def detail(self, job_id: str, top: int = 10) -> SweepJobDetail:
+        self.expire_stale()
         job = self.get(job_id)
         summary, leaderboard = self._results(job, top)
         return SweepJobDetail(**job.model_dump(), summary=summary, leaderboard=leaderboard)
@@ -228,6 +231,7 @@ class SweepJobService:
     def list_jobs(self, status: str | None = None, limit: int = 50) -> SweepJobList:
         if status is not None and status not in STATUSES:
             raise InputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
+        self.expire_stale()
         with self.db.session() as session:
             query = select(SweepJob).order_by(SweepJob.created_at.desc()).limit(limit)
             if status is not None:
@@ -287,6 +291,48 @@ class SweepJobService:
                 .values(status="queued", error=error, dispatched_at=None, updated_at=now)
             )
 
+    def heartbeat(self, job_id: str) -> bool:
+        """Renew a running job's lease (its ``updated_at``); ``False`` when it is no longer running."""
+        now = utcnow()
+        with self.db.transaction() as session:
+            result = session.execute(
+                update(SweepJob)
+                .where(SweepJob.job_id == job_id, SweepJob.status == "running")
+                .values(updated_at=now)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def expire_stale(self) -> list[str]:
+        """Mark failed every running job whose lease ran out: its worker died or was killed.
+
+        A running job renews ``updated_at`` every ``SWEEP_JOB_LEASE_S / 3`` seconds
+        (:class:`JobHeartbeat`); one silent for a whole lease is recorded ``failed``.
+        """
+        lease_s = self.settings.SWEEP_JOB_LEASE_S
+        now = utcnow()
+        cutoff = now - timedelta(seconds=lease_s)
+        with self.db.transaction() as session:
+            stale = session.scalars(
+                select(SweepJob.job_id).where(SweepJob.status == "running", SweepJob.updated_at < cutoff)
+            ).all()
+            for job_id in stale:
+                session.execute(
+                    update(SweepJob)
+                    .where(
+                        SweepJob.job_id == job_id, SweepJob.status == "running", SweepJob.updated_at < cutoff
+                    )
+                    .values(
+                        status="failed",
+                        finished_at=now,
+                        updated_at=now,
+                        error=f"the sweep worker stopped renewing its lease for {lease_s:g} s "
+                        "(SWEEP_JOB_LEASE_S): it died or was killed",
+                    )
+                )
+        for job_id in stale:
+            log.error("sweep job lease expired: marked failed", extra={"job_id": job_id})
+        return list(stale)
+
     def mark_running(self, job_id: str, output_dir: str) -> None:
         self._update(job_id, status="running", output_dir=output_dir, started_at=utcnow(), error=None)
 
@@ -310,6 +356,33 @@ class SweepJobService:
             file = output_dir / name
             if file.is_file():
                 self.blob.put_bytes(container, f"{RESULTS_PREFIX}/{job_id}/{name}", file.read_bytes())
+
+
+class JobHeartbeat:
+    """Renews a running job's lease from a daemon thread until stopped (use as a context manager)."""
+
+    def __init__(self, service: SweepJobService, job_id: str) -> None:
+        self._service = service
+        self._job_id = job_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"sweep-heartbeat-{job_id}", daemon=True)
+
+    def _loop(self) -> None:
+        interval = self._service.settings.SWEEP_JOB_LEASE_S / 3
+        while not self._stop.wait(interval):
+            try:
+                if not self._service.heartbeat(self._job_id):
+                    return
+            except Exception as exc:  # a missed beat is retried; the lease covers three
+                log.warning("sweep heartbeat failed", extra={"job_id": self._job_id, "error": str(exc)})
+
+    def __enter__(self) -> JobHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
 
 
 def _without_server_paths(message: str) -> str:

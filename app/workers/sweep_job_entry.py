@@ -72,7 +72,13 @@ def _run(settings: Settings) -> int:
             )
             registry = None
     try:
-        result = run_sweep(config, output_dir, settings=settings)
+        if registry is not None and job_id:
+            from app.services.sweep_jobs import JobHeartbeat
+
+            with JobHeartbeat(registry, job_id):
+                result = run_sweep(config, output_dir, settings=settings)
+        else:
+            result = run_sweep(config, output_dir, settings=settings)
     except Exception as exc:
         if registry is not None and job_id:
             _safe_fail(registry, job_id, f"{type(exc).__name__}: {exc}")
