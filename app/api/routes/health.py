@@ -9,6 +9,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
 
 import app as app_package
 from app.api.auth import configured_token, token_is_valid
@@ -16,6 +17,20 @@ from app.config import Settings, mask_secrets_in
 from app.services.container import ReadinessCheck
 
 router = APIRouter(tags=["health"])
+
+
+class CheckView(BaseModel):
+    status: str
+    reason: str | None = Field(default=None, description="Only with the bearer token (or auth off).")
+    latency_ms: float | None = Field(default=None, description="Only with the bearer token (or auth off).")
+
+
+class ReadyView(BaseModel):
+    status: str
+    failing: list[str]
+    checks: dict[str, CheckView]
+
+
 log = logging.getLogger("app.api.health")
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
@@ -84,7 +99,13 @@ async def _run_check(name: str, check: ReadinessCheck, timeout_s: float) -> dict
     }
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    responses={
+        200: {"model": ReadyView, "description": "Every dependency answers."},
+        503: {"model": ReadyView, "description": "Some dependency does not answer (`failing` names it)."},
+    },
+)
 async def ready(request: Request) -> JSONResponse:
     """200 when every dependency answers; 503 naming each failing one.
 
