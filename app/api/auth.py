@@ -31,7 +31,8 @@ def configured_token(request: Request) -> SecretStr | None:
 
 def presented_token(request: Request) -> bytes | None:
     """The raw bytes after ``Bearer `` in the Authorization header (nothing stripped), or ``None``."""
-    for name, value in request.scope["headers"]:
+    headers: list[tuple[bytes, bytes]] = request.scope["headers"]
+    for name, value in headers:
         if name == b"authorization":
             if value[: len(_SCHEME)].lower() != _SCHEME:
                 return None

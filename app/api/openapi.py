@@ -101,7 +101,7 @@ def install_openapi(app: FastAPI) -> None:
             inherited = list(getattr(context, "dependencies", None) or [])
             for route in iter_routes([top]):
                 if isinstance(route, APIRoute):
-                    for method in route.methods:
+                    for method in route.methods or ():
                         routes[(route.path_format, method.lower())] = _is_protected(route, inherited)
         for path, operations in schema.get("paths", {}).items():
             for method, operation in operations.items():
