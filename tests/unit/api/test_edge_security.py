@@ -197,3 +197,22 @@ def test_public_readiness_names_dependency_and_state_only(make_settings: Callabl
         assert "refused" in reason
         assert "pw" not in reason.replace("postgresql", "")
     services.close()
+
+
+def test_log_lines_mask_url_credentials() -> None:
+    import logging
+
+    from app.observability import JsonFormatter, MaskingFormatter
+
+    record = logging.LogRecord(
+        "app.x",
+        logging.ERROR,
+        __file__,
+        1,
+        "cannot reach %s",
+        ("redis://u:hunter2@cache:6379/0?password=p4ss",),
+        None,
+    )
+    for formatter in (JsonFormatter(), MaskingFormatter("%(message)s")):
+        line = formatter.format(record)
+        assert "hunter2" not in line and "p4ss" not in line and "***" in line
