@@ -155,3 +155,20 @@ def test_every_response_has_an_x_request_id(client: TestClient) -> None:
         client.delete("/health/live"),
     ):
         assert len(response.headers["x-request-id"]) >= 8
+
+
+def test_error_details_show_no_server_paths_nor_settings(api: FastAPI, client: TestClient) -> None:
+    from app.errors import ConfigError, StorageError
+
+    def storage() -> None:
+        raise StorageError("cannot write frame /srv/ai-trader/artifacts/frames/x.parquet: No space left")
+
+    def config() -> None:
+        raise ConfigError("BROKER=alpaca needs ALPACA_API_KEY and ALPACA_API_SECRET")
+
+    api.add_api_route("/t/storage", storage)
+    api.add_api_route("/t/config", config)
+    detail = _problem(client.get("/t/storage"), 503)["detail"]
+    assert "/srv/ai-trader" not in str(detail) and ".../x.parquet" in str(detail)
+    hidden = _problem(client.get("/t/config"), 500)
+    assert "ALPACA_API_KEY" not in str(hidden["detail"]) and hidden["request_id"]
