@@ -90,7 +90,11 @@ class RequestIdMiddleware:
                 scope["method"],
                 scope["path"],
                 status,
-                extra={"status": status, "duration_ms": round((time.perf_counter() - started) * 1000, 2)},
+                extra={
+                    "status": status,
+                    "duration_ms": round((time.perf_counter() - started) * 1000, 2),
+                    "client": (scope.get("client") or ("", 0))[0],
+                },
             )
             request_id_var.reset(token)
 
