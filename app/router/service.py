@@ -17,6 +17,7 @@ from app.router.offline import OfflineBars
 from app.router.schemas import RouterRunRequest, RouterRunResult
 from app.router.state import RouterContext
 from app.services.container import Services
+from app.storage.repositories.guard import GuardRepository
 
 __all__ = ["RouterService", "router_risk_config"]
 
@@ -43,7 +44,7 @@ class RouterService:
             settings=settings,
             market_data=market_data,
             offline_bars=OfflineBars(market_data),
-            guard=OrderGuard(self.services.db, GuardLimits.from_settings(settings)),
+            guard=OrderGuard(GuardRepository(self.services.db), GuardLimits.from_settings(settings)),
             risk=router_risk_config(settings),
             bus=self._bus,
             broker=self._get_broker,

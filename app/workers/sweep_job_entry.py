@@ -25,7 +25,7 @@ from app.errors import AiTraderError, ConfigError, InputError, NotFoundError
 from app.observability import configure_logging
 
 if TYPE_CHECKING:
-    from app.services.sweep_jobs import SweepJobService
+    from app.backtest.sweeps.jobs import SweepJobService
 
 __all__ = ["main", "output_dir_for"]
 
@@ -49,7 +49,7 @@ def _run(settings: Settings) -> int:
     job_id = settings.SWEEP_JOB_ID
     registry: SweepJobService | None = None
     if job_id:
-        from app.services.sweep_jobs import SweepJobService
+        from app.backtest.sweeps.jobs import SweepJobService
         from app.storage.db import Database
 
         registry = SweepJobService(settings, Database.from_settings(settings), blob)

@@ -1,10 +1,6 @@
 """Sweep jobs: submit to the jobs hub, track the lifecycle in ``sweep_registry``, read results.
 
-Lifecycle of one job (``sweep_registry.status``)::
-
-    queued ──► dispatched ──► running ──► completed
-      ▲            │             └──────► failed
-      └────────────┘ (dispatch failed transiently: released for a retry)
+The lifecycle and its SQL are in :mod:`app.storage.repositories.sweep_jobs`.
 
 ``POST /backtests/sweeps/jobs`` calls :meth:`SweepJobService.submit`; the sweep job consumer
 calls :meth:`claim` / :meth:`record_execution` / :meth:`release`; the sweep entry point calls
@@ -24,7 +20,6 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select, update
 
 from app.backtest.sweeps.config import load_job_config
 from app.bus.envelope import Envelope
@@ -33,8 +28,7 @@ from app.config import Settings
 from app.errors import ConfigError, InputError, NotFoundError
 from app.storage.blob import BlobStore
 from app.storage.db import Database
-from app.storage.models import SweepJob
-from app.storage.types import utcnow
+from app.storage.repositories.sweep_jobs import STATUSES, SweepJobRecord, SweepJobsRepository
 
 __all__ = [
     "JOB_EVENT_TYPE",
@@ -50,7 +44,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JOB_EVENT_TYPE = "sweep.job"
-STATUSES: tuple[str, ...] = ("queued", "dispatched", "running", "completed", "failed")
 Status = Literal["queued", "dispatched", "running", "completed", "failed"]
 RESULTS_PREFIX = "sweeps"
 """Results of job ``J`` are copied to ``trader-data/sweeps/J/`` so the API sees them from anywhere."""
@@ -119,6 +112,7 @@ class SweepJobService:
     def __init__(self, settings: Settings, db: Database, blob: BlobStore, bus: Bus | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.jobs = SweepJobsRepository(db)
         self.blob = blob
         self.bus = bus
 
@@ -160,17 +154,14 @@ class SweepJobService:
             yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
         )
         config_blob = f"blob://{self.settings.BLOB_CONTAINER_CONFIGS}/{key}"
-        with self.db.transaction() as session:
-            row = SweepJob(
-                job_id=job_id,
-                status="queued",
-                config_path=request.config_path,
-                config_blob=config_blob,
-                strategy=config.strategy,
-                symbol=",".join(config.symbols)[:32],
-                config=config.model_dump(mode="json"),
-            )
-            session.add(row)
+        self.jobs.add_queued(
+            job_id,
+            config_path=request.config_path,
+            config_blob=config_blob,
+            strategy=config.strategy,
+            symbol=",".join(config.symbols)[:32],
+            config=config.model_dump(mode="json"),
+        )
         payload = {"job_id": job_id, "config_blob": config_blob, "config_path": request.config_path}
         try:
             self.bus.publish(
@@ -184,17 +175,16 @@ class SweepJobService:
 
     # --- reads ----------------------------------------------------------------------------
     def get(self, job_id: str) -> SweepJobPublic:
-        with self.db.session() as session:
-            row = session.get(SweepJob, job_id)
-            if row is None:
-                raise NotFoundError(f"sweep job {job_id!r} not found")
-            return SweepJobPublic.model_validate(row)
+        """Return the job.
+
+        Raises:
+            NotFoundError: no job has that id.
+        """
+        return _public(self.jobs.get(job_id))
 
     def find(self, job_id: str) -> SweepJobPublic | None:
-        try:
-            return self.get(job_id)
-        except NotFoundError:
-            return None
+        job = self.jobs.find(job_id)
+        return None if job is None else _public(job)
 
     def detail(self, job_id: str, top: int = 10) -> SweepJobDetail:
         job = self.get(job_id)
@@ -204,16 +194,8 @@ class SweepJobService:
     def list_jobs(self, status: str | None = None, limit: int = 50) -> SweepJobList:
         if status is not None and status not in STATUSES:
             raise InputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
-        with self.db.session() as session:
-            query = select(SweepJob).order_by(SweepJob.created_at.desc()).limit(limit)
-            if status is not None:
-                query = query.where(SweepJob.status == status)
-            rows = session.scalars(query).all()
-            counted = session.execute(select(SweepJob.status, func.count()).group_by(SweepJob.status)).all()
-            items = [SweepJobPublic.model_validate(r) for r in rows]
-        counts = dict.fromkeys(STATUSES, 0)
-        for name, number in counted:
-            counts[str(name)] = int(number)
+        items = [_public(job) for job in self.jobs.newest(status=status, limit=limit)]
+        counts = self.jobs.counts()
         return SweepJobList(items=items, counts=counts, total=sum(counts.values()))
 
     def _results(self, job: SweepJobPublic, top: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -241,43 +223,23 @@ class SweepJobService:
     # --- lifecycle ------------------------------------------------------------------------
     def claim(self, job_id: str) -> bool:
         """Move a queued job to dispatched; ``False`` when it was already claimed (redelivery)."""
-        now = utcnow()
-        with self.db.transaction() as session:
-            result = session.execute(
-                update(SweepJob)
-                .where(SweepJob.job_id == job_id, SweepJob.status == "queued")
-                .values(status="dispatched", dispatched_at=now, updated_at=now)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return self.jobs.claim(job_id)
 
     def record_execution(self, job_id: str, execution_name: str) -> None:
-        self._update(job_id, execution_name=execution_name)
+        self.jobs.record_execution(job_id, execution_name)
 
     def release(self, job_id: str, error: str) -> None:
         """Return a dispatched job to the queue after a transient dispatch failure."""
-        now = utcnow()
-        with self.db.transaction() as session:
-            session.execute(
-                update(SweepJob)
-                .where(SweepJob.job_id == job_id, SweepJob.status == "dispatched")
-                .values(status="queued", error=error, dispatched_at=None, updated_at=now)
-            )
+        self.jobs.release(job_id, error)
 
     def mark_running(self, job_id: str, output_dir: str) -> None:
-        self._update(job_id, status="running", output_dir=output_dir, started_at=utcnow(), error=None)
+        self.jobs.mark_running(job_id, output_dir)
 
     def mark_completed(self, job_id: str) -> None:
-        self._update(job_id, status="completed", finished_at=utcnow(), error=None)
+        self.jobs.mark_completed(job_id)
 
     def mark_failed(self, job_id: str, error: str) -> None:
-        self._update(job_id, status="failed", finished_at=utcnow(), error=error[:4000])
-
-    def _update(self, job_id: str, **values: Any) -> None:
-        values["updated_at"] = utcnow()
-        with self.db.transaction() as session:
-            result = session.execute(update(SweepJob).where(SweepJob.job_id == job_id).values(**values))
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise NotFoundError(f"sweep job {job_id!r} not found")
+        self.jobs.mark_failed(job_id, error)
 
     def publish_results(self, job_id: str, output_dir: Path) -> None:
         """Copy the run summary and leaderboard to ``trader-data/sweeps/<job_id>/``."""
@@ -286,6 +248,10 @@ class SweepJobService:
             file = output_dir / name
             if file.is_file():
                 self.blob.put_bytes(container, f"{RESULTS_PREFIX}/{job_id}/{name}", file.read_bytes())
+
+
+def _public(job: SweepJobRecord) -> SweepJobPublic:
+    return SweepJobPublic.model_validate(job)
 
 
 def _number(text: str | None) -> Any:
