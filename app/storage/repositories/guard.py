@@ -3,7 +3,7 @@
 1. the global switch and the open order count, as two scalar subqueries of one ``SELECT``;
 2. today's fills (``since <= ts <= now``, served by ``ix_fills_ts``), in time order;
 3. for the symbols traded today, the count and newest id of their fills before ``since``
-   (served by ``ix_fills_symbol_ts``), aggregated in SQL.
+   (answered from ``ix_fills_symbol_ts_id`` alone), aggregated in SQL.
 
 Today's realised P&L needs each symbol's position before the day (average-cost method), which
 depends on its whole history but is fixed once the day has begun. It is computed once per
