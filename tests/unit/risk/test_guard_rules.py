@@ -124,15 +124,17 @@ def test_a_tighter_limit_never_turns_a_refusal_into_a_pass(
     tighter_loss: float,
     tighter_cap: int,
 ) -> None:
-    def tighter(current: float | None, candidate: float) -> float:
-        return candidate if current is None or not _usable(current) else min(current, candidate)
+    def tighter(current: float | None, candidate: float) -> float | None:
+        # an unusable limit already refuses everything: nothing is stricter
+        if current is None:
+            return candidate
+        return min(current, candidate) if _usable(current) else current
 
+    cap = limits.max_open_orders
     stricter = GuardLimits(
         notional=tighter(limits.notional, tighter_notional),
         daily_loss=tighter(limits.daily_loss, tighter_loss),
-        max_open_orders=tighter_cap
-        if limits.max_open_orders is None or limits.max_open_orders < 0
-        else min(limits.max_open_orders, tighter_cap),
+        max_open_orders=tighter_cap if cap is None else (min(cap, tighter_cap) if cap >= 0 else cap),
     )
     # the stricter limits need the whole snapshot; give the parts the looser ones left out
     full = replace(
