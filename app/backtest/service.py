@@ -240,31 +240,26 @@ def _finish_outputs(staging: Path, out_dir: Path, summary: dict[str, Any]) -> No
 
 
 def _record(settings: Settings, run: BacktestRun, source: FrameSource, summary: dict[str, Any]) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from app.storage.db import Database
-    from app.storage.models import BacktestRun as BacktestRunRow
+    from app.storage.repositories.backtest_runs import BacktestRunRecord, BacktestRunsRepository
 
     database = Database.from_settings(settings)
     try:
         database.upgrade()
         metrics = {k: v for k, v in summary.items() if k not in ("trades", "params", "run_id")}
-        with database.transaction() as session:
-            session.add(
-                BacktestRunRow(
-                    run_id=run.run_id,
-                    source=source,
-                    symbol=run.fetch.symbol,
-                    strategy=run.request.strategy,
-                    vendor=run.fetch.vendor,
-                    interval=run.fetch.interval,
-                    params=summary["params"],
-                    metrics=metrics,
-                    frame_path=run.frame.path,
-                )
+        BacktestRunsRepository(database).add(
+            BacktestRunRecord(
+                run_id=run.run_id,
+                source=source,
+                symbol=run.fetch.symbol,
+                strategy=run.request.strategy,
+                vendor=run.fetch.vendor,
+                interval=run.fetch.interval,
+                params=summary["params"],
+                metrics=metrics,
+                frame_path=run.frame.path,
             )
-    except SQLAlchemyError as exc:
-        raise StorageError(f"cannot record the backtest run: {exc.__class__.__name__}: {exc}") from exc
+        )
     finally:
         database.dispose()
 

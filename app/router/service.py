@@ -19,6 +19,7 @@ from app.router.offline import OfflineBars
 from app.router.schemas import RouterRunRequest, RouterRunResult
 from app.router.state import RouterContext
 from app.services.container import Services
+from app.storage.repositories.guard import GuardRepository
 from app.validation import check_date_range, estimate_bars
 
 __all__ = ["RouterService", "check_router_window", "router_risk_config"]
@@ -61,7 +62,7 @@ class RouterService:
             settings=settings,
             market_data=market_data,
             offline_bars=OfflineBars(market_data, max_bytes=settings.ROUTER_BAR_CACHE_BYTES),
-            guard=OrderGuard(self.services.db, GuardLimits.from_settings(settings)),
+            guard=OrderGuard(GuardRepository(self.services.db), GuardLimits.from_settings(settings)),
             risk=router_risk_config(settings),
             bus=self._bus,
             broker=self._get_broker,

@@ -225,18 +225,18 @@ class DailyJobs:
         }
 
     def reports(self, session: date) -> dict[str, Any]:
-        from app.risk.kill_switch import KillSwitchStore
-        from app.services.orders import OrderService
+        from app.storage.repositories.kill_switch import KillSwitchRepository
+        from app.storage.repositories.orders import OrdersRepository
 
         since = datetime.combine(session, datetime.min.time(), tzinfo=UTC)
-        orders_service = OrderService(self.services.db)
-        orders = orders_service.list_orders(limit=500, since=since).items
-        fills = orders_service.list_fills(limit=500, since=since).items
+        orders_repository = OrdersRepository(self.services.db)
+        orders = orders_repository.list_orders(limit=500, since=since).items
+        fills = orders_repository.list_fills(limit=500, since=since).items
         by_status: dict[str, int] = {}
         for order in orders:
             by_status[order.status] = by_status.get(order.status, 0) + 1
         notional = sum(float(f.qty * f.price) for f in fills)
-        switch = KillSwitchStore(self.services.db).status()
+        switch = KillSwitchRepository(self.services.db).status()
         report = {
             "session": session.isoformat(),
             "orders": len(orders),

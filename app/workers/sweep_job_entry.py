@@ -26,7 +26,7 @@ from app.failures import EDGE_FAILURES, describe_failure
 from app.observability import configure_logging
 
 if TYPE_CHECKING:
-    from app.services.sweep_jobs import SweepJobService
+    from app.backtest.sweeps.jobs import SweepJobService
 
 __all__ = ["main", "output_dir_for"]
 
@@ -50,7 +50,7 @@ def _run(settings: Settings) -> int:
     job_id = settings.SWEEP_JOB_ID
     registry: SweepJobService | None = None
     if job_id:
-        from app.services.sweep_jobs import SweepJobService
+        from app.backtest.sweeps.jobs import SweepJobService
         from app.storage.db import Database
 
         registry = SweepJobService(settings, Database.from_settings(settings), blob)
@@ -73,7 +73,7 @@ def _run(settings: Settings) -> int:
             registry = None
     try:
         if registry is not None and job_id:
-            from app.services.sweep_jobs import JobHeartbeat
+            from app.backtest.sweeps.jobs import JobHeartbeat
 
             with JobHeartbeat(registry, job_id):
                 result = run_sweep(config, output_dir, settings=settings)

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from app.domain.orders import OrderStatus
 from app.errors import InputError
-from app.services.orders import MAX_PAGE_SIZE, FillView, OrderService, OrderView
+from app.storage.repositories.orders import MAX_PAGE_SIZE, FillView, OrdersRepository, OrderView
 from app.validation import IsoDateTime
 
 __all__ = ["router"]
@@ -84,8 +84,8 @@ class FillPage(BaseModel):
     next_cursor: str | None
 
 
-def _service(request: Request) -> OrderService:
-    return OrderService(request.app.state.services.db)
+def _service(request: Request) -> OrdersRepository:
+    return OrdersRepository(request.app.state.services.db)
 
 
 def _aware(name: str, value: datetime | None) -> datetime | None:

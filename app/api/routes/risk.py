@@ -8,7 +8,8 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.risk.kill_switch import KillSwitchStatus, KillSwitchStore
+from app.risk.kill_switch import KillSwitchStatus
+from app.storage.repositories.kill_switch import KillSwitchRepository
 from app.validation import StrictFlag
 
 __all__ = ["KillSwitchChange", "KillSwitchView", "router"]
@@ -48,8 +49,8 @@ class KillSwitchView(BaseModel):
         )
 
 
-def _store(request: Request) -> KillSwitchStore:
-    return KillSwitchStore(request.app.state.services.db)
+def _store(request: Request) -> KillSwitchRepository:
+    return KillSwitchRepository(request.app.state.services.db)
 
 
 @router.get("/kill-switch")

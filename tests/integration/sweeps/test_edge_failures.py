@@ -18,9 +18,9 @@ from fastapi.testclient import TestClient
 from app.api.app import create_app
 from app.backtest.sweeps import run_sweep
 from app.backtest.sweeps.config import parse_sweep_config
+from app.backtest.sweeps.jobs import JobHeartbeat, SweepJobService
 from app.config import Settings
 from app.services.container import Services
-from app.services.sweep_jobs import JobHeartbeat, SweepJobService
 from app.workers.sweep_job_entry import _run as run_entry
 
 REPO = Path(__file__).resolve().parents[3]

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.backtest.sweeps.jobs import JOB_EVENT_TYPE, SweepJobService
 from app.bus.ports import Bus
 from app.config import Settings
 from app.services.container import Services
-from app.services.sweep_jobs import JOB_EVENT_TYPE, SweepJobService
 from app.workers.sweep_job_entry import _run as run_entry
 
 CONFIG = "configs/backtest/momentum_sweep.yaml"

@@ -1,10 +1,6 @@
 """Sweep jobs: submit to the jobs hub, track the lifecycle in ``sweep_registry``, read results.
 
-Lifecycle of one job (``sweep_registry.status``)::
-
-    queued ──► dispatched ──► running ──► completed
-      ▲            │             └──────► failed
-      └────────────┘ (dispatch failed transiently: released for a retry)
+The lifecycle and its SQL are in :mod:`app.storage.repositories.sweep_jobs`.
 
 ``POST /backtests/sweeps/jobs`` calls :meth:`SweepJobService.submit`; the sweep job consumer
 calls :meth:`claim` / :meth:`record_execution` / :meth:`release`; the sweep entry point calls
@@ -20,13 +16,12 @@ import logging
 import os
 import threading
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select, update
 
 from app.backtest.sweeps.config import SweepConfig, load_job_config
 from app.backtest.sweeps.grid import check_sweep_size
@@ -36,8 +31,7 @@ from app.config import Settings
 from app.errors import ConfigError, InputError, NotFoundError
 from app.storage.blob import BlobStore
 from app.storage.db import Database
-from app.storage.models import SweepJob
-from app.storage.types import utcnow
+from app.storage.repositories.sweep_jobs import STATUSES, SweepJobRecord, SweepJobsRepository
 from app.validation import check_blob_uri, check_data_path, resolve_under
 
 __all__ = [
@@ -55,7 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JOB_EVENT_TYPE = "sweep.job"
-STATUSES: tuple[str, ...] = ("queued", "dispatched", "running", "completed", "failed")
 Status = Literal["queued", "dispatched", "running", "completed", "failed"]
 RESULTS_PREFIX = "sweeps"
 """Results of job ``J`` are copied to ``trader-data/sweeps/J/`` so the API sees them from anywhere."""
@@ -130,6 +123,7 @@ class SweepJobService:
     def __init__(self, settings: Settings, db: Database, blob: BlobStore, bus: Bus | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.jobs = SweepJobsRepository(db)
         self.blob = blob
         self.bus = bus
 
@@ -186,17 +180,14 @@ class SweepJobService:
             yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
         )
         config_blob = f"blob://{self.settings.BLOB_CONTAINER_CONFIGS}/{key}"
-        with self.db.transaction() as session:
-            row = SweepJob(
-                job_id=job_id,
-                status="queued",
-                config_path=request.config_path,
-                config_blob=config_blob,
-                strategy=config.strategy,
-                symbol=",".join(config.symbols)[:32],
-                config=config.model_dump(mode="json"),
-            )
-            session.add(row)
+        self.jobs.add_queued(
+            job_id,
+            config_path=request.config_path,
+            config_blob=config_blob,
+            strategy=config.strategy,
+            symbol=",".join(config.symbols)[:32],
+            config=config.model_dump(mode="json"),
+        )
         payload = {"job_id": job_id, "config_blob": config_blob, "config_path": request.config_path}
         try:
             self.bus.publish(
@@ -210,17 +201,16 @@ class SweepJobService:
 
     # --- reads ----------------------------------------------------------------------------
     def get(self, job_id: str) -> SweepJobPublic:
-        with self.db.session() as session:
-            row = session.get(SweepJob, job_id)
-            if row is None:
-                raise NotFoundError(f"sweep job {job_id!r} not found")
-            return SweepJobPublic.model_validate(row)
+        """Return the job.
+
+        Raises:
+            NotFoundError: no job has that id.
+        """
+        return _public(self.jobs.get(job_id))
 
     def find(self, job_id: str) -> SweepJobPublic | None:
-        try:
-            return self.get(job_id)
-        except NotFoundError:
-            return None
+        job = self.jobs.find(job_id)
+        return None if job is None else _public(job)
 
     def detail(self, job_id: str, top: int = 10) -> SweepJobDetail:
         self.expire_stale()
@@ -232,16 +222,8 @@ class SweepJobService:
         if status is not None and status not in STATUSES:
             raise InputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
         self.expire_stale()
-        with self.db.session() as session:
-            query = select(SweepJob).order_by(SweepJob.created_at.desc()).limit(limit)
-            if status is not None:
-                query = query.where(SweepJob.status == status)
-            rows = session.scalars(query).all()
-            counted = session.execute(select(SweepJob.status, func.count()).group_by(SweepJob.status)).all()
-            items = [SweepJobPublic.model_validate(r) for r in rows]
-        counts = dict.fromkeys(STATUSES, 0)
-        for name, number in counted:
-            counts[str(name)] = int(number)
+        items = [_public(job) for job in self.jobs.newest(status=status, limit=limit)]
+        counts = self.jobs.counts()
         return SweepJobList(items=items, counts=counts, total=sum(counts.values()))
 
     def _results(self, job: SweepJobPublic, top: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -269,38 +251,18 @@ class SweepJobService:
     # --- lifecycle ------------------------------------------------------------------------
     def claim(self, job_id: str) -> bool:
         """Move a queued job to dispatched; ``False`` when it was already claimed (redelivery)."""
-        now = utcnow()
-        with self.db.transaction() as session:
-            result = session.execute(
-                update(SweepJob)
-                .where(SweepJob.job_id == job_id, SweepJob.status == "queued")
-                .values(status="dispatched", dispatched_at=now, updated_at=now)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return self.jobs.claim(job_id)
 
     def record_execution(self, job_id: str, execution_name: str) -> None:
-        self._update(job_id, execution_name=execution_name)
+        self.jobs.record_execution(job_id, execution_name)
 
     def release(self, job_id: str, error: str) -> None:
         """Return a dispatched job to the queue after a transient dispatch failure."""
-        now = utcnow()
-        with self.db.transaction() as session:
-            session.execute(
-                update(SweepJob)
-                .where(SweepJob.job_id == job_id, SweepJob.status == "dispatched")
-                .values(status="queued", error=error, dispatched_at=None, updated_at=now)
-            )
+        self.jobs.release(job_id, error)
 
     def heartbeat(self, job_id: str) -> bool:
         """Renew a running job's lease (its ``updated_at``); ``False`` when it is no longer running."""
-        now = utcnow()
-        with self.db.transaction() as session:
-            result = session.execute(
-                update(SweepJob)
-                .where(SweepJob.job_id == job_id, SweepJob.status == "running")
-                .values(updated_at=now)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return self.jobs.heartbeat(job_id)
 
     def expire_stale(self) -> list[str]:
         """Mark failed every running job whose lease ran out: its worker died or was killed.
@@ -309,45 +271,23 @@ class SweepJobService:
         (:class:`JobHeartbeat`); one silent for a whole lease is recorded ``failed``.
         """
         lease_s = self.settings.SWEEP_JOB_LEASE_S
-        now = utcnow()
-        cutoff = now - timedelta(seconds=lease_s)
-        with self.db.transaction() as session:
-            stale = session.scalars(
-                select(SweepJob.job_id).where(SweepJob.status == "running", SweepJob.updated_at < cutoff)
-            ).all()
-            for job_id in stale:
-                session.execute(
-                    update(SweepJob)
-                    .where(
-                        SweepJob.job_id == job_id, SweepJob.status == "running", SweepJob.updated_at < cutoff
-                    )
-                    .values(
-                        status="failed",
-                        finished_at=now,
-                        updated_at=now,
-                        error=f"the sweep worker stopped renewing its lease for {lease_s:g} s "
-                        "(SWEEP_JOB_LEASE_S): it died or was killed",
-                    )
-                )
+        stale = self.jobs.expire_running(
+            lease_s,
+            f"the sweep worker stopped renewing its lease for {lease_s:g} s "
+            "(SWEEP_JOB_LEASE_S): it died or was killed",
+        )
         for job_id in stale:
             log.error("sweep job lease expired: marked failed", extra={"job_id": job_id})
         return list(stale)
 
     def mark_running(self, job_id: str, output_dir: str) -> None:
-        self._update(job_id, status="running", output_dir=output_dir, started_at=utcnow(), error=None)
+        self.jobs.mark_running(job_id, output_dir)
 
     def mark_completed(self, job_id: str) -> None:
-        self._update(job_id, status="completed", finished_at=utcnow(), error=None)
+        self.jobs.mark_completed(job_id)
 
     def mark_failed(self, job_id: str, error: str) -> None:
-        self._update(job_id, status="failed", finished_at=utcnow(), error=error[:4000])
-
-    def _update(self, job_id: str, **values: Any) -> None:
-        values["updated_at"] = utcnow()
-        with self.db.transaction() as session:
-            result = session.execute(update(SweepJob).where(SweepJob.job_id == job_id).values(**values))
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise NotFoundError(f"sweep job {job_id!r} not found")
+        self.jobs.mark_failed(job_id, error)
 
     def publish_results(self, job_id: str, output_dir: Path) -> None:
         """Copy the run summary and leaderboard to ``trader-data/sweeps/<job_id>/``."""
@@ -388,6 +328,10 @@ class JobHeartbeat:
 def _without_server_paths(message: str) -> str:
     """Show a config file by its path under the working directory, never its absolute location."""
     return message.replace(f"{Path.cwd()}{os.sep}", "")
+
+
+def _public(job: SweepJobRecord) -> SweepJobPublic:
+    return SweepJobPublic.model_validate(job)
 
 
 def _number(text: str | None) -> Any:
