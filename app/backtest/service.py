@@ -20,10 +20,11 @@ import pandas as pd
 
 from app.backtest.engine import STATUS_RUINED, BacktestResult, EngineConfig, run_backtest, status_message
 from app.backtest.frames import FrameRecord, FrameSource, frame_publisher, write_frame
-from app.backtest.pipeline import DecisionFrame, decide
 from app.config import Settings
-from app.dal import FetchResult, MarketData, compute_regimes, compute_signals
+from app.dal import FetchResult, MarketData
 from app.dal.intervals import get_interval
+from app.decision import compute_regimes, compute_signals
+from app.decision.pipeline import DecisionFrame, decide
 from app.errors import InputError, StorageError
 from app.risk.sizing import RiskConfig, SizingMethod
 from app.strategies import get_strategy

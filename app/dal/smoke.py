@@ -30,10 +30,10 @@ from app.config import Settings, load_settings
 from app.dal.errors import VendorRefused
 from app.dal.intervals import INTERVALS, NEW_YORK
 from app.dal.quality import xnys
-from app.dal.regimes import compute_regimes
 from app.dal.registry import VENDORS
 from app.dal.service import MarketData
-from app.dal.signals import compute_signals
+from app.decision.regimes import compute_regimes
+from app.decision.signals import compute_signals
 from app.errors import AiTraderError, ConfigError, InputError
 
 __all__ = ["DEFAULT_CHECKS", "Check", "build_parser", "main", "parse_check", "run_smoke"]

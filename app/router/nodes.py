@@ -3,7 +3,7 @@
 Every node appends its outcome to ``events`` (``ingest:synthetic``, ``priors:computed``,
 ``risk:fractional_kelly``, ``guard:passed``, ``order:published``, ``order:executed``,
 ``order:skipped:<reason>`` ...). Strategy, priors and sizing come from the one decision
-pipeline the backtests use (:func:`app.backtest.pipeline.decide`).
+pipeline the backtests use (:func:`app.decision.pipeline.decide`).
 """
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 from langgraph.runtime import Runtime
 
-from app.backtest.pipeline import DecisionFrame, decide
 from app.bus.envelope import Envelope
-from app.dal import compute_regimes, compute_signals
+from app.decision import compute_regimes, compute_signals
+from app.decision.pipeline import DecisionFrame, decide
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import ConfigError, InputError, OrderRejected
 from app.risk.guard import GuardRequest

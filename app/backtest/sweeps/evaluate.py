@@ -1,6 +1,6 @@
 """Evaluate parameter sets of one strategy on one instrument's data.
 
-Parameter sets are turned into sized targets exactly as :func:`app.backtest.pipeline.decide`
+Parameter sets are turned into sized targets exactly as :func:`app.decision.pipeline.decide`
 does it (strategy -> priors -> sizing) and simulated by the engine's kernel, so a sweep row
 matches what ``run_backtest`` reports for the same set. Two paths:
 
@@ -31,8 +31,8 @@ from app.backtest.engine import (
     periods_per_year,
     status_message,
 )
-from app.backtest.pipeline import decide
 from app.backtest.sweeps import kernels
+from app.decision.pipeline import decide
 from app.errors import AiTraderError
 from app.risk.sizing import RiskConfig, size_positions
 from app.strategies import get_strategy

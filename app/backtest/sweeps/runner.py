@@ -89,7 +89,8 @@ def dal_loader(settings: Settings) -> MarketLoader:
     """Fetch bars through :class:`app.dal.MarketData` (cached) and compute signals and regimes once."""
 
     def load(config: SweepConfig, symbol: str) -> MarketArrays:
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import MarketData
+        from app.decision import compute_regimes, compute_signals
 
         market_data = MarketData.from_settings(settings)
         fetched = market_data.fetch(
@@ -486,8 +487,8 @@ def _write_best_frame(
 
     from app.backtest.engine import EngineConfig, run_backtest
     from app.backtest.frames import frame_filename, frame_publisher, write_frame
-    from app.backtest.pipeline import decide
     from app.backtest.service import build_frame
+    from app.decision.pipeline import decide
 
     symbol = str(best["symbol"])
     try:

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.dal import REGIME_LABELS
+from app.decision import REGIME_LABELS
 from app.errors import InputError
 from app.services.container import Services
 from app.services.daily import DailyJobs

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from app.backtest.engine import METRIC_NAMES, EngineConfig, run_backtest
-from app.backtest.pipeline import decide
 from app.backtest.sweeps.evaluate import BATCH_STRATEGIES, MarketArrays, evaluate_sets
+from app.decision.pipeline import decide
 from app.risk.sizing import RiskConfig
 from app.strategies import get_strategy
 
