@@ -85,7 +85,7 @@ def fetch_command(
                 "attempts": [{"vendor": v, "error": e} for v, e in result.attempts],
             }
             if bus is not None:
-                from app.services.market_events import publish_market_frames
+                from app.bus.market_events import publish_market_frames
 
                 published = publish_market_frames(
                     bus,

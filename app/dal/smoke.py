@@ -189,7 +189,7 @@ def run_smoke(
     publisher: Publisher | None = None
     if publish:
         from app.bus.factory import create_bus
-        from app.services.market_events import publish_market_frames
+        from app.bus.market_events import publish_market_frames
 
         market_bus = bus = create_bus(settings)
 
