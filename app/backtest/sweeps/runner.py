@@ -29,11 +29,11 @@ from typing import IO, Any
 from app.backtest.engine import STATUS_OK, STATUS_RUINED
 from app.backtest.sweeps.config import SweepConfig, load_sweep_config
 from app.backtest.sweeps.evaluate import (
-    BATCH_STRATEGIES,
     Evaluation,
     MarketArrays,
     SizingArrays,
     evaluate_sets,
+    has_batch_kernel,
 )
 from app.backtest.sweeps.grid import ParameterSet, expand_grid
 from app.backtest.sweeps.outputs import (
@@ -307,7 +307,7 @@ def _chunk_size(config: SweepConfig, risk: RiskConfig, pending: int, backend: st
     if backend != "local":
         # enough chunks to keep every worker busy, not so many that overhead dominates
         return max(1, math.ceil(pending / (workers * 4)))
-    if config.strategy in BATCH_STRATEGIES and not risk.needs_priors:
+    if has_batch_kernel(config.strategy) and not risk.needs_priors:
         # one kernel call per chunk; rolling windows are recomputed per chunk
         return max(4096, math.ceil(pending / 20))
     return 256  # the decision path holds a (chunk x bars) target matrix
