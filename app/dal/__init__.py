@@ -20,11 +20,11 @@ from app.dal.errors import (
     VendorRefused,
 )
 from app.dal.frames import BAR_COLUMNS, empty_bars, make_bars
-from app.dal.intervals import INTERVALS, Interval, Window, build_window
 from app.dal.ports import BarRequest, BarSource, Capability, Quote, QuoteSource, VendorBars
 from app.dal.quality import QualityReport
 from app.dal.registry import VENDORS
 from app.dal.service import FetchResult, MarketData
+from app.domain.intervals import INTERVALS, Interval, Window, build_window
 
 __all__ = [
     "BAR_COLUMNS",

@@ -16,6 +16,7 @@ per set.
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
@@ -99,6 +100,10 @@ def column_array(bars: pd.DataFrame | BarArrays, name: str) -> np.ndarray:
 def close_array(bars: pd.DataFrame | BarArrays) -> np.ndarray:
     """Return the close prices of ``bars`` as a contiguous float64 array."""
     return column_array(bars, "close")
+
+
+MAX_INT_PARAM = 1_000_000
+"""Largest magnitude of an integer parameter (window lengths, lookbacks ...)."""
 
 
 def param_dtype(kind: Any) -> type[np.generic]:
@@ -194,6 +199,17 @@ class BatchKernel:
 
 
 def _coerce(name: str, field: str, kind: Any, raw: Any) -> Any:
+    value = _coerce_type(name, field, kind, raw)
+    if isinstance(value, int) and abs(value) > MAX_INT_PARAM:
+        raise InputError(
+            f"strategy {name!r}: parameter {field!r} must be within +/-{MAX_INT_PARAM:,}, got {raw!r}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"strategy {name!r}: parameter {field!r} must be a finite number, got {raw!r}")
+    return value
+
+
+def _coerce_type(name: str, field: str, kind: Any, raw: Any) -> Any:
     if kind in (int, "int"):
         if isinstance(raw, bool):
             raise InputError(f"strategy {name!r}: parameter {field!r} must be an integer, got {raw!r}")

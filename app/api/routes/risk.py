@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.risk.kill_switch import KillSwitchStatus, KillSwitchStore
+from app.validation import StrictFlag
 
 __all__ = ["KillSwitchChange", "KillSwitchView", "router"]
 
@@ -20,7 +21,7 @@ class KillSwitchChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    active: bool
+    active: StrictFlag
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     actor: Annotated[str, Field(min_length=1, max_length=128)] = "api"
 

@@ -64,8 +64,8 @@ def test_post_queues_publishes_and_lists(client: TestClient, api_settings: Setti
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"config_path": "../etc/passwd"}, "must be a .yaml file under"),
-        ({"config_path": "configs/backtest/nope.yaml"}, "does not exist"),
+        ({"config_path": "../etc/passwd"}, "must name a .yaml/.yml file under configs/"),
+        ({"config_path": "configs/backtest/nope.yaml"}, "does not name a readable file under configs/"),
         ({"config_path": CONFIG, "overrides": {"objective": {"metric": "luck"}}}, "unknown metric 'luck'"),
         ({"config_blob": "blob://configs/missing.yaml"}, "blob not found"),
     ],
