@@ -12,21 +12,28 @@ from app.api.auth import require_bearer
 from app.api.middleware import RequestIdMiddleware
 from app.api.problems import install_problem_handlers
 from app.api.routes import health
+from app.bootstrap import Container
 from app.config import Settings, load_settings
-from app.services.container import Services
 
 __all__ = ["create_app"]
 
 
-def create_app(settings: Settings | None = None, services: Services | None = None) -> FastAPI:
-    """Build the API around ``services`` (or new ones from ``settings`` / the environment)."""
-    if services is None:
-        services = Services(settings if settings is not None else load_settings())
+def create_app(settings: Settings | None = None, container: Container | None = None) -> FastAPI:
+    """Build the API around ``container`` (or a new one from ``settings`` / the environment).
+
+    The app owns the container: its lifespan closes every client the container built (the
+    database pool, the bus, the broker the router opened ...). Migrations are not run here:
+    ``ai-trader api`` (and ``ai-trader up``) apply them before serving, never per request.
+    """
+    if container is None:
+        container = Container(settings if settings is not None else load_settings())
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        yield
-        services.close()
+        try:
+            yield
+        finally:
+            container.close()
 
     api = FastAPI(
         title="ai-trader",
@@ -34,8 +41,8 @@ def create_app(settings: Settings | None = None, services: Services | None = Non
         summary="Market data, backtests, sweeps, the order router and order history.",
         lifespan=lifespan,
     )
-    api.state.services = services
-    _register_readiness(services)
+    api.state.container = container
+    _register_readiness(container)
     install_problem_handlers(api)
     api.add_middleware(RequestIdMiddleware)
 
@@ -53,8 +60,8 @@ def _feature_routers() -> list[APIRouter]:
     return [risk.router, router.router, orders.router, sweeps.router, backtests.router]
 
 
-def _register_readiness(services: Services) -> None:
+def _register_readiness(container: Container) -> None:
     """Readiness checks of features that run beside the API (consumer lag ...)."""
     from app.workers.order_consumer import register_readiness as order_consumer_readiness
 
-    order_consumer_readiness(services)
+    order_consumer_readiness(container)

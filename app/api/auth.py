@@ -6,6 +6,8 @@ from hmac import compare_digest
 
 from fastapi import HTTPException, Request
 
+from app.api.deps import SettingsDep
+
 __all__ = ["require_bearer", "tokens_match"]
 
 
@@ -14,9 +16,9 @@ def tokens_match(presented: str, expected: str) -> bool:
     return compare_digest(presented.encode("utf-8"), expected.encode("utf-8"))
 
 
-async def require_bearer(request: Request) -> None:
+async def require_bearer(request: Request, settings: SettingsDep) -> None:
     """FastAPI dependency: 401 unless ``Authorization: Bearer <API_BEARER_TOKEN>`` is sent."""
-    expected = request.app.state.services.settings.API_BEARER_TOKEN
+    expected = settings.API_BEARER_TOKEN
     if expected is None:
         return
     header = request.headers.get("authorization", "")

@@ -10,7 +10,7 @@ import subprocess
 import typer
 from rich.table import Table
 
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, container_or_exit, settings_or_exit
 from app.errors import ConfigError
 
 __all__ = ["bus_app"]
@@ -77,19 +77,14 @@ def provision_command(
     Local log and Redis are created directly. For Event Hubs the equivalent ``az eventhubs``
     commands and the runbook's verification query are printed, or run with ``--apply``.
     """
-    from app.bus.factory import create_bus
     from app.bus.provisioning import az_provision_commands, az_verify_command, namespace_from_fqdn
     from app.bus.topology import topology
 
-    settings = settings_or_exit()
-    with exit_on_error():
+    with container_or_exit() as container:
+        settings = container.settings
         if settings.bus_backend.kind != "eventhubs":
-            bus = create_bus(settings)
-            try:
-                for line in bus.provision():
-                    console.print(line, highlight=False)
-            finally:
-                bus.close()
+            for line in container.bus.provision():
+                console.print(line, highlight=False)
             return
         ns = namespace or namespace_from_fqdn(settings.EH_FQDN)
         commands = [*az_provision_commands(topology(settings), resource_group, ns)]
@@ -120,17 +115,12 @@ def lag_command(
     ``--json`` prints ``{hub, group, events_behind (sum), seconds_behind (max), partitions:
     [{partition, events_behind, seconds_behind}]}``.
     """
-    from app.bus.factory import create_bus
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        bus = create_bus(settings)
-        consumer = bus.consumer(hub, group)
+    with container_or_exit() as container:
+        consumer = container.bus.consumer(hub, group)
         try:
             lag = consumer.lag()
         finally:
             consumer.close()
-            bus.close()
     if as_json:
         payload = {
             "hub": hub,
@@ -168,15 +158,8 @@ def dead_letters_command(
     ``--json`` prints ``[{hub, group, partition, offset, reason, recorded_at, raw}]``, where
     ``raw`` is the event's bytes as UTF-8 text (undecodable bytes replaced).
     """
-    from app.bus.factory import create_bus
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        bus = create_bus(settings)
-        try:
-            letters = bus.dead_letters(hub, group, limit)
-        finally:
-            bus.close()
+    with container_or_exit() as container:
+        letters = container.bus.dead_letters(hub, group, limit)
     if as_json:
         rows = [
             {

@@ -10,12 +10,14 @@ import json
 import typer
 from rich.table import Table
 
+from app.cli.backtest import backtest_app
 from app.cli.bus import bus_app
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, container_or_exit, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
 from app.cli.schedule import schedule_app
+from app.cli.sweep import sweep_app
 from app.cli.ui import ui_command
 from app.cli.up import up_command
 
@@ -29,6 +31,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(backtest_app, name="backtest")
+app.add_typer(sweep_app, name="sweep")
 app.add_typer(bus_app, name="bus")
 app.add_typer(config_app, name="config")
 app.add_typer(consumer_app, name="consumer")
@@ -48,30 +52,28 @@ def api_command(
 ) -> None:
     """Serve the HTTP API."""
     from app.api.server import check_bind, serve
-    from app.storage.db import Database
+    from app.bootstrap import Container
 
     settings = settings_or_exit("api")
     with exit_on_error():
         check_bind(settings, host or settings.API_HOST)
         if migrate:
-            Database.from_settings(settings).upgrade()
+            with Container(settings) as container:
+                container.db.upgrade()
         serve(settings, host, port)
 
 
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations (idempotent)."""
-    from app.storage.db import Database
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        database = Database.from_settings(settings)
-        database.upgrade(revision)
+    with container_or_exit() as container:
+        settings = container.settings
+        container.db.upgrade(revision)
+        current = container.db.current_revision()
         console.print(
             f"database [bold]{settings.database_backend.kind}[/bold] at "
-            f"{settings.database_backend.target} is at revision [bold]{database.current_revision()}[/bold]"
+            f"{settings.database_backend.target} is at revision [bold]{current}[/bold]"
         )
-        database.dispose()
 
 
 @config_app.command("show")

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, container_or_exit, exit_on_error, settings_or_exit
 from app.errors import InputError
 
 __all__ = ["schedule_app"]
@@ -85,12 +85,11 @@ def run(
     ),
 ) -> None:
     """Run one job now (outside the schedule; the ledger is not touched) and print its result."""
-    from app.services.container import Services
     from app.services.daily import DailyJobs
     from app.workers.scheduler import JOBS_BY_NAME
 
-    settings = settings_or_exit()
-    with exit_on_error():
+    with container_or_exit() as container:
+        settings = container.settings
         if job not in JOBS_BY_NAME:
             raise InputError(f"unknown job {job!r} (known: {', '.join(JOBS_BY_NAME)})")
         try:
@@ -101,35 +100,24 @@ def run(
             )
         except ValueError:
             raise InputError(f"--session: not a date (YYYY-MM-DD): {session!r}") from None
-        services = Services(settings)
-        try:
-            services.db.upgrade()
-            summary = DailyJobs(services).run(job, day)
-        finally:
-            services.close()
+        container.db.upgrade()
+        summary = DailyJobs(container).run(job, day)
         typer.echo(json.dumps(summary, indent=2, default=str))
 
 
 @schedule_app.command("serve")
 def serve() -> None:
     """Run the schedule until SIGTERM / Ctrl-C."""
-    from app.services.container import Services
     from app.services.daily import DailyJobs
     from app.workers.scheduler import Scheduler
 
-    settings = settings_or_exit("scheduler")
-    with exit_on_error():
-        services = Services(settings)
-        services.db.upgrade()
-        jobs = DailyJobs(services)
-        scheduler = Scheduler(settings, jobs.run)
+    with container_or_exit("scheduler", migrate=True) as container:
+        jobs = DailyJobs(container)
+        scheduler = Scheduler(container.settings, jobs.run)
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
             scheduler.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        try:
-            scheduler.serve()
-        finally:
-            services.close()
+        scheduler.serve()

@@ -68,14 +68,13 @@ def up_command(
 ) -> None:
     """Start the whole platform and supervise it until interrupted."""
     from app.api.server import check_bind
-    from app.storage.db import Database
+    from app.bootstrap import Container
 
     settings = settings_or_exit("up")
     with exit_on_error():
         check_bind(settings, host)
-        database = Database.from_settings(settings)
-        database.upgrade()
-        database.dispose()
+        with Container(settings) as container:
+            container.db.upgrade()
     selected = [c for c in components(settings, host) if not only or c.name in only]
     with exit_on_error():
         for component in selected:

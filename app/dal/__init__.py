@@ -2,7 +2,7 @@
 
 Public contract::
 
-    md = MarketData.from_settings(settings)
+    md = build_market_data(settings)  # app.bootstrap
     res = md.fetch("synthetic", "AAPL", date(2023, 1, 3), date(2023, 2, 3), interval="1Day")
     sig = compute_signals(res.bars)
     reg = compute_regimes(res.bars, sig)

@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 
-from app.config import Settings
 from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
 from app.execution.ports import BrokerCapability
@@ -34,10 +33,6 @@ class SimulatedBrokerConfig:
             raise ValueError(f"slippage_bps must be in [0, 10000), got {self.slippage_bps}")
         if not 0 <= self.commission_bps < 10_000:
             raise ValueError(f"commission_bps must be in [0, 10000), got {self.commission_bps}")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SimulatedBrokerConfig:
-        return cls(slippage_bps=settings.SIM_SLIPPAGE_BPS, commission_bps=settings.SIM_COMMISSION_BPS)
 
 
 class SimulatedBroker:

@@ -24,7 +24,6 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 
-from app.config import Settings
 from app.domain.orders import OrderStatus
 from app.risk.kill_switch import (
     KILL_SWITCH_ACTIVE,
@@ -59,14 +58,6 @@ class GuardLimits:
     notional: float | None = None
     daily_loss: float | None = None
     max_open_orders: int | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> GuardLimits:
-        return cls(
-            notional=settings.KILL_SWITCH_NOTIONAL,
-            daily_loss=settings.KILL_SWITCH_DAILY_LOSS_LIMIT,
-            max_open_orders=settings.KILL_SWITCH_MAX_OPEN_ORDERS,
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -19,10 +19,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.errors import AiTraderError, InputError
-from app.services.container import Services
+
+if TYPE_CHECKING:
+    from app.bootstrap import Container
 
 __all__ = ["DailyJobs"]
 
@@ -38,12 +40,11 @@ def _finite(value: Any) -> float | None:
 
 
 class DailyJobs:
-    """The schedule's jobs, bound to one process's services."""
+    """The schedule's jobs, bound to one process's container (its clients and router)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Container) -> None:
         self.services = services
         self.settings = services.settings
-        self._router: Any = None
 
     # --- dispatch -----------------------------------------------------------------------
     def run(self, name: str, session: date) -> dict[str, Any]:
@@ -88,9 +89,9 @@ class DailyJobs:
         return {"status": "ok", "checks": checks}
 
     def scan(self, session: date, label: str) -> dict[str, Any]:
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import compute_regimes, compute_signals
 
-        market = MarketData.from_settings(self.settings, blob=self.services.blob)
+        market = self.services.market_data
         rows: list[dict[str, Any]] = []
         errors: dict[str, str] = {}
         for symbol in self.settings.WATCHLIST.split(","):
@@ -150,18 +151,15 @@ class DailyJobs:
 
     def warm_up(self, session: date) -> dict[str, Any]:
         from app.backtest.pipeline import decide
-        from app.dal import MarketData, compute_regimes, compute_signals
-        from app.risk.sizing import RiskConfig
+        from app.dal import compute_regimes, compute_signals
         from app.strategies import STRATEGIES, get_strategy
 
-        bars = (
-            MarketData.from_settings(self.settings, blob=self.services.blob)
-            .fetch("synthetic", "WARMUP", session - timedelta(days=SCAN_LOOKBACK_DAYS), session)
-            .bars
-        )
+        bars = self.services.market_data.fetch(
+            "synthetic", "WARMUP", session - timedelta(days=SCAN_LOOKBACK_DAYS), session
+        ).bars
         signals = compute_signals(bars)
         regimes = compute_regimes(bars, signals)
-        risk = RiskConfig.from_settings(self.settings, agent="fractional_kelly", regime_aware=True)
+        risk = self.services.router_risk
         timings: dict[str, float] = {}
         for name in sorted(STRATEGIES):
             started = time.perf_counter()
@@ -171,10 +169,7 @@ class DailyJobs:
 
     def intraday_refresh(self, session: date, label: str) -> dict[str, Any]:
         from app.router.schemas import RouterRunRequest
-        from app.router.service import RouterService
 
-        if self._router is None:
-            self._router = RouterService(self.services)
         runs: list[dict[str, Any]] = []
         start = datetime.combine(
             session - timedelta(days=SCAN_LOOKBACK_DAYS), datetime.min.time(), tzinfo=UTC
@@ -189,7 +184,7 @@ class DailyJobs:
                 execute_orders=self.settings.SCHEDULE_EXECUTE_ORDERS,
             )
             try:
-                result = self._router.run(request)
+                result = self.services.router.run(request)
             except AiTraderError as exc:
                 runs.append({"symbol": symbol, "error": str(exc)})
                 continue
@@ -206,7 +201,7 @@ class DailyJobs:
         if config is None:
             raise InputError("retrain is disabled: SCHEDULE_RETRAIN_CONFIG is not set")
         out = self.settings.ARTIFACTS_DIR / "daily" / session.isoformat() / "retrain"
-        result = run_sweep(config, out, settings=self.settings)
+        result = run_sweep(config, out, settings=self.settings, deps=self.services.sweep_deps)
         return {
             "status": "ok" if result.failed == 0 else "partial",
             "output_dir": str(result.output_dir),
@@ -217,18 +212,15 @@ class DailyJobs:
         }
 
     def reports(self, session: date) -> dict[str, Any]:
-        from app.risk.kill_switch import KillSwitchStore
-        from app.services.orders import OrderService
-
         since = datetime.combine(session, datetime.min.time(), tzinfo=UTC)
-        orders_service = OrderService(self.services.db)
+        orders_service = self.services.orders
         orders = orders_service.list_orders(limit=500, since=since).items
         fills = orders_service.list_fills(limit=500, since=since).items
         by_status: dict[str, int] = {}
         for order in orders:
             by_status[order.status] = by_status.get(order.status, 0) + 1
         notional = sum(float(f.qty * f.price) for f in fills)
-        switch = KillSwitchStore(self.services.db).status()
+        switch = self.services.kill_switch.status()
         report = {
             "session": session.isoformat(),
             "orders": len(orders),

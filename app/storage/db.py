@@ -19,7 +19,6 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
 from app.errors import ConfigError, StorageError
 from app.storage.models import TRADING_SCHEMA
 
@@ -76,12 +75,6 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
-        if settings.DATABASE_URL is None:
-            return cls(URL.create("sqlite+pysqlite", database=str(settings.sqlite_path)))
-        return cls(settings.DATABASE_URL.get_secret_value())
 
     def session(self) -> Session:
         return self._sessions()

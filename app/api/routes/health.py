@@ -4,53 +4,89 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel
 
 import app as app_package
-from app.services.container import ReadinessCheck
+from app.api.deps import ContainerDep, SettingsDep
+from app.bootstrap import ReadinessCheck
+from app.config import Settings
 
 router = APIRouter(tags=["health"])
 
 
-@router.get("/")
-async def index(request: Request) -> dict[str, Any]:
+class IndexLinks(BaseModel):
+    docs: str
+    openapi: str
+    live: str
+    ready: str
+    ui: str
+
+
+class IndexOut(BaseModel):
+    """``GET /``: what this service is and where to go next."""
+
+    name: str
+    version: str
+    links: IndexLinks
+
+
+class LiveOut(BaseModel):
+    status: Literal["ok"]
+
+
+class CheckOut(BaseModel):
+    status: Literal["ok", "error"]
+    reason: str | None
+    latency_ms: float
+
+
+class ReadyOut(BaseModel):
+    """``GET /health/ready``: each dependency's check; ``failing`` names those not answering."""
+
+    status: Literal["ok", "unavailable"]
+    failing: list[str]
+    checks: dict[str, CheckOut]
+
+
+@router.get("/", response_model=IndexOut)
+async def index(request: Request, settings: SettingsDep) -> IndexOut:
     """Name, version and links to the API's main entry points."""
     base = str(request.base_url).rstrip("/")
-    return {
-        "name": "ai-trader",
-        "version": app_package.__version__,
-        "links": {
-            "docs": f"{base}/docs",
-            "openapi": f"{base}/openapi.json",
-            "live": f"{base}/health/live",
-            "ready": f"{base}/health/ready",
-            "ui": _ui_url(request),
-        },
-    }
+    return IndexOut(
+        name="ai-trader",
+        version=app_package.__version__,
+        links=IndexLinks(
+            docs=f"{base}/docs",
+            openapi=f"{base}/openapi.json",
+            live=f"{base}/health/live",
+            ready=f"{base}/health/ready",
+            ui=_ui_url(request, settings),
+        ),
+    )
 
 
-def _ui_url(request: Request) -> str:
-    configured = request.app.state.services.settings.UI_BASE_URL
+def _ui_url(request: Request, settings: Settings) -> str:
+    configured = settings.UI_BASE_URL
     if configured:
         return str(configured)
-    port = request.app.state.services.settings.UI_PORT
-    return f"{request.url.scheme}://{request.url.hostname or '127.0.0.1'}:{port}/ui/"
+    return f"{request.url.scheme}://{request.url.hostname or '127.0.0.1'}:{settings.UI_PORT}/ui/"
 
 
 @router.get("/ui", include_in_schema=False)
 @router.get("/ui/{rest:path}", include_in_schema=False)
-async def ui_redirect(request: Request) -> RedirectResponse:
+async def ui_redirect(request: Request, settings: SettingsDep) -> RedirectResponse:
     """The dashboard is its own server (Front Door routes ``/ui`` to it); sent here, redirect."""
-    return RedirectResponse(_ui_url(request), status_code=307)
+    return RedirectResponse(_ui_url(request, settings), status_code=307)
 
 
-@router.get("/health/live")
-async def live() -> dict[str, str]:
+@router.get("/health/live", response_model=LiveOut)
+async def live() -> LiveOut:
     """200 while the process serves requests; touches no dependency."""
-    return {"status": "ok"}
+    return LiveOut(status="ok")
 
 
 async def _run_check(name: str, check: ReadinessCheck, timeout_s: float) -> dict[str, Any]:
@@ -72,13 +108,12 @@ async def _run_check(name: str, check: ReadinessCheck, timeout_s: float) -> dict
     }
 
 
-@router.get("/health/ready")
-async def ready(request: Request) -> JSONResponse:
+@router.get("/health/ready", response_model=ReadyOut, responses={503: {"model": ReadyOut}})
+async def ready(container: ContainerDep) -> JSONResponse:
     """200 when every dependency answers; 503 naming each failing one and why."""
-    services = request.app.state.services
-    timeout_s = services.settings.READY_CHECK_TIMEOUT_S
+    timeout_s = container.settings.READY_CHECK_TIMEOUT_S
     results = await asyncio.gather(
-        *(_run_check(name, check, timeout_s) for name, check in services.readiness_checks().items())
+        *(_run_check(name, check, timeout_s) for name, check in container.readiness_checks().items())
     )
     failing = [r["name"] for r in results if r["status"] != "ok"]
     body = {
@@ -86,4 +121,6 @@ async def ready(request: Request) -> JSONResponse:
         "failing": failing,
         "checks": {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in results},
     }
-    return JSONResponse(body, status_code=200 if not failing else 503)
+    return JSONResponse(
+        ReadyOut.model_validate(body).model_dump(mode="json"), status_code=200 if not failing else 503
+    )
