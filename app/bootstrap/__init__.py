@@ -13,6 +13,7 @@ from __future__ import annotations
 from app.bootstrap.container import Container, ReadinessCheck
 from app.bootstrap.wiring import (
     build_alpaca_trading_config,
+    build_backtest_deps,
     build_blob_frames,
     build_blob_store,
     build_broker,
@@ -28,6 +29,7 @@ from app.bootstrap.wiring import (
     build_risk_config,
     build_router_risk_config,
     build_simulated_broker_config,
+    build_sweep_deps,
     build_vendor,
     database_url,
 )
@@ -36,6 +38,7 @@ __all__ = [
     "Container",
     "ReadinessCheck",
     "build_alpaca_trading_config",
+    "build_backtest_deps",
     "build_blob_frames",
     "build_blob_store",
     "build_broker",
@@ -51,6 +54,7 @@ __all__ = [
     "build_risk_config",
     "build_router_risk_config",
     "build_simulated_broker_config",
+    "build_sweep_deps",
     "build_vendor",
     "database_url",
 ]

@@ -20,6 +20,8 @@ from app.errors import ConfigError
 
 if TYPE_CHECKING:
     from app.backtest.frames import BlobFrames
+    from app.backtest.service import BacktestDeps
+    from app.backtest.sweeps.runner import SweepDeps
     from app.bus.eventhubs.config import EventHubsConfig
     from app.bus.ports import Bus
     from app.bus.redis.config import RedisBusConfig
@@ -36,6 +38,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "build_alpaca_trading_config",
+    "build_backtest_deps",
     "build_blob_frames",
     "build_blob_store",
     "build_broker",
@@ -51,6 +54,7 @@ __all__ = [
     "build_risk_config",
     "build_router_risk_config",
     "build_simulated_broker_config",
+    "build_sweep_deps",
     "build_vendor",
     "database_url",
 ]
@@ -222,6 +226,34 @@ def build_guard_limits(settings: Settings) -> GuardLimits:
         notional=settings.KILL_SWITCH_NOTIONAL,
         daily_loss=settings.KILL_SWITCH_DAILY_LOSS_LIMIT,
         max_open_orders=settings.KILL_SWITCH_MAX_OPEN_ORDERS,
+    )
+
+
+# --- backtests and sweeps ----------------------------------------------------------------------
+
+
+def build_backtest_deps(
+    settings: Settings, *, market_data: MarketData | None = None, database: Database | None = None
+) -> BacktestDeps:
+    """What a backtest run needs; ``database`` records runs (required unless ``BACKTEST_NO_SAVE``)."""
+    from app.backtest.service import BacktestDeps
+
+    return BacktestDeps(
+        market_data=market_data if market_data is not None else build_market_data(settings),
+        risk_defaults=build_risk_config(settings),
+        frames=build_frame_publisher(settings),
+        database=None if settings.BACKTEST_NO_SAVE else database,
+    )
+
+
+def build_sweep_deps(settings: Settings, *, market_data: MarketData | None = None) -> SweepDeps:
+    """What :func:`~app.backtest.sweeps.run_sweep` needs: bars through ``market_data`` (or a new one)."""
+    from app.backtest.sweeps.runner import SweepDeps, dal_loader
+
+    return SweepDeps(
+        loader=dal_loader(market_data if market_data is not None else build_market_data(settings)),
+        risk_defaults=build_risk_config(settings),
+        frames=build_frame_publisher(settings),
     )
 
 

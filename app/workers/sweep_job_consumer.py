@@ -268,12 +268,22 @@ def make_dispatcher(
     ``client_kwargs`` go to the Container Apps client (``credential``, ``base_url`` ...).
     """
     if settings.SWEEP_JOB_RESOURCE_ID:
-        from app.bootstrap import build_container_apps_client
-
-        subscription, _, _ = parse_job_resource_id(settings.SWEEP_JOB_RESOURCE_ID)
-        client = build_container_apps_client(settings, subscription, **client_kwargs)
-        return ContainerAppsDispatcher(settings.SWEEP_JOB_RESOURCE_ID, settings.SWEEP_JOB_CONTAINER, client)
+        return container_apps_dispatcher(settings, **client_kwargs)
     return LocalDispatcher(settings, env=dict(env or {}))
+
+
+def container_apps_dispatcher(settings: Settings, **client_kwargs: Any) -> ContainerAppsDispatcher:
+    """The dispatcher for ``SWEEP_JOB_RESOURCE_ID``; its client comes from the composition root.
+
+    ``client_kwargs`` go to ``ContainerAppsAPIClient`` (``credential``, ``base_url``, transport options).
+    """
+    from app.bootstrap import build_container_apps_client
+
+    if not settings.SWEEP_JOB_RESOURCE_ID:
+        raise ConfigError("the Container Apps dispatcher needs SWEEP_JOB_RESOURCE_ID")
+    subscription, _, _ = parse_job_resource_id(settings.SWEEP_JOB_RESOURCE_ID)
+    client = build_container_apps_client(settings, subscription, **client_kwargs)
+    return ContainerAppsDispatcher(settings.SWEEP_JOB_RESOURCE_ID, settings.SWEEP_JOB_CONTAINER, client)
 
 
 # --- the consumer loop ------------------------------------------------------------------------

@@ -8,10 +8,11 @@ from decimal import Decimal
 
 import pytest
 
+from app.bootstrap import build_broker
 from app.config import Settings
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
-from app.execution import Broker, create_broker
+from app.execution import Broker
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
 
 
@@ -55,7 +56,7 @@ def test_limit_orders_are_rejected() -> None:
 
 
 def test_factory_builds_the_configured_simulated_broker(make_settings: Callable[..., Settings]) -> None:
-    broker = create_broker(make_settings(SIM_SLIPPAGE_BPS=0, SIM_COMMISSION_BPS=0))
+    broker = build_broker(make_settings(SIM_SLIPPAGE_BPS=0, SIM_COMMISSION_BPS=0))
     assert isinstance(broker, Broker) and broker.kind == "simulated"
     report = broker.submit(_intent(), market_price=Decimal("50"))
     assert report.fills[0].price == Decimal("50") and report.fills[0].fee == 0
