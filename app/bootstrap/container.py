@@ -94,7 +94,6 @@ class Container:
         self._built: dict[str, Any] = {}
         self._order: list[_Component[Any]] = []
         self._extra_checks: dict[str, ReadinessCheck] = {}
-        self._closed = False
 
     # --- bookkeeping ------------------------------------------------------------------------
     def _get(self, member: _Component[T]) -> T:
@@ -107,8 +106,6 @@ class Container:
         with self._lock:
             if member.name in self._built:
                 return self._built[member.name]  # type: ignore[no-any-return]
-            if self._closed:
-                raise RuntimeError(f"the container is closed; cannot build {member.name}")
             built = member.build(self)
             self._built[member.name] = built
             self._order.append(member)
@@ -255,9 +252,12 @@ class Container:
 
     # --- lifetime ---------------------------------------------------------------------------
     def close(self) -> None:
-        """Close every client built so far, newest first; safe to call more than once."""
+        """Close every client built so far, newest first; safe to call more than once.
+
+        A component asked for after ``close`` is built anew (and closed by the next ``close``),
+        so a test may still read the database an app's lifespan has closed.
+        """
         with self._lock:
-            self._closed = True
             members = list(reversed(self._order))
             self._order.clear()
             built = self._built

@@ -14,9 +14,9 @@ from typer.testing import CliRunner
 from app.backtest.run_breakout import main as run_breakout
 from app.bootstrap import build_bus
 from app.bus.ports import Delivered
+from app.cli.data import smoke_main as dal_smoke
 from app.cli.main import app
 from app.config import load_settings
-from app.dal.smoke import main as dal_smoke
 from tests.servers import free_port
 
 runner = CliRunner()
