@@ -13,12 +13,12 @@ from dataclasses import replace
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.engine import URL
-
 from app.config import Settings
 from app.errors import ConfigError
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
+
     from app.backtest.frames import BlobFrames
     from app.backtest.service import BacktestDeps
     from app.backtest.sweeps.runner import SweepDeps
@@ -65,6 +65,8 @@ __all__ = [
 
 def database_url(settings: Settings) -> URL | str:
     """``DATABASE_URL``, or the embedded SQLite file under ``DATA_DIR`` when it is unset."""
+    from sqlalchemy.engine import URL
+
     if settings.DATABASE_URL is None:
         return URL.create("sqlite+pysqlite", database=str(settings.sqlite_path))
     return settings.DATABASE_URL.get_secret_value()
