@@ -1,4 +1,5 @@
-"""``ai-trader backtest run``: one DAL-backed backtest from the command line.
+"""``ai-trader backtest run``: one DAL-backed backtest from the command line (its parser and body;
+the typer command in :mod:`app.cli.runs` forwards to :func:`main`).
 
 ``python -m app.backtest.run_breakout`` is the same command under its older name (a shim over
 :func:`main`). Example (the runbook's probabilistic validation)::
@@ -22,15 +23,11 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from typing import Any, NoReturn
 
-import typer
-
 from app.errors import AiTraderError, ConfigError, InputError
 
-__all__ = ["backtest_app", "build_parser", "main", "parse_when"]
+__all__ = ["build_parser", "main", "parse_when"]
 
 SHIM_PROG = "python -m app.backtest.run_breakout"
-
-backtest_app = typer.Typer(help="Backtests: one DAL-backed run with priors, sizing and the engine.")
 
 
 class _Parser(argparse.ArgumentParser):
@@ -232,22 +229,3 @@ def main(argv: Sequence[str] | None = None, prog: str = SHIM_PROG) -> int:
         elif summary.get("prob_frame_blob_error"):
             sys.stdout.write(f"prob_frame_blob_error={summary['prob_frame_blob_error']}\n")
     return 0
-
-
-_RAW_ARGS: dict[str, Any] = {
-    "allow_extra_args": True,
-    "ignore_unknown_options": True,
-    "help_option_names": [],
-}
-"""Hand the arguments, ``--help`` included, to the command's own parser (one set of options)."""
-
-
-@backtest_app.command("run", context_settings=_RAW_ARGS, add_help_option=False)
-def run_command(ctx: typer.Context) -> None:
-    """Backtest a strategy on DAL bars (the options of python -m app.backtest.run_breakout).
-
-    Options: --symbol, --start, --end, --strategy (required), --param KEY=VALUE, --dal-vendor,
-    --dal-interval, --use-probabilistic, --risk-agent, --risk-agent-fraction,
-    --regime-aware-sizing, --publish, --json ...; --help lists them all.
-    """
-    raise typer.Exit(main(list(ctx.args), prog="ai-trader backtest run"))

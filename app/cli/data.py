@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 
 from app.cli.common import console, container_or_exit
+from app.cli.runs import RAW_ARGS
 from app.errors import InputError
 
 __all__ = ["data_app"]
@@ -150,15 +151,7 @@ def smoke_main(
     return 0 if report["ok"] else 1
 
 
-_RAW_ARGS: dict[str, Any] = {
-    "allow_extra_args": True,
-    "ignore_unknown_options": True,
-    "help_option_names": [],
-}
-"""Hand the arguments, ``--help`` included, to the command's own parser (one set of options)."""
-
-
-@data_app.command("smoke", context_settings=_RAW_ARGS, add_help_option=False)
+@data_app.command("smoke", context_settings=RAW_ARGS, add_help_option=False)
 def smoke_command(ctx: typer.Context) -> None:
     """Fetch fresh bars from every vendor and write a JSON report (the options of scripts/dal_smoke.py).
 

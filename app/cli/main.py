@@ -10,14 +10,13 @@ import json
 import typer
 from rich.table import Table
 
-from app.cli.backtest import backtest_app
 from app.cli.bus import bus_app
 from app.cli.common import console, container_or_exit, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
+from app.cli.runs import backtest_app, sweep_app
 from app.cli.schedule import schedule_app
-from app.cli.sweep import sweep_app
 from app.cli.ui import ui_command
 from app.cli.up import up_command
 
