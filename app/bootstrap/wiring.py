@@ -340,7 +340,11 @@ def build_simulated_broker_config(settings: Settings) -> SimulatedBrokerConfig:
     from app.execution.simulated import SimulatedBrokerConfig
 
     return SimulatedBrokerConfig(
-        slippage_bps=settings.SIM_SLIPPAGE_BPS, commission_bps=settings.SIM_COMMISSION_BPS
+        slippage_bps=settings.SIM_SLIPPAGE_BPS,
+        commission_bps=settings.SIM_COMMISSION_BPS,
+        fee_per_order=settings.SIM_FEE_PER_ORDER,
+        allow_short=settings.SIM_ALLOW_SHORT,
+        initial_cash=settings.SIM_INITIAL_CASH,
     )
 
 

@@ -10,6 +10,7 @@ import json
 import typer
 from rich.table import Table
 
+from app.cli.azure import azure_app
 from app.cli.bus import bus_app
 from app.cli.common import console, container_or_exit, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
@@ -17,6 +18,7 @@ from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
 from app.cli.runs import backtest_app, sweep_app
 from app.cli.schedule import schedule_app
+from app.cli.strategy import strategy_app
 from app.cli.ui import ui_command
 from app.cli.up import up_command
 
@@ -33,6 +35,7 @@ app.add_typer(db_app, name="db")
 app.add_typer(backtest_app, name="backtest")
 app.add_typer(sweep_app, name="sweep")
 app.add_typer(bus_app, name="bus")
+app.add_typer(azure_app, name="azure")
 app.add_typer(config_app, name="config")
 app.add_typer(consumer_app, name="consumer")
 app.add_typer(data_app, name="data")
@@ -41,6 +44,7 @@ app.add_typer(kill_switch_app, name="kill-switch")
 app.add_typer(router_app, name="router")
 app.command("ui")(ui_command)
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(strategy_app, name="strategy")
 
 
 @app.command("api")

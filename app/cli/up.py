@@ -45,7 +45,7 @@ def components(settings: Settings, host: str) -> list[Component]:
         Component("sweep-consumer", [py, "-m", "app.cli", "consumer", "sweeps"]),
         Component(
             "ui",
-            [py, "-m", "app.cli", "ui", "--host", host],
+            [py, "-m", "app.cli", "ui", "--host", host, "--port", str(settings.UI_PORT)],
             f"http://{host}:{settings.UI_PORT}/ui/",
             settings.UI_PORT,
         ),
