@@ -51,19 +51,20 @@ app.add_typer(strategy_app, name="strategy")
 def api_command(
     host: str | None = typer.Option(None, help="Bind address (default API_HOST, 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port (default WEBSITES_PORT, then PORT, then 8000)."),
-    migrate: bool = typer.Option(True, help="Apply database migrations first."),
+    migrate: bool = typer.Option(
+        True, help="Apply database migrations (in the background, retried while the database is down)."
+    ),
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API.
+
+    The API serves even while the database is down: ``/health/live`` answers 200,
+    ``/health/ready`` 503 naming the database, and migrations are retried until it appears."""
     from app.api.server import check_bind, serve
-    from app.bootstrap import Container
 
     settings = settings_or_exit("api")
     with exit_on_error():
         check_bind(settings, host or settings.API_HOST)
-        if migrate:
-            with Container(settings) as container:
-                container.db.upgrade()
-        serve(settings, host, port)
+        serve(settings, host, port, migrate=migrate)
 
 
 @db_app.command("upgrade")

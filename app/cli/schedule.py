@@ -157,10 +157,12 @@ def serve() -> None:
     """Run the schedule until SIGTERM / Ctrl-C."""
     from app.services.daily import DailyJobs
     from app.workers.scheduler import Scheduler
+    from app.workers.scheduler_lease import SchedulerLease
 
     with container_or_exit("scheduler", migrate=True) as container:
         jobs = DailyJobs(container)
-        scheduler = Scheduler(container.settings, jobs.run)
+        # one scheduler per database: a second platform on it stands by (see docs/schedule.md)
+        scheduler = Scheduler(container.settings, jobs.run, lease=SchedulerLease(container.db))
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
             scheduler.stop()
