@@ -48,7 +48,7 @@ def counted(monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
 @pytest.fixture
 def started(make_settings: Callable[..., Settings], counted: dict[str, int]) -> Iterator[Container]:
     container = Container(make_settings(API_BEARER_TOKEN="tok"))
-    container.db.upgrade()  # what `ai-trader api` does once, before serving
+    container.db.upgrade()  # what API start-up (or `ai-trader db upgrade`) does once
     yield container
     container.close()
 
