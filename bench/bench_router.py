@@ -36,6 +36,7 @@ from app.router import NODE_NAMES, RouterRunRequest, run_router
 from app.router import nodes as router_nodes
 from app.router.offline import OfflineBars
 from app.router.state import RouterContext
+from app.storage.repositories.guard import GuardRepository
 from bench.report import write_section
 from tests.servers import free_port, wait_for
 
@@ -116,7 +117,7 @@ def _context(root: Path) -> tuple[RouterContext, Callable[[], None]]:
         settings=settings,
         market_data=MarketData(settings, None),
         offline_bars=OfflineBars(MarketData(settings, None)),
-        guard=OrderGuard(db, build_guard_limits(settings)),
+        guard=OrderGuard(GuardRepository(db), build_guard_limits(settings)),
         risk=build_router_risk_config(settings),
         bus=lambda: bus,
         broker=lambda: broker,

@@ -12,14 +12,14 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from app.backtest.service import BacktestDeps
+from app.backtest.sweeps.jobs import SweepJobService
 from app.bootstrap import Container
 from app.bus.ports import Bus
 from app.config import Settings
-from app.risk.kill_switch import KillSwitchStore
 from app.router.service import RouterService
-from app.services.orders import OrderService
-from app.services.sweep_jobs import SweepJobService
 from app.storage.db import Database
+from app.storage.repositories.kill_switch import KillSwitchRepository
+from app.storage.repositories.orders import OrdersRepository
 
 __all__ = [
     "BacktestDepsDep",
@@ -60,11 +60,11 @@ def _router(container: ContainerDep) -> RouterService:
     return container.router
 
 
-def _orders(container: ContainerDep) -> OrderService:
+def _orders(container: ContainerDep) -> OrdersRepository:
     return container.orders
 
 
-def _kill_switch(container: ContainerDep) -> KillSwitchStore:
+def _kill_switch(container: ContainerDep) -> KillSwitchRepository:
     return container.kill_switch
 
 
@@ -80,7 +80,7 @@ SettingsDep = Annotated[Settings, Depends(_settings)]
 DatabaseDep = Annotated[Database, Depends(_database)]
 BusDep = Annotated[Bus, Depends(_bus)]
 RouterServiceDep = Annotated[RouterService, Depends(_router)]
-OrderServiceDep = Annotated[OrderService, Depends(_orders)]
-KillSwitchDep = Annotated[KillSwitchStore, Depends(_kill_switch)]
+OrderServiceDep = Annotated[OrdersRepository, Depends(_orders)]
+KillSwitchDep = Annotated[KillSwitchRepository, Depends(_kill_switch)]
 SweepJobServiceDep = Annotated[SweepJobService, Depends(_sweep_jobs)]
 BacktestDepsDep = Annotated[BacktestDeps, Depends(_backtest)]

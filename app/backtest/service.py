@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
@@ -22,7 +23,14 @@ import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.backtest.engine import STATUS_RUINED, BacktestResult, EngineConfig, run_backtest, status_message
-from app.backtest.frames import BlobFrames, FrameRecord, FrameSource, write_frame
+from app.backtest.frames import (
+    MANIFEST_NAME,
+    BlobFrames,
+    FrameRecord,
+    FrameSource,
+    append_manifest,
+    write_frame,
+)
 from app.backtest.pipeline import DecisionFrame, decide
 from app.config import Settings
 from app.dal import FetchResult, MarketData, compute_regimes, compute_signals
@@ -30,16 +38,20 @@ from app.dal.intervals import get_interval
 from app.errors import ConfigError, InputError, StorageError
 from app.risk.sizing import RiskConfig, SizingMethod
 from app.strategies import get_strategy
+from app.validation import StrictFlag, check_date_range, check_finite
 
 if TYPE_CHECKING:
     from app.storage.db import Database
 
 __all__ = [
+    "MAX_WARMUP_BARS",
     "BacktestDeps",
     "BacktestRequest",
     "BacktestRun",
     "BacktestSummary",
     "build_frame",
+    "check_backtest_request",
+    "check_backtest_values",
     "run_request",
     "summary_json",
 ]
@@ -48,6 +60,8 @@ log = logging.getLogger("app.backtest")
 
 MAX_DEBUG_DECISIONS = 2_000
 DEFAULT_WARMUP_BARS = 250
+MAX_WARMUP_BARS = 100_000
+"""Most warm-up bars a run may ask for (the API's bound too)."""
 """History fetched before ``start`` so indicators, regimes and priors are formed on the first
 traded bar (250 daily bars fill the regime rule's volatility baseline)."""
 
@@ -84,7 +98,7 @@ class BacktestRequest(BaseModel):
     :func:`run_request`, never accepted over HTTP.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     symbol: Annotated[str, Field(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
     start: date | datetime
@@ -93,18 +107,18 @@ class BacktestRequest(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     dal_vendor: Annotated[str, Field(min_length=1, max_length=32)] = "synthetic"
     dal_interval: Annotated[str, Field(min_length=1, max_length=16)] = "1Day"
-    use_probabilistic: bool = False
+    use_probabilistic: StrictFlag = False
     risk_agent: SizingMethod = "all_in"
     risk_agent_fraction: Annotated[float, Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 1})] = (
         0.5
     )
-    regime_aware_sizing: bool = False
-    allow_short: bool = False
+    regime_aware_sizing: StrictFlag = False
+    allow_short: StrictFlag = False
     commission: Annotated[float, Field(ge=0, lt=1)] = 0.0
     slippage_bps: Annotated[float, Field(ge=0, lt=10_000)] = 0.0
     fill: Literal["next_open", "close"] = "next_open"
     initial_cash: Annotated[float, Field(gt=0)] = 10_000.0
-    warmup_bars: Annotated[int, Field(ge=0, le=100_000)] = DEFAULT_WARMUP_BARS
+    warmup_bars: Annotated[int, Field(ge=0, le=MAX_WARMUP_BARS)] = DEFAULT_WARMUP_BARS
 
     @field_validator("symbol")
     @classmethod
@@ -296,39 +310,81 @@ def _log_decisions(decisions: DecisionFrame, risk: RiskConfig) -> None:
         )
 
 
-def _write_outputs(out_dir: Path, summary: dict[str, Any], result: BacktestResult) -> None:
+def _stage_outputs(out_dir: Path, result: BacktestResult) -> Path:
+    """Write trades and equity into a hidden folder beside ``out_dir``; return that folder."""
+    staging = out_dir.with_name(f".{out_dir.name}.tmp")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        result.trades.to_csv(out_dir / "trades.csv", index=False)
-        result.equity.rename_axis("timestamp").to_csv(out_dir / "equity.csv")
+        staging.mkdir(parents=True, exist_ok=False)
+        result.trades.to_csv(staging / "trades.csv", index=False)
+        result.equity.rename_axis("timestamp").to_csv(staging / "equity.csv")
     except OSError as exc:
-        raise StorageError(f"cannot write backtest outputs to {out_dir}: {exc}") from exc
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StorageError(
+            f"cannot write backtest outputs to {out_dir.parent} (BACKTEST_OUT_DIR): {exc.strerror or exc}"
+        ) from exc
+    return staging
+
+
+def _finish_outputs(staging: Path, out_dir: Path, summary: dict[str, Any]) -> None:
+    """Add ``summary.json`` and move the staged folder to ``out_dir`` in one rename."""
+    try:
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        staging.rename(out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StorageError(
+            f"cannot write backtest outputs to {out_dir.parent} (BACKTEST_OUT_DIR): {exc.strerror or exc}"
+        ) from exc
 
 
 def _record(database: Database, run: BacktestRun, source: FrameSource, summary: dict[str, Any]) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
+    from app.storage.repositories.backtest_runs import BacktestRunRecord, BacktestRunsRepository
 
-    from app.storage.models import BacktestRun as BacktestRunRow
+    metrics = {k: v for k, v in summary.items() if k not in ("trades", "params", "run_id")}
+    BacktestRunsRepository(database).add(
+        BacktestRunRecord(
+            run_id=run.run_id,
+            source=source,
+            symbol=run.fetch.symbol,
+            strategy=run.request.strategy,
+            vendor=run.fetch.vendor,
+            interval=run.fetch.interval,
+            params=summary["params"],
+            metrics=metrics,
+            frame_path=run.frame.path,
+        )
+    )
 
-    try:
-        metrics = {k: v for k, v in summary.items() if k not in ("trades", "params", "run_id")}
-        with database.transaction() as session:
-            session.add(
-                BacktestRunRow(
-                    run_id=run.run_id,
-                    source=source,
-                    symbol=run.fetch.symbol,
-                    strategy=run.request.strategy,
-                    vendor=run.fetch.vendor,
-                    interval=run.fetch.interval,
-                    params=summary["params"],
-                    metrics=metrics,
-                    frame_path=run.frame.path,
-                )
-            )
-    except SQLAlchemyError as exc:
-        raise StorageError(f"cannot record the backtest run: {exc.__class__.__name__}: {exc}") from exc
+
+def check_backtest_request(request: BacktestRequest) -> None:
+    """Refuse what no run can use: dates outside the market range, non-finite money, huge warm-ups.
+
+    Raises:
+        InputError: naming the field and its bound.
+    """
+    check_backtest_values(
+        start=request.start,
+        end=request.end,
+        warmup_bars=request.warmup_bars,
+        initial_cash=request.initial_cash,
+        commission=request.commission,
+        slippage_bps=request.slippage_bps,
+        risk_agent_fraction=request.risk_agent_fraction,
+    )
+
+
+def check_backtest_values(
+    *, start: date | datetime, end: date | datetime, warmup_bars: int, **money: float
+) -> None:
+    """:func:`check_backtest_request` on plain values (the CLI checks its flags with it first,
+    so each problem is named the same way however the run was asked for)."""
+    check_date_range(start, end)
+    for name, value in money.items():
+        check_finite(name, float(value))
+    if money.get("initial_cash", 1.0) <= 0:
+        raise InputError(f"initial_cash must be above 0; got {money['initial_cash']!r}")
+    if not 0 <= warmup_bars <= MAX_WARMUP_BARS:
+        raise InputError(f"warm-up must be 0 to {MAX_WARMUP_BARS:,} bars; got {warmup_bars:,}")
 
 
 def run_request(
@@ -355,6 +411,7 @@ def run_request(
     """
     if not settings.BACKTEST_NO_SAVE and deps.database is None:
         raise ConfigError("backtest runs are recorded (BACKTEST_NO_SAVE is off) but no database was given")
+    check_backtest_request(request)
     strategy = get_strategy(request.strategy, request.params)
     risk = replace(
         deps.risk_defaults,
@@ -417,24 +474,29 @@ def run_request(
     if result.status == STATUS_RUINED:
         log.warning("backtest: %s", status_message(result.status))
     run_id = uuid.uuid4().hex
-    frame = write_frame(
-        build_frame(bars, signals, regimes, decisions, result.equity),
-        frames_dir=settings.frames_dir,
-        symbol=fetched.symbol,
-        strategy=request.strategy,
-        vendor=fetched.vendor,
-        interval=fetched.interval,
-        source=source,
-        run_id=run_id,
-        extra={"risk_agent": request.risk_agent, "params": strategy.params()},
-        blob=deps.frames,
-    )
-    log.info("prob_frame_path=%s rows=%d", frame.path, frame.rows)
-    if frame.blob_path is not None:
-        log.info("prob_frame_blob_uri=%s", frame.blob_path)
     out_root = settings.BACKTEST_OUT_DIR or (settings.ARTIFACTS_DIR / "backtests")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out_root / f"{stamp}_{fetched.symbol}_{request.strategy}_{run_id[:8]}"
+    # Outputs are staged first, the frame written next, and the manifest line appended only
+    # once the frame and the outputs are in place: a failed write leaves nothing behind.
+    staging = _stage_outputs(out_dir, result)
+    try:
+        frame = write_frame(
+            build_frame(bars, signals, regimes, decisions, result.equity),
+            frames_dir=settings.frames_dir,
+            symbol=fetched.symbol,
+            strategy=request.strategy,
+            vendor=fetched.vendor,
+            interval=fetched.interval,
+            source=source,
+            run_id=run_id,
+            extra={"risk_agent": request.risk_agent, "params": strategy.params()},
+            blob=deps.frames,
+            register=False,
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     run = BacktestRun(
         run_id=run_id,
         request=request,
@@ -448,7 +510,15 @@ def run_request(
         recorded=not settings.BACKTEST_NO_SAVE,
     )
     summary = summary_json(run)
-    _write_outputs(out_dir, summary, result)
+    try:
+        _finish_outputs(staging, out_dir, summary)
+        append_manifest(settings.frames_dir / MANIFEST_NAME, frame.to_json())
+    except BaseException:
+        Path(frame.path).unlink(missing_ok=True)
+        raise
+    log.info("prob_frame_path=%s rows=%d", frame.path, frame.rows)
+    if frame.blob_path is not None:
+        log.info("prob_frame_blob_uri=%s", frame.blob_path)
     log.info(
         "backtest done: trades=%d final_equity=%.2f total_return=%.4f out_dir=%s",
         result.num_trades,

@@ -20,18 +20,18 @@ from app.config import Settings
 if TYPE_CHECKING:
     from app.backtest.frames import BlobFrames
     from app.backtest.service import BacktestDeps
+    from app.backtest.sweeps.jobs import SweepJobService
     from app.backtest.sweeps.runner import SweepDeps
     from app.bus.ports import Bus
     from app.dal.service import MarketData
     from app.execution.ports import Broker
     from app.risk.guard import GuardLimits, OrderGuard
-    from app.risk.kill_switch import KillSwitchStore
     from app.risk.sizing import RiskConfig
     from app.router.service import RouterService
-    from app.services.orders import OrderService
-    from app.services.sweep_jobs import SweepJobService
     from app.storage.blob import BlobStore
     from app.storage.db import Database
+    from app.storage.repositories.kill_switch import KillSwitchRepository
+    from app.storage.repositories.orders import OrdersRepository
 
 __all__ = ["Container", "ReadinessCheck"]
 
@@ -172,26 +172,27 @@ class Container:
     @component()
     def guard(self) -> OrderGuard:
         from app.risk.guard import OrderGuard
+        from app.storage.repositories.guard import GuardRepository
 
-        return OrderGuard(self.db, self.guard_limits)
+        return OrderGuard(GuardRepository(self.db), self.guard_limits)
 
     @component()
-    def kill_switch(self) -> KillSwitchStore:
-        from app.risk.kill_switch import KillSwitchStore
+    def kill_switch(self) -> KillSwitchRepository:
+        from app.storage.repositories.kill_switch import KillSwitchRepository
 
-        return KillSwitchStore(self.db)
+        return KillSwitchRepository(self.db)
 
     # --- services ---------------------------------------------------------------------------
     @component()
-    def orders(self) -> OrderService:
-        from app.services.orders import OrderService
+    def orders(self) -> OrdersRepository:
+        from app.storage.repositories.orders import OrdersRepository
 
-        return OrderService(self.db)
+        return OrdersRepository(self.db)
 
     @component()
     def sweep_jobs(self) -> SweepJobService:
         """The sweep job registry; it publishes new jobs on :attr:`bus`."""
-        from app.services.sweep_jobs import SweepJobService
+        from app.backtest.sweeps.jobs import SweepJobService
 
         return SweepJobService(self.settings, self.db, self.blob, self.bus)
 
@@ -205,13 +206,13 @@ class Container:
         context = RouterContext(
             settings=self.settings,
             market_data=self.market_data,
-            offline_bars=OfflineBars(self.market_data),
+            offline_bars=OfflineBars(self.market_data, max_bytes=self.settings.ROUTER_BAR_CACHE_BYTES),
             guard=self.guard,
             risk=self.router_risk,
             bus=lambda: self.bus,
             broker=lambda: self.broker,
         )
-        return RouterService(context)
+        return RouterService(context, max_bars=self.settings.ROUTER_MAX_BARS)
 
     @component()
     def backtest_deps(self) -> BacktestDeps:

@@ -17,8 +17,6 @@ from app.config import Settings
 from app.errors import ConfigError
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import URL
-
     from app.backtest.frames import BlobFrames
     from app.backtest.service import BacktestDeps
     from app.backtest.sweeps.runner import SweepDeps
@@ -63,12 +61,12 @@ __all__ = [
 # --- storage -----------------------------------------------------------------------------------
 
 
-def database_url(settings: Settings) -> URL | str:
+def database_url(settings: Settings) -> str:
     """``DATABASE_URL``, or the embedded SQLite file under ``DATA_DIR`` when it is unset."""
-    from sqlalchemy.engine import URL
+    from app.storage.db import sqlite_file_url
 
     if settings.DATABASE_URL is None:
-        return URL.create("sqlite+pysqlite", database=str(settings.sqlite_path))
+        return sqlite_file_url(settings.sqlite_path).render_as_string(hide_password=False)
     return settings.DATABASE_URL.get_secret_value()
 
 

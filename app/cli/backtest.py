@@ -112,7 +112,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
     """
     from pydantic import ValidationError
 
-    from app.backtest.service import DEFAULT_WARMUP_BARS, BacktestRequest
+    from app.backtest.service import DEFAULT_WARMUP_BARS, BacktestRequest, check_backtest_values
     from app.risk.sizing import SIZING_METHODS
 
     start = parse_when(args.start, "--start")
@@ -125,6 +125,16 @@ def request_from_args(args: argparse.Namespace) -> Any:
         raise InputError(f"unknown --risk-agent {args.risk_agent!r} (known: {', '.join(SIZING_METHODS)})")
     if args.fill not in ("next_open", "close"):
         raise InputError(f"--fill must be next_open or close, got {args.fill!r}")
+    warmup_bars = DEFAULT_WARMUP_BARS if args.warmup_bars is None else args.warmup_bars
+    check_backtest_values(
+        start=start,
+        end=end,
+        warmup_bars=warmup_bars,
+        initial_cash=args.initial_cash,
+        commission=args.commission,
+        slippage_bps=args.slippage_bps,
+        risk_agent_fraction=args.risk_agent_fraction,
+    )
     try:
         return BacktestRequest(
             symbol=args.symbol,
@@ -143,7 +153,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
             slippage_bps=args.slippage_bps,
             fill=args.fill,
             initial_cash=args.initial_cash,
-            warmup_bars=DEFAULT_WARMUP_BARS if args.warmup_bars is None else args.warmup_bars,
+            warmup_bars=warmup_bars,
         )
     except ValidationError as exc:
         raise InputError("; ".join(_flag_problem(e["loc"], e["msg"]) for e in exc.errors())) from None
@@ -206,6 +216,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None, prog: str = SHIM_PROG) -> int:
     """Parse ``argv``, run the backtest and return the exit code (0, 1 or 2)."""
+    from app.failures import EDGE_FAILURES, describe_failure
+
     args = build_parser(prog).parse_args(argv)
     try:
         summary = _run(args)
@@ -214,6 +226,9 @@ def main(argv: Sequence[str] | None = None, prog: str = SHIM_PROG) -> int:
         return 2
     except AiTraderError as exc:
         sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except EDGE_FAILURES as exc:
+        sys.stderr.write(f"error: {describe_failure(exc)}\n")
         return 1
     if args.json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")

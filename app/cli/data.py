@@ -131,7 +131,8 @@ def smoke_main(
     from app.bootstrap import Container
     from app.config import load_settings
     from app.dal.smoke import DEFAULT_CHECKS, as_of_date, build_parser, parse_check, render, run_smoke
-    from app.errors import ConfigError
+    from app.errors import AiTraderError, ConfigError
+    from app.failures import EDGE_FAILURES, describe_failure
 
     out = console or Console(width=None if sys.stdout.isatty() else 160)
     args = build_parser(prog).parse_args(argv)
@@ -147,6 +148,14 @@ def smoke_main(
     except (ConfigError, InputError) as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
+    except AiTraderError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return 1
+    except EDGE_FAILURES as exc:
+        Console(stderr=True).print(
+            f"[red]error:[/red] {describe_failure(exc)}", highlight=False, soft_wrap=True
+        )
+        return 1
     render(report, path, out)
     return 0 if report["ok"] else 1
 

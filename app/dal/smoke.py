@@ -36,6 +36,7 @@ from app.dal.registry import VENDORS
 from app.dal.service import MarketData
 from app.dal.signals import compute_signals
 from app.errors import AiTraderError, InputError
+from app.validation import check_market_date
 
 __all__ = ["DEFAULT_CHECKS", "Check", "as_of_date", "build_parser", "parse_check", "render", "run_smoke"]
 
@@ -302,9 +303,11 @@ def as_of_date(text: str | None) -> date:
     if text is None:
         return datetime.now(ZoneInfo(NEW_YORK)).date()
     try:
-        return date.fromisoformat(text)
+        as_of = date.fromisoformat(text)
     except ValueError:
         raise InputError(f"--as-of must be YYYY-MM-DD; got {text!r}") from None
+    check_market_date("--as-of", as_of)
+    return as_of
 
 
 def check_dicts() -> list[dict[str, Any]]:

@@ -2,11 +2,29 @@
 
 from __future__ import annotations
 
+from app.dal.intervals import get_interval
+from app.errors import InputError
 from app.router.graph import compiled_graph, run_router
 from app.router.schemas import RouterRunRequest, RouterRunResult
 from app.router.state import RouterContext
+from app.validation import check_date_range, estimate_bars
 
-__all__ = ["RouterService"]
+__all__ = ["RouterService", "check_router_window"]
+
+
+def check_router_window(request: RouterRunRequest, max_bars: int) -> int:
+    """Refuse a window whose bar count (an upper estimate) is above ``max_bars``; return the estimate."""
+    interval = get_interval(request.interval)
+    check_date_range(request.start, request.window_end)
+    bars = estimate_bars(interval.minutes, request.start, request.window_end)
+    if bars > max_bars:
+        days = max(1, max_bars // estimate_bars(interval.minutes, request.start, request.start))
+        raise InputError(
+            f"start: a {request.interval} window from {request.start.date()} holds up to {bars:,} bars; "
+            f"the limit is {max_bars:,} bars (ROUTER_MAX_BARS), about {days:,} trading days of "
+            f"{request.interval} bars"
+        )
+    return bars
 
 
 class RouterService:
@@ -16,10 +34,17 @@ class RouterService:
     :class:`RouterContext`; the container, not the service, closes the bus and the broker.
     """
 
-    def __init__(self, context: RouterContext) -> None:
+    def __init__(self, context: RouterContext, *, max_bars: int) -> None:
         self.context = context
+        self.max_bars = max_bars
         compiled_graph()  # compile at start-up, not on the first request
 
     def run(self, request: RouterRunRequest) -> RouterRunResult:
-        """Run the graph once for ``request``."""
+        """Run the graph once for ``request``.
+
+        Raises:
+            InputError: the window holds more bars than ``ROUTER_MAX_BARS`` (checked before
+                any bar is fetched or built).
+        """
+        check_router_window(request, self.max_bars)
         return run_router(request, self.context)

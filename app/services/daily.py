@@ -26,7 +26,7 @@ from app.errors import AiTraderError, InputError
 if TYPE_CHECKING:
     from app.bootstrap import Container
 
-__all__ = ["DailyJobs"]
+__all__ = ["DailyJobs", "RetrainFailed"]
 
 SCAN_LOOKBACK_DAYS = 200
 
@@ -37,6 +37,10 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+class RetrainFailed(AiTraderError):
+    """The retrain sweep ran but too many of its runs failed (``SWEEP_FAILURE_RATIO``)."""
 
 
 class DailyJobs:
@@ -195,6 +199,7 @@ class DailyJobs:
         return {"job": label, "session": session.isoformat(), "count": len(runs), "runs": runs}
 
     def retrain(self, session: date) -> dict[str, Any]:
+        """Run the retrain sweep; raise when it failed (the schedule ledger records an error)."""
         from app.backtest.sweeps import run_sweep
 
         config = self.settings.SCHEDULE_RETRAIN_CONFIG
@@ -202,6 +207,9 @@ class DailyJobs:
             raise InputError("retrain is disabled: SCHEDULE_RETRAIN_CONFIG is not set")
         out = self.settings.ARTIFACTS_DIR / "daily" / session.isoformat() / "retrain"
         result = run_sweep(config, out, settings=self.settings, deps=self.services.sweep_deps)
+        if not result.succeeded:
+            first = "; ".join(result.errors) or "no error recorded"
+            raise RetrainFailed(f"retrain sweep failed: {result.failed} of {result.total} runs; {first}")
         return {
             "status": "ok" if result.failed == 0 else "partial",
             "output_dir": str(result.output_dir),

@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from app.errors import ConfigError, StorageError
 from app.storage.models import TRADING_SCHEMA
 
-__all__ = ["Database", "is_transient_db_error", "normalize_database_url"]
+__all__ = ["Database", "is_transient_db_error", "normalize_database_url", "sqlite_file_url"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
@@ -58,6 +58,11 @@ def is_transient_db_error(exc: BaseException) -> bool:
         return name not in ("IntegrityError", "DataError", "InterfaceError", "ProgrammingError")
     # A StatementError without a driver error is a value the driver could not bind: the data.
     return not isinstance(exc, StatementError)
+
+
+def sqlite_file_url(path: str | Path) -> URL:
+    """The URL of the embedded SQLite database at ``path``."""
+    return URL.create("sqlite+pysqlite", database=str(path))
 
 
 def normalize_database_url(raw: str) -> URL:

@@ -19,7 +19,7 @@ from app.errors import AiTraderError, RetryableError
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
-    from app.services.orders import OrderService
+    from app.storage.repositories.orders import OrdersRepository
 
 __all__ = ["ApiClient", "DashboardSource", "build_source"]
 
@@ -59,7 +59,7 @@ class DashboardSource:
     ``DATABASE_URL`` is set; called on first use, so no engine is opened otherwise).
     """
 
-    def __init__(self, settings: Settings, api: ApiClient, orders: Callable[[], OrderService]) -> None:
+    def __init__(self, settings: Settings, api: ApiClient, orders: Callable[[], OrdersRepository]) -> None:
         self.settings = settings
         self.api = api
         self._orders = orders

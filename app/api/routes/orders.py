@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 from app.api.deps import OrderServiceDep
 from app.domain.orders import OrderStatus
 from app.errors import InputError
-from app.services.orders import MAX_PAGE_SIZE, FillView, OrderView
+from app.storage.repositories.orders import MAX_PAGE_SIZE, FillView, OrderView
+from app.validation import IsoDateTime
 
 __all__ = ["router"]
 
@@ -95,7 +96,9 @@ Limit = Annotated[
 ]
 Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 Symbol = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9.\-/]+$")]
-Since = Annotated[datetime | None, Query(description="Only rows at or after this time (with a timezone).")]
+Since = Annotated[
+    IsoDateTime | None, Query(description="Only rows at or after this time (ISO 8601, with a timezone).")
+]
 
 
 @router.get("/orders", response_model=OrderPage)

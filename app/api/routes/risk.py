@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import KillSwitchDep
 from app.risk.kill_switch import KillSwitchStatus
+from app.validation import StrictFlag
 
 __all__ = ["KillSwitchChange", "KillSwitchView", "router"]
 
@@ -21,7 +22,7 @@ class KillSwitchChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    active: bool
+    active: StrictFlag
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     actor: Annotated[str, Field(min_length=1, max_length=128)] = "api"
 

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Path, Query
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import SweepJobServiceDep
-from app.services.sweep_jobs import SweepJobCreate, SweepJobDetail, SweepJobList, SweepJobPublic
+from app.backtest.sweeps.jobs import SweepJobCreate, SweepJobDetail, SweepJobList, SweepJobPublic
 
 __all__ = ["router"]
 

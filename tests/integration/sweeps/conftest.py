@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from app.backtest.sweeps.jobs import SweepJobService
 from app.bootstrap import build_blob_store, build_bus, build_database
 from app.bus.ports import Bus
 from app.config import Settings
-from app.services.sweep_jobs import SweepJobService
 from tests.integration.sweeps.arm_server import ArmServer, arm_server
 
 

@@ -15,10 +15,10 @@ from types import ModuleType
 
 import pytest
 
+from app.backtest.sweeps.jobs import SweepJobCreate, SweepJobService
 from app.bootstrap import build_blob_store, build_bus, build_database
 from app.bus.ports import Bus
 from app.config import Settings
-from app.services.sweep_jobs import SweepJobCreate, SweepJobService
 from app.workers.sweep_job_consumer import LocalDispatcher, SweepJobConsumer
 from tests.servers import REPO
 

@@ -19,6 +19,7 @@ from app.risk.guard import OrderGuard
 from app.router.offline import OfflineBars
 from app.router.state import RouterContext
 from app.storage.db import Database
+from app.storage.repositories.guard import GuardRepository
 
 
 @dataclass
@@ -56,7 +57,7 @@ def rig(make_settings: Callable[..., Settings]) -> Iterator[RouterRig]:
         settings=settings,
         market_data=MarketData(settings, None),
         offline_bars=OfflineBars(MarketData(settings, None)),
-        guard=OrderGuard(db, build_guard_limits(settings)),
+        guard=OrderGuard(GuardRepository(db), build_guard_limits(settings)),
         risk=build_router_risk_config(settings),
         bus=lambda: bus,
         broker=broker_factory,
