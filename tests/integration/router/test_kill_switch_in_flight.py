@@ -16,7 +16,6 @@ from app.execution.ports import Broker
 from app.risk.guard import GuardDecision, GuardRequest, OrderGuard
 from app.router.graph import run_router
 from app.router.schemas import RouterRunRequest
-from app.router.service import RouterService
 
 REQUEST = {
     "symbol": "AAPL",
@@ -69,19 +68,19 @@ class _CountingBroker:
         return getattr(self._broker, name)
 
 
-def _service(make_settings: Callable[..., Settings]) -> RouterService:
-    services = Container(make_settings())
-    services.db.upgrade()
-    return RouterService(services)
+def _container(make_settings: Callable[..., Settings]) -> Container:
+    container = Container(make_settings())
+    container.db.upgrade()
+    return container
 
 
 def test_switch_flipped_between_guard_and_publish_stops_the_run(
     make_settings: Callable[..., Settings],
 ) -> None:
-    service = _service(make_settings)
-    base = service.context
-    guard = _FlipAfterGuard(service.services.db, base.guard._limits)
-    bus = _FlipAfterIntent(service.services.bus, guard)
+    container = _container(make_settings)
+    base = container.router.context
+    guard = _FlipAfterGuard(container.db, base.guard._limits)
+    bus = _FlipAfterIntent(container.bus, guard)
     broker = _CountingBroker(base.broker())
     context = dataclasses.replace(base, guard=guard, bus=lambda: bus, broker=lambda: broker)
     result = run_router(RouterRunRequest.model_validate(REQUEST), context)
@@ -89,18 +88,17 @@ def test_switch_flipped_between_guard_and_publish_stops_the_run(
     assert result.published is False and result.executed is False
     assert result.fallback_reason == "kill_switch_active"
     assert bus.published == [] and broker.submitted == 0
-    assert service.services.bus.peek(service.services.settings.EH_HUB_ORDERS) == []  # type: ignore[attr-defined]
+    assert container.bus.peek(container.settings.EH_HUB_ORDERS) == []  # type: ignore[attr-defined]
     assert guard.store.status().trips["kill_switch_active"] == 1
-    service.close()
-    service.services.close()
+    container.close()
 
 
 def test_switch_flipped_between_publish_and_submit_stops_the_broker(
     make_settings: Callable[..., Settings],
 ) -> None:
-    service = _service(make_settings)
-    base = service.context
-    bus = _FlipAfterIntent(service.services.bus, base.guard)
+    container = _container(make_settings)
+    base = container.router.context
+    bus = _FlipAfterIntent(container.bus, base.guard)
     broker = _CountingBroker(base.broker())
     context = dataclasses.replace(base, bus=lambda: bus, broker=lambda: broker)
     result = run_router(RouterRunRequest.model_validate(REQUEST), context)
@@ -112,16 +110,14 @@ def test_switch_flipped_between_publish_and_submit_stops_the_broker(
         (ORDER_EVENT_INTENT, "new"),
         (ORDER_EVENT_UPDATE, "rejected"),
     ]
-    service.close()
-    service.services.close()
+    container.close()
 
 
 def test_switch_left_off_lets_the_order_through(make_settings: Callable[..., Settings]) -> None:
-    service = _service(make_settings)
-    base = service.context
+    container = _container(make_settings)
+    base = container.router.context
     broker = _CountingBroker(base.broker())
     context = dataclasses.replace(base, broker=lambda: broker)
     result = run_router(RouterRunRequest.model_validate(REQUEST), context)
     assert result.published is True and result.executed is True and broker.submitted == 1
-    service.close()
-    service.services.close()
+    container.close()
