@@ -23,8 +23,8 @@ from pathlib import Path
 import numpy as np
 import redis
 
+from app.bootstrap import build_bus
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus
 from app.bus.ports import Bus
 from app.config import Settings
 from bench.report import write_section
@@ -212,7 +212,7 @@ def main() -> None:
                 ),
                 ("ai-trader redis (Streams)", base.model_copy(update={"BUS_URL": url})),
             ):
-                bus = create_bus(settings)
+                bus = build_bus(settings)
                 rounds.setdefault(name, []).append(
                     bench_bus(name, bus, args.events, args.batch, args.samples, args.rate)
                 )

@@ -28,7 +28,7 @@ from typing import Any
 
 import psycopg
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus
 from app.config import Settings
 from app.domain.orders import OrderEvent
 from app.storage.db import Database
@@ -51,7 +51,7 @@ def _settings(root: Path, **values: Any) -> Settings:
 
 
 def _consumer_rate(settings: Settings, database_url: str, scenario: Scenario) -> float:
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     for start in range(0, len(scenario.envelopes), 5000):
         bus.publish(HUB, scenario.envelopes[start : start + 5000])
     database = Database(database_url)

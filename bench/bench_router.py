@@ -27,17 +27,15 @@ import httpx
 import numpy as np
 from langgraph.runtime import Runtime
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus, build_database, build_guard_limits, build_router_risk_config
 from app.config import Settings
 from app.dal import MarketData
 from app.execution.simulated import SimulatedBroker
-from app.risk.guard import GuardLimits, OrderGuard
+from app.risk.guard import OrderGuard
 from app.router import NODE_NAMES, RouterRunRequest, run_router
 from app.router import nodes as router_nodes
 from app.router.offline import OfflineBars
-from app.router.service import router_risk_config
 from app.router.state import RouterContext
-from app.storage.db import Database
 from app.storage.repositories.guard import GuardRepository
 from bench.report import write_section
 from tests.servers import free_port, wait_for
@@ -110,17 +108,17 @@ def _context(root: Path) -> tuple[RouterContext, Callable[[], None]]:
         DATABASE_URL=f"sqlite:///{root / 'graph' / 'router.db'}",
         BUS_URL=f"local://{root / 'graph' / 'bus.db'}",
     )
-    db = Database.from_settings(settings)
+    db = build_database(settings)
     db.upgrade()
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     bus.provision()
     broker = SimulatedBroker()
     context = RouterContext(
         settings=settings,
         market_data=MarketData(settings, None),
         offline_bars=OfflineBars(MarketData(settings, None)),
-        guard=OrderGuard(GuardRepository(db), GuardLimits.from_settings(settings)),
-        risk=router_risk_config(settings),
+        guard=OrderGuard(GuardRepository(db), build_guard_limits(settings)),
+        risk=build_router_risk_config(settings),
         bus=lambda: bus,
         broker=lambda: broker,
     )

@@ -121,13 +121,15 @@ def bench_ai_trader() -> tuple[float, float, float]:
     from app.backtest.sweeps import parse_sweep_config, run_sweep
     from app.backtest.sweeps.evaluate import evaluate_sets
     from app.backtest.sweeps.runner import dal_loader
+    from app.bootstrap import build_market_data, build_sweep_deps
     from app.config import Settings
     from app.risk.sizing import RiskConfig
 
     config = parse_sweep_config((REPO / "configs/backtest/sma_cross_sweep.yaml").read_text())
     with tempfile.TemporaryDirectory() as tmp:
         settings = Settings(_env_file=None, DATA_DIR=Path(tmp) / "var", ARTIFACTS_DIR=Path(tmp) / "art")  # type: ignore[call-arg]
-        market = dal_loader(settings)(config, "GOOG")
+        market = dal_loader(build_market_data(settings))(config, "GOOG")
+        deps = build_sweep_deps(settings)
         risk = RiskConfig(agent="all_in", allow_short=True)
         sets = [{"fast": f, "slow": s} for f, s in PAIRS]
 
@@ -143,7 +145,9 @@ def bench_ai_trader() -> tuple[float, float, float]:
 
         def sweep() -> None:
             out = Path(tmp) / f"run{next(counter)}"
-            result = run_sweep(config, out, settings=settings, loader=lambda c, s: market, write_frame=False)
+            result = run_sweep(
+                config, out, settings=settings, deps=deps, loader=lambda c, s: market, write_frame=False
+            )
             assert result.ok == len(PAIRS)
 
         sweep()

@@ -20,11 +20,10 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
 from app.errors import ConfigError, StorageError
 from app.storage.models import TRADING_SCHEMA
 
-__all__ = ["Database", "DatabaseError", "is_transient_db_error", "normalize_database_url"]
+__all__ = ["Database", "DatabaseError", "is_transient_db_error", "normalize_database_url", "sqlite_file_url"]
 
 DatabaseError = SQLAlchemyError
 """The driver-neutral base of every database failure (for edges that report, not handle, them)."""
@@ -62,6 +61,11 @@ def is_transient_db_error(exc: BaseException) -> bool:
         return name not in ("IntegrityError", "DataError", "InterfaceError", "ProgrammingError")
     # A StatementError without a driver error is a value the driver could not bind: the data.
     return not isinstance(exc, StatementError)
+
+
+def sqlite_file_url(path: str | Path) -> URL:
+    """The URL of the embedded SQLite database at ``path``."""
+    return URL.create("sqlite+pysqlite", database=str(path))
 
 
 def normalize_database_url(raw: str) -> URL:
@@ -112,12 +116,6 @@ class Database:
         if self.dialect == "sqlite":
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
-        if settings.DATABASE_URL is None:
-            return cls(URL.create("sqlite+pysqlite", database=str(settings.sqlite_path)))
-        return cls(settings.DATABASE_URL.get_secret_value())
 
     def session(self) -> Session:
         return self._sessions()

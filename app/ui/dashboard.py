@@ -1,14 +1,22 @@
-"""The ai-trader dashboard (Streamlit). Run with ``ai-trader ui``; served under ``/ui/``."""
+"""The ai-trader dashboard (Streamlit). Run with ``ai-trader ui``; served under ``/ui/``.
+
+Streamlit re-runs this script on every interaction; the process's clients (database pool,
+blob store) live in one :class:`~app.bootstrap.Container` per configuration, kept across
+reruns with ``st.cache_resource``, so a rerun opens no new engine or blob login.
+"""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 import streamlit as st
+from pydantic import SecretStr
 
 from app.backtest.frames import BlobFrames, frames_blob_enabled
+from app.bootstrap import Container
 from app.config import Settings, load_settings
 from app.errors import AiTraderError
 from app.ui.frames import load_entry, load_frame, merge_manifests, read_manifest, summarize
@@ -30,10 +38,20 @@ def _guarded(what: str, fn: Any) -> Any:
         return None
 
 
+def settings_fingerprint(settings: Settings) -> str:
+    """A digest of every setting (secrets included, never shown): one container per distinct value."""
+    digest = hashlib.sha256()
+    for name, value in sorted(settings):
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        digest.update(f"{name}={plain!r}\n".encode())
+    return digest.hexdigest()
+
+
 @st.cache_resource(show_spinner=False)
-def _frames_blob(identity: str, _settings: Settings) -> BlobFrames:
-    """One blob client per configuration, kept across reruns (an Azure login per click is slow)."""
-    return BlobFrames.from_settings(_settings)
+def _container(fingerprint: str, _settings: Settings) -> Container:
+    """The process's container for one configuration, kept across reruns (no engine or Azure
+    login per click)."""
+    return Container(_settings)
 
 
 def health_section(source: DashboardSource) -> None:
@@ -127,7 +145,8 @@ def risk_tab(source: DashboardSource) -> None:
 def main() -> None:
     st.set_page_config(page_title="ai-trader", layout="wide")
     settings = load_settings()
-    source = build_source(settings)
+    container = _container(settings_fingerprint(settings), settings)
+    source = build_source(container)
     st.title("ai-trader")
     health_section(source)
     orders, sweeps, risk = st.tabs(["Router Orders", "Backtest Sweeps", "Risk"])
@@ -137,7 +156,7 @@ def main() -> None:
         sweeps_tab(
             source,
             settings.frames_dir / "manifest.jsonl",
-            _frames_blob(BlobFrames.from_settings(settings).identity, settings),
+            container.blob_frames,
             frames_blob_enabled(settings),
         )
     with risk:

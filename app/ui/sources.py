@@ -8,13 +8,18 @@ come from the API, so the dashboard and the API agree on live state.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 
 from app.config import Settings
 from app.errors import AiTraderError, RetryableError
+
+if TYPE_CHECKING:
+    from app.bootstrap import Container
+    from app.storage.repositories.orders import OrdersRepository
 
 __all__ = ["ApiClient", "DashboardSource", "build_source"]
 
@@ -48,11 +53,16 @@ class ApiClient:
 
 
 class DashboardSource:
-    """Everything the dashboard shows, from the database or the API as configured."""
+    """Everything the dashboard shows, from the database or the API as configured.
 
-    def __init__(self, settings: Settings, api: ApiClient) -> None:
+    ``orders`` gives the order service on the process's database (used only when
+    ``DATABASE_URL`` is set; called on first use, so no engine is opened otherwise).
+    """
+
+    def __init__(self, settings: Settings, api: ApiClient, orders: Callable[[], OrdersRepository]) -> None:
         self.settings = settings
         self.api = api
+        self._orders = orders
         self.orders_from = "database" if settings.DATABASE_URL is not None else "api"
 
     def health(self) -> dict[str, Any]:
@@ -66,30 +76,17 @@ class DashboardSource:
             page = self.api.get("/orders", limit=limit, symbol=symbol, status=status)
             return list(page["items"])
         from app.domain.orders import OrderStatus
-        from app.storage.db import Database
-        from app.storage.repositories.orders import OrdersRepository
 
-        database = Database.from_settings(self.settings)
-        try:
-            listing = OrdersRepository(database).list_orders(
-                limit=limit, symbol=symbol or None, status=OrderStatus(status) if status else None
-            )
-        finally:
-            database.dispose()
+        listing = self._orders().list_orders(
+            limit=limit, symbol=symbol or None, status=OrderStatus(status) if status else None
+        )
         return [_as_dict(item) for item in listing.items]
 
     def fills(self, limit: int = 50, symbol: str | None = None) -> list[dict[str, Any]]:
         if self.orders_from == "api":
             page = self.api.get("/fills", limit=limit, symbol=symbol)
             return list(page["items"])
-        from app.storage.db import Database
-        from app.storage.repositories.orders import OrdersRepository
-
-        database = Database.from_settings(self.settings)
-        try:
-            listing = OrdersRepository(database).list_fills(limit=limit, symbol=symbol or None)
-        finally:
-            database.dispose()
+        listing = self._orders().list_fills(limit=limit, symbol=symbol or None)
         return [_as_dict(item) for item in listing.items]
 
     def kill_switch(self) -> dict[str, Any]:
@@ -105,7 +102,9 @@ def _as_dict(item: Any) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.__slots__}
 
 
-def build_source(settings: Settings) -> DashboardSource:
+def build_source(container: Container) -> DashboardSource:
+    """The dashboard's source on the process's container (its database, when configured)."""
+    settings = container.settings
     base = settings.API_BASE_URL or f"http://127.0.0.1:{settings.api_port}"
     token = settings.API_BEARER_TOKEN.get_secret_value() if settings.API_BEARER_TOKEN else None
-    return DashboardSource(settings, ApiClient(base, token))
+    return DashboardSource(settings, ApiClient(base, token), lambda: container.orders)

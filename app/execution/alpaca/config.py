@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.config import Settings
-from app.errors import ConfigError
-
 __all__ = ["PAPER_URL", "AlpacaTradingConfig"]
 
 PAPER_URL = "https://paper-api.alpaca.markets"
@@ -29,21 +26,3 @@ class AlpacaTradingConfig:
         if self.base_url:
             return self.base_url
         return PAPER_URL if self.paper else LIVE_URL
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AlpacaTradingConfig:
-        """Raises ConfigError naming the missing key when the Alpaca keys are not set."""
-        missing = [
-            name
-            for name in ("ALPACA_API_KEY", "ALPACA_API_SECRET")
-            if getattr(settings, name) is None or not getattr(settings, name).get_secret_value().strip()
-        ]
-        if missing:
-            raise ConfigError(f"BROKER=alpaca needs {' and '.join(missing)}")
-        assert settings.ALPACA_API_KEY is not None and settings.ALPACA_API_SECRET is not None
-        return cls(
-            api_key=settings.ALPACA_API_KEY.get_secret_value().strip(),
-            api_secret=settings.ALPACA_API_SECRET.get_secret_value().strip(),
-            paper=settings.ALPACA_PAPER,
-            base_url=settings.ALPACA_TRADING_BASE_URL,
-        )

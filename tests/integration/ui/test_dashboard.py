@@ -11,8 +11,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 from tests.factories import record_filled_order
 from tests.servers import asgi_server
 
@@ -20,10 +20,10 @@ DASHBOARD = str(Path(__file__).resolve().parents[3] / "app" / "ui" / "dashboard.
 
 
 @pytest.fixture
-def platform(make_settings: Callable[..., Settings]) -> Iterator[tuple[Services, str]]:
-    services = Services(make_settings())
+def platform(make_settings: Callable[..., Settings]) -> Iterator[tuple[Container, str]]:
+    services = Container(make_settings())
     services.db.upgrade()
-    with asgi_server(create_app(services=services)) as url:
+    with asgi_server(create_app(container=services)) as url:
         yield services, url
 
 
@@ -38,7 +38,7 @@ def _run(monkeypatch: pytest.MonkeyPatch, url: str, settings: Settings) -> AppTe
 
 
 def test_orders_and_fills_come_from_the_api_without_database_url(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
     record_filled_order(services.db)
@@ -54,7 +54,7 @@ def test_orders_and_fills_come_from_the_api_without_database_url(
 
 
 def test_frame_viewer_renders_a_manifest_entry(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
     frames = services.settings.frames_dir
