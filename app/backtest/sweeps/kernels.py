@@ -13,10 +13,9 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from app.backtest.engine import simulate_metrics_nb
+from app.backtest.engine import N_TRADE_FIELDS, first_bad_price_nb, simulate_core_nb, simulate_metrics_nb
 from app.strategies.kernels import (
     breakout_target_nb,
-    cross_target_nb,
     mean_reversion_target_nb,
     momentum_target_nb,
     rolling_mean_nb,
@@ -84,6 +83,53 @@ def rolling_table_nb(close: np.ndarray, windows: np.ndarray, with_std: bool) -> 
     return means, stds
 
 
+@njit(cache=True)
+def _sma_cross_sets_nb(
+    lo: int,
+    hi: int,
+    open_: np.ndarray,
+    close: np.ndarray,
+    smas: np.ndarray,
+    fast_row: np.ndarray,
+    slow_row: np.ndarray,
+    scale_long: np.ndarray,
+    scale_short: np.ndarray,
+    allow_short: bool,
+    fill_close: bool,
+    first_bad: int,
+    costs: np.ndarray,
+    metrics_out: np.ndarray,
+    status_out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    unused = np.empty(0, dtype=np.float64)
+    no_trades = np.empty((0, N_TRADE_FIELDS), dtype=np.float64)
+    for i in range(lo, hi):
+        status_out[i] = simulate_core_nb(
+            open_,
+            close,
+            unused,
+            smas[fast_row[i]],
+            smas[slow_row[i]],
+            scale_long,
+            scale_short,
+            allow_short,
+            True,
+            first_bad,
+            fill_close,
+            costs[0],
+            costs[1],
+            costs[2],
+            costs[3],
+            costs[4],
+            unused,
+            no_trades,
+            metrics_out[i],
+        )
+
+
+_CHUNK = 64  # sets per parallel task: the serial inner loop compiles tighter than a prange body
+
+
 @njit(cache=True, parallel=True)
 def sma_cross_batch_nb(
     open_: np.ndarray,
@@ -101,16 +147,37 @@ def sma_cross_batch_nb(
 ) -> None:  # pragma: no cover - compiled
     """SMA crossover sets: row ``fast_row[i]`` of ``smas`` against row ``slow_row[i]``.
 
-    ``smas`` comes from :func:`rolling_table_nb`.
+    ``smas`` comes from :func:`rolling_table_nb`, so each distinct window is computed once.
+    Each set is one pass over the bars: the engine's loop derives the crossover and its
+    sizing bar by bar (``from_cross``) instead of reading a target array built by two
+    earlier passes; the numbers are the same as
+    :func:`app.strategies.kernels.cross_target_nb` followed by :func:`size_target_nb` and
+    :func:`app.backtest.engine.simulate_metrics_nb`. The prices are checked once for all sets.
 
     ``costs`` is ``[commission, slippage fraction, initial cash, periods per year, years]``.
     """
-    n = close.shape[0]
-    for i in prange(fast_row.shape[0]):
-        target = np.empty(n)
-        cross_target_nb(smas[fast_row[i]], smas[slow_row[i]], target)
-        status_out[i] = _simulate_nb(
-            open_, close, target, scale_long, scale_short, allow_short, fill_close, costs, metrics_out[i]
+    first_bad = first_bad_price_nb(open_, close)
+    if open_.shape[0] != close.shape[0]:
+        first_bad = -1  # let each set report the shape error
+    m = fast_row.shape[0]
+    chunks = (m + _CHUNK - 1) // _CHUNK
+    for c in prange(chunks):
+        _sma_cross_sets_nb(
+            c * _CHUNK,
+            min(m, (c + 1) * _CHUNK),
+            open_,
+            close,
+            smas,
+            fast_row,
+            slow_row,
+            scale_long,
+            scale_short,
+            allow_short,
+            fill_close,
+            first_bad,
+            costs,
+            metrics_out,
+            status_out,
         )
 
 
