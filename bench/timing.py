@@ -20,23 +20,33 @@ __all__ = ["Stat", "all_threads", "cpu_count", "fmt_seconds", "interleaved", "nu
 
 @dataclass(frozen=True, slots=True)
 class Stat:
-    """Seconds per call: median, min and max over ``rounds`` timed rounds of ``number`` calls."""
+    """Seconds per call: median, min and max wall time over ``rounds`` timed rounds of ``number`` calls.
+
+    ``cpu`` is the median CPU time of this process over the same rounds (NaN when not measured):
+    on a machine shared with other work a single-threaded call's CPU time excludes the time
+    spent waiting for a core, so it is the steadier figure for one-thread comparisons.
+    """
 
     median: float
     low: float
     high: float
     rounds: int
     number: int = 1
+    cpu: float = float("nan")
 
     @classmethod
-    def of(cls, samples: list[float], number: int = 1) -> Stat:
+    def of(cls, samples: list[float], number: int = 1, cpu: list[float] | None = None) -> Stat:
         if not samples:
             raise ValueError("no timing samples")
-        return cls(statistics.median(samples), min(samples), max(samples), len(samples), number)
+        cpu_median = statistics.median(cpu) if cpu else float("nan")
+        return cls(statistics.median(samples), min(samples), max(samples), len(samples), number, cpu_median)
 
     def cell(self) -> str:
         """``median (min-max)`` with units, for a table cell."""
         return f"{fmt_seconds(self.median)} ({fmt_seconds(self.low)}-{fmt_seconds(self.high)})"
+
+    def cpu_cell(self) -> str:
+        return fmt_seconds(self.cpu) if self.cpu == self.cpu else "n/a"
 
     def as_dict(self) -> dict[str, float | int]:
         return {"median_s": self.median, "min_s": self.low, "max_s": self.high, "rounds": self.rounds}
@@ -67,14 +77,16 @@ def interleaved(
         for fn in sides.values():
             fn()
     samples: dict[str, list[float]] = {name: [] for name in sides}
+    cpu: dict[str, list[float]] = {name: [] for name in sides}
     for _ in range(rounds):
         for name, fn in sides.items():
             k = counts[name]
-            started = time.perf_counter()
+            started, started_cpu = time.perf_counter(), time.process_time()
             for _ in range(k):
                 fn()
+            cpu[name].append((time.process_time() - started_cpu) / k)
             samples[name].append((time.perf_counter() - started) / k)
-    return {name: Stat.of(values, counts[name]) for name, values in samples.items()}
+    return {name: Stat.of(values, counts[name], cpu[name]) for name, values in samples.items()}
 
 
 def one_shot(fn: Callable[[], Any]) -> float:
