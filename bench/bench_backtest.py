@@ -302,3 +302,7 @@ def _section(
         },
         goals=goals,
     )
+
+
+if __name__ == "__main__":
+    print(run().body)

@@ -152,3 +152,7 @@ def run(quick: bool = False) -> Section:
         ratios={"dal.signals_regimes.vs_pandas.1t": vs_peer},
         goals=[Goal("signals + regimes >= 5 M bars/s", f"{both / 1e6:,.1f} M bars/s", both >= 5e6)],
     )
+
+
+if __name__ == "__main__":
+    print(run().body)

@@ -216,3 +216,7 @@ def run(quick: bool = False) -> Section:
         ratios={"router.graph_over_plain_loop": plain["p50"] / graph["p50"]},
         goals=[Goal("router HTTP p50 under 25 ms", f"{http['p50']:.2f} ms", http["p50"] < 25)],
     )
+
+
+if __name__ == "__main__":
+    print(run().body)

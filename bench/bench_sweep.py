@@ -360,3 +360,7 @@ def _section(
         trades={"sweep.sma_cross_grid": trades_fingerprint(fingerprint_rows)},
         goals=goals,
     )
+
+
+if __name__ == "__main__":
+    print(run().body)

@@ -142,7 +142,7 @@ def first_bad_price_nb(open_: np.ndarray, close: np.ndarray) -> int:  # pragma: 
     return int(n)
 
 
-@njit(cache=True)
+@njit(cache=True, inline="always")
 def simulate_core_nb(
     open_: np.ndarray,
     close: np.ndarray,
@@ -174,7 +174,9 @@ def simulate_core_nb(
     both modes give the same numbers for the same decisions, bit for bit.
 
     ``first_bad`` is :func:`first_bad_price_nb` of the prices when the caller already knows it
-    (a sweep checks its prices once for every set), or -1 to compute it here.
+    (a sweep checks its prices once for every set), or -1 to compute it here. In crossover mode
+    no equity curve is written (sweeps keep none). The function is inlined into its callers,
+    so each gets a copy specialised for its mode.
     """
     for m in range(metrics_out.shape[0]):
         metrics_out[m] = np.nan
@@ -219,7 +221,8 @@ def simulate_core_nb(
     status = STATUS_OK
     ruined = False
     eq = initial_cash
-    record_equity = equity_out.shape[0] != 0
+    # the crossover mode serves sweeps, which keep no curve (a constant once inlined)
+    record_equity = not from_cross and equity_out.shape[0] != 0
     last = n - 1
     cross_state = 0
 
