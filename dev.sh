@@ -56,6 +56,18 @@ ensure_system_packages() {
   fi
 }
 
+# checkov (infra/ and Dockerfile scan, tests/integration/deploy/test_checkov.py) lives in its own
+# virtualenv: its pins (packaging<24) conflict with pytest and ray.
+ensure_checkov() {
+  local spec
+  spec=$("$VENV/bin/python" -c 'import tomllib; print(tomllib.load(open("pyproject.toml", "rb"))["project"]["optional-dependencies"]["iac"][0])')
+  if [ ! -x .venv-checkov/bin/checkov ] || ! .venv-checkov/bin/python -m pip show -q checkov >/dev/null 2>&1; then
+    log "installing $spec into .venv-checkov"
+    "$PY" -m venv .venv-checkov
+    .venv-checkov/bin/python -m pip install --quiet "$spec"
+  fi
+}
+
 case "${1:-}" in
   run)
     ensure_venv all
@@ -65,6 +77,8 @@ case "${1:-}" in
   test)
     ensure_system_packages
     ensure_venv "all,dev"
+    ensure_checkov
+    export AI_TRADER_REQUIRE_CHECKOV=1
     log "ruff"
     "$VENV/bin/ruff" check .
     "$VENV/bin/ruff" format --check .

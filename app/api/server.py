@@ -29,14 +29,16 @@ def check_bind(settings: Settings, host: str) -> None:
         )
 
 
-def serve(settings: Settings, host: str | None = None, port: int | None = None) -> None:
-    """Serve the API until interrupted."""
+def serve(
+    settings: Settings, host: str | None = None, port: int | None = None, *, migrate: bool = False
+) -> None:
+    """Serve the API until interrupted (``migrate``: apply migrations in the background)."""
     from app.api.app import create_app
 
     bind_host = host or settings.API_HOST
     check_bind(settings, bind_host)
     uvicorn.run(
-        create_app(settings),
+        create_app(settings, migrate=migrate),
         host=bind_host,
         port=port or settings.api_port,
         log_config=None,

@@ -10,12 +10,14 @@ import json
 import typer
 from rich.table import Table
 
+from app.cli.azure import azure_app
 from app.cli.bus import bus_app
 from app.cli.common import console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
 from app.cli.schedule import schedule_app
+from app.cli.strategy import strategy_app
 from app.cli.ui import ui_command
 from app.cli.up import up_command
 
@@ -30,6 +32,7 @@ db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 app.add_typer(bus_app, name="bus")
+app.add_typer(azure_app, name="azure")
 app.add_typer(config_app, name="config")
 app.add_typer(consumer_app, name="consumer")
 app.add_typer(data_app, name="data")
@@ -38,24 +41,27 @@ app.add_typer(kill_switch_app, name="kill-switch")
 app.add_typer(router_app, name="router")
 app.command("ui")(ui_command)
 app.add_typer(schedule_app, name="schedule")
+app.add_typer(strategy_app, name="strategy")
 
 
 @app.command("api")
 def api_command(
     host: str | None = typer.Option(None, help="Bind address (default API_HOST, 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port (default WEBSITES_PORT, then PORT, then 8000)."),
-    migrate: bool = typer.Option(True, help="Apply database migrations first."),
+    migrate: bool = typer.Option(
+        True, help="Apply database migrations (in the background, retried while the database is down)."
+    ),
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API.
+
+    The API serves even while the database is down: ``/health/live`` answers 200,
+    ``/health/ready`` 503 naming the database, and migrations are retried until it appears."""
     from app.api.server import check_bind, serve
-    from app.storage.db import Database
 
     settings = settings_or_exit("api")
     with exit_on_error():
         check_bind(settings, host or settings.API_HOST)
-        if migrate:
-            Database.from_settings(settings).upgrade()
-        serve(settings, host, port)
+        serve(settings, host, port, migrate=migrate)
 
 
 @db_app.command("upgrade")

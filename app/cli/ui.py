@@ -34,11 +34,12 @@ def streamlit_argv(settings: Settings, host: str, port: int | None = None) -> li
 
 def ui_command(
     host: str = typer.Option("127.0.0.1", help="Bind address."),
-    port: int | None = typer.Option(None, help="Port (default UI_PORT, 8501)."),
+    port: int | None = typer.Option(None, help="Port (default WEBSITES_PORT, then UI_PORT, 8501)."),
 ) -> None:
     """Serve the dashboard (Router Orders, Backtest Sweeps with the frame viewer, Risk)."""
     settings = settings_or_exit("ui")
-    argv = streamlit_argv(settings, host, port)
+    # On App Service the ui web app's WEBSITES_PORT names the port the platform forwards to.
+    argv = streamlit_argv(settings, host, port or settings.WEBSITES_PORT)
     env = {**os.environ, "STREAMLIT_SERVER_HEADLESS": "true", COMPONENT_ENV: resolve_component("ui")}
     # Replace this process, so a supervisor's SIGTERM reaches Streamlit itself.
     os.execve(argv[0], argv, env)  # noqa: S606

@@ -186,8 +186,10 @@ class OrderConsumer:
                     timeout = min(timeout, remaining)
                 batch = self._retry("poll", partial(self.consumer.poll, config.batch_size, timeout))
                 if batch:
-                    last_event = time.monotonic()
                     self.process(batch)
+                    # idle time counts from the end of the last batch: a batch held up by a
+                    # database outage must not make the consumer exit with events waiting
+                    last_event = time.monotonic()
                 self._check_lag()
         except _StopRequested as exc:
             raise RetryableError(

@@ -168,6 +168,7 @@ def test_logs_are_json_lines_with_request_id(client: TestClient, caplog: pytest.
 @pytest.fixture
 def secured(make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
     services = Services(make_settings(API_BEARER_TOKEN="s3cret-token"))
+    services.db.upgrade()  # readiness also checks the schema version
     api = create_app(services=services)
 
     def private() -> dict[str, bool]:

@@ -1,0 +1,189 @@
+"""Overfitting statistics against plain-Python references and Monte Carlo behaviour under the null."""
+
+from __future__ import annotations
+
+import math
+from statistics import NormalDist
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats as scipy_stats
+
+from app.backtest.overfitting import (
+    EULER_GAMMA,
+    deflated_sharpe_ratio,
+    expected_max_sharpe,
+    min_track_record_length,
+    probabilistic_sharpe_ratio,
+    probability_of_backtest_overfitting,
+    sharpe_stats,
+)
+
+NORMAL = NormalDist()
+
+
+def _reference_psr(sharpe: float, n: int, benchmark: float, skew: float, kurt: float) -> float:
+    denominator = math.sqrt((1 - skew * sharpe + (kurt - 1) / 4 * sharpe * sharpe) / (n - 1))
+    return NORMAL.cdf((sharpe - benchmark) / denominator)
+
+
+def test_sharpe_stats_match_scipy_moments() -> None:
+    rng = np.random.default_rng(7)
+    returns = rng.standard_t(df=5, size=2_000) * 0.01 + 0.0004
+    got = sharpe_stats(returns)
+    assert got.observations == 2_000
+    assert got.sharpe == pytest.approx(returns.mean() / returns.std(ddof=1), rel=1e-12)
+    assert got.skew == pytest.approx(float(scipy_stats.skew(returns)), rel=1e-9)
+    assert got.kurtosis == pytest.approx(float(scipy_stats.kurtosis(returns, fisher=False)), rel=1e-9)
+
+
+def test_sharpe_stats_refuses_flat_or_short_series() -> None:
+    with pytest.raises(ValueError, match="do not vary"):
+        sharpe_stats(np.full(10, 0.01))
+    with pytest.raises(ValueError, match="at least 3"):
+        sharpe_stats(np.array([0.01, np.nan, 0.02]))
+
+
+@given(
+    sharpe=st.floats(-0.5, 0.5),
+    n=st.integers(10, 5_000),
+    benchmark=st.floats(-0.2, 0.2),
+    skew=st.floats(-2.0, 2.0),
+    kurt=st.floats(1.5, 12.0),
+)
+@settings(max_examples=200, deadline=None)
+def test_psr_matches_reference(sharpe: float, n: int, benchmark: float, skew: float, kurt: float) -> None:
+    variance = 1 - skew * sharpe + (kurt - 1) / 4 * sharpe * sharpe
+    if variance <= 0:
+        with pytest.raises(ValueError, match="variance"):
+            probabilistic_sharpe_ratio(sharpe, n, benchmark=benchmark, skew=skew, kurtosis=kurt)
+        return
+    got = probabilistic_sharpe_ratio(sharpe, n, benchmark=benchmark, skew=skew, kurtosis=kurt)
+    assert got == pytest.approx(_reference_psr(sharpe, n, benchmark, skew, kurt), abs=1e-12)
+
+
+def test_expected_max_sharpe_formula_and_monte_carlo() -> None:
+    # Formula by hand for 100 trials of unit variance.
+    by_hand = (1 - EULER_GAMMA) * NORMAL.inv_cdf(1 - 1 / 100) + EULER_GAMMA * NORMAL.inv_cdf(
+        1 - 1 / (100 * math.e)
+    )
+    assert expected_max_sharpe(100, 1.0) == pytest.approx(by_hand, rel=1e-12)
+    assert expected_max_sharpe(100, 4.0) == pytest.approx(2 * by_hand, rel=1e-12)
+    assert expected_max_sharpe(1, 1.0) == 0.0
+    # The approximation is close to the simulated mean maximum of 100 standard normals.
+    rng = np.random.default_rng(11)
+    simulated = rng.standard_normal((20_000, 100)).max(axis=1).mean()
+    assert expected_max_sharpe(100, 1.0) == pytest.approx(simulated, rel=0.03)
+    with pytest.raises(ValueError):
+        expected_max_sharpe(0, 1.0)
+    with pytest.raises(ValueError):
+        expected_max_sharpe(10, float("nan"))
+
+
+def _best_of_noise(rng: np.random.Generator, periods: int, trials: int, edge: float = 0.0) -> float:
+    returns = rng.standard_normal((periods, trials)) * 0.01
+    returns[:, 0] += edge * 0.01
+    sharpes = returns.mean(axis=0) / returns.std(axis=0, ddof=1)
+    best = int(np.argmax(sharpes))
+    stats = sharpe_stats(returns[:, best])
+    return deflated_sharpe_ratio(
+        stats.sharpe,
+        stats.observations,
+        trials=trials,
+        trial_sharpe_variance=float(sharpes.var(ddof=1)),
+        skew=stats.skew,
+        kurtosis=stats.kurtosis,
+    )
+
+
+def test_deflated_sharpe_rarely_promotes_the_best_of_pure_noise() -> None:
+    rng = np.random.default_rng(2024)
+    values = np.array([_best_of_noise(rng, 500, 50) for _ in range(300)])
+    # Under the null the DSR of the best trial behaves like a p-value: about 5% above 0.95.
+    assert float(np.mean(values > 0.95)) < 0.12
+    # Without deflation, the best of 50 noise trials looks significant most of the time.
+    raw = []
+    for _ in range(100):
+        returns = rng.standard_normal((500, 50)) * 0.01
+        sharpes = returns.mean(axis=0) / returns.std(axis=0, ddof=1)
+        raw.append(probabilistic_sharpe_ratio(float(sharpes.max()), 500))
+    assert float(np.mean(np.array(raw) > 0.95)) > 0.5
+
+
+def test_deflated_sharpe_recognises_a_real_edge() -> None:
+    rng = np.random.default_rng(5)
+    assert _best_of_noise(rng, 2_000, 50, edge=0.25) > 0.99
+
+
+@given(
+    sharpe=st.floats(0.02, 0.5),
+    benchmark=st.floats(-0.1, 0.0),
+    skew=st.floats(-1.0, 1.0),
+    kurt=st.floats(2.0, 8.0),
+    confidence=st.floats(0.6, 0.99),
+)
+@settings(max_examples=200, deadline=None)
+def test_min_track_record_length_is_where_psr_reaches_the_confidence(
+    sharpe: float, benchmark: float, skew: float, kurt: float, confidence: float
+) -> None:
+    if 1 - skew * sharpe + (kurt - 1) / 4 * sharpe * sharpe <= 0:
+        return
+    length = min_track_record_length(
+        sharpe, benchmark=benchmark, skew=skew, kurtosis=kurt, confidence=confidence
+    )
+    # PSR uses n - 1 in its denominator: at n = MinTRL exactly, it equals the confidence.
+    variance = 1 - skew * sharpe + (kurt - 1) / 4 * sharpe * sharpe
+    z = (sharpe - benchmark) / math.sqrt(variance / (length - 1))
+    assert NORMAL.cdf(z) == pytest.approx(confidence, abs=1e-9)
+    assert min_track_record_length(benchmark, benchmark=benchmark) == math.inf
+
+
+def test_pbo_is_near_one_half_for_pure_noise() -> None:
+    rng = np.random.default_rng(3)
+    result = probability_of_backtest_overfitting(rng.standard_normal((1_600, 40)) * 0.01, splits=16)
+    assert result.combinations == math.comb(16, 8)
+    assert result.logits.shape == (math.comb(16, 8),)
+    assert 0.3 < result.probability < 0.7
+
+
+def test_pbo_is_near_zero_when_one_trial_has_a_real_edge() -> None:
+    rng = np.random.default_rng(4)
+    returns = rng.standard_normal((1_600, 40)) * 0.01
+    returns[:, 7] += 0.004
+    result = probability_of_backtest_overfitting(returns, splits=10)
+    assert result.probability < 0.05
+
+
+def test_pbo_matches_a_plain_python_cscv() -> None:
+    rng = np.random.default_rng(9)
+    returns = rng.standard_normal((120, 6)) * 0.01
+    got = probability_of_backtest_overfitting(returns, splits=6)
+
+    from itertools import combinations
+
+    blocks = np.split(returns, 6)
+    below = 0
+    total = 0
+    for chosen in combinations(range(6), 3):
+        train = np.concatenate([blocks[i] for i in chosen])
+        test = np.concatenate([blocks[i] for i in range(6) if i not in chosen])
+        train_sr = [train[:, j].mean() / train[:, j].std(ddof=1) for j in range(6)]
+        test_sr = [test[:, j].mean() / test[:, j].std(ddof=1) for j in range(6)]
+        best = int(np.argmax(train_sr))
+        rank = 1 + sum(1 for value in test_sr if value < test_sr[best])
+        omega = rank / 7
+        below += math.log(omega / (1 - omega)) <= 0
+        total += 1
+    assert got.combinations == total
+    assert got.probability == pytest.approx(below / total, abs=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("shape", "splits", "message"),
+    [((100, 1), 4, "trials"), ((100, 5), 5, "even"), ((100, 5), 22, "even"), ((10, 5), 8, "too few")],
+)
+def test_pbo_refuses_bad_input(shape: tuple[int, int], splits: int, message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        probability_of_backtest_overfitting(np.zeros(shape), splits=splits)
