@@ -3,9 +3,10 @@
 A fresh container starts with an empty Numba cache, and compiling the backtest, sweep, DAL
 and priors kernels costs seconds on the first run. This command runs the code paths the
 runbook commands take (single backtests of every strategy with each sizing family,
-the DAL's signals and regimes, the synthetic vendor, every batch sweep kernel and the
-decision-path sweep) on small synthetic data, so each ``@njit(cache=True)`` kernel is
-compiled for the argument types those paths use and written to the cache. An image build
+the DAL's signals and regimes, the synthetic vendor, every batch sweep kernel, the
+decision-path sweep and the multi-symbol portfolio engine) on small synthetic data, so each
+``@njit(cache=True)`` kernel is compiled for the argument types those paths use and written to
+the cache. An image build
 runs it once; the processes started from the image then load machine code instead of
 compiling it.
 
@@ -46,6 +47,7 @@ log = logging.getLogger("app.backtest.precompile")
 # every module that defines @njit(cache=True) kernels on the runbook's paths
 KERNEL_MODULES = (
     "app.backtest.engine",
+    "app.backtest.portfolio",
     "app.backtest.sweeps.kernels",
     "app.strategies.kernels",
     "app.dal.signals",
@@ -150,6 +152,33 @@ def _sweeps(root: Path) -> int:
     return calls
 
 
+def _portfolio(root: Path) -> int:
+    from app.backtest.portfolio import PortfolioLimits, backtest_portfolio
+    from app.config import Settings
+    from app.dal import MarketData
+    from app.risk.sizing import RiskConfig
+    from app.strategies import get_strategy
+
+    settings = Settings(_env_file=None, DATA_DIR=root / "var", ARTIFACTS_DIR=root / "artifacts")
+    market = MarketData.from_settings(settings)
+    bars = {
+        symbol: market.fetch("synthetic", symbol, date(2023, 1, 3), date(2023, 3, 3), interval="1Day").bars
+        for symbol in ("AAPL", "MSFT")
+    }
+    runs = 0
+    for fill_close in (False, True):
+        backtest_portfolio(
+            bars,
+            get_strategy("momentum"),
+            RiskConfig(agent="fixed_fraction", allow_short=True),
+            PortfolioLimits(),
+            commission=0.001,
+            fill_close=fill_close,
+        )
+        runs += 1
+    return runs
+
+
 def _public_kernels() -> None:
     """Kernels exported for callers that compose their own targets (no runbook path calls them)."""
     import numpy as np
@@ -165,8 +194,14 @@ def compile_all(root: Path) -> dict[str, Any]:
     started = time.perf_counter()
     runs = _single_runs(root)
     sweeps = _sweeps(root)
+    portfolios = _portfolio(root)
     _public_kernels()
-    return {"single_runs": runs, "sweep_calls": sweeps, "seconds": time.perf_counter() - started}
+    return {
+        "single_runs": runs,
+        "sweep_calls": sweeps,
+        "portfolio_runs": portfolios,
+        "seconds": time.perf_counter() - started,
+    }
 
 
 def main(argv: Sequence[str] | None = None) -> int:
