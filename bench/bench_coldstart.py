@@ -110,7 +110,7 @@ def _command(case: str, work: Path) -> tuple[list[str], dict[str, str]]:
 
 
 def run(quick: bool = False) -> Section:
-    reps = 1 if quick else 3
+    reps = 1 if quick else 2
     ours_cases = ["run_breakout", "sweep_job_entry", "first:ai-trader"]
     peer_cases = ["first:numba", "first:rust", "first:backtesting.py"]
     samples: dict[str, list[float]] = {}

@@ -197,7 +197,7 @@ def backtesting_subset(data: pd.DataFrame, step_fast: int, step_slow: int) -> tu
 
 def run(quick: bool = False) -> Section:
     data = goog()
-    rounds = 3 if quick else 5
+    rounds = 3 if quick else 4
     with tempfile.TemporaryDirectory() as tmp:
         ours = AiTrader(Path(tmp))
         ceiling = Ceiling(data)
