@@ -256,10 +256,6 @@ def _section(
             lines.append(
                 f"| {case} | {what} | 1 | {large[key].cpu_cell()} | {large[key].cell()} | {faster} |"
             )
-    if "bt" in large:
-        lines.append(
-            f"| | backtesting.py `Backtest.run` | 1 | {large['bt'].cell()} | {ratio(large['bt'], base_m)} |"
-        )
     result = outputs["ours"]
     lines += [
         "",
