@@ -50,8 +50,12 @@ KERNEL_MODULES = (
     "app.backtest.portfolio",
     "app.backtest.sweeps.kernels",
     "app.strategies.kernels",
-    "app.dal.signals",
-    "app.dal.regimes",
+    "app.decision.signals",
+    "app.decision.regimes",
+    "app.strategies.sma_cross",
+    "app.strategies.momentum",
+    "app.strategies.mean_reversion",
+    "app.strategies.breakout",
     "app.dal.synthetic",
     "app.risk.priors",
 )
@@ -119,9 +123,10 @@ def _single_runs(root: Path) -> int:
 
 
 def _sweeps(root: Path) -> int:
-    from app.backtest.sweeps.evaluate import BATCH_STRATEGIES, MarketArrays, evaluate_sets
+    from app.backtest.sweeps.evaluate import MarketArrays, evaluate_sets, has_batch_kernel
     from app.config import Settings
-    from app.dal import MarketData, compute_regimes, compute_signals
+    from app.dal import MarketData
+    from app.decision import compute_regimes, compute_signals
     from app.risk.sizing import RiskConfig
     from app.strategies import STRATEGIES, get_strategy
 
@@ -132,6 +137,7 @@ def _sweeps(root: Path) -> int:
     bars = fetched.bars
     signals = compute_signals(bars)
     market = MarketArrays.from_frames("AAPL", bars, signals, compute_regimes(bars, signals))
+    _generic_batch(market)
     calls = 0
     for strategy in sorted(STRATEGIES):
         defaults = get_strategy(strategy).params()
@@ -147,7 +153,7 @@ def _sweeps(root: Path) -> int:
                     market, strategy, sets, risk, fill=fill, commission=0.001, initial_cash=10_000.0
                 )
                 calls += 1
-        if strategy not in BATCH_STRATEGIES:
+        if not has_batch_kernel(strategy):
             log.info("strategy %s has no batch kernel; the decision path covers it", strategy)
     return calls
 
@@ -187,6 +193,30 @@ def _public_kernels() -> None:
 
     values = np.linspace(1.0, 2.0, 8)
     cross_target_nb(values, values[::-1].copy(), np.empty(8))
+
+
+def _generic_batch(market: Any) -> None:
+    """The crossover's per-set target through the generic batch loop (its sweeps take the fused one)."""
+    import numpy as np
+
+    from app.backtest.sweeps import kernels
+    from app.strategies import BarArrays, get_strategy
+
+    cls = type(get_strategy("sma_cross"))
+    kernel = cls.batch
+    if kernel is None:
+        return
+    bars = BarArrays.with_columns(
+        market.bars, {"open": market.open, "high": market.high, "low": market.low, "close": market.close}
+    )
+    sets = [{"fast": 5, "slow": 20}, {"fast": 10, "slow": 30}]
+    inputs = kernel.prepare(bars, cls.param_columns(sets))
+    scale = np.ones(len(market))
+    kernels.strategy_batch_nb(
+        kernel.target, market.open, market.high, market.low, market.close, inputs.tables, inputs.ints,
+        inputs.floats, scale, scale, True, False,
+        np.array([0.001, 0.0, 10_000.0, 252.0, 1.0]), np.empty((2, 9)), np.zeros(2, dtype=np.int64),
+    )  # fmt: skip
 
 
 def compile_all(root: Path) -> dict[str, Any]:
