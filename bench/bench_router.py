@@ -37,7 +37,7 @@ from app.router import nodes as router_nodes
 from app.router.offline import OfflineBars
 from app.router.state import RouterContext
 from app.storage.repositories.guard import GuardRepository
-from bench.report import write_section
+from bench.report import Goal, Section
 from tests.servers import free_port, wait_for
 
 REQUESTS = 1_000
@@ -172,7 +172,7 @@ def bench_plain_loop(context: RouterContext) -> dict[str, float]:
     return _summary(samples)
 
 
-def main() -> None:
+def run(quick: bool = False) -> Section:
     with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp:
         root = Path(tmp)
         http = bench_http(root)
@@ -188,8 +188,6 @@ def main() -> None:
         ("same nodes, plain Python loop (no LangGraph)", plain),
     ]
     lines = [
-        "## Router (`POST /router/run`, offline)",
-        "",
         f"Runbook smoke payload (AAPL, breakout, synthetic bars from 2025-01-02, fractional Kelly, "
         f"guard, publish to the local bus), {REQUESTS:,} sequential requests after {WARMUP} warm-up "
         "runs; SQLite + local bus log. Goal: p50 under 25 ms over HTTP.",
@@ -210,10 +208,14 @@ def main() -> None:
         f"HTTP p50 goal (< 25 ms): **{verdict}** ({http['p50']:.2f} ms). Load average during the run: "
         f"{load} (1, 5, 15 min) on a machine shared with other jobs; wall-clock figures move with it.",
     ]
-    body = "\n".join(lines)
-    print(body)
-    write_section("router", body)
+    return Section(
+        name="router",
+        title="Router (`POST /router/run`, offline)",
+        body="\n".join(lines),
+        ratios={"router.graph_over_plain_loop": plain["p50"] / graph["p50"]},
+        goals=[Goal("router HTTP p50 under 25 ms", f"{http['p50']:.2f} ms", http["p50"] < 25)],
+    )
 
 
 if __name__ == "__main__":
-    main()
+    print(run().body)

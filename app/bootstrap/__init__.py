@@ -32,6 +32,7 @@ from app.bootstrap.wiring import (
     build_sweep_deps,
     build_vendor,
     database_url,
+    scratch_settings,
 )
 
 __all__ = [
@@ -57,4 +58,5 @@ __all__ = [
     "build_sweep_deps",
     "build_vendor",
     "database_url",
+    "scratch_settings",
 ]

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import Path
 from types import MappingProxyType
 from typing import TYPE_CHECKING, Any
 
@@ -55,6 +56,7 @@ __all__ = [
     "build_sweep_deps",
     "build_vendor",
     "database_url",
+    "scratch_settings",
 ]
 
 
@@ -403,3 +405,12 @@ def build_container_apps_client(settings: Settings, subscription: str, **client_
 
         credential = AzureCliCredential() if settings.LOCAL_DEV else DefaultAzureCredential()
     return ContainerAppsAPIClient(credential, subscription, **client_kwargs)
+
+
+def scratch_settings(root: Path) -> Settings:
+    """Embedded defaults rooted in ``root``, ignoring the environment's dotenv files.
+
+    For tools that exercise code paths on throwaway data (the kernel precompile), never for
+    the platform's own processes.
+    """
+    return Settings(_env_file=None, DATA_DIR=root / "var", ARTIFACTS_DIR=root / "artifacts")

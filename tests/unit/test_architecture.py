@@ -76,7 +76,7 @@ def _package(module: str) -> str | None:
     return parts[1] if len(parts) > 1 and parts[0] == "app" else None
 
 
-ENTRY_POINT_SHIMS = frozenset({"app.backtest.run_breakout"})
+ENTRY_POINT_SHIMS = frozenset({"app.backtest.run_breakout", "app.backtest.precompile"})
 """Modules that exist only so a runbook command keeps its name (``python -m
 app.backtest.run_breakout`` is ``ai-trader backtest run``): they sit above every layer, like
 the CLI they forward to, and are left out of the package graph (import-linter's ``layers``
