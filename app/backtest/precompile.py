@@ -19,6 +19,9 @@ sources). Set ``NUMBA_CPU_NAME=generic`` both when building and when running: Nu
 code by CPU name and features, so a cache built for the build machine's CPU is ignored on another
 model; ``generic`` code runs on any x86-64 and its key is the same everywhere. Nothing else is
 written outside a temporary folder, which is removed afterwards.
+
+Exit codes: 0 done; 1 a kernel left uncompiled, or (``--check``) compiled instead of loaded;
+2 bad usage, no ``NUMBA_CACHE_DIR``, or Numba's JIT disabled (nothing can be cached).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-__all__ = ["KERNEL_MODULES", "KernelState", "kernels", "main", "warm"]
+__all__ = ["KERNEL_MODULES", "KernelState", "compile_all", "kernels", "main", "uncompiled_kernels", "warm"]
 
 KERNEL_MODULES: tuple[str, ...] = (
     "app.backtest.engine",
@@ -73,10 +76,10 @@ class KernelState:
     cache_misses: int
 
 
-def _dispatchers() -> Iterator[tuple[str, Any]]:
+def _dispatchers(modules: Sequence[str] = KERNEL_MODULES) -> Iterator[tuple[str, Any]]:
     from numba.core.dispatcher import Dispatcher
 
-    for module_name in KERNEL_MODULES:
+    for module_name in modules:
         module = importlib.import_module(module_name)
         for attr, value in sorted(vars(module).items()):
             if isinstance(value, Dispatcher) and value.py_func.__module__ == module_name:
@@ -99,6 +102,28 @@ def kernels() -> list[KernelState]:
     return states
 
 
+def uncompiled_kernels(modules: Sequence[str] = KERNEL_MODULES) -> list[str]:
+    """Kernels of ``modules`` with no compiled signature in this process."""
+    return [name for name, dispatcher in _dispatchers(modules) if not dispatcher.signatures]
+
+
+def compile_all(root: Path) -> dict[str, Any]:
+    """Run :func:`warm` under ``root``; return how long it took."""
+    started = time.perf_counter()
+    warm(root)
+    return {"seconds": time.perf_counter() - started}
+
+
+def _public_kernels() -> None:
+    """Kernels exported for callers that build their own targets (no runbook path may call them)."""
+    import numpy as np
+
+    from app.strategies.kernels import cross_target_nb
+
+    values = np.linspace(1.0, 2.0, 8)
+    cross_target_nb(values, values[::-1].copy(), np.empty(8))
+
+
 def warm(workdir: Path) -> None:
     """Run every production path that calls a kernel, writing only under ``workdir``."""
     from app.backtest.service import BacktestRequest, run_request
@@ -106,7 +131,7 @@ def warm(workdir: Path) -> None:
     from app.backtest.sweeps.runner import run_sweep
     from app.config import Settings
 
-    settings = Settings(  # type: ignore[call-arg]
+    settings = Settings(
         _env_file=None,
         DATA_DIR=workdir / "var",
         ARTIFACTS_DIR=workdir / "artifacts",
@@ -151,27 +176,32 @@ def warm(workdir: Path) -> None:
                 progress_stream=None,
                 write_frame=agent == "fixed_fraction",
             )
+    _public_kernels()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m app.backtest.precompile",
-        description="Compile every Numba kernel into NUMBA_CACHE_DIR (--check: fail unless all load from it).",
+        description="Fill NUMBA_CACHE_DIR with every kernel (--check: fail unless all load from it).",
     )
     parser.add_argument(
         "--check", action="store_true", help="fail when a kernel had to be compiled instead of loaded"
     )
     parser.add_argument("--json", action="store_true", help="print the per-kernel figures as JSON")
+    parser.add_argument("--quiet", action="store_true", help="print nothing on success")
     args = parser.parse_args(argv)
+    from numba import config as numba_config
+
+    if getattr(numba_config, "DISABLE_JIT", False):
+        sys.stderr.write("error: NUMBA_DISABLE_JIT is set; nothing can be compiled or cached\n")
+        return 2
     cache_dir = os.environ.get("NUMBA_CACHE_DIR", "")
     if not cache_dir:
         sys.stderr.write("error: set NUMBA_CACHE_DIR (the folder the compiled kernels are written to)\n")
         return 2
     logging.basicConfig(level=logging.WARNING)
-    started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="ai-trader-precompile-") as workdir:
-        warm(Path(workdir))
-    elapsed = time.perf_counter() - started
+        elapsed = compile_all(Path(workdir))["seconds"]
     states = kernels()
     unreached = [s.name for s in states if s.signatures == 0]
     compiled = [s.name for s in states if s.cache_misses > 0]
@@ -186,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             ],
         }
         sys.stdout.write(json.dumps(body) + "\n")
-    else:
+    elif not args.quiet:
         sys.stdout.write(
             f"{len(states)} kernels, {sum(s.signatures for s in states)} signatures in {elapsed:.1f} s "
             f"({sum(s.cache_hits for s in states)} loaded from cache, "

@@ -247,7 +247,9 @@ def test_open_access_restrictions_and_a_missing_role_fail(arm: Arm, api_url: str
     assert "scheduler: Azure Event Hubs Data Sender on hub:exec.orders" in failing
 
 
-def _verify_cli(arm: Arm, api_url: str, folder: Path) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+def _verify_cli(
+    arm: Arm, api_url: str, folder: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
     """``ai-trader azure verify`` in its own process, signed with the loopback credential."""
     report = folder / "report.json"
     env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
