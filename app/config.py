@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
@@ -181,6 +182,17 @@ class Settings(BaseSettings):
     SIM_COMMISSION_BPS: Annotated[float, Field(ge=0, lt=10_000)] = Field(
         default=1.0, description="Simulated broker: commission as basis points of filled notional."
     )
+    SIM_FEE_PER_ORDER: Annotated[Decimal, Field(ge=0, le=1_000, allow_inf_nan=False)] = Field(
+        default=Decimal(0), description="Simulated broker: flat fee charged on every filled order."
+    )
+    SIM_ALLOW_SHORT: bool = Field(
+        default=False,
+        description="Simulated broker: let a sell exceed the position and open a short "
+        "(refused with reason insufficient_position when off).",
+    )
+    SIM_INITIAL_CASH: Annotated[Decimal, Field(gt=0, le=10**12, allow_inf_nan=False)] = Field(
+        default=Decimal(100_000), description="Simulated broker: cash the paper account starts with."
+    )
 
     # --- risk -------------------------------------------------------------------------
     RISK_MAX_POSITION_FRACTION: Fraction = Field(
@@ -212,7 +224,8 @@ class Settings(BaseSettings):
 
     # --- daily schedule ----------------------------------------------------------------
     SCHEDULE_TIMEZONE: str = Field(
-        default="America/Los_Angeles", description="Time zone of the daily schedule's wall-clock times."
+        default="America/Los_Angeles",
+        description="Time zone `schedule show` prints beside exchange time (jobs follow the NYSE session).",
     )
     SCHEDULE_GRACE_MINUTES: Annotated[int, Field(ge=0, le=720)] = Field(
         default=30, description="A job found overdue by at most this much at start-up still runs."
@@ -225,6 +238,10 @@ class Settings(BaseSettings):
         default="synthetic", description="Vendor for scans (auto in production)."
     )
     SCHEDULE_STRATEGY: str = Field(default="breakout", description="Strategy the intraday refreshes route.")
+    SCHEDULE_INTRADAY_INTERVAL: str = Field(
+        default="5Min",
+        description="Bar interval the intraday refreshes decide on (an intraday DAL interval).",
+    )
     SCHEDULE_PUBLISH_ORDERS: bool = False
     SCHEDULE_EXECUTE_ORDERS: bool = False
     SCHEDULE_RETRAIN_CONFIG: Path | None = Field(
@@ -286,6 +303,16 @@ class Settings(BaseSettings):
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError):
             raise ValueError(f"unknown IANA time zone {value!r}") from None
+        return value
+
+    @field_validator("SCHEDULE_INTRADAY_INTERVAL")
+    @classmethod
+    def _intraday_interval(cls, value: str) -> str:
+        from app.dal.intervals import INTERVALS
+
+        intraday = [name for name, interval in INTERVALS.items() if not interval.is_daily]
+        if value not in intraday:
+            raise ValueError(f"must be an intraday interval: one of {', '.join(intraday)}")
         return value
 
     @field_validator("WATCHLIST")

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from app.errors import InputError
-from app.risk.priors import estimate_priors
+from app.risk.priors import estimate_posterior
 from app.risk.sizing import RiskConfig, size_positions
 from app.strategies.base import Strategy, close_array
 
@@ -145,11 +145,13 @@ def decide(
         position = np.maximum(position, 0.0)
     labels, codes = _regime_arrays(regimes, n)
     if risk.needs_priors:
-        prob, payoff = estimate_priors(close_array(bars), position, codes, risk.priors)
+        posterior = estimate_posterior(close_array(bars), position, codes, risk.priors)
+        prob, payoff, concentration = posterior.p, posterior.b, posterior.concentration
     else:
         prob = np.full(n, np.nan)
         payoff = np.full(n, np.nan)
-    frac = size_positions(risk, prob, payoff, labels)
+        concentration = None
+    frac = size_positions(risk, prob, payoff, labels, concentration)
     target = position * frac
     return DecisionFrame(
         index=bars.index,

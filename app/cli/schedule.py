@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import signal
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
+from pathlib import Path
 from types import FrameType
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -13,6 +14,7 @@ import typer
 from rich.table import Table
 
 from app.cli.common import console, exit_on_error, settings_or_exit
+from app.config import Settings
 from app.errors import InputError
 
 __all__ = ["schedule_app"]
@@ -21,26 +23,67 @@ schedule_app = typer.Typer(help="The daily schedule (exchange-calendar aware).",
 
 
 @schedule_app.command("show")
-def show(days: int = typer.Option(7, min=1, max=60, help="How many days ahead.")) -> None:
-    """List the next scheduled jobs, in the schedule's time zone and in UTC."""
-    from app.workers.scheduler import Ledger, occurrences
+def show(
+    days: int = typer.Option(7, min=1, max=60, help="How many days ahead."),
+    start: str | None = typer.Option(
+        None, "--start", help="First session date YYYY-MM-DD (default: from now on)."
+    ),
+) -> None:
+    """List the next scheduled jobs on the exchange's clock (ET) beside ``SCHEDULE_TIMEZONE``."""
+    from app.workers.schedule import EXCHANGE_ZONE, occurrences
+    from app.workers.scheduler import Ledger
 
     settings = settings_or_exit()
     with exit_on_error():
-        done = Ledger(settings.DATA_DIR / "schedule" / "ledger.jsonl").done()
-        table = Table(title=f"Schedule ({settings.SCHEDULE_TIMEZONE}, NYSE sessions only)")
-        for column in ("session", "local time", "UTC", "job", "what", "state"):
-            table.add_column(column)
-        for occurrence in occurrences(settings, datetime.now(UTC), days=days):
+        try:
+            since = (
+                datetime.now(UTC)
+                if start is None
+                else datetime.combine(date.fromisoformat(start), time(0), tzinfo=EXCHANGE_ZONE)
+            )
+        except ValueError:
+            raise InputError(f"--start: not a date (YYYY-MM-DD): {start!r}") from None
+        zone = ZoneInfo(settings.SCHEDULE_TIMEZONE)
+        runs = {str(e["key"]): str(e.get("status", "")) for e in Ledger(_ledger_path(settings)).entries()}
+        table = Table(
+            title=f"Schedule on NYSE sessions (ET = America/New_York, {settings.SCHEDULE_TIMEZONE})"
+        )
+        for column in ("session", "ET", _zone_label(zone), "job", "when"):
+            table.add_column(column, no_wrap=True)
+        table.add_column("state", overflow="fold")
+        wide = console.width >= 120
+        if wide:
+            table.add_column("what", overflow="fold")
+        for occurrence in occurrences(settings, since, days=days):
+            recorded = runs.get(occurrence.key)
+            if recorded is not None:
+                state = "done" if recorded == "ok" else recorded
+            elif occurrence.skip_reason is not None:
+                state = f"skip: {occurrence.skip_reason}"
+            else:
+                state = "pending"
             table.add_row(
                 occurrence.session.isoformat(),
-                occurrence.due.strftime("%H:%M %Z"),
-                occurrence.due.astimezone(UTC).strftime("%H:%M"),
+                occurrence.due.astimezone(EXCHANGE_ZONE).strftime("%H:%M"),
+                occurrence.due.astimezone(zone).strftime("%H:%M"),
                 occurrence.job.name,
-                occurrence.job.description,
-                "done" if occurrence.key in done else "pending",
+                occurrence.job.relative,
+                state,
+                *([occurrence.job.description] if wide else []),
             )
         console.print(table)
+
+
+def _zone_label(zone: ZoneInfo) -> str:
+    """``PT`` for America/Los_Angeles, ``ET`` for America/New_York; else the zone's name."""
+    names = {datetime(2026, month, 1, 12, tzinfo=zone).tzname() or "" for month in (1, 7)}
+    if len(names) == 2 and all(len(n) == 3 and n[1] in "SD" and n[2] == "T" for n in names):
+        return next(iter(names))[0] + "T"
+    return zone.key
+
+
+def _ledger_path(settings: Settings) -> Path:
+    return settings.DATA_DIR / "schedule" / "ledger.jsonl"
 
 
 @schedule_app.command("history")
@@ -60,7 +103,7 @@ def history(
     table = Table(title=f"Scheduled runs (newest {limit})")
     for column in ("finished (UTC)", "job", "status", "seconds"):
         table.add_column(column, no_wrap=True)
-    table.add_column("error / output", overflow="fold")
+    table.add_column("error / output / reason", overflow="fold")
     for entry in runs:
         raw = entry.get("detail")
         detail: dict[str, Any] = raw if isinstance(raw, dict) else {}
@@ -70,9 +113,13 @@ def history(
         table.add_row(
             finished[:19].replace("T", " "),
             str(entry.get("job", "")),
-            status if status == "ok" else f"[red]{status}[/red]",
+            status
+            if status == "ok"
+            else f"[yellow]{status}[/yellow]"
+            if status == "skipped"
+            else f"[red]{status}[/red]",
             "" if seconds is None else f"{float(seconds):.3f}",
-            str(detail.get("error") or detail.get("output") or ""),
+            str(detail.get("error") or detail.get("output") or detail.get("reason") or ""),
         )
     console.print(table)
 

@@ -4,6 +4,9 @@ A broker takes an order intent (an :class:`~app.domain.orders.OrderEvent` with s
 and returns the venue's report as another ``OrderEvent``: the same ``client_order_id``, the
 venue's ``broker_order_id``, the current status and any ``fills[]``. Submitting the same
 ``client_order_id`` twice never places a second order; the second call reports the first.
+
+For reconciliation (the broker is the truth) a broker also reports the account's balances,
+its open positions and its working orders as domain types (:mod:`app.domain.accounts`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Protocol, runtime_checkable
 
+from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
 from app.domain.orders import OrderEvent
 
 __all__ = ["Broker", "BrokerCapability"]
@@ -41,6 +45,30 @@ class Broker(Protocol):
         Raises:
             OrderRejected: the venue refused the order (the reason says why).
             RetryableError: the venue did not answer; retrying with the same id is safe.
+        """
+        ...
+
+    def get_account(self) -> BrokerAccount:
+        """The account's cash, equity and buying power as the venue reports them now.
+
+        Raises:
+            RetryableError: the venue did not answer.
+        """
+        ...
+
+    def list_positions(self) -> list[BrokerPosition]:
+        """Every open position (signed quantity, average entry price), by symbol.
+
+        Raises:
+            RetryableError: the venue did not answer.
+        """
+        ...
+
+    def list_open_orders(self) -> list[OpenOrder]:
+        """Every order still working at the venue (new, accepted or partially filled).
+
+        Raises:
+            RetryableError: the venue did not answer.
         """
         ...
 

@@ -32,7 +32,7 @@ from numba import njit
 
 from app.errors import InputError
 
-__all__ = ["PriorConfig", "beta_priors_nb", "estimate_priors"]
+__all__ = ["PriorConfig", "PriorEstimate", "beta_priors_nb", "estimate_posterior", "estimate_priors"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -68,8 +68,12 @@ def beta_priors_nb(
     payoff_strength: float,
     p_out: np.ndarray,
     b_out: np.ndarray,
+    n_out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Fill ``p_out`` and ``b_out`` per bar (see the module docstring for the model).
+    """Fill ``p_out``, ``b_out`` and the posterior concentration ``n_out`` per bar.
+
+    ``n_out[t] = alpha + beta + wins + losses`` of bar ``t``'s bucket, so the posterior of
+    the win probability is Beta(``p x n``, ``(1 - p) x n``) (see the module docstring).
 
     ``side`` holds -1/0/+1 per bar, ``regime_idx`` dense bucket indices in ``[0, n_regimes)``.
     """
@@ -103,6 +107,7 @@ def beta_priors_nb(
         w = wins[k, slot]
         lo = losses[k, slot]
         p_out[t] = (alpha + w) / (alpha + beta + w + lo)
+        n_out[t] = alpha + beta + w + lo
         if n_abs == 0:
             b_out[t] = 1.0
         else:
@@ -120,6 +125,16 @@ def beta_priors_nb(
             b_out[t] = avg_win / avg_loss if avg_loss > 0.0 else 1.0
 
 
+@dataclass(frozen=True, slots=True)
+class PriorEstimate:
+    """Per-bar priors: win probability ``p``, payoff ratio ``b`` and the Beta posterior's
+    concentration ``n`` (``p``'s posterior is Beta(``p x n``, ``(1 - p) x n``))."""
+
+    p: np.ndarray
+    b: np.ndarray
+    concentration: np.ndarray
+
+
 def estimate_priors(
     close: np.ndarray,
     side: np.ndarray,
@@ -127,6 +142,20 @@ def estimate_priors(
     config: PriorConfig | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Return ``(p, b)`` arrays, one value per bar, from data strictly before each bar.
+
+    See :func:`estimate_posterior` for the parameters.
+    """
+    estimate = estimate_posterior(close, side, regime_codes, config)
+    return estimate.p, estimate.b
+
+
+def estimate_posterior(
+    close: np.ndarray,
+    side: np.ndarray,
+    regime_codes: np.ndarray | None = None,
+    config: PriorConfig | None = None,
+) -> PriorEstimate:
+    """Return ``p``, ``b`` and ``p``'s posterior concentration per bar, from data strictly before each bar.
 
     Parameters:
         close: close prices.
@@ -151,6 +180,7 @@ def estimate_priors(
         n_regimes = max(1, len(uniques))
     p = np.empty(n, dtype=np.float64)
     b = np.empty(n, dtype=np.float64)
+    concentration = np.empty(n, dtype=np.float64)
     beta_priors_nb(
         close_arr,
         np.ascontiguousarray(side_arr),
@@ -161,5 +191,6 @@ def estimate_priors(
         config.payoff_strength,
         p,
         b,
+        concentration,
     )
-    return p, b
+    return PriorEstimate(p=p, b=b, concentration=concentration)

@@ -3,7 +3,12 @@
 Every method returns the fraction of equity to commit per bar, ``frac >= 0``:
 
 * ``fractional_kelly``: ``fraction x max(0, p - (1 - p) / b)`` (Kelly's optimal bet for a
-  win probability ``p`` and payoff ratio ``b``, scaled down by ``fraction``).
+  win probability ``p`` and payoff ratio ``b``, scaled down by ``fraction``). With
+  ``kelly_confidence = c > 0`` and the Beta posterior of ``p`` known (concentration ``n``),
+  Kelly uses the posterior's lower credible bound instead of its mean:
+  ``p_c = BetaInv(1 - c; p x n, (1 - p) x n)``, the value the true win rate exceeds with
+  probability ``c``. A bucket with few outcomes has a wide posterior, so its bets shrink
+  until evidence accumulates; with many outcomes ``p_c`` approaches ``p``.
 * ``fixed_fraction``: ``fraction``.
 * ``all_in``: ``1.0`` (the whole of cash; the convention peers use for reference backtests).
 
@@ -34,6 +39,7 @@ __all__ = [
     "RiskConfig",
     "SizingMethod",
     "all_in",
+    "credible_lower_bound",
     "fixed_fraction",
     "fractional_kelly",
     "kelly_fraction",
@@ -68,6 +74,30 @@ def kelly_fraction(p: np.ndarray | float, b: np.ndarray | float) -> np.ndarray:
         raw = p_arr - (1.0 - p_arr) / b_arr
     ok = np.isfinite(raw) & (b_arr > 0)
     return np.where(ok, np.maximum(raw, 0.0), 0.0)
+
+
+def credible_lower_bound(
+    p: np.ndarray | float, concentration: np.ndarray | float, confidence: float
+) -> np.ndarray:
+    """The value a Beta(``p x n``, ``(1 - p) x n``) win rate exceeds with probability ``confidence``.
+
+    ``confidence = 0`` returns ``p`` unchanged. NaN where ``p`` or ``n`` is missing or invalid.
+
+    Raises:
+        InputError: ``confidence`` is outside [0, 1).
+    """
+    if not 0.0 <= confidence < 1.0:
+        raise InputError(f"kelly confidence must be in [0, 1), got {confidence}")
+    p_arr = np.asarray(p, dtype=np.float64)
+    if confidence == 0.0:
+        return p_arr.copy()
+    from scipy.special import betaincinv
+
+    n_arr = np.asarray(concentration, dtype=np.float64)
+    ok = np.isfinite(p_arr) & np.isfinite(n_arr) & (p_arr > 0.0) & (p_arr < 1.0) & (n_arr > 0.0)
+    a = np.where(ok, p_arr * n_arr, 1.0)
+    b = np.where(ok, (1.0 - p_arr) * n_arr, 1.0)
+    return np.where(ok, np.asarray(betaincinv(a, b, 1.0 - confidence), dtype=np.float64), np.nan)
 
 
 def fractional_kelly(
@@ -136,6 +166,8 @@ class RiskConfig:
         use_probabilistic: compute ``p`` and ``b`` even when the agent does not need them
             (``--use-probabilistic``); ``fractional_kelly`` always computes them.
         priors: parameters of :mod:`app.risk.priors`.
+        kelly_confidence: 0 sizes Kelly on the posterior mean of ``p``; ``c`` in (0, 1) on
+            the lower credible bound that the true ``p`` exceeds with probability ``c``.
     """
 
     agent: SizingMethod = "all_in"
@@ -146,8 +178,11 @@ class RiskConfig:
     allow_short: bool = False
     use_probabilistic: bool = False
     priors: PriorConfig = field(default_factory=PriorConfig)
+    kelly_confidence: float = 0.0
 
     def __post_init__(self) -> None:
+        if not 0.0 <= self.kelly_confidence < 1.0:
+            raise InputError(f"kelly confidence must be in [0, 1), got {self.kelly_confidence}")
         if self.agent not in SIZING_METHODS:
             raise InputError(f"unknown risk agent {self.agent!r} (known: {', '.join(SIZING_METHODS)})")
         if not 0.0 < self.fraction <= 1.0:
@@ -183,10 +218,21 @@ def regime_multipliers_for(labels: np.ndarray, table: Mapping[str, float]) -> np
 
 
 def size_positions(
-    config: RiskConfig, p: np.ndarray, b: np.ndarray, regime_labels: np.ndarray | None = None
+    config: RiskConfig,
+    p: np.ndarray,
+    b: np.ndarray,
+    regime_labels: np.ndarray | None = None,
+    concentration: np.ndarray | None = None,
 ) -> np.ndarray:
-    """Return the fraction of equity to commit per bar under ``config``."""
+    """Return the fraction of equity to commit per bar under ``config``.
+
+    ``concentration`` is the Beta posterior's ``n`` per bar; with ``config.kelly_confidence``
+    above 0, Kelly sizes on the credible lower bound of ``p`` (without it, on ``p`` itself:
+    a calibrated model's probability carries no Beta posterior).
+    """
     n = len(p)
+    if config.kelly_confidence > 0.0 and concentration is not None:
+        p = credible_lower_bound(p, concentration, config.kelly_confidence)
     multiplier: np.ndarray | float = 1.0
     if config.regime_aware and regime_labels is not None:
         multiplier = regime_multipliers_for(regime_labels, config.regime_multipliers)

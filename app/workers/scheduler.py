@@ -1,9 +1,10 @@
 """The daily schedule: which job runs when, on NYSE sessions only, exactly once per session.
 
-Wall-clock times are in ``SCHEDULE_TIMEZONE`` (the runbook's Pacific time by default). A job
-runs only on days the exchange calendar (XNYS) has a session, so weekends and holidays are
-quiet. Every run is recorded in a ledger under ``DATA_DIR/schedule/``; a restarted scheduler
-never repeats a job for the same session, and runs one it missed by at most
+Each job's time is an offset from its session's open or close (see
+:mod:`app.workers.schedule`), so weekends and holidays are quiet and early closes and
+daylight-saving changes are followed. Every run is recorded in a ledger under
+``DATA_DIR/schedule/``, and so is every skip (a refresh after an early close); a restarted
+scheduler never repeats a job for the same session, and runs one it missed by at most
 ``SCHEDULE_GRACE_MINUTES``.
 """
 
@@ -14,82 +15,27 @@ import json
 import logging
 import threading
 import time as time_module
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from app.config import Settings
-from app.dal.quality import xnys
 from app.errors import InputError
+from app.workers.schedule import JOBS_BY_NAME, SCHEDULE, Occurrence, ScheduledJob, is_session, occurrences
 
-__all__ = ["SCHEDULE", "Ledger", "Occurrence", "ScheduledJob", "Scheduler", "is_session", "occurrences"]
+__all__ = [
+    "JOBS_BY_NAME",
+    "SCHEDULE",
+    "Ledger",
+    "Occurrence",
+    "ScheduledJob",
+    "Scheduler",
+    "is_session",
+    "occurrences",
+]
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True, slots=True)
-class ScheduledJob:
-    name: str
-    at: time
-    description: str
-    enabled: Callable[[Settings], bool] = lambda _settings: True
-
-
-SCHEDULE: tuple[ScheduledJob, ...] = (
-    ScheduledJob("startup_check", time(3, 58), "Confirm the platform answers (database, blob, bus)"),
-    ScheduledJob("premarket_scan", time(4, 0), "Premarket scan: rough watchlist"),
-    ScheduledJob("finalize_watchlist", time(6, 15), "Finalize the opening watchlist"),
-    ScheduledJob("warm_up", time(9, 25), "Warm up compiled kernels and caches before the open"),
-    ScheduledJob("intraday_refresh_0935", time(9, 35), "Intraday refresh: route the watchlist"),
-    ScheduledJob("intraday_refresh_1130", time(11, 30), "Intraday refresh: route the watchlist"),
-    ScheduledJob("intraday_refresh_1330", time(13, 30), "Intraday refresh: route the watchlist"),
-    ScheduledJob("after_hours_scan", time(16, 5), "After-hours scan"),
-    ScheduledJob(
-        "retrain",
-        time(17, 30),
-        "Retrain: run the configured sweep",
-        lambda s: s.SCHEDULE_RETRAIN_CONFIG is not None,
-    ),
-    ScheduledJob("reports", time(18, 0), "Daily report: orders, fills, kill-switch trips, sweeps"),
-)
-JOBS_BY_NAME = {job.name: job for job in SCHEDULE}
-
-
-def is_session(day: date) -> bool:
-    """True when NYSE trades on ``day``."""
-    calendar = xnys()
-    stamp = day.isoformat()
-    if stamp < str(calendar.first_session.date()) or stamp > str(calendar.last_session.date()):
-        raise InputError(f"{day} is outside the exchange calendar's range")
-    return bool(calendar.is_session(stamp))
-
-
-@dataclass(frozen=True, slots=True)
-class Occurrence:
-    job: ScheduledJob
-    session: date
-    due: datetime  # timezone-aware
-
-    @property
-    def key(self) -> str:
-        return f"{self.session.isoformat()}/{self.job.name}"
-
-
-def occurrences(settings: Settings, start: datetime, days: int = 14) -> Iterator[Occurrence]:
-    """Enabled jobs due at or after ``start``, in time order, over the next ``days`` days."""
-    zone = ZoneInfo(settings.SCHEDULE_TIMEZONE)
-    local = start.astimezone(zone)
-    for offset in range(days + 1):
-        day = local.date() + timedelta(days=offset)
-        if not is_session(day):
-            continue
-        for job in SCHEDULE:
-            due = datetime.combine(day, job.at, tzinfo=zone)
-            if due >= start and job.enabled(settings):
-                yield Occurrence(job, day, due)
 
 
 class Ledger:
@@ -184,9 +130,19 @@ class Scheduler:
         return next((o for o in occurrences(self.settings, now) if o.key not in done), None)
 
     def run_occurrence(self, occurrence: Occurrence) -> str:
-        """Run one occurrence, log its start and outcome, and record it in the ledger."""
+        """Run one occurrence (or skip it, when it has a ``skip_reason``), log it and record it."""
         name = occurrence.job.name
         fields: dict[str, Any] = {"job": name, "session": occurrence.session.isoformat()}
+        if occurrence.skip_reason is not None:
+            self.ledger.record(occurrence, "skipped", {"reason": occurrence.skip_reason})
+            log.info(
+                "schedule: skipped %s for session %s (%s)",
+                name,
+                occurrence.session,
+                occurrence.skip_reason,
+                extra={**fields, "reason": occurrence.skip_reason},
+            )
+            return "skipped"
         log.info("schedule: running %s for session %s", name, occurrence.session, extra=fields)
         started = time_module.perf_counter()
         failure: Exception | None = None

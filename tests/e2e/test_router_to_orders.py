@@ -48,7 +48,8 @@ def test_router_run_then_consumer_then_get_orders_shows_the_order_and_its_fills(
     data_dir = tmp_path / "var"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("EH_", "BUS_", "REDIS_", "DATABASE_"))}
     env.update(DATA_DIR=str(data_dir), ARTIFACTS_DIR=str(tmp_path / "artifacts"), LOG_LEVEL="WARNING")
-    with api_process(data_dir) as url:
+    # the run's intent is a sell: the fresh paper account fills it only with shorting on
+    with api_process(data_dir, SIM_ALLOW_SHORT="1") as url:
         published = httpx.post(f"{url}/router/run", json=RUN, headers=AUTH, timeout=60)
         assert published.status_code == 200, published.text
         intent = published.json()["intent"]

@@ -4,36 +4,50 @@ Submitting first looks the ``client_order_id`` up (``GET /v2/orders:by_client_or
 when Alpaca does not know it is a new order placed. If two submits race, Alpaca refuses the
 second with 422 "client_order_id must be unique" and the existing order is reported instead.
 Fills come from the account activity feed (``GET /v2/account/activities/FILL``).
+
+For reconciliation it reads ``GET /v2/account``, ``GET /v2/positions`` and
+``GET /v2/orders?status=open`` (paged oldest first, 500 at a time, by submission time).
 """
 
 from __future__ import annotations
 
 import time
 import warnings
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 import requests
 from alpaca.common.exceptions import APIError
 
+from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected, RetryableError
 from app.execution.alpaca.config import AlpacaTradingConfig
-from app.execution.alpaca.parsing import parse_fill_activities, parse_order, parse_status
+from app.execution.alpaca.parsing import (
+    parse_account,
+    parse_fill_activities,
+    parse_open_order,
+    parse_order,
+    parse_position,
+    parse_status,
+)
 from app.execution.ports import BrokerCapability
 
 with warnings.catch_warnings():
     # alpaca.trading imports its websocket stream module, which uses websockets' legacy API
     warnings.filterwarnings("ignore", message="websockets.legacy is deprecated", category=DeprecationWarning)
+    from alpaca.common.enums import Sort
     from alpaca.trading.client import TradingClient
     from alpaca.trading.enums import OrderSide as AlpacaSide
-    from alpaca.trading.enums import TimeInForce
-    from alpaca.trading.requests import MarketOrderRequest
+    from alpaca.trading.enums import QueryOrderStatus, TimeInForce
+    from alpaca.trading.requests import GetOrdersRequest, MarketOrderRequest
 
 __all__ = ["AlpacaBroker"]
 
 _NOT_FOUND = 404
 _UNPROCESSABLE = 422
+_ORDERS_PAGE = 500  # the most GET /v2/orders returns at once
 _DONE = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
 
 
@@ -102,6 +116,40 @@ class AlpacaBroker:
             if isinstance(latest, dict):
                 raw = latest
         return raw
+
+    def get_account(self) -> BrokerAccount:
+        raw = self._call(self._client.get_account)
+        if not isinstance(raw, dict):
+            raise OrderRejected("broker_protocol", "Alpaca answered GET /v2/account with no object")
+        return parse_account(raw)
+
+    def list_positions(self) -> list[BrokerPosition]:
+        raw = self._call(self._client.get_all_positions)
+        if not isinstance(raw, list):
+            raise OrderRejected("broker_protocol", "Alpaca answered GET /v2/positions with no list")
+        return sorted((parse_position(item) for item in raw), key=lambda p: p.symbol)
+
+    def list_open_orders(self) -> list[OpenOrder]:
+        found: dict[str, OpenOrder] = {}
+        after = None
+        while True:
+            request = GetOrdersRequest(
+                status=QueryOrderStatus.OPEN, limit=_ORDERS_PAGE, direction=Sort.ASC, after=after
+            )
+            page = self._call(self._client.get_orders, request)
+            if not isinstance(page, list):
+                raise OrderRejected("broker_protocol", "Alpaca answered GET /v2/orders with no list")
+            fresh = 0
+            for raw in page:
+                order = parse_open_order(raw)
+                if order is not None and order.broker_order_id not in found:
+                    found[order.broker_order_id] = order
+                    fresh += 1
+            if len(page) < _ORDERS_PAGE or fresh == 0:
+                break
+            # ``after`` is exclusive: step back a microsecond so ties at the boundary are re-read
+            after = max(o.submitted_at for o in found.values()) - timedelta(microseconds=1)
+        return sorted(found.values(), key=lambda o: (o.submitted_at, o.broker_order_id))
 
     def close(self) -> None:
         session = getattr(self._client, "_session", None)  # alpaca-py keeps a requests.Session

@@ -1,16 +1,34 @@
-"""Pure translation of Alpaca's order and fill-activity JSON into ``OrderEvent`` reports."""
+"""Pure translation of Alpaca's trading JSON into domain types.
+
+Orders and fill activities become ``OrderEvent`` reports; the account, positions and open
+orders become the broker-view types of :mod:`app.domain.accounts`. Alpaca sends quantities
+and money as strings (``"qty": "-24"``); a short position has a negative ``qty``.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from pydantic import ValidationError
+
+from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
 from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
 
-__all__ = ["parse_fill_activities", "parse_order", "parse_status"]
+__all__ = [
+    "TradeUpdate",
+    "parse_account",
+    "parse_fill_activities",
+    "parse_open_order",
+    "parse_order",
+    "parse_position",
+    "parse_status",
+    "parse_trade_update",
+]
 
 _STATUS = {
     "new": OrderStatus.NEW,
@@ -47,6 +65,8 @@ def _decimal(value: Any) -> Decimal | None:
         number = Decimal(str(value))
     except InvalidOperation:
         raise OrderRejected("broker_protocol", f"Alpaca sent a non-numeric amount {value!r}") from None
+    if not number.is_finite():
+        raise OrderRejected("broker_protocol", f"Alpaca sent a non-finite amount {value!r}")
     return number if number > 0 else None
 
 
@@ -114,5 +134,179 @@ def parse_order(raw: Mapping[str, Any], intent: OrderEvent, fills: list[FillPayl
         run_id=intent.run_id,
         bar_time=intent.bar_time,
         ts=observed,
+        fills=fills,
+    )
+
+
+def _amount(raw: Mapping[str, Any], key: str, *, required: bool = True) -> Decimal | None:
+    """A signed decimal field (zero and negatives allowed); ``None`` when absent and optional."""
+    value = raw.get(key)
+    if value in (None, ""):
+        if required:
+            raise OrderRejected("broker_protocol", f"Alpaca sent no {key!r}")
+        return None
+    try:
+        number = Decimal(str(value))
+    except InvalidOperation:
+        raise OrderRejected("broker_protocol", f"Alpaca sent a non-numeric {key} {value!r}") from None
+    if not number.is_finite():
+        raise OrderRejected("broker_protocol", f"Alpaca sent a non-finite {key} {value!r}")
+    return number
+
+
+def _required(raw: Mapping[str, Any], key: str) -> Decimal:
+    value = _amount(raw, key)
+    assert value is not None  # _amount raises for a missing required field
+    return value
+
+
+def parse_account(raw: Mapping[str, Any]) -> BrokerAccount:
+    """``GET /v2/account``: balances as the account reports them."""
+    return BrokerAccount(
+        account_id=str(raw.get("account_number") or raw.get("id") or ""),
+        cash=_required(raw, "cash"),
+        equity=_required(raw, "equity"),
+        buying_power=_required(raw, "buying_power"),
+        long_market_value=_amount(raw, "long_market_value", required=False) or Decimal(0),
+        short_market_value=_amount(raw, "short_market_value", required=False) or Decimal(0),
+        last_equity=_amount(raw, "last_equity", required=False),
+        currency=str(raw.get("currency") or "USD"),
+        status=str(raw.get("status") or ""),
+        shorting_enabled=bool(raw.get("shorting_enabled")),
+        trading_blocked=bool(raw.get("trading_blocked") or raw.get("account_blocked")),
+    )
+
+
+def parse_position(raw: Mapping[str, Any]) -> BrokerPosition:
+    """One ``GET /v2/positions`` item; the quantity is negative for a short."""
+    quantity = _required(raw, "qty")
+    if raw.get("side") == "short" and quantity > 0:
+        quantity = -quantity
+    if not raw.get("symbol"):
+        raise OrderRejected("broker_protocol", "Alpaca sent a position without a symbol")
+    return BrokerPosition(
+        symbol=str(raw["symbol"]),
+        quantity=quantity,
+        average_entry_price=abs(_required(raw, "avg_entry_price")),
+        current_price=_amount(raw, "current_price", required=False),
+        market_value=_amount(raw, "market_value", required=False),
+        unrealized_pl=_amount(raw, "unrealized_pl", required=False),
+    )
+
+
+def parse_open_order(raw: Mapping[str, Any]) -> OpenOrder | None:
+    """One ``GET /v2/orders?status=open`` item; ``None`` when its status is already final."""
+    status = parse_status(str(raw.get("status", "")))
+    if status.is_terminal:
+        return None
+    submitted = _time(raw.get("submitted_at")) or _time(raw.get("created_at"))
+    if submitted is None or not raw.get("id") or not raw.get("symbol"):
+        raise OrderRejected("broker_protocol", f"Alpaca order {raw.get('id')!r} lacks an id, symbol or time")
+    try:
+        side = OrderSide(str(raw.get("side")))
+    except ValueError:
+        raise OrderRejected("broker_protocol", f"Alpaca order side {raw.get('side')!r} is unknown") from None
+    return OpenOrder(
+        client_order_id=str(raw.get("client_order_id") or raw["id"]),
+        broker_order_id=str(raw["id"]),
+        symbol=str(raw["symbol"]),
+        side=side,
+        type=str(raw.get("type") or raw.get("order_type") or ""),
+        status=status,
+        qty=_decimal(raw.get("qty")),
+        notional=_decimal(raw.get("notional")),
+        filled_qty=_amount(raw, "filled_qty", required=False) or Decimal(0),
+        submitted_at=submitted,
+        limit_price=_decimal(raw.get("limit_price")),
+        time_in_force=str(raw.get("time_in_force") or ""),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class TradeUpdate:
+    """One ``trade_updates`` stream event: the order as it now stands at Alpaca.
+
+    ``order.fills`` holds only this event's execution (``fill`` and ``partial_fill`` events;
+    ``venue_fill_id`` is the frame's ``execution_id``); ``order.status`` is the order's status
+    after the event. ``position_qty`` is the account's position in the symbol after it.
+    """
+
+    event: str
+    at: datetime
+    order: OrderEvent
+    position_qty: Decimal | None
+
+
+def parse_trade_update(frame: Mapping[str, Any]) -> TradeUpdate | None:
+    """A ``{"stream": "trade_updates", "data": {...}}`` frame; ``None`` for other streams.
+
+    Raises:
+        OrderRejected: (reason ``broker_protocol``) the frame lacks its order, time or, for a
+            fill, the execution's id, price or quantity, or names an order type ai-trader
+            does not track.
+    """
+    if frame.get("stream") != "trade_updates":
+        return None
+    data = frame.get("data")
+    order = data.get("order") if isinstance(data, Mapping) else None
+    if not isinstance(data, Mapping) or not isinstance(order, Mapping):
+        raise OrderRejected("broker_protocol", "a trade_updates frame without data.order")
+    event = str(data.get("event") or "")
+    at = _time(data.get("timestamp")) or _time(order.get("updated_at"))
+    if not event or at is None or not order.get("id") or not order.get("client_order_id"):
+        raise OrderRejected(
+            "broker_protocol", f"trade_updates frame lacks event, time or order ids: {event!r}"
+        )
+    fills: list[FillPayload] = []
+    if event in ("fill", "partial_fill"):
+        qty, price = _decimal(data.get("qty")), _decimal(data.get("price"))
+        if qty is None or price is None or not data.get("execution_id"):
+            raise OrderRejected(
+                "broker_protocol", f"{event} frame of {order['id']} lacks execution_id, qty or price"
+            )
+        fills = [FillPayload(venue_fill_id=str(data["execution_id"]), qty=qty, price=price, ts=at)]
+    raw_type = str(order.get("type") or order.get("order_type") or "")
+    try:
+        order_type, side = OrderType(raw_type), OrderSide(str(order.get("side")))
+    except ValueError:
+        raise OrderRejected(
+            "broker_protocol",
+            f"order {order['id']}: type {raw_type!r} / side {order.get('side')!r} not tracked",
+        ) from None
+    quantity = _decimal(order.get("qty"))
+    try:
+        report = _update_event(order, order_type, side, quantity, at, fills)
+    except ValidationError as exc:
+        raise OrderRejected("broker_protocol", f"order {order['id']} in a {event} frame: {exc}") from None
+    position = data.get("position_qty")
+    return TradeUpdate(
+        event=event,
+        at=at,
+        order=report,
+        position_qty=_amount(data, "position_qty", required=False) if position is not None else None,
+    )
+
+
+def _update_event(
+    order: Mapping[str, Any],
+    order_type: OrderType,
+    side: OrderSide,
+    quantity: Decimal | None,
+    at: datetime,
+    fills: list[FillPayload],
+) -> OrderEvent:
+    return OrderEvent(
+        client_order_id=str(order["client_order_id"]),
+        symbol=str(order.get("symbol") or ""),
+        side=side,
+        type=order_type,
+        time_in_force=str(order.get("time_in_force") or "day"),
+        qty=quantity,
+        notional=_decimal(order.get("notional")) if quantity is None else None,
+        limit_price=_decimal(order.get("limit_price")),
+        stop_price=_decimal(order.get("stop_price")),
+        status=parse_status(str(order.get("status", ""))),
+        broker_order_id=str(order["id"]),
+        ts=at,
         fills=fills,
     )

@@ -38,7 +38,8 @@ def _consume(services: Services) -> None:
 
 
 def test_retried_execution_is_recorded_once_with_its_fill(make_settings: Callable[..., Settings]) -> None:
-    services = Services(make_settings())
+    # the payload's intent is a sell: the fresh paper account fills it only with shorting on
+    services = Services(make_settings(SIM_ALLOW_SHORT=True))
     services.db.upgrade()
     with TestClient(create_app(services=services)) as client:
         first = client.post("/router/run", json=PAYLOAD | {"execute_orders": True}).json()

@@ -3,6 +3,10 @@
 It keeps orders by ``client_order_id`` like Alpaca does: the first lookup of an unknown id is
 404, ``POST /v2/orders`` answers with the recorded ``accepted`` order, and later reads answer
 with the recorded ``filled`` order. ``mode`` selects a recorded failure instead.
+
+For reconciliation it also answers ``GET /v2/account`` (``state.account``), ``GET
+/v2/positions`` (every item of ``state.positions``) and ``GET /v2/orders`` (``state.open_orders``
+filtered by ``after`` and cut at ``limit``, oldest first, like Alpaca's ``direction=asc``).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -20,15 +25,22 @@ from urllib.parse import parse_qs, urlsplit
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "alpaca_trading"
 
 
+def _stamp(value: str) -> datetime:
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
 def load(name: str) -> Any:
     return json.loads((FIXTURES / name).read_text())
 
 
 @dataclass
 class ReplayState:
-    mode: str = "fill"  # fill | reject | unauthorized | race | server_error
+    mode: str = "fill"  # fill | reject | unauthorized | race | server_error | read_error
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     positions: dict[str, dict[str, Any]] = field(default_factory=dict)
+    account: dict[str, Any] | None = None
+    open_orders: list[dict[str, Any]] = field(default_factory=list)
+    queries: list[dict[str, list[str]]] = field(default_factory=list)
     posted: list[dict[str, Any]] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     auth_headers: list[tuple[str | None, str | None]] = field(default_factory=list)
@@ -61,7 +73,30 @@ def _handler(state: ReplayState) -> type[BaseHTTPRequestHandler]:
                 self._send(401, load("error_unauthorized.json"))
                 return
             url = urlsplit(self.path)
-            if url.path == "/v2/orders:by_client_order_id":
+            if state.mode == "read_error" and url.path in ("/v2/account", "/v2/positions", "/v2/orders"):
+                self._send(503, {"code": 50310000, "message": "service unavailable"})
+                return
+            if url.path == "/v2/account":
+                self._send(200, state.account if state.account is not None else load("account.json"))
+            elif url.path == "/v2/positions":
+                with state.lock:
+                    self._send(200, list(state.positions.values()))
+            elif url.path == "/v2/orders":
+                query = parse_qs(url.query)
+                with state.lock:
+                    state.queries.append(query)
+                    rows = sorted(state.open_orders, key=lambda o: _stamp(o["submitted_at"]))
+                if query.get("status") != ["open"] or query.get("direction") != ["asc"]:
+                    self._send(
+                        422,
+                        {"code": 42210000, "message": f"replay expects status=open&direction=asc: {query}"},
+                    )
+                    return
+                if "after" in query:
+                    after = datetime.fromisoformat(query["after"][0])
+                    rows = [o for o in rows if _stamp(o["submitted_at"]) > after]
+                self._send(200, rows[: int(query.get("limit", ["50"])[0])])
+            elif url.path == "/v2/orders:by_client_order_id":
                 coid = parse_qs(url.query)["client_order_id"][0]
                 with state.lock:
                     order = state.orders.get(coid)

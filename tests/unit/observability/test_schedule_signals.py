@@ -19,8 +19,8 @@ from app.observability import JsonFormatter
 from app.workers.scheduler import Scheduler
 
 runner = CliRunner()
-PACIFIC = ZoneInfo("America/Los_Angeles")
-AT_0401 = datetime(2026, 11, 25, 4, 1, tzinfo=PACIFIC)  # startup_check and premarket_scan are due
+EASTERN = ZoneInfo("America/New_York")
+AT_0401 = datetime(2026, 11, 25, 4, 1, tzinfo=EASTERN)  # startup_check and premarket_scan are due
 
 
 def _run_two_jobs(settings: Settings, fail: str = "") -> Scheduler:

@@ -50,7 +50,8 @@ def rig(make_settings: Callable[..., Settings]) -> Iterator[RouterRig]:
     db.upgrade()
     bus = create_bus(settings)
     bus.provision()
-    broker = SimulatedBroker(SimulatedBrokerConfig(slippage_bps=5, commission_bps=1))
+    # shorting on, so the spec payload's sell intent fills on a fresh paper account
+    broker = SimulatedBroker(SimulatedBrokerConfig(slippage_bps=5, commission_bps=1, allow_short=True))
     broker_factory: Callable[[], Broker] = lambda: broker  # noqa: E731
     context = RouterContext(
         settings=settings,

@@ -11,6 +11,7 @@ import pytest
 
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import BusError, ConfigError, OrderRejected
+from app.execution.simulated import SimulatedBroker
 from app.risk.kill_switch import KillSwitchStore
 from app.router import NODE_NAMES, RouterRunRequest, build_graph, compiled_graph, run_router
 from app.router.nodes import client_order_id, find_action
@@ -166,6 +167,16 @@ def test_broker_rejection_is_published_as_a_rejected_update(rig: RouterRig) -> N
 
     result = run_router(_request(execute_orders=True), rig.with_context(broker=Refusing))
     assert result.fallback_reason == "broker_rejected" and not result.executed
+    _, update = rig.orders_on_bus()
+    assert OrderEvent.model_validate(update.payload).status is OrderStatus.REJECTED
+
+
+def test_paper_account_refuses_to_sell_what_it_does_not_hold(rig: RouterRig) -> None:
+    paper = SimulatedBroker()  # shorting off, as configured by default
+    result = run_router(_request(execute_orders=True), rig.with_context(broker=lambda: paper))
+    assert result.intent is not None and result.intent.side is OrderSide.SELL
+    assert result.fallback_reason == "broker_rejected" and not result.executed
+    assert paper.orders() == [] and paper.list_positions() == []
     _, update = rig.orders_on_bus()
     assert OrderEvent.model_validate(update.payload).status is OrderStatus.REJECTED
 

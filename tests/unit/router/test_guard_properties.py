@@ -17,7 +17,7 @@ from app.bus.ports import Bus
 from app.config import Settings
 from app.dal import MarketData
 from app.domain.orders import OrderEvent
-from app.execution.simulated import SimulatedBroker
+from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
 from app.risk.guard import GuardLimits, OrderGuard
 from app.risk.kill_switch import KillSwitchStore
 from app.router import RouterRunRequest, run_router
@@ -42,7 +42,8 @@ class CountingBus:
 
 class CountingBroker(SimulatedBroker):
     def __init__(self) -> None:
-        super().__init__()
+        # shorting on: every intent a passing guard lets out can fill, sells included
+        super().__init__(SimulatedBrokerConfig(allow_short=True))
         self.submitted: list[OrderEvent] = []
 
     def submit(self, intent: OrderEvent, *, market_price: Decimal) -> OrderEvent:
