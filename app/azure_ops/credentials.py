@@ -73,7 +73,9 @@ def make_credential(kind: str, *, arm_url: str, local_dev: bool) -> Any:
     try:
         from azure.identity import AzureCliCredential, DefaultAzureCredential
     except ImportError as exc:
-        raise ConfigError(f"azure verify needs azure-identity: pip install 'ai-trader[azure]' ({exc})") from exc
+        raise ConfigError(
+            f"azure verify needs azure-identity: pip install 'ai-trader[azure]' ({exc})"
+        ) from exc
     if kind == "cli" or (kind == "auto" and local_dev):
         return AzureCliCredential()
     return DefaultAzureCredential()

@@ -44,6 +44,7 @@ __all__ = ["KERNEL_MODULES", "KernelState", "compile_all", "kernels", "main", "u
 
 KERNEL_MODULES: tuple[str, ...] = (
     "app.backtest.engine",
+    "app.backtest.portfolio",
     "app.backtest.sweeps.kernels",
     "app.dal.regimes",
     "app.dal.signals",
@@ -176,7 +177,24 @@ def warm(workdir: Path) -> None:
                 progress_stream=None,
                 write_frame=agent == "fixed_fraction",
             )
+    _portfolio(settings)
     _public_kernels()
+
+
+def _portfolio(settings: Any) -> None:
+    """The portfolio kernel: two synthetic symbols on one pool of cash."""
+    from app.backtest.portfolio import PortfolioLimits, backtest_portfolio
+    from app.dal import MarketData
+    from app.risk.sizing import RiskConfig
+    from app.strategies import get_strategy
+
+    market = MarketData.from_settings(settings)
+    bars = {
+        symbol: market.fetch("synthetic", symbol, date(2022, 1, 3), date(2023, 2, 3), use_cache=False).bars
+        for symbol in ("AAPL", "MSFT")
+    }
+    for risk in (RiskConfig(agent="fixed_fraction"), RiskConfig(agent="fractional_kelly", fraction=0.4)):
+        backtest_portfolio(bars, get_strategy("momentum"), risk, PortfolioLimits(max_weight=0.5))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
