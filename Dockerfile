@@ -30,7 +30,7 @@ COPY scripts ./scripts
 COPY configs ./configs
 COPY deploy/image/healthcheck.py ./deploy/image/healthcheck.py
 USER trader
-# after the sources are in place (the cache is keyed by their path and modification time)
+# after the sources are in place (cache entries are found by source path, valid while its contents hold)
 RUN python -m app.backtest.precompile && python -m app.backtest.precompile --check --quiet
 EXPOSE 8000 8501
 HEALTHCHECK --interval=30s --timeout=5s --start-period=30s CMD ["python", "/app/deploy/image/healthcheck.py"]
