@@ -16,7 +16,16 @@ import msgspec
 
 from app.bus.envelope import Envelope
 
-__all__ = ["Bus", "BusAdmin", "Consumer", "DeadLetter", "Delivered", "PartitionLag", "PublishReceipt"]
+__all__ = [
+    "Bus",
+    "BusAdmin",
+    "Consumer",
+    "DeadLetter",
+    "DeadLetterAdmin",
+    "Delivered",
+    "PartitionLag",
+    "PublishReceipt",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,9 @@ class PartitionLag:
 
 @dataclass(frozen=True, slots=True)
 class DeadLetter:
+    """One dead-lettered event; ``id`` names it for a replay, ``replayed_at`` says whether
+    (and when) ``ai-trader bus dead-letters replay`` published it again."""
+
     hub: str
     group: str
     partition: int
@@ -63,6 +75,8 @@ class DeadLetter:
     reason: str
     raw: bytes
     recorded_at: datetime
+    id: str = ""
+    replayed_at: datetime | None = None
 
 
 @runtime_checkable
@@ -123,4 +137,13 @@ class BusAdmin(Protocol):
 
     def apply_retention(self, now: float | None = None) -> int:
         """Drop events older than the hub's retention; return how many (0 where the service does it)."""
+        ...
+
+
+@runtime_checkable
+class DeadLetterAdmin(Protocol):
+    """Replay support: remember which dead letters were published again (every backend)."""
+
+    def mark_replayed(self, hub: str, group: str, ids: Sequence[str]) -> None:
+        """Record that the dead letters ``ids`` of ``hub``/``group`` were published again."""
         ...

@@ -6,9 +6,11 @@ import json
 import shlex
 import shutil
 import subprocess
+from typing import Any
 
 import typer
 from rich.table import Table
+from typer.core import TyperGroup
 
 from app.cli.common import console, exit_on_error, settings_or_exit
 from app.errors import ConfigError
@@ -156,7 +158,24 @@ def lag_command(
     console.print(table)
 
 
-@bus_app.command("dead-letters")
+class _ListByDefault(TyperGroup):
+    """``dead-letters HUB GROUP`` lists (as it always did); ``dead-letters replay ...`` replays."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:  # typer vendors click's Context
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["list", *args]
+        return super().parse_args(ctx, args)
+
+
+dead_letters_app = typer.Typer(
+    cls=_ListByDefault,
+    help="Dead-lettered events of a consumer group: list them (the default) or replay them.",
+    no_args_is_help=True,
+)
+bus_app.add_typer(dead_letters_app, name="dead-letters")
+
+
+@dead_letters_app.command("list")
 def dead_letters_command(
     hub: str = typer.Argument(..., help="Hub name."),
     group: str = typer.Argument(..., help="Consumer group."),
@@ -165,8 +184,9 @@ def dead_letters_command(
 ) -> None:
     """List the newest dead-lettered events of a group with their reasons.
 
-    ``--json`` prints ``[{hub, group, partition, offset, reason, recorded_at, raw}]``, where
-    ``raw`` is the event's bytes as UTF-8 text (undecodable bytes replaced).
+    ``--json`` prints ``[{hub, group, partition, offset, reason, recorded_at, raw, id,
+    replayed_at}]``, where ``raw`` is the event's bytes as UTF-8 text (undecodable bytes
+    replaced) and ``id`` is what ``replay --id`` takes.
     """
     from app.bus.factory import create_bus
 
@@ -187,13 +207,15 @@ def dead_letters_command(
                 "reason": letter.reason,
                 "recorded_at": letter.recorded_at.isoformat(),
                 "raw": letter.raw.decode("utf-8", errors="replace"),
+                "id": letter.id,
+                "replayed_at": letter.replayed_at.isoformat() if letter.replayed_at else None,
             }
             for letter in letters
         ]
         typer.echo(json.dumps(rows, indent=2))
         return
     table = Table(title=f"Dead letters of {group} on {hub}")
-    for column in ("recorded", "partition", "offset", "reason"):
+    for column in ("recorded", "partition", "offset", "reason", "id", "replayed"):
         table.add_column(column)
     for letter in letters:
         table.add_row(
@@ -201,5 +223,54 @@ def dead_letters_command(
             str(letter.partition),
             letter.offset,
             letter.reason,
+            letter.id,
+            letter.replayed_at.isoformat(timespec="seconds") if letter.replayed_at else "",
         )
     console.print(table)
+
+
+@dead_letters_app.command("replay")
+def dead_letters_replay_command(
+    hub: str = typer.Argument(..., help="Hub name."),
+    group: str = typer.Argument(..., help="Consumer group."),
+    ids: list[str] = typer.Option([], "--id", help="A dead letter's id (from the listing); repeatable."),
+    replay_all: bool = typer.Option(False, "--all", help="Every dead letter of the group not yet replayed."),
+    include_replayed: bool = typer.Option(False, help="Also publish ones replayed before."),
+    dry_run: bool = typer.Option(False, help="Show what would be published; publish nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the outcome as JSON."),
+) -> None:
+    """Publish dead letters to their hub again (unchanged) and mark them replayed.
+
+    Fix what made the consumer refuse them first; an event it refuses again becomes a new
+    dead letter. Events that are not valid envelopes are reported and left alone.
+    """
+    from app.bus.factory import create_bus
+    from app.bus.replay import replay_dead_letters
+
+    settings = settings_or_exit()
+    with exit_on_error():
+        bus = create_bus(settings)
+        try:
+            outcome = replay_dead_letters(
+                bus,
+                hub,
+                group,
+                ids=ids,
+                replay_all=replay_all,
+                include_replayed=include_replayed,
+                dry_run=dry_run,
+            )
+        finally:
+            bus.close()
+    verb = "would replay" if dry_run else "replayed"
+    if as_json:
+        body = {
+            "dry_run": dry_run,
+            "replayed": [letter.id for letter in outcome.replayed],
+            "skipped": [{"id": letter.id, "reason": why} for letter, why in outcome.skipped],
+        }
+        typer.echo(json.dumps(body, indent=2))
+        return
+    console.print(f"{verb} {len(outcome.replayed)} dead letter(s) of {group} to {hub}")
+    for letter, why in outcome.skipped:
+        console.print(f"[yellow]skipped[/yellow] {letter.id}: {why}", highlight=False)

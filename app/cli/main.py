@@ -12,7 +12,7 @@ from rich.table import Table
 
 from app.cli.azure import azure_app
 from app.cli.bus import bus_app
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, err_console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
@@ -48,18 +48,20 @@ app.add_typer(strategy_app, name="strategy")
 def api_command(
     host: str | None = typer.Option(None, help="Bind address (default API_HOST, 127.0.0.1)."),
     port: int | None = typer.Option(None, help="Port (default WEBSITES_PORT, then PORT, then 8000)."),
-    migrate: bool = typer.Option(True, help="Apply database migrations first."),
+    migrate: bool = typer.Option(
+        True, help="Apply database migrations (in the background, retried while the database is down)."
+    ),
 ) -> None:
-    """Serve the HTTP API."""
+    """Serve the HTTP API.
+
+    The API serves even while the database is down: ``/health/live`` answers 200,
+    ``/health/ready`` 503 naming the database, and migrations are retried until it appears."""
     from app.api.server import check_bind, serve
-    from app.storage.db import Database
 
     settings = settings_or_exit("api")
     with exit_on_error():
         check_bind(settings, host or settings.API_HOST)
-        if migrate:
-            Database.from_settings(settings).upgrade()
-        serve(settings, host, port)
+        serve(settings, host, port, migrate=migrate)
 
 
 @db_app.command("upgrade")
@@ -116,5 +118,11 @@ def config_show(as_json: bool = typer.Option(False, "--json", help="Print JSON i
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a failure no command handled is one line and exit 1."""
+    from app.failures import EDGE_FAILURES, describe_failure
+
+    try:
+        app()
+    except EDGE_FAILURES as exc:
+        err_console.print(f"[red]error:[/red] {describe_failure(exc)}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None

@@ -163,13 +163,15 @@ def serve() -> None:
     from app.services.container import Services
     from app.services.daily import DailyJobs
     from app.workers.scheduler import Scheduler
+    from app.workers.scheduler_lease import SchedulerLease
 
     settings = settings_or_exit("scheduler")
     with exit_on_error():
         services = Services(settings)
         services.db.upgrade()
         jobs = DailyJobs(services)
-        scheduler = Scheduler(settings, jobs.run)
+        # one scheduler per database: a second platform on it stands by (see docs/schedule.md)
+        scheduler = Scheduler(settings, jobs.run, lease=SchedulerLease(services.db))
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
             scheduler.stop()

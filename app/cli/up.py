@@ -14,13 +14,17 @@ import sys
 import time
 from dataclasses import dataclass
 from types import FrameType
+from typing import TYPE_CHECKING
 
 import typer
 
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, err_console, exit_on_error, settings_or_exit
 from app.config import Settings
-from app.errors import ConfigError
+from app.errors import AiTraderError, ConfigError
 from app.observability import COMPONENT_ENV
+
+if TYPE_CHECKING:
+    from app.storage.db import Database
 
 __all__ = ["Component", "components", "up_command"]
 
@@ -53,6 +57,25 @@ def components(settings: Settings, host: str) -> list[Component]:
     ]
 
 
+DATABASE_RETRY_S = 2.0
+"""How often ``up`` tries the database again while it is down at start."""
+
+
+def _migrate(database: Database, *, first: bool) -> bool:
+    """Apply migrations; on failure say so (the first time) and return False."""
+    try:
+        database.upgrade()
+    except AiTraderError as exc:
+        if first:
+            err_console.print(
+                f"[yellow]database not ready:[/yellow] {exc}; retrying every {DATABASE_RETRY_S:g} s",
+                highlight=False,
+                soft_wrap=True,
+            )
+        return False
+    return True
+
+
 def _port_free(host: str, port: int) -> bool:
     with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET, socket.SOCK_STREAM) as sock:
         try:
@@ -73,9 +96,8 @@ def up_command(
     settings = settings_or_exit("up")
     with exit_on_error():
         check_bind(settings, host)
-        database = Database.from_settings(settings)
-        database.upgrade()
-        database.dispose()
+    database = Database.from_settings(settings)
+    migrated = _migrate(database, first=True)
     selected = [c for c in components(settings, host) if not only or c.name in only]
     with exit_on_error():
         for component in selected:
@@ -85,14 +107,26 @@ def up_command(
                     "stop what holds it, or choose another port (PORT / UI_PORT)"
                 )
     procs: dict[str, subprocess.Popen[bytes]] = {}
-    for component in selected:
-        # Each child names itself on every JSON log line (field ``component``).
-        env = {**os.environ, COMPONENT_ENV: component.name}
-        procs[component.name] = subprocess.Popen(component.argv, env=env)
-        label = component.url or "running"
+
+    def start(batch: list[Component]) -> None:
+        for component in batch:
+            # Each child names itself on every JSON log line (field ``component``).
+            env = {**os.environ, COMPONENT_ENV: component.name}
+            procs[component.name] = subprocess.Popen(component.argv, env=env)
+            label = component.url or "running"
+            console.print(
+                f"[green]started[/green] {component.name:<16} {label}  (pid {procs[component.name].pid})"
+            )
+
+    # Without a database only the API starts (live, and not ready naming the database); the
+    # components that need the database start once migrations succeed.
+    waiting = [] if migrated else [c for c in selected if c.name != "api"]
+    start([c for c in selected if c not in waiting])
+    if waiting:
         console.print(
-            f"[green]started[/green] {component.name:<16} {label}  (pid {procs[component.name].pid})"
+            f"[yellow]waiting for the database[/yellow] before starting {', '.join(c.name for c in waiting)}"
         )
+    next_try = time.monotonic() + DATABASE_RETRY_S
     api = next((c for c in selected if c.name == "api"), None)
     if api is not None and api.url:
         console.print(f"API docs: {api.url}/docs   health: {api.url}/health/ready")
@@ -107,6 +141,12 @@ def up_command(
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
     while not stopping:
+        if waiting and time.monotonic() >= next_try:
+            if _migrate(database, first=False):
+                console.print("[green]database ready[/green]")
+                start(waiting)
+                waiting = []
+            next_try = time.monotonic() + DATABASE_RETRY_S
         for name, proc in procs.items():
             code = proc.poll()
             if code is not None:
@@ -115,6 +155,7 @@ def up_command(
                 stopping = True
                 break
         time.sleep(0.2)
+    database.dispose()
     for proc in procs.values():
         if proc.poll() is None:
             proc.terminate()

@@ -9,6 +9,7 @@ pipeline the backtests use (:func:`app.backtest.pipeline.decide`).
 from __future__ import annotations
 
 import hashlib
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -27,6 +28,7 @@ from app.dal import compute_regimes, compute_signals
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import ConfigError, InputError, OrderRejected
 from app.risk.guard import GuardRequest
+from app.risk.kill_switch import KILL_SWITCH_ACTIVE, KILL_SWITCH_UNAVAILABLE
 from app.router.state import Action, RouterContext, RouterState
 from app.strategies import get_strategy
 
@@ -42,6 +44,8 @@ __all__ = [
     "risk",
     "strategy",
 ]
+
+log = logging.getLogger(__name__)
 
 Node = Callable[[RouterState, Runtime[RouterContext]], dict[str, Any]]
 
@@ -244,6 +248,9 @@ def publish(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
             return {"published": False, **_not_executed("broker_unconfigured", exc)}
     if not request.publish_orders:
         return {"published": False, "events": ["publish:disabled"]}
+    halted = _switch_halts(state, runtime, "publish")
+    if halted is not None:  # flipped since the guard ran: nothing leaves the process
+        return {"published": False, "executed": False, **halted}
     settings = runtime.context.settings
     envelope = Envelope.wrap(
         ORDER_EVENT_INTENT,
@@ -274,6 +281,12 @@ def execute(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
         broker = runtime.context.broker()
     except ConfigError as exc:
         return _not_executed("broker_unconfigured", exc)
+    halted = _switch_halts(state, runtime, "submit")
+    if halted is not None:  # flipped since the guard ran: the broker never sees the order
+        if request.publish_orders and state.get("published"):
+            stopped = intent.model_copy(update={"status": OrderStatus.REJECTED, "ts": datetime.now(UTC)})
+            halted["events"] += _publish_update(state, runtime, stopped)
+        return {"executed": False, **halted}
     try:
         report = broker.submit(intent, market_price=price)
     except OrderRejected as exc:
@@ -288,6 +301,35 @@ def execute(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
     if request.publish_orders:
         events += _publish_update(state, runtime, report)
     return {"executed": True, "execution": report, "events": events}
+
+
+def _switch_halts(state: RouterState, runtime: Runtime[RouterContext], stage: str) -> dict[str, Any] | None:
+    """Read the global kill switch again right before an order leaves the process.
+
+    The guard ran a few milliseconds to seconds earlier; an operator's ``kill-switch on``
+    must also stop a run that is past it. ``None`` lets the order go; otherwise the update
+    to return (switch on, or unreadable: refused, fail closed)."""
+    store = runtime.context.guard.store
+    try:
+        active = store.is_active()
+    except Exception as exc:
+        reason, detail = KILL_SWITCH_UNAVAILABLE, f"before {stage}: {type(exc).__name__}: {exc}"
+    else:
+        if not active:
+            return None
+        reason, detail = KILL_SWITCH_ACTIVE, f"global kill switch turned on before {stage}"
+    symbol = state["request"].symbol
+    log.warning(
+        "order refused by the kill switch", extra={"reason": reason, "symbol": symbol, "detail": detail}
+    )
+    try:
+        store.record_trip(reason, detail=detail, symbol=symbol)
+    except Exception as exc:  # the order is refused either way; the audit row is best effort
+        log.warning("kill switch trip not recorded: %s", exc)
+    return {
+        "fallback_reason": reason,
+        "events": [f"guard:tripped:{reason}", f"order:skipped:{reason}"],
+    }
 
 
 def _not_executed(reason: str, exc: Exception) -> dict[str, Any]:

@@ -47,7 +47,7 @@ class Services:
 
     def readiness_checks(self) -> dict[str, ReadinessCheck]:
         checks: dict[str, ReadinessCheck] = {
-            "database": lambda: self.db.ping(),
+            "database": lambda: self.db.check_ready(),
             "blob": lambda: self.blob.ping(self.settings.BLOB_CONTAINER_DATA),
             "bus": lambda: self.bus.ping(),
         }

@@ -14,18 +14,51 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config as AlembicConfig
-from sqlalchemy import Engine, create_engine, event, text
+from alembic.script import ScriptDirectory
+from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
 from app.config import Settings
 from app.errors import ConfigError, StorageError
 from app.storage.models import TRADING_SCHEMA
 
-__all__ = ["Database", "normalize_database_url"]
+__all__ = ["Database", "is_transient_db_error", "normalize_database_url"]
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+
+MIGRATION_LOCK_KEY = 0x61692D7472616465  # "ai-trade": the PostgreSQL advisory lock of migrations
+
+_REFUSED_CLASSES = ("22", "23")
+"""SQLSTATE classes that mean "this data is wrong" (data exception, integrity violation).
+
+Every other failure (connection loss ``08``, read-only ``25006``, serialisation failure and
+deadlock ``40``, resources ``53``, admin shutdown ``57``, I/O ``58``, a missing table ``42``
+while migrations are pending ...) is about the database's state, not the data written, and
+passes when the database recovers."""
+
+
+def is_transient_db_error(exc: BaseException) -> bool:
+    """True when ``exc`` says the database cannot write now; False when it refused the data.
+
+    Callers retry a transient error (without moving any checkpoint) and may set aside the
+    data of a refusal (dead letter). Unknown errors count as transient: retrying a bad event
+    stalls a stream visibly, whereas dead-lettering a good one loses data silently.
+    """
+    if isinstance(exc, DBAPIError):
+        if exc.connection_invalidated:
+            return True
+        orig = exc.orig
+        sqlstate = getattr(orig, "sqlstate", None) or getattr(orig, "pgcode", None)
+        if isinstance(sqlstate, str) and len(sqlstate) == 5:
+            return not sqlstate.startswith(_REFUSED_CLASSES)
+        # SQLite (no SQLSTATE): a constraint or a value it cannot store is the data's fault;
+        # "database is locked", "readonly database", "disk I/O error" are operational.
+        name = type(orig).__name__
+        return name not in ("IntegrityError", "DataError", "InterfaceError", "ProgrammingError")
+    # A StatementError without a driver error is a value the driver could not bind: the data.
+    return not isinstance(exc, StatementError)
 
 
 def normalize_database_url(raw: str) -> URL:
@@ -93,11 +126,22 @@ class Database:
             yield session
 
     def upgrade(self, revision: str = "head") -> None:
-        """Apply Alembic migrations up to ``revision``; safe to run any number of times."""
+        """Apply Alembic migrations up to ``revision``; safe to run any number of times.
+
+        Safe to run from several processes at once: the upgrade holds a PostgreSQL advisory
+        lock (SQLite: an exclusive transaction) until it commits, so one process migrates and
+        the others wait, then find the schema current and do nothing.
+        """
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         try:
             with self.engine.begin() as connection:
+                if self.dialect == "postgresql":
+                    connection.execute(
+                        text("SELECT pg_advisory_xact_lock(:key)"), {"key": MIGRATION_LOCK_KEY}
+                    )
+                else:
+                    connection.exec_driver_sql("BEGIN EXCLUSIVE")
                 cfg.attributes["connection"] = connection
                 command.upgrade(cfg, revision)
         except SQLAlchemyError as exc:
@@ -111,14 +155,70 @@ class Database:
                 return None
         return None if row is None else str(row[0])
 
+    @staticmethod
+    def head_revision() -> str | None:
+        """The newest migration this code ships."""
+        cfg = AlembicConfig()
+        cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
+        return ScriptDirectory.from_config(cfg).get_current_head()
+
+    @staticmethod
+    def _version_row(connection: Connection) -> Row[Any] | None:
+        """The ``alembic_version`` row, or ``None`` on a database never migrated."""
+        exists = (
+            "SELECT to_regclass('alembic_version') IS NOT NULL"
+            if connection.dialect.name == "postgresql"
+            else "SELECT count(*) > 0 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+        )
+        if not connection.exec_driver_sql(exists).scalar():
+            return None
+        return connection.execute(text("SELECT version_num FROM alembic_version")).first()
+
     def ping(self) -> None:
         """Run ``SELECT 1``; raise :class:`StorageError` naming the cause when it fails."""
         try:
             with self.engine.connect() as connection:
                 connection.execute(text("SELECT 1"))
         except SQLAlchemyError as exc:
-            cause = getattr(exc, "orig", None) or exc
-            raise StorageError(f"{exc.__class__.__name__}: {str(cause).strip()}") from exc
+            raise _storage_error(exc) from exc
+
+    def check_ready(self) -> None:
+        """Return when the database answers, accepts writes and has the current schema.
+
+        Raises :class:`StorageError` saying which of the three fails: ``SELECT 1`` alone
+        succeeds on a read-only (standby, ``default_transaction_read_only``) or unmigrated
+        database on which every write of the platform fails.
+        """
+        try:
+            with self.engine.connect() as connection:
+                if self.dialect == "postgresql":
+                    read_only = connection.execute(text("SHOW transaction_read_only")).scalar()
+                    if str(read_only).lower() == "on":
+                        raise StorageError("the database is read-only (transaction_read_only = on)")
+                    row = self._version_row(connection)
+                else:
+                    # A write probe that is rolled back: fails on a read-only file or mount.
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                    try:
+                        row = self._version_row(connection)
+                        if row is not None:
+                            connection.exec_driver_sql("UPDATE alembic_version SET version_num = version_num")
+                    finally:
+                        connection.exec_driver_sql("ROLLBACK")
+        except SQLAlchemyError as exc:
+            raise _storage_error(exc) from exc
+        current = None if row is None else str(row[0])
+        head = self.head_revision()
+        if current != head:
+            raise StorageError(
+                f"the database schema is at {current or 'no revision'}, this release needs {head}: "
+                "run `ai-trader db upgrade`"
+            )
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _storage_error(exc: SQLAlchemyError) -> StorageError:
+    cause = getattr(exc, "orig", None) or exc
+    return StorageError(f"{exc.__class__.__name__}: {str(cause).strip()}")

@@ -35,6 +35,7 @@ __all__ = [
     "KillSwitchEvent",
     "KillSwitchState",
     "Order",
+    "SchedulerLease",
     "SweepJob",
 ]
 
@@ -100,6 +101,7 @@ class Fill(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "venue_fill_id"),
         Index("ix_fills_ts", "ts"),
+        Index("ix_fills_symbol_ts_id", "symbol", "ts", "id"),
         {"schema": TRADING_SCHEMA},
     )
 
@@ -184,3 +186,17 @@ class BacktestRun(Base):
     metrics: Mapped[dict[str, Any]] = mapped_column(default=dict)
     frame_path: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class SchedulerLease(Base):
+    """Which scheduler runs a schedule (``name``) of this database, and until when.
+
+    The holder renews ``expires_at``; another scheduler takes the row over only after it
+    expired, so two platforms on one database never both run the daily jobs."""
+
+    __tablename__ = "scheduler_lease"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(200))
+    expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]

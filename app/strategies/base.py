@@ -10,6 +10,7 @@ layer's decision (:class:`app.risk.sizing.RiskConfig.allow_short`).
 from __future__ import annotations
 
 import dataclasses
+import math
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any, ClassVar, Self
@@ -74,7 +75,22 @@ def close_array(bars: pd.DataFrame | BarArrays) -> np.ndarray:
     return column_array(bars, "close")
 
 
+MAX_INT_PARAM = 1_000_000
+"""Largest magnitude of an integer parameter (window lengths, lookbacks ...)."""
+
+
 def _coerce(name: str, field: str, kind: Any, raw: Any) -> Any:
+    value = _coerce_type(name, field, kind, raw)
+    if isinstance(value, int) and abs(value) > MAX_INT_PARAM:
+        raise InputError(
+            f"strategy {name!r}: parameter {field!r} must be within +/-{MAX_INT_PARAM:,}, got {raw!r}"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InputError(f"strategy {name!r}: parameter {field!r} must be a finite number, got {raw!r}")
+    return value
+
+
+def _coerce_type(name: str, field: str, kind: Any, raw: Any) -> Any:
     if kind in (int, "int"):
         if isinstance(raw, bool):
             raise InputError(f"strategy {name!r}: parameter {field!r} must be an integer, got {raw!r}")

@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from app.config import Settings
-from app.errors import InputError
+from app.errors import InputError, StorageError
 from app.workers.schedule import JOBS_BY_NAME, SCHEDULE, Occurrence, ScheduledJob, is_session, occurrences
+from app.workers.scheduler_lease import LeaseKeeper, SchedulerLease
 
 __all__ = [
     "JOBS_BY_NAME",
@@ -109,6 +110,7 @@ class Scheduler:
         *,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], bool] | None = None,
+        lease: SchedulerLease | None = None,
     ) -> None:
         self.settings = settings
         self.run_job = run_job
@@ -116,6 +118,9 @@ class Scheduler:
         self.stop_event = threading.Event()
         self.sleep = sleep or self.stop_event.wait
         self.ledger = Ledger(settings.DATA_DIR / "schedule" / "ledger.jsonl")
+        self.lease = lease
+        self._keeper = LeaseKeeper(lease) if lease is not None else None
+        self._standby_for: str | None = None
 
     def pending(self, now: datetime) -> list[Occurrence]:
         """Occurrences due now or earlier (within the grace window) that have not run."""
@@ -172,17 +177,61 @@ class Scheduler:
         return len(pending)
 
     def serve(self) -> None:
-        """Loop until :meth:`stop`: run what is pending, then sleep until the next due job."""
-        while not self.stop_event.is_set():
-            self.run_pending()
-            upcoming = self.next_due(self.clock())
-            if upcoming is None:
-                wait_s = 3600.0
-            else:
-                wait_s = max(0.0, (upcoming.due - self.clock()).total_seconds())
-                log.info("schedule: next %s at %s", upcoming.job.name, upcoming.due.isoformat())
-            if self.sleep(min(wait_s, 3600.0)):
-                break
+        """Loop until :meth:`stop`: run what is pending, then sleep until the next due job.
+
+        With a lease, only the scheduler holding it runs jobs; the others stand by and take
+        over when it expires or is released."""
+        try:
+            while not self.stop_event.is_set():
+                if not self._leading():
+                    if self.sleep(self.lease.lease_s / 3 if self.lease is not None else 1.0):
+                        break
+                    continue
+                self.run_pending()
+                upcoming = self.next_due(self.clock())
+                if upcoming is None:
+                    wait_s = 3600.0
+                else:
+                    wait_s = max(0.0, (upcoming.due - self.clock()).total_seconds())
+                    log.info("schedule: next %s at %s", upcoming.job.name, upcoming.due.isoformat())
+                if self.lease is not None:  # notice a lost lease while waiting
+                    wait_s = min(wait_s, self.lease.lease_s / 3)
+                if self.sleep(min(wait_s, 3600.0)):
+                    break
+        finally:
+            if self._keeper is not None and self.lease is not None:
+                leading = self._keeper.held.is_set()
+                self._keeper.stop()
+                if leading:
+                    self.lease.release()
+
+    def _leading(self) -> bool:
+        """True when this scheduler may run jobs (no lease configured, or it holds the lease)."""
+        if self.lease is None or self._keeper is None:
+            return True
+        if self._keeper.held.is_set():
+            return True
+        try:
+            won = self.lease.acquire()
+            holder = None if won else self.lease.holder()
+        except StorageError as exc:
+            log.error("schedule: cannot read the scheduler lease, not running jobs: %s", exc)
+            return False
+        if won:
+            log.warning("schedule: this scheduler (%s) runs the schedule of this database", self.lease.owner)
+            self._standby_for = None
+            self._keeper.start()
+            return True
+        owner = holder.owner if holder is not None else "?"
+        if owner != self._standby_for:
+            self._standby_for = owner
+            log.warning(
+                "schedule: another scheduler (%s, lease until %s) runs the schedule of this database; "
+                "standing by to take over if it stops",
+                owner,
+                holder.expires_at.isoformat() if holder is not None else "?",
+            )
+        return False
 
     def stop(self) -> None:
         self.stop_event.set()

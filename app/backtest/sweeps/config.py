@@ -91,7 +91,7 @@ _OPERATORS: dict[str, Callable[[Any, Any], bool]] = {
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
 
 class ParamRange(_Strict):

@@ -35,7 +35,7 @@ from app.backtest.sweeps.evaluate import (
     SizingArrays,
     evaluate_sets,
 )
-from app.backtest.sweeps.grid import ParameterSet, expand_grid
+from app.backtest.sweeps.grid import ParameterSet, check_sweep_size, expand_grid
 from app.backtest.sweeps.outputs import (
     SummaryWriter,
     config_fingerprint,
@@ -74,6 +74,14 @@ class SweepResult:
     best: dict[str, Any] | None
     frame_path: str | None
     files: dict[str, str] = field(default_factory=dict)
+    status: str = "completed"
+    """``failed`` when the failed share of runs reached ``SWEEP_FAILURE_RATIO`` (default: all)."""
+    errors: list[str] = field(default_factory=list)
+    """The first distinct errors of failed runs."""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "completed"
 
 
 def _resolve_backend(config: SweepConfig, settings: Settings) -> str:
@@ -234,7 +242,8 @@ class _Evaluator:
         self.backend = backend
         self.config = config
         self.settings = settings
-        self.workers = config.execution.workers or os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+        self.workers = min(config.execution.workers or cores, cores)
 
     def run(
         self, market: MarketArrays, risk: RiskConfig, chunks: list[Sequence[ParameterSet]]
@@ -342,6 +351,7 @@ def run_sweep(
         get_strategy(config.strategy)
     except AiTraderError as exc:
         raise ConfigError(f"sweep {config.name!r}: {exc}") from None
+    check_sweep_size(config, settings.SWEEP_MAX_SETS)
     risk = risk_config_for(config, settings)
     sets = expand_grid(config)
     invalid = _validate_sets(config.strategy, sets)
@@ -423,6 +433,12 @@ def run_sweep(
     if best is not None and write_frame:
         frame_path = _write_best_frame(config, settings, risk, best, markets.get(best["symbol"]), loader)
     ok = sum(1 for r in ordered if r["status"] == "ok")
+    failed = len(ordered) - ok
+    errors = first_errors(ordered)
+    status = "failed" if ordered and failed / len(ordered) >= settings.SWEEP_FAILURE_RATIO else "completed"
+    if not ordered:
+        status = "failed"
+        errors = ["no parameter set was evaluated"]
     elapsed = time.perf_counter() - started
     files = {
         "summary": str(out / "summary.jsonl"),
@@ -433,7 +449,8 @@ def run_sweep(
         out,
         {
             **base_info,
-            "status": "completed",
+            "status": status,
+            "errors": errors,
             "finished_at": datetime.now(UTC).isoformat(),
             "elapsed_s": round(elapsed, 3),
             "evaluated": evaluated,
@@ -445,10 +462,12 @@ def run_sweep(
             "files": files,
         },
     )
-    log.info(
+    (log.error if status == "failed" else log.info)(
         "sweep finished",
         extra={
             "sweep": config.name,
+            "status": status,
+            "errors": errors,
             "ok": ok,
             "failed": len(ordered) - ok,
             "evaluated": evaluated,
@@ -470,7 +489,21 @@ def run_sweep(
         best=best,
         frame_path=frame_path,
         files=files,
+        status=status,
+        errors=errors,
     )
+
+
+def first_errors(rows: Sequence[dict[str, Any]], limit: int = 3) -> list[str]:
+    """The first ``limit`` distinct errors of failed rows, in row order."""
+    found: list[str] = []
+    for row in rows:
+        error = str(row.get("error") or "")
+        if row.get("status") != "ok" and error and error not in found:
+            found.append(error[:500])
+            if len(found) == limit:
+                break
+    return found
 
 
 def _write_best_frame(

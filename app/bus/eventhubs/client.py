@@ -200,11 +200,18 @@ class EventHubsBus:
         self.hub(hub)
         store = self._require_dead_letter_store()
         prefix = f"dead-letters/{hub}/{group}/"
+        container = self.config.checkpoint_container
         try:
-            keys = sorted(store.list(self.config.checkpoint_container, prefix), reverse=True)[:limit]
+            keys = sorted(store.list(container, prefix), reverse=True)[:limit]
+            replayed = {
+                key.rsplit("/", 1)[-1]: key
+                for key in store.list(container, f"dead-letters-replayed/{hub}/{group}/")
+            }
             out = []
             for key in keys:
-                data = json.loads(store.get_bytes(self.config.checkpoint_container, key))
+                data = json.loads(store.get_bytes(container, key))
+                name = key.rsplit("/", 1)[-1]
+                mark = replayed.get(name)
                 out.append(
                     DeadLetter(
                         hub,
@@ -214,11 +221,26 @@ class EventHubsBus:
                         str(data["reason"]),
                         base64.b64decode(data["raw"]),
                         datetime.fromisoformat(data["recorded_at"]),
+                        name,
+                        datetime.fromisoformat(store.get_text(container, mark)) if mark else None,
                     )
                 )
         except StorageError as exc:
             raise BusError(f"reading dead letters of {hub}/{group} failed: {exc}") from exc
         return out
+
+    def mark_replayed(self, hub: str, group: str, ids: Sequence[str]) -> None:
+        """One marker blob per replayed dead letter, holding the replay time."""
+        self.hub(hub)
+        store = self._require_dead_letter_store()
+        now = datetime.now(UTC).isoformat()
+        try:
+            for name in ids:
+                store.put_text(
+                    self.config.checkpoint_container, f"dead-letters-replayed/{hub}/{group}/{name}", now
+                )
+        except StorageError as exc:
+            raise BusError(f"marking dead letters of {hub}/{group} replayed failed: {exc}") from exc
 
     def _require_dead_letter_store(self) -> BlobStore:
         if self._dead_letter_store is None:

@@ -58,6 +58,8 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     partition INTEGER NOT NULL, "offset" TEXT NOT NULL, reason TEXT NOT NULL, raw BLOB NOT NULL,
     recorded_at REAL NOT NULL);
 CREATE INDEX IF NOT EXISTS dead_letters_by_group ON dead_letters (hub, grp, id);
+CREATE TABLE IF NOT EXISTS dead_letters_replayed (
+    id INTEGER PRIMARY KEY, replayed_at REAL NOT NULL);
 """
 
 
@@ -170,13 +172,38 @@ class LocalBus:
         self.hub(hub)
         with self._lock:
             rows = self._conn.execute(
-                'SELECT partition, "offset", reason, raw, recorded_at FROM dead_letters '
-                "WHERE hub = ? AND grp = ? ORDER BY id DESC LIMIT ?",
+                'SELECT d.partition, d."offset", d.reason, d.raw, d.recorded_at, d.id, r.replayed_at '
+                "FROM dead_letters d LEFT JOIN dead_letters_replayed r ON r.id = d.id "
+                "WHERE d.hub = ? AND d.grp = ? ORDER BY d.id DESC LIMIT ?",
                 (hub, group, limit),
             ).fetchall()
         return [
-            DeadLetter(hub, group, p, off, reason, bytes(raw), _utc(ts)) for p, off, reason, raw, ts in rows
+            DeadLetter(
+                hub,
+                group,
+                p,
+                off,
+                reason,
+                bytes(raw),
+                _utc(ts),
+                str(row_id),
+                _utc(replayed) if replayed is not None else None,
+            )
+            for p, off, reason, raw, ts, row_id, replayed in rows
         ]
+
+    def mark_replayed(self, hub: str, group: str, ids: Sequence[str]) -> None:
+        self.hub(hub)
+        numbers = [int(i) for i in ids if i.isdigit()]
+        try:
+            with self._lock, _immediate(self._conn) as conn:
+                conn.executemany(
+                    "INSERT OR REPLACE INTO dead_letters_replayed (id, replayed_at) "
+                    "SELECT id, ? FROM dead_letters WHERE id = ? AND hub = ? AND grp = ?",
+                    [(self.now(), n, hub, group) for n in numbers],
+                )
+        except sqlite3.Error as exc:
+            raise BusError(f"marking dead letters of {hub}/{group} replayed failed: {exc}") from exc
 
     def provision(self) -> list[str]:
         with self._lock:

@@ -13,6 +13,7 @@ partitions a member owns, so an idle consumer wakes as soon as an event is appen
 from __future__ import annotations
 
 import bisect
+import logging
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -33,6 +34,8 @@ from app.bus.topology import HubSpec
 from app.errors import BusError
 
 __all__ = ["RedisBus", "RedisConsumer"]
+
+log = logging.getLogger("app.bus.redis")
 
 Clock = Callable[[], float]
 
@@ -80,6 +83,11 @@ def _stream_replies(reply: Any) -> list[tuple[Any, Any]]:
     return [(name, entries or []) for name, entries in reply]  # RESP2: [[stream, entries], ...]
 
 
+def _missing_group(exc: ResponseError) -> bool:
+    """Redis answers ``NOGROUP`` when the stream or the consumer group does not exist."""
+    return "NOGROUP" in str(exc)
+
+
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
 
@@ -110,6 +118,8 @@ class RedisBus:
         self._hubs = {spec.name: spec for spec in hubs}
         self._clock = clock
         self._next_trim: dict[str, float] = {}
+        self._persistence_checked = False
+        self._persistence: bool | None = None
         self.redis: redis.Redis = redis.Redis.from_url(
             config.url, socket_timeout=config.socket_timeout_s, socket_connect_timeout=config.socket_timeout_s
         )
@@ -136,13 +146,49 @@ class RedisBus:
             raise BusError(
                 f"unknown consumer group {group!r} on {hub}; groups: {', '.join(spec.consumer_groups)}"
             )
-        self._create_groups(spec, [group])
+        self.create_groups(spec, [group])
+        self.check_persistence()
         return RedisConsumer(self, spec, group)
+
+    def check_persistence(self) -> bool | None:
+        """Warn when Redis runs without AOF; True/False for on/off, None when unknown.
+
+        Without an append-only file a Redis restart empties every stream and consumer group:
+        events not yet consumed are lost, and consumers start again from whatever is
+        published after the restart. Managed Redis often disables ``CONFIG``: then this only
+        says it cannot tell.
+        """
+        if self._persistence_checked:
+            return self._persistence
+        self._persistence_checked = True
+        try:
+            reply: Any = self.redis.config_get("appendonly")
+        except RedisError as exc:
+            log.info("cannot check whether Redis keeps an append-only file (%s); the bus needs AOF", exc)
+            return None
+        value = reply.get("appendonly") if isinstance(reply, dict) else None
+        if value is None:
+            log.info("Redis does not report appendonly; the bus needs AOF (appendonly yes)")
+            return None
+        self._persistence = str(value).lower() == "yes"
+        if not self._persistence:
+            log.warning(
+                "REDIS PERSISTENCE IS OFF (appendonly no) at %s: a Redis restart loses every event "
+                "not yet consumed and every consumer group. Run Redis with appendonly yes for the bus "
+                "(see docs/bus.md).",
+                self.config.display_url,
+            )
+        return self._persistence
 
     def dead_letters(self, hub: str, group: str, limit: int = 100) -> list[DeadLetter]:
         self.hub(hub)
         try:
             rows: Any = self.redis.xrevrange(self._dead_letter_key(hub, group), count=limit)
+        except RedisError as exc:
+            raise BusError(f"reading dead letters of {hub}/{group} failed: {exc}") from exc
+        ids = [_text(stream_id) for stream_id, _ in rows]
+        try:
+            marks: list[Any] = self.redis.hmget(self._replayed_key(hub, group), ids) if ids else []
         except RedisError as exc:
             raise BusError(f"reading dead letters of {hub}/{group} failed: {exc}") from exc
         return [
@@ -154,14 +200,29 @@ class RedisBus:
                 fields[b"reason"].decode(),
                 fields[b"raw"],
                 _utc_ms(_id_parts(stream_id)[0]),
+                letter_id,
+                _utc_ms(int(mark)) if mark is not None else None,
             )
-            for stream_id, fields in rows
+            for (stream_id, fields), letter_id, mark in zip(rows, ids, marks, strict=True)
         ]
+
+    def mark_replayed(self, hub: str, group: str, ids: Sequence[str]) -> None:
+        self.hub(hub)
+        if not ids:
+            return
+        now_ms = str(int(self._clock() * 1000))
+        try:
+            self.redis.hset(self._replayed_key(hub, group), mapping=dict.fromkeys(ids, now_ms))
+        except RedisError as exc:
+            raise BusError(f"marking dead letters of {hub}/{group} replayed failed: {exc}") from exc
+
+    def _replayed_key(self, hub: str, group: str) -> str:
+        return f"{self.config.key_prefix}deadletters-replayed:{hub}:{group}"
 
     def provision(self) -> list[str]:
         lines = [f"redis {self.config.display_url}: streams {self.config.key_prefix}<hub>:<partition>"]
         for spec in self._hubs.values():
-            self._create_groups(spec, list(spec.consumer_groups))
+            self.create_groups(spec, list(spec.consumer_groups))
             lines.append(
                 f"hub {spec.name}: {spec.partitions} streams, "
                 f"{spec.retention_hours} h retention (MINID trim), "
@@ -254,7 +315,7 @@ class RedisBus:
             for (_, _, event_id), partition, stream_id in zip(items, partitions, ids, strict=True)
         ]
 
-    def _create_groups(self, spec: HubSpec, groups: list[str]) -> None:
+    def create_groups(self, spec: HubSpec, groups: list[str]) -> None:
         try:
             for group in groups:
                 for partition in range(spec.partitions):
@@ -320,7 +381,13 @@ class RedisConsumer:
                     time.sleep(max(0.0, min(wait_s, 0.05)))
                     continue
                 block_ms = int(min(wait_s, longest_block_s) * 1000)
-                batch = self._read(max_events, block_ms if block_ms >= 1 else None)
+                try:
+                    batch = self._read(max_events, block_ms if block_ms >= 1 else None)
+                except ResponseError as exc:
+                    if not _missing_group(exc):
+                        raise
+                    self._recreate_group()
+                    continue
                 if batch or time.monotonic() >= deadline:
                     return batch
         except RedisError as exc:
@@ -349,6 +416,11 @@ class RedisConsumer:
                     chunk = ids[start : start + self._bus.config.pipeline_chunk]
                     pipe.xack(self._bus.stream(self.hub, partition), self.group, *chunk)
             pipe.execute()
+        except ResponseError as exc:
+            if not _missing_group(exc):
+                raise BusError(f"checkpoint on {self.hub}/{self.group} failed: {exc}") from exc
+            # The group went with a Redis restart: there is nothing left to acknowledge.
+            self._recreate_group()
         except RedisError as exc:
             raise BusError(f"checkpoint on {self.hub}/{self.group} failed: {exc}") from exc
 
@@ -390,12 +462,15 @@ class RedisConsumer:
                 if undelivered is None:
                     rest: Any = self._redis.xrange(stream, f"({info['last-delivered-id'].decode()}", "+")
                     undelivered = len(rest)
-                behind = pending + int(undelivered)
                 oldest_ms: int | None = None
                 if pending:
+                    # A peer may acknowledge between XINFO and XPENDING: then nothing is pending.
                     summary = self._redis.xpending(stream, self.group)
-                    oldest_ms = _id_parts(summary["min"])[0]
-                elif undelivered:
+                    pending = int(summary.get("pending") or 0) if summary.get("min") is not None else 0
+                    if pending:
+                        oldest_ms = _id_parts(summary["min"])[0]
+                behind = pending + int(undelivered)
+                if oldest_ms is None and undelivered:
                     nxt: Any = self._redis.xrange(
                         stream, f"({info['last-delivered-id'].decode()}", "+", count=1
                     )
@@ -420,6 +495,22 @@ class RedisConsumer:
             self._cursors.clear()
 
     # --- internals ----------------------------------------------------------------------
+    def _recreate_group(self) -> None:
+        """Create the group again after Redis lost it (restarted without persistence)."""
+        log.error(
+            "consumer group %s of %s is gone from Redis (restarted without persistence?): "
+            "recreated it at the start of each partition stream; resuming from the oldest event "
+            "Redis still holds. Events published before the restart that were not consumed, and "
+            "any published while Redis was empty before the group existed again, may be lost "
+            "unless Redis runs with appendonly yes.",
+            self.group,
+            self.hub,
+            extra={"hub": self.hub, "group": self.group, "partitions": self.partitions},
+        )
+        self._bus.create_groups(self._spec, [self.group])
+        self._cursors = dict.fromkeys(self._cursors, "0")
+        self._unacked = {}
+
     def _check_open(self) -> None:
         if self._closed:
             raise BusError(f"consumer of {self.hub}/{self.group} is closed")

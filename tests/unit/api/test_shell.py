@@ -45,7 +45,7 @@ def test_index_live_ready_docs_answer_200(client: TestClient) -> None:
 
 def test_ui_paths_redirect_to_the_dashboard_without_a_token(make_settings: Callable[..., Settings]) -> None:
     for values, expected in (
-        ({"UI_PORT": 18501}, "http://testserver:18501/ui/"),
+        ({"UI_PORT": 18501}, "http://127.0.0.1:18501/ui/"),
         (
             {"UI_BASE_URL": "https://fd.example.net/ui/", "API_BEARER_TOKEN": "t0ken"},
             "https://fd.example.net/ui/",
@@ -168,6 +168,7 @@ def test_logs_are_json_lines_with_request_id(client: TestClient, caplog: pytest.
 @pytest.fixture
 def secured(make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
     services = Services(make_settings(API_BEARER_TOKEN="s3cret-token"))
+    services.db.upgrade()  # readiness also checks the schema version
     api = create_app(services=services)
 
     def private() -> dict[str, bool]:

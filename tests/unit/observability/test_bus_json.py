@@ -59,7 +59,18 @@ def test_dead_letters_json_lists_reason_and_raw_event() -> None:
     result = runner.invoke(app, ["bus", "dead-letters", "exec.orders", "orchestrator", "--json"])
     assert result.exit_code == 0, result.output
     (letter,) = json.loads(result.stdout)
-    assert list(letter) == ["hub", "group", "partition", "offset", "reason", "recorded_at", "raw"]
+    assert list(letter) == [
+        "hub",
+        "group",
+        "partition",
+        "offset",
+        "reason",
+        "recorded_at",
+        "raw",
+        "id",
+        "replayed_at",
+    ]
+    assert letter["id"] and letter["replayed_at"] is None  # what `dead-letters replay --id` takes
     assert (letter["hub"], letter["group"]) == ("exec.orders", "orchestrator")
     assert letter["reason"] == "invalid order event: side: Field required"
     assert isinstance(letter["partition"], int) and isinstance(letter["offset"], str)

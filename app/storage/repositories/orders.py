@@ -1,6 +1,6 @@
-"""Orders and fills: idempotent upserts from ``exec.orders`` events, and the read queries.
+"""Orders and fills repository: idempotent upserts from ``exec.orders`` events, and the reads.
 
-:meth:`OrderService.apply` writes a batch of :class:`~app.domain.orders.OrderEvent` in one
+:meth:`OrdersRepository.apply` writes a batch of :class:`~app.domain.orders.OrderEvent` in one
 transaction:
 
 * each order is upserted by ``client_order_id`` with the dialect's
@@ -32,12 +32,12 @@ from typing import Any, Generic, TypeVar, cast
 from sqlalchemy import Select, Table, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
-from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.domain.orders import FillPayload, OrderEvent, OrderStatus, status_rank
 from app.errors import InputError, NotFoundError, RetryableError, StorageError
-from app.storage.db import Database
+from app.storage.db import Database, is_transient_db_error
 from app.storage.models import Fill, Order
 from app.storage.types import utcnow
 
@@ -46,8 +46,8 @@ __all__ = [
     "ApplyResult",
     "FillView",
     "OrderDetail",
-    "OrderService",
     "OrderView",
+    "OrdersRepository",
     "Page",
     "SourcedOrderEvent",
 ]
@@ -135,6 +135,12 @@ class Page(Generic[T]):
     next_cursor: str | None
 
 
+_MERGED_FIELDS = ("strategy", "qty", "notional", "limit_price", "stop_price")
+"""Order fields an event may leave out (an update often carries no strategy): a batch merges
+them instead of taking them from its highest-status event, so an order's row never depends
+on where the batch boundaries fell. The upsert keeps a stored strategy (``COALESCE``)."""
+
+
 @dataclass(slots=True)
 class _Folded:
     """Every event of one order within a batch, reduced to one row."""
@@ -143,6 +149,15 @@ class _Folded:
     first_seen: datetime
     broker_order_id: str | None
     fills: dict[str, tuple[FillPayload, Any]] = field(default_factory=dict)
+    known: dict[str, Any] = field(default_factory=dict)
+    """The first non-null value of each of :data:`_MERGED_FIELDS` in the batch (arrival order)."""
+
+    def merged(self, name: str) -> Any:
+        """The field as stored: the first known strategy; the best event's sizing if it has it."""
+        if name == "strategy":
+            return self.known.get(name)
+        value = getattr(self.best.event, name)
+        return value if value is not None else self.known.get(name)
 
 
 def _rank_sql(column: ColumnElement[Any]) -> ColumnElement[int]:
@@ -152,12 +167,11 @@ def _rank_sql(column: ColumnElement[Any]) -> ColumnElement[int]:
 
 
 def _map_db_error(exc: SQLAlchemyError, what: str) -> Exception:
-    """A lost connection, lock timeout or deadlock may pass; anything else will not."""
-    cause = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
-    transient = isinstance(exc, OperationalError) or (
-        isinstance(exc, DBAPIError) and exc.connection_invalidated
-    )
-    if transient:
+    """Classified by meaning (:func:`~app.storage.db.is_transient_db_error`): an outage, a
+    read-only database, a serialisation failure or deadlock, an admin shutdown may pass
+    (``RetryableError``); only a refusal of the data itself is a ``StorageError``."""
+    cause = (str(getattr(exc, "orig", None) or exc).strip().splitlines() or [""])[0]
+    if is_transient_db_error(exc):
         return RetryableError(f"{what}: database unavailable ({type(exc).__name__}: {cause})")
     return StorageError(f"{what}: {type(exc).__name__}: {cause}")
 
@@ -243,8 +257,8 @@ _FILL_COLUMNS = (
 )
 
 
-class OrderService:
-    """Writes and reads ``trading.orders`` and ``trading.fills``."""
+class OrdersRepository:
+    """Writes and reads ``trading.orders`` and ``trading.fills``; returns frozen views, never rows."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -289,6 +303,10 @@ class OrderService:
                 entry.first_seen = min(entry.first_seen, event.ts)
                 if event.broker_order_id is not None:
                     entry.broker_order_id = event.broker_order_id
+            for name in _MERGED_FIELDS:
+                value = getattr(event, name)
+                if value is not None:
+                    entry.known.setdefault(name, value)
             raw_fills = sourced.payload.get("fills") if sourced.payload is not None else None
             for index, fill in enumerate(event.fills):
                 raw = raw_fills[index] if isinstance(raw_fills, list) else None
@@ -354,16 +372,16 @@ class OrderService:
                     "broker_order_id": entry.broker_order_id,
                     "symbol": event.symbol,
                     "side": str(event.side),
-                    "qty": event.qty,
-                    "notional": event.notional,
+                    "qty": entry.merged("qty"),
+                    "notional": entry.merged("notional"),
                     "type": str(event.type),
                     "time_in_force": event.time_in_force,
-                    "limit_price": event.limit_price,
-                    "stop_price": event.stop_price,
+                    "limit_price": entry.merged("limit_price"),
+                    "stop_price": entry.merged("stop_price"),
                     "status": str(event.status),
                     "filled_qty": Decimal(0),
                     "avg_fill_price": None,
-                    "strategy": event.strategy,
+                    "strategy": entry.merged("strategy"),
                     "source_event_id": entry.best.event_id,
                     "created_at": entry.first_seen,
                     "updated_at": now,
@@ -446,7 +464,7 @@ class OrderService:
         :data:`MAX_PAGE_SIZE`.
 
         Raises:
-            InputError: ``cursor`` was not produced by this service, or ``limit`` < 1.
+            InputError: ``cursor`` was not produced by this repository, or ``limit`` < 1.
         """
         query = select(_orders)
         if symbol is not None:
@@ -494,7 +512,7 @@ class OrderService:
         ``since`` keeps fills executed at or after that time.
 
         Raises:
-            InputError: ``cursor`` was not produced by this service, or ``limit`` < 1.
+            InputError: ``cursor`` was not produced by this repository, or ``limit`` < 1.
         """
         query = self._fill_query()
         if symbol is not None:
