@@ -27,6 +27,7 @@ from app.azure_ops.grants import IDENTITIES, REQUIRED_GRANTS, ROLE_IDS
 from app.azure_ops.verify import AzureNames, verify
 from app.bus.topology import topology
 from app.config import Settings
+from app.storage.db import Database
 from tests.integration.sweeps.arm_server import _certificate
 from tests.integration.sweeps.conftest import StaticCredential
 
@@ -172,12 +173,17 @@ def arm(tmp_path: Path) -> Iterator[Arm]:
 
 @pytest.fixture
 def api_url(make_settings: Any) -> Iterator[str]:
-    """The real API (embedded defaults) on a loopback port: the smoke routes' target."""
+    """The real API (embedded defaults, database migrated as a deployment's is) on a loopback
+    port: the smoke routes' target."""
+    settings = make_settings()
+    database = Database.from_settings(settings)
+    database.upgrade()
+    database.dispose()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(make_settings()), host="127.0.0.1", port=port, log_level="error")
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
