@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import pwd
 import re
+import resource
 import shlex
 import shutil
 import socket
@@ -245,14 +246,20 @@ def test_api_and_ui_start_as_the_image_user_and_answer_their_probes(image: Image
 def test_the_first_backtest_of_a_fresh_process_with_the_shipped_cache_is_under_2_s(image: Image) -> None:
     out = image.root / "home" / "trader" / "backtests"
     env = {"BACKTEST_NO_SAVE": "1", "BACKTEST_OUT_DIR": str(out)}
-    timings = []
+    timings, cpu = [], []
     for _ in range(3):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
         done = image.run(["python", *BACKTEST], env=env, timeout=120)
         timings.append(time.perf_counter() - started)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
         assert done.returncode == 0, done.stdout + done.stderr[-3000:]
         assert "AAPL momentum (synthetic 1Day)" in done.stdout
-    print(f"first backtest of a fresh process, shipped cache: {', '.join(f'{t:.2f}' for t in timings)} s")
+    print(
+        f"first backtest of a fresh process, shipped cache: wall {', '.join(f'{t:.2f}' for t in timings)} s, "
+        f"CPU {', '.join(f'{t:.2f}' for t in cpu)} s, load average {os.getloadavg()[0]:.1f}"
+    )
     assert min(timings) < FIRST_BACKTEST_LIMIT_S, timings
 
 
