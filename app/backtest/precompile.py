@@ -48,11 +48,15 @@ KERNEL_MODULES: tuple[str, ...] = (
     "app.backtest.engine",
     "app.backtest.portfolio",
     "app.backtest.sweeps.kernels",
-    "app.dal.regimes",
-    "app.dal.signals",
     "app.dal.synthetic",
+    "app.decision.regimes",
+    "app.decision.signals",
     "app.risk.priors",
+    "app.strategies.breakout",
     "app.strategies.kernels",
+    "app.strategies.mean_reversion",
+    "app.strategies.momentum",
+    "app.strategies.sma_cross",
 )
 """Every module that defines a Numba kernel (a unit test keeps this list complete)."""
 
