@@ -1,6 +1,6 @@
 """``python -m app.backtest.precompile``: the image build's name for :mod:`app.workers.precompile`.
 
-A shim so the Dockerfile and the docs keep one stable command.
+A shim so the Dockerfile, CI and the docs keep one stable command.
 """
 
 from __future__ import annotations

@@ -407,10 +407,11 @@ def build_container_apps_client(settings: Settings, subscription: str, **client_
     return ContainerAppsAPIClient(credential, subscription, **client_kwargs)
 
 
-def scratch_settings(root: Path) -> Settings:
+def scratch_settings(root: Path, **overrides: Any) -> Settings:
     """Embedded defaults rooted in ``root``, ignoring the environment's dotenv files.
 
     For tools that exercise code paths on throwaway data (the kernel precompile), never for
     the platform's own processes.
     """
-    return Settings(_env_file=None, DATA_DIR=root / "var", ARTIFACTS_DIR=root / "artifacts")
+    values: dict[str, Any] = {"DATA_DIR": root / "var", "ARTIFACTS_DIR": root / "artifacts", **overrides}
+    return Settings(_env_file=None, **values)

@@ -12,9 +12,6 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
@@ -133,6 +130,11 @@ class Database:
         lock (SQLite: an exclusive transaction) until it commits, so one process migrates and
         the others wait, then find the schema current and do nothing.
         """
+        # alembic is imported here, not at module level: every entry point imports this module
+        # (app.failures), and a backtest process should not pay for the migration machinery
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         try:
@@ -159,6 +161,9 @@ class Database:
     @staticmethod
     def head_revision() -> str | None:
         """The newest migration this code ships."""
+        from alembic.config import Config as AlembicConfig
+        from alembic.script import ScriptDirectory
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         return ScriptDirectory.from_config(cfg).get_current_head()
