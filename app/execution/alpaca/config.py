@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from urllib.parse import urlsplit, urlunsplit
 
 from app.config import Settings
 from app.errors import ConfigError
@@ -21,6 +22,7 @@ class AlpacaTradingConfig:
     api_secret: str = field(repr=False)
     paper: bool = True
     base_url: str | None = None
+    stream_base_url: str | None = None
     fill_wait_s: float = 2.0
     fill_poll_s: float = 0.2
 
@@ -29,6 +31,16 @@ class AlpacaTradingConfig:
         if self.base_url:
             return self.base_url
         return PAPER_URL if self.paper else LIVE_URL
+
+    @property
+    def stream_url(self) -> str:
+        """The ``trade_updates`` websocket: ``ALPACA_STREAM_URL``, else the trading URL's
+        ``/stream`` with ``http(s)`` made ``ws(s)`` (``wss://paper-api.alpaca.markets/stream``)."""
+        if self.stream_base_url:
+            return self.stream_base_url
+        parts = urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/stream", "", ""))
 
     @classmethod
     def from_settings(cls, settings: Settings) -> AlpacaTradingConfig:
@@ -46,4 +58,5 @@ class AlpacaTradingConfig:
             api_secret=settings.ALPACA_API_SECRET.get_secret_value().strip(),
             paper=settings.ALPACA_PAPER,
             base_url=settings.ALPACA_TRADING_BASE_URL,
+            stream_base_url=settings.ALPACA_STREAM_URL,
         )
