@@ -18,11 +18,15 @@ from typing import Any, Protocol
 from app.domain.orders import OrderEvent
 from app.errors import RetryableError
 
-__all__ = ["CatchUp", "StreamConnection", "StreamLost", "VenueFeed", "VenueUpdate"]
+__all__ = ["CatchUp", "StreamConnection", "StreamLost", "StreamSilent", "VenueFeed", "VenueUpdate"]
 
 
 class StreamLost(RetryableError):
     """The stream connection failed, closed or went silent; reconnecting may help."""
+
+
+class StreamSilent(StreamLost):
+    """The connection is open but nothing answers: no frame and no pong in time."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +74,18 @@ class StreamConnection(Protocol):
         """Ping the server; return the round trip in seconds.
 
         Raises:
-            StreamLost: no answer within ``timeout_s`` or the connection failed.
+            StreamSilent: no answer within ``timeout_s``.
+            StreamLost: the connection failed.
         """
         ...
 
-    async def close(self) -> None: ...
+    async def close(self) -> None:
+        """Close with the protocol's handshake."""
+        ...
+
+    def abort(self) -> None:
+        """Drop the connection at once (it stopped answering: no handshake to wait for)."""
+        ...
 
 
 class VenueFeed(Protocol):

@@ -76,7 +76,7 @@ from app.config import Settings
 from app.domain.orders import ORDER_EVENT_UPDATE, OrderEvent, OrderStatus, status_rank
 from app.errors import AiTraderError, BusError, ConfigError, InputError, OrderRejected, RetryableError
 from app.execution.time_in_force import expires_at
-from app.execution.venue import StreamConnection, StreamLost, VenueFeed, VenueUpdate
+from app.execution.venue import StreamConnection, StreamLost, StreamSilent, VenueFeed, VenueUpdate
 from app.services.container import Services
 from app.workers.consumer_status import ConsumerStatus, read_status, write_status
 from app.workers.kv_args import parse_kv_args, settings_from_kv
@@ -403,7 +403,7 @@ class VenueUpdates:
             retrying = AsyncRetrying(
                 retry=retry_if_exception_type(StreamLost),
                 wait=wait_exponential_jitter(
-                    initial=config.reconnect_initial_s,
+                    multiplier=config.reconnect_initial_s,
                     max=config.reconnect_max_s,
                     jitter=config.reconnect_initial_s,
                 ),
@@ -461,6 +461,8 @@ class VenueUpdates:
             try:
                 await self._listen(connection)
             except StreamLost as lost:
+                if isinstance(lost, StreamSilent):
+                    connection.abort()  # nothing answers: no close handshake to wait for
                 healthy = time.monotonic() - caught_up >= self.config.heartbeat_s
                 log.warning(
                     "venue stream lost after %.1f s: %s",
@@ -483,7 +485,7 @@ class VenueUpdates:
             age = self.frame_age_s() or 0.0
             if age >= config.max_frame_age_s:
                 self.stats.silent_streams += 1
-                raise StreamLost(
+                raise StreamSilent(
                     f"no frame and no answered ping for {age:.1f} s (limit {config.max_frame_age_s} s)"
                 )
             wait = min(config.heartbeat_s, config.max_frame_age_s - age)
@@ -501,7 +503,11 @@ class VenueUpdates:
                 remaining = config.max_frame_age_s - (self.frame_age_s() or 0.0)
                 if remaining <= 0:
                     continue  # the age check above declares it silent
-                await connection.ping(remaining)
+                try:
+                    await connection.ping(remaining)
+                except StreamSilent:
+                    self.stats.silent_streams += 1
+                    raise
                 self._mark_alive()
                 continue
             self._mark_alive()
@@ -621,7 +627,7 @@ class VenueUpdates:
         retrying = AsyncRetrying(
             retry=retry_if_exception_type((RetryableError, BusError)),
             wait=wait_exponential_jitter(
-                initial=self.config.publish_retry_initial_s,
+                multiplier=self.config.publish_retry_initial_s,
                 max=self.config.publish_retry_max_s,
                 jitter=self.config.publish_retry_initial_s,
             ),

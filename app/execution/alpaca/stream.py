@@ -44,7 +44,7 @@ from app.errors import ConfigError, OrderRejected
 from app.execution.alpaca.broker import AlpacaBroker
 from app.execution.alpaca.config import AlpacaTradingConfig
 from app.execution.alpaca.parsing import parse_fill_activities, parse_trade_update, parse_venue_order
-from app.execution.venue import CatchUp, StreamLost, VenueUpdate
+from app.execution.venue import CatchUp, StreamLost, StreamSilent, VenueUpdate
 
 with warnings.catch_warnings():
     warnings.filterwarnings("ignore", message="websockets.legacy is deprecated", category=DeprecationWarning)
@@ -53,6 +53,8 @@ with warnings.catch_warnings():
 __all__ = ["AlpacaStreamConnection", "AlpacaVenueFeed"]
 
 log = logging.getLogger("app.execution.alpaca.stream")
+_WIRE_LOG = logging.getLogger("app.execution.alpaca.stream.wire")
+_WIRE_LOG.setLevel(logging.INFO)  # websockets logs frames at DEBUG: the first one holds the keys
 
 _MAX_FRAME_BYTES = 4 * 1024 * 1024
 _QUEUE_FRAMES = 4096  # frames buffered while the worker publishes or catches up
@@ -63,6 +65,7 @@ class AlpacaStreamConnection:
 
     def __init__(self, websocket: ClientConnection) -> None:
         self._ws = websocket
+        self._dead = False
 
     async def receive(self, timeout_s: float) -> Mapping[str, Any] | None:
         try:
@@ -81,7 +84,8 @@ class AlpacaStreamConnection:
             waiter = await self._ws.ping()
             await asyncio.wait_for(waiter, timeout_s)
         except TimeoutError:
-            raise StreamLost(f"no pong within {timeout_s:.1f} s") from None
+            self._dead = True
+            raise StreamSilent(f"no pong within {timeout_s:.1f} s") from None
         except ConnectionClosed as exc:
             raise StreamLost(f"Alpaca closed the stream ({_close_reason(exc)})") from None
         except OSError as exc:
@@ -89,8 +93,17 @@ class AlpacaStreamConnection:
         return time.monotonic() - started
 
     async def close(self) -> None:
+        """Close politely; a connection that stopped answering is aborted (no close handshake
+        to wait for)."""
+        if self._dead:
+            self.abort()
+            return
         with contextlib.suppress(ConnectionClosed, OSError):
             await self._ws.close()
+
+    def abort(self) -> None:
+        self._dead = True
+        self._ws.transport.abort()
 
 
 class AlpacaVenueFeed:
@@ -111,6 +124,7 @@ class AlpacaVenueFeed:
                 ping_interval=None,  # the worker pings, and decides when the stream is dead
                 max_size=_MAX_FRAME_BYTES,
                 max_queue=_QUEUE_FRAMES,
+                logger=_WIRE_LOG,
             )
         except InvalidURI as exc:
             raise ConfigError(f"ALPACA_STREAM_URL is not a websocket URL: {exc}") from None
