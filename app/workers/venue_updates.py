@@ -251,6 +251,7 @@ class _Known:
     """The last state of one venue order this worker published."""
 
     rank: int
+    seen_at: datetime
     fills: set[str] = field(default_factory=set)
     filled_qty: Decimal = Decimal(0)
 
@@ -305,6 +306,7 @@ class VenueUpdates:
         self._last_update: datetime | None = None
         self._alive_at: float | None = None
         self._catchup_due: float | None = None
+        self._gap_since: datetime | None = None
         self._stop_flag = threading.Event()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._stop: asyncio.Event | None = None
@@ -552,6 +554,9 @@ class VenueUpdates:
                 before,
             )
             self._catchup_due = time.monotonic()
+            # the missed execution happened after the order's last update seen here
+            since = known.seen_at
+            self._gap_since = since if self._gap_since is None else min(self._gap_since, since)
 
     async def _catch_up(self) -> None:
         assert self.feed is not None
@@ -560,7 +565,8 @@ class VenueUpdates:
         if self._last_update is None:
             since = now - timedelta(seconds=config.catchup_lookback_s)
         else:
-            since = self._last_update - timedelta(seconds=config.catchup_overlap_s)
+            since = min(self._last_update, self._gap_since or self._last_update)
+            since -= timedelta(seconds=config.catchup_overlap_s)
         watch = frozenset(self._open_ids)
         try:
             result = await asyncio.to_thread(self.feed.catch_up, since, watch)
@@ -571,6 +577,7 @@ class VenueUpdates:
             filled = result.filled_qty.get(report.broker_order_id or "")
             published += await self._publish_async(report, filled)
         self.stats.catch_ups += 1
+        self._gap_since = None
         self._catchup_due = time.monotonic() + config.heartbeat_s if result.incomplete else None
         log.info(
             "venue catch-up done",
@@ -602,9 +609,10 @@ class VenueUpdates:
         key = report.broker_order_id or report.client_order_id
         known = self._known.get(key)
         if known is None:
-            known = self._known[key] = _Known(rank=status_rank(report.status))
+            known = self._known[key] = _Known(rank=status_rank(report.status), seen_at=report.ts)
         self._known.move_to_end(key)
         known.rank = max(known.rank, status_rank(report.status))
+        known.seen_at = max(known.seen_at, report.ts)
         known.fills.update(f.venue_fill_id for f in report.fills)
         if filled_qty is not None:
             known.filled_qty = max(known.filled_qty, filled_qty)

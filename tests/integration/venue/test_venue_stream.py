@@ -455,3 +455,56 @@ def test_an_unreachable_venue_fails_after_the_configured_attempts(
     assert time.monotonic() - started >= 0.05 + 0.1  # two back-offs were waited
     assert worker.stats.reconnects == 2
     bus.close()
+
+
+def test_a_fill_that_reveals_a_missed_execution_triggers_a_catch_up(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    settings = make_settings()
+    bus, database = _bus(settings), _database(tmp_path)
+    with venue_server() as venue:
+        worker = VenueUpdates(
+            bus, _config(), feed=_feed(venue), clock=_clock(datetime(2026, 11, 25, 15, tzinfo=UTC))
+        )
+        with running(worker):
+            wait_for(lambda: venue.connected() == 1, 10, "the stream subscription")
+            _msft_filled_at_the_venue(venue)
+            venue.send(load("trade_update_new_msft.json"))
+            # the partial fill's frame never comes: the fill frame says 7 were filled before it
+            venue.send(load("trade_update_fill_msft.json"))
+            wait_for(lambda: worker.stats.catch_ups == 2, 10, "the catch-up the gap asks for")
+        assert venue.connected() == 1  # caught up on the same connection
+    _consume(bus, database)
+    detail = OrderService(database).get_order("rt-msft-breakout-20261125-buy")
+    assert [(f.venue_fill_id, f.qty) for f in detail.fills] == [
+        (f"{MSFT_ID}:7", D("7")),
+        (f"{MSFT_ID}:20", D("13")),
+    ]
+    assert detail.order.filled_qty == D("20")
+    database.dispose()
+    bus.close()
+
+
+def test_the_same_frames_get_the_same_event_ids_in_a_fresh_process(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    frames = [
+        "trade_update_new_msft.json",
+        "trade_update_partial_fill_msft.json",
+        "trade_update_fill_msft.json",
+    ]
+    ids = []
+    for run in ("first", "second"):
+        bus = LocalBus(LocalBusConfig(path=tmp_path / f"{run}.db"), topology(make_settings()))
+        with venue_server() as venue:
+            worker = VenueUpdates(
+                bus, _config(), feed=_feed(venue), clock=_clock(datetime(2026, 11, 25, 15, tzinfo=UTC))
+            )
+            with running(worker):
+                wait_for(lambda venue=venue: venue.connected() == 1, 10, "the stream subscription")
+                for name in frames:
+                    venue.send(load(name))
+                wait_for(lambda worker=worker: worker.stats.frames == len(frames), 10, "every frame")
+        ids.append([e.event_id for e in _published(bus)])
+        bus.close()
+    assert len(ids[0]) == len(frames) and ids[0] == ids[1]
