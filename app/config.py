@@ -15,18 +15,20 @@ from decimal import Decimal
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal, get_args
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, quote, urlsplit, urlunsplit
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.errors import ConfigError
 
-__all__ = ["Backend", "Settings", "load_settings", "mask_url"]
+__all__ = ["Backend", "Settings", "load_settings", "mask_secrets_in", "mask_url"]
 
 _KEY_VAULT_REFERENCE = "@microsoft.keyvault("
 """Lower-cased prefix of an App Service Key Vault reference that was not resolved."""
 
+_LABEL = r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?"
+_HOST_NAME = re.compile(rf"(?=.{{1,253}}$){_LABEL}(?:\.{_LABEL})*")
 Port = Annotated[int, Field(ge=1, le=65535)]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -40,14 +42,51 @@ class Backend:
     reason: str
 
 
+_CREDENTIAL_QUERY_KEYS = re.compile(r"(?i)^.*(pass|pwd|secret|token|key|sig|auth|credential).*$")
+"""Query parameter names whose values sign a request (passwords, API keys, SAS fields)."""
+_NETLOC_PASSWORD = re.compile(r"(//[^/?#@:]*:)[^/?#@]*@")
+_QUERY_CREDENTIAL = re.compile(
+    r"(?i)([?&](?:[^=&#\s]*(?:pass|pwd|secret|token|key|sig|auth|credential)[^=&#\s]*)=)[^&#\s]*"
+)
+
+
 def mask_url(url: str) -> str:
-    """Return ``url`` with any password replaced by ``***``."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)[1]
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc}"))
+    """Return ``url`` with every credential-bearing part replaced by ``***``.
+
+    Masks the password of ``user:password@`` and the value of any query parameter whose name
+    carries a credential (``password``, ``apikey``, ``token``, ``sig`` ...). A URL too malformed
+    to parse is masked textually, so a bad setting is never echoed with its secret.
+    """
+    try:
+        parts = urlsplit(url)
+        password = parts.password
+    except ValueError:
+        return _mask_text(url)
+    netloc = parts.netloc
+    if password is not None:
+        host = netloc.rsplit("@", 1)[1]
+        netloc = f"{parts.username or ''}:***@{host}"
+    query = parts.query
+    if query:
+        pairs = parse_qsl(query, keep_blank_values=True)
+        if any(_CREDENTIAL_QUERY_KEYS.match(k) for k, _ in pairs):
+            query = "&".join(
+                f"{quote(k, safe='')}={'***' if _CREDENTIAL_QUERY_KEYS.match(k) else quote(v, safe='')}"
+                for k, v in pairs
+            )
+    return _mask_text(urlunsplit(parts._replace(netloc=netloc, query=query)))
+
+
+def _mask_text(text: str) -> str:
+    """Mask ``//user:secret@`` and ``?password=...`` wherever they occur in ``text``."""
+    return _QUERY_CREDENTIAL.sub(r"\1***", _NETLOC_PASSWORD.sub(r"\1***@", text))
+
+
+def mask_secrets_in(text: str) -> str:
+    """Mask every URL credential inside free text (an error message, a log line)."""
+    if "://" not in text and "=" not in text:
+        return text
+    return _mask_text(text)
 
 
 def _check_url(value: str | None, schemes: tuple[str, ...]) -> str | None:
@@ -80,6 +119,7 @@ class Settings(BaseSettings):
         case_sensitive=True,
         frozen=True,
         populate_by_name=True,
+        allow_inf_nan=False,
     )
 
     # --- local layout -----------------------------------------------------------------
@@ -148,7 +188,16 @@ class Settings(BaseSettings):
         description="Public URL of the dashboard (e.g. https://<fd-host>/ui/); where the API sends /ui.",
     )
     API_BASE_URL: str | None = None
-    API_BEARER_TOKEN: SecretStr | None = None
+    API_BEARER_TOKEN: SecretStr | None = Field(
+        default=None, description="Bearer token every non-health route needs; blank counts as unset."
+    )
+    API_MAX_BODY_BYTES: Annotated[int, Field(ge=1024, le=100_000_000)] = Field(
+        default=1_000_000, description="Largest request body the API reads (chunked or not); above: 413."
+    )
+    FORWARDED_ALLOW_IPS: str = Field(
+        default="127.0.0.1",
+        description="Comma list of proxy addresses (or CIDRs) whose X-Forwarded-* headers the API trusts.",
+    )
     READY_CHECK_TIMEOUT_S: Annotated[float, Field(gt=0, le=30)] = 2.0
 
     # --- market data ------------------------------------------------------------------
@@ -257,6 +306,29 @@ class Settings(BaseSettings):
         default=None, description="Sweep output folder (the runbook's sweep command); SWEEP_OUTPUT_DIR wins."
     )
     SWEEP_JOB_ID: str | None = None
+    SWEEP_MAX_SETS: Annotated[int, Field(ge=1, le=10_000_000)] = Field(
+        default=100_000, description="Largest grid or random sample a sweep may run; above it is refused."
+    )
+    SWEEP_FAILURE_RATIO: Annotated[float, Field(gt=0, le=1)] = Field(
+        default=1.0,
+        description="A sweep whose failed sets reach this fraction of all sets is recorded failed.",
+    )
+    SWEEP_DATA_ROOTS: str = Field(
+        default="",
+        description="Comma list of folders an API-submitted sweep may read with vendor 'file'; "
+        "empty: API sweeps may not use vendor 'file' or data_path.",
+    )
+    SWEEP_JOB_LEASE_S: Annotated[float, Field(ge=5, le=3600)] = Field(
+        default=120.0,
+        description="A running sweep job renews its lease this often / 3; a job whose lease ran out "
+        "is recorded failed (its worker died).",
+    )
+    ROUTER_MAX_BARS: Annotated[int, Field(ge=100, le=5_000_000)] = Field(
+        default=100_000, description="Largest bar window one POST /router/run may load; above: 422."
+    )
+    ROUTER_BAR_CACHE_BYTES: Annotated[int, Field(ge=0, le=4_000_000_000)] = Field(
+        default=64_000_000, description="Memory the router's bar cache may hold."
+    )
     SWEEP_JOB_RESOURCE_ID: str | None = None
     SWEEP_JOB_CONTAINER: str = "sweep-job"
     RAY_ADDRESS: str | None = None
@@ -287,11 +359,31 @@ class Settings(BaseSettings):
         default=None, description="Sweep config the 17:30 retrain runs; unset: retrain disabled."
     )
 
+    @field_validator(
+        "DATABASE_URL",
+        "AZURE_STORAGE_CONNECTION_STRING",
+        "EH_CONNECTION_STRING",
+        "API_BEARER_TOKEN",
+        "ALPACA_API_KEY",
+        "ALPACA_API_SECRET",
+        "ALPHAVANTAGE_API_KEY",
+        "FINNHUB_API_KEY",
+        "TWELVEDATA_API_KEY",
+        mode="before",
+    )
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
+        """An empty or all-whitespace credential is no credential."""
+        raw = value.get_secret_value() if isinstance(value, SecretStr) else value
+        if isinstance(raw, str) and not raw.strip():
+            return None
+        return value
+
     @field_validator("DATABASE_URL", mode="before")
     @classmethod
     def _database_url(cls, value: Any) -> Any:
         raw = value.get_secret_value() if isinstance(value, SecretStr) else value
-        if raw in (None, ""):
+        if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         _check_url(str(raw), ("sqlite", "postgres", "postgresql", "postgresql+psycopg"))
         return raw
@@ -353,7 +445,7 @@ class Settings(BaseSettings):
     @field_validator("SCHEDULE_INTRADAY_INTERVAL")
     @classmethod
     def _intraday_interval(cls, value: str) -> str:
-        from app.dal.intervals import INTERVALS
+        from app.domain.intervals import INTERVALS
 
         intraday = [name for name, interval in INTERVALS.items() if not interval.is_daily]
         if value not in intraday:
@@ -377,9 +469,29 @@ class Settings(BaseSettings):
         if value in (None, ""):
             return None
         assert value is not None
-        if "://" in value or "/" in value or " " in value:
+        if _HOST_NAME.fullmatch(value) is None:
             raise ValueError("must be a bare host name such as ai-trader-ehns.servicebus.windows.net")
         return value
+
+    @field_validator("FORWARDED_ALLOW_IPS")
+    @classmethod
+    def _forwarded_allow_ips(cls, value: str) -> str:
+        import ipaddress
+
+        entries = [e.strip() for e in value.split(",") if e.strip()]
+        for entry in entries:
+            if entry == "*":
+                continue
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(f"{entry!r} is not an IP address, a CIDR or *") from None
+        return ",".join(entries)
+
+    @property
+    def sweep_data_roots(self) -> tuple[Path, ...]:
+        """Folders API-submitted sweeps may read data files from (resolved; none by default)."""
+        return tuple(Path(p.strip()).resolve() for p in self.SWEEP_DATA_ROOTS.split(",") if p.strip())
 
     @field_validator(
         "CHECKPOINT_CONTAINER", "BLOB_CONTAINER_DATA", "BLOB_CONTAINER_MODELS", "BLOB_CONTAINER_CONFIGS"
@@ -552,6 +664,8 @@ class Settings(BaseSettings):
                 out[name] = "***" if value.get_secret_value() else ""
             elif isinstance(value, str) and "://" in value:
                 out[name] = mask_url(value)
+            elif isinstance(value, str):
+                out[name] = mask_secrets_in(value)
             elif isinstance(value, Path):
                 out[name] = str(value)
             else:
@@ -575,9 +689,13 @@ def _format_error(exc: ValidationError) -> str:
     for err in exc.errors():
         key = ".".join(str(p) for p in err["loc"]) or "settings"
         message = err["msg"].removeprefix("Value error, ")
-        parts.append(
-            f"{key}: {message}" if _is_secret(key) else f"{key}: {message} (got {err.get('input')!r})"
-        )
+        if _is_secret(key):
+            parts.append(f"{key}: {message}")
+        else:
+            shown = err.get("input")
+            if isinstance(shown, str):
+                shown = mask_secrets_in(shown)
+            parts.append(f"{key}: {mask_secrets_in(message)} (got {shown!r})")
     return "invalid configuration: " + "; ".join(parts)
 
 
@@ -591,3 +709,9 @@ def load_settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValidationError as exc:
         raise ConfigError(_format_error(exc)) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"cannot read the dotenv file (.env / .env.dev): not UTF-8 (byte {exc.start}: {exc.reason})"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"cannot read the dotenv file (.env / .env.dev): {exc.strerror}") from None

@@ -11,6 +11,8 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from app.config import mask_secrets_in
+
 __all__ = ["COMPONENT_ENV", "JsonFormatter", "configure_logging", "request_id_var", "resolve_component"]
 
 COMPONENT_ENV = "AI_TRADER_COMPONENT"
@@ -60,7 +62,14 @@ class JsonFormatter(logging.Formatter):
                 payload[key] = value
         if record.exc_info:
             payload["exc"] = self.formatException(record.exc_info)
-        return json.dumps(payload, default=_json_default)
+        return mask_secrets_in(json.dumps(payload, default=_json_default))
+
+
+class MaskingFormatter(logging.Formatter):
+    """Plain-text lines with every URL credential masked (see :func:`app.config.mask_secrets_in`)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        return mask_secrets_in(super().format(record))
 
 
 def configure_logging(level: str = "INFO", *, json_lines: bool = True, component: str | None = None) -> None:
@@ -73,7 +82,7 @@ def configure_logging(level: str = "INFO", *, json_lines: bool = True, component
     handler.setFormatter(
         JsonFormatter(resolve_component(component))
         if json_lines
-        else logging.Formatter("%(levelname)s %(name)s: %(message)s")
+        else MaskingFormatter("%(levelname)s %(name)s: %(message)s")
     )
     root = logging.getLogger()
     for existing in list(root.handlers):

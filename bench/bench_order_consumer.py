@@ -31,8 +31,8 @@ import psycopg
 from app.bus.factory import create_bus
 from app.config import Settings
 from app.domain.orders import OrderEvent
-from app.services.orders import OrderService
 from app.storage.db import Database
+from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from bench.report import write_section
 from tests import servers
@@ -57,7 +57,7 @@ def _consumer_rate(settings: Settings, database_url: str, scenario: Scenario) ->
     database = Database(database_url)
     database.upgrade()
     consumer = bus.consumer(HUB, GROUP)
-    worker = OrderConsumer(consumer, OrderService(database), OrderConsumerConfig(hub=HUB, group=GROUP))
+    worker = OrderConsumer(consumer, OrdersRepository(database), OrderConsumerConfig(hub=HUB, group=GROUP))
     total = len(scenario.envelopes)
     started = time.perf_counter()
     while worker.stats.events < total:

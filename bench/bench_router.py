@@ -38,6 +38,7 @@ from app.router.offline import OfflineBars
 from app.router.service import router_risk_config
 from app.router.state import RouterContext
 from app.storage.db import Database
+from app.storage.repositories.guard import GuardRepository
 from bench.report import write_section
 from tests.servers import free_port, wait_for
 
@@ -118,7 +119,7 @@ def _context(root: Path) -> tuple[RouterContext, Callable[[], None]]:
         settings=settings,
         market_data=MarketData(settings, None),
         offline_bars=OfflineBars(MarketData(settings, None)),
-        guard=OrderGuard(db, GuardLimits.from_settings(settings)),
+        guard=OrderGuard(GuardRepository(db), GuardLimits.from_settings(settings)),
         risk=router_risk_config(settings),
         bus=lambda: bus,
         broker=lambda: broker,

@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus
-from app.services.orders import OrderService, SourcedOrderEvent
 from app.storage.db import Database
+from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 
 __all__ = ["filled_order", "record_filled_order"]
 
@@ -37,5 +37,5 @@ def filled_order(
 def record_filled_order(db: Database, **kwargs: str) -> OrderEvent:
     """Store :func:`filled_order` through the order service, as the consumer would."""
     event = filled_order(**kwargs)  # type: ignore[arg-type]
-    OrderService(db).apply([SourcedOrderEvent(event=event, event_id=f"evt-{event.client_order_id}")])
+    OrdersRepository(db).apply([SourcedOrderEvent(event=event, event_id=f"evt-{event.client_order_id}")])
     return event

@@ -12,7 +12,8 @@ from fastapi import APIRouter, Depends, FastAPI
 
 import app as app_package
 from app.api.auth import require_bearer
-from app.api.middleware import RequestIdMiddleware
+from app.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
+from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.routes import health
 from app.config import Settings, load_settings
@@ -93,12 +94,14 @@ def create_app(
     api.state.services = services
     _register_readiness(services)
     install_problem_handlers(api)
+    api.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.API_MAX_BODY_BYTES)
     api.add_middleware(RequestIdMiddleware)
 
     protected = [Depends(require_bearer)]
     api.include_router(health.router)
     for router in _feature_routers():
         api.include_router(router, dependencies=protected)
+    install_openapi(api)
     return api
 
 

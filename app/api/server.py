@@ -23,7 +23,8 @@ def _is_loopback(host: str) -> bool:
 
 def check_bind(settings: Settings, host: str) -> None:
     """Raise :class:`ConfigError` when binding ``host`` would expose an API without auth."""
-    if settings.API_BEARER_TOKEN is None and not _is_loopback(host):
+    token = settings.API_BEARER_TOKEN
+    if (token is None or not token.get_secret_value().strip()) and not _is_loopback(host):
         raise ConfigError(
             f"refusing to bind the API to {host} without API_BEARER_TOKEN: set a token, or bind to 127.0.0.1"
         )
@@ -44,5 +45,6 @@ def serve(
         log_config=None,
         access_log=False,
         proxy_headers=True,
-        forwarded_allow_ips="*",
+        forwarded_allow_ips=settings.FORWARDED_ALLOW_IPS or "127.0.0.1",
+        h11_max_incomplete_event_size=64 * 1024,
     )

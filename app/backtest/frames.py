@@ -434,8 +434,12 @@ def write_frame(
     filename: str | None = None,
     extra: Mapping[str, Any] | None = None,
     blob: BlobFrames | None = None,
+    register: bool = True,
 ) -> FrameRecord:
     """Write ``frame`` as parquet under ``frames_dir`` and append its manifest line.
+
+    With ``register=False`` the manifest line is left to the caller (``append_manifest``
+    with ``record.to_json()``), who appends it once everything else of the run is in place.
 
     The file name defaults to :func:`frame_filename`; an existing file of that name is
     replaced atomically. ``extra`` adds keys to the manifest line (never overriding the
@@ -478,5 +482,6 @@ def write_frame(
     )
     if blob is not None:
         record = blob.publish(path, record)
-    append_manifest(frames_dir / MANIFEST_NAME, record.to_json())
+    if register:
+        append_manifest(frames_dir / MANIFEST_NAME, record.to_json())
     return record

@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         run = run_request(settings, request, source="cli")
         summary = summary_json(run)
         if bus is not None:
-            from app.services.market_events import publish_market_frames
+            from app.bus.market_events import publish_market_frames
 
             published = publish_market_frames(
                 bus,
@@ -176,6 +176,8 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse ``argv``, run the backtest and return the exit code."""
+    from app.failures import EDGE_FAILURES, describe_failure
+
     args = build_parser().parse_args(argv)
     try:
         summary = _run(args)
@@ -184,6 +186,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except AiTraderError as exc:
         sys.stderr.write(f"error: {exc}\n")
+        return 1
+    except EDGE_FAILURES as exc:
+        sys.stderr.write(f"error: {describe_failure(exc)}\n")
         return 1
     if args.json:
         sys.stdout.write(json.dumps(summary, default=str) + "\n")

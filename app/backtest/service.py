@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import math
+import shutil
 import uuid
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
@@ -19,16 +20,33 @@ import numpy as np
 import pandas as pd
 
 from app.backtest.engine import STATUS_RUINED, BacktestResult, EngineConfig, run_backtest, status_message
-from app.backtest.frames import FrameRecord, FrameSource, frame_publisher, write_frame
-from app.backtest.pipeline import DecisionFrame, decide
+from app.backtest.frames import (
+    MANIFEST_NAME,
+    FrameRecord,
+    FrameSource,
+    append_manifest,
+    frame_publisher,
+    write_frame,
+)
 from app.config import Settings
-from app.dal import FetchResult, MarketData, compute_regimes, compute_signals
-from app.dal.intervals import get_interval
+from app.dal import FetchResult, MarketData
+from app.decision import compute_regimes, compute_signals
+from app.decision.pipeline import DecisionFrame, decide
+from app.domain.intervals import get_interval
 from app.errors import InputError, StorageError
 from app.risk.sizing import RiskConfig, SizingMethod
 from app.strategies import get_strategy
+from app.validation import check_date_range, check_finite
 
-__all__ = ["BacktestRequest", "BacktestRun", "build_frame", "run_request", "summary_json"]
+__all__ = [
+    "MAX_WARMUP_BARS",
+    "BacktestRequest",
+    "BacktestRun",
+    "build_frame",
+    "check_backtest_request",
+    "run_request",
+    "summary_json",
+]
 
 log = logging.getLogger("app.backtest")
 
@@ -195,44 +213,75 @@ def _log_decisions(decisions: DecisionFrame, risk: RiskConfig) -> None:
         )
 
 
-def _write_outputs(out_dir: Path, summary: dict[str, Any], result: BacktestResult) -> None:
+def _stage_outputs(out_dir: Path, result: BacktestResult) -> Path:
+    """Write trades and equity into a hidden folder beside ``out_dir``; return that folder."""
+    staging = out_dir.with_name(f".{out_dir.name}.tmp")
     try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-        (out_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
-        result.trades.to_csv(out_dir / "trades.csv", index=False)
-        result.equity.rename_axis("timestamp").to_csv(out_dir / "equity.csv")
+        staging.mkdir(parents=True, exist_ok=False)
+        result.trades.to_csv(staging / "trades.csv", index=False)
+        result.equity.rename_axis("timestamp").to_csv(staging / "equity.csv")
     except OSError as exc:
-        raise StorageError(f"cannot write backtest outputs to {out_dir}: {exc}") from exc
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StorageError(
+            f"cannot write backtest outputs to {out_dir.parent} (BACKTEST_OUT_DIR): {exc.strerror or exc}"
+        ) from exc
+    return staging
+
+
+def _finish_outputs(staging: Path, out_dir: Path, summary: dict[str, Any]) -> None:
+    """Add ``summary.json`` and move the staged folder to ``out_dir`` in one rename."""
+    try:
+        (staging / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+        staging.rename(out_dir)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise StorageError(
+            f"cannot write backtest outputs to {out_dir.parent} (BACKTEST_OUT_DIR): {exc.strerror or exc}"
+        ) from exc
 
 
 def _record(settings: Settings, run: BacktestRun, source: FrameSource, summary: dict[str, Any]) -> None:
-    from sqlalchemy.exc import SQLAlchemyError
-
     from app.storage.db import Database
-    from app.storage.models import BacktestRun as BacktestRunRow
+    from app.storage.repositories.backtest_runs import BacktestRunRecord, BacktestRunsRepository
 
     database = Database.from_settings(settings)
     try:
         database.upgrade()
         metrics = {k: v for k, v in summary.items() if k not in ("trades", "params", "run_id")}
-        with database.transaction() as session:
-            session.add(
-                BacktestRunRow(
-                    run_id=run.run_id,
-                    source=source,
-                    symbol=run.fetch.symbol,
-                    strategy=run.request.strategy,
-                    vendor=run.fetch.vendor,
-                    interval=run.fetch.interval,
-                    params=summary["params"],
-                    metrics=metrics,
-                    frame_path=run.frame.path,
-                )
+        BacktestRunsRepository(database).add(
+            BacktestRunRecord(
+                run_id=run.run_id,
+                source=source,
+                symbol=run.fetch.symbol,
+                strategy=run.request.strategy,
+                vendor=run.fetch.vendor,
+                interval=run.fetch.interval,
+                params=summary["params"],
+                metrics=metrics,
+                frame_path=run.frame.path,
             )
-    except SQLAlchemyError as exc:
-        raise StorageError(f"cannot record the backtest run: {exc.__class__.__name__}: {exc}") from exc
+        )
     finally:
         database.dispose()
+
+
+MAX_WARMUP_BARS = 100_000
+"""Most warm-up bars a run may ask for (the API's bound too)."""
+
+
+def check_backtest_request(request: BacktestRequest) -> None:
+    """Refuse what no run can use: dates outside the market range, non-finite money, huge warm-ups.
+
+    Raises:
+        InputError: naming the field and its bound.
+    """
+    check_date_range(request.start, request.end)
+    for name in ("initial_cash", "commission", "slippage_bps", "risk_fraction"):
+        check_finite(name, float(getattr(request, name)))
+    if request.initial_cash <= 0:
+        raise InputError(f"initial_cash must be above 0; got {request.initial_cash!r}")
+    if not 0 <= request.warmup_bars <= MAX_WARMUP_BARS:
+        raise InputError(f"warm-up must be 0 to {MAX_WARMUP_BARS:,} bars; got {request.warmup_bars:,}")
 
 
 def run_request(
@@ -254,6 +303,7 @@ def run_request(
         InputError: bad strategy, parameter, vendor, dates, or a range with no bars.
         StorageError: outputs or the database record cannot be written.
     """
+    check_backtest_request(request)
     strategy = get_strategy(request.strategy, request.params)
     risk = RiskConfig.from_settings(
         settings,
@@ -317,24 +367,29 @@ def run_request(
     if result.status == STATUS_RUINED:
         log.warning("backtest: %s", status_message(result.status))
     run_id = uuid.uuid4().hex
-    frame = write_frame(
-        build_frame(bars, signals, regimes, decisions, result.equity),
-        frames_dir=settings.frames_dir,
-        symbol=fetched.symbol,
-        strategy=request.strategy,
-        vendor=fetched.vendor,
-        interval=fetched.interval,
-        source=source,
-        run_id=run_id,
-        extra={"risk_agent": request.risk_agent, "params": strategy.params()},
-        blob=frame_publisher(settings),
-    )
-    log.info("prob_frame_path=%s rows=%d", frame.path, frame.rows)
-    if frame.blob_path is not None:
-        log.info("prob_frame_blob_uri=%s", frame.blob_path)
     out_root = settings.BACKTEST_OUT_DIR or (settings.ARTIFACTS_DIR / "backtests")
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     out_dir = out_root / f"{stamp}_{fetched.symbol}_{request.strategy}_{run_id[:8]}"
+    # Outputs are staged first, the frame written next, and the manifest line appended only
+    # once the frame and the outputs are in place: a failed write leaves nothing behind.
+    staging = _stage_outputs(out_dir, result)
+    try:
+        frame = write_frame(
+            build_frame(bars, signals, regimes, decisions, result.equity),
+            frames_dir=settings.frames_dir,
+            symbol=fetched.symbol,
+            strategy=request.strategy,
+            vendor=fetched.vendor,
+            interval=fetched.interval,
+            source=source,
+            run_id=run_id,
+            extra={"risk_agent": request.risk_agent, "params": strategy.params()},
+            blob=frame_publisher(settings),
+            register=False,
+        )
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     run = BacktestRun(
         run_id=run_id,
         request=request,
@@ -348,7 +403,15 @@ def run_request(
         recorded=not settings.BACKTEST_NO_SAVE,
     )
     summary = summary_json(run)
-    _write_outputs(out_dir, summary, result)
+    try:
+        _finish_outputs(staging, out_dir, summary)
+        append_manifest(settings.frames_dir / MANIFEST_NAME, frame.to_json())
+    except BaseException:
+        Path(frame.path).unlink(missing_ok=True)
+        raise
+    log.info("prob_frame_path=%s rows=%d", frame.path, frame.rows)
+    if frame.blob_path is not None:
+        log.info("prob_frame_blob_uri=%s", frame.blob_path)
     log.info(
         "backtest done: trades=%d final_equity=%.2f total_return=%.4f out_dir=%s",
         result.num_trades,

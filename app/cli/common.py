@@ -10,6 +10,7 @@ from rich.console import Console
 
 from app.config import Settings, load_settings
 from app.errors import AiTraderError, ConfigError, InputError
+from app.failures import EDGE_FAILURES, describe_failure
 from app.observability import configure_logging
 
 __all__ = ["console", "err_console", "exit_on_error", "settings_or_exit"]
@@ -41,4 +42,7 @@ def exit_on_error() -> Iterator[None]:
         raise typer.Exit(2) from None
     except AiTraderError as exc:
         err_console.print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        raise typer.Exit(1) from None
+    except EDGE_FAILURES as exc:
+        err_console.print(f"[red]error:[/red] {describe_failure(exc)}", highlight=False, soft_wrap=True)
         raise typer.Exit(1) from None

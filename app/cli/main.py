@@ -12,7 +12,7 @@ from rich.table import Table
 
 from app.cli.azure import azure_app
 from app.cli.bus import bus_app
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, err_console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
@@ -120,5 +120,11 @@ def config_show(as_json: bool = typer.Option(False, "--json", help="Print JSON i
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: a failure no command handled is one line and exit 1."""
+    from app.failures import EDGE_FAILURES, describe_failure
+
+    try:
+        app()
+    except EDGE_FAILURES as exc:
+        err_console.print(f"[red]error:[/red] {describe_failure(exc)}", highlight=False, soft_wrap=True)
+        raise SystemExit(1) from None

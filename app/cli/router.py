@@ -40,15 +40,15 @@ def _print_status(status: Any, as_json: bool) -> None:
 
 
 def _set(active: bool, reason: str, actor: str, as_json: bool) -> None:
-    from app.risk.kill_switch import KillSwitchStore
     from app.storage.db import Database
+    from app.storage.repositories.kill_switch import KillSwitchRepository
 
     settings = settings_or_exit()
     with exit_on_error():
         database = Database.from_settings(settings)
         try:
             database.upgrade()
-            _print_status(KillSwitchStore(database).set(active, reason=reason, actor=actor), as_json)
+            _print_status(KillSwitchRepository(database).set(active, reason=reason, actor=actor), as_json)
         finally:
             database.dispose()
 
@@ -76,15 +76,15 @@ def kill_switch_off(
 @kill_switch_app.command("status")
 def kill_switch_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the switch, who set it and why, and how often each guard has refused an order."""
-    from app.risk.kill_switch import KillSwitchStore
     from app.storage.db import Database
+    from app.storage.repositories.kill_switch import KillSwitchRepository
 
     settings = settings_or_exit()
     with exit_on_error():
         database = Database.from_settings(settings)
         try:
             database.upgrade()
-            _print_status(KillSwitchStore(database).status(), as_json)
+            _print_status(KillSwitchRepository(database).status(), as_json)
         finally:
             database.dispose()
 
@@ -95,15 +95,15 @@ def kill_switch_history(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List changes of the switch and refused orders (``kill_switch_events``), newest first."""
-    from app.risk.kill_switch import KillSwitchStore
     from app.storage.db import Database
+    from app.storage.repositories.kill_switch import KillSwitchRepository
 
     settings = settings_or_exit()
     with exit_on_error():
         database = Database.from_settings(settings)
         try:
             database.upgrade()
-            events = KillSwitchStore(database).history(limit)
+            events = KillSwitchRepository(database).history(limit)
         finally:
             database.dispose()
     if as_json:

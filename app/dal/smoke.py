@@ -28,13 +28,14 @@ from rich.table import Table
 
 from app.config import Settings, load_settings
 from app.dal.errors import VendorRefused
-from app.dal.intervals import INTERVALS, NEW_YORK
 from app.dal.quality import xnys
-from app.dal.regimes import compute_regimes
 from app.dal.registry import VENDORS
 from app.dal.service import MarketData
-from app.dal.signals import compute_signals
+from app.decision.regimes import compute_regimes
+from app.decision.signals import compute_signals
+from app.domain.intervals import INTERVALS, NEW_YORK
 from app.errors import AiTraderError, ConfigError, InputError
+from app.validation import check_market_date
 
 __all__ = ["DEFAULT_CHECKS", "Check", "build_parser", "main", "parse_check", "run_smoke"]
 
@@ -189,7 +190,7 @@ def run_smoke(
     publisher: Publisher | None = None
     if publish:
         from app.bus.factory import create_bus
-        from app.services.market_events import publish_market_frames
+        from app.bus.market_events import publish_market_frames
 
         market_bus = bus = create_bus(settings)
 
@@ -302,13 +303,17 @@ def _as_of(text: str | None) -> date:
     if text is None:
         return datetime.now(ZoneInfo(NEW_YORK)).date()
     try:
-        return date.fromisoformat(text)
+        as_of = date.fromisoformat(text)
     except ValueError:
         raise InputError(f"--as-of must be YYYY-MM-DD; got {text!r}") from None
+    check_market_date("--as-of", as_of)
+    return as_of
 
 
 def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
     """Entry point of ``scripts/dal_smoke.py``: 0 all ok, 1 a check failed, 2 bad arguments or config."""
+    from app.failures import EDGE_FAILURES, describe_failure
+
     out = console or Console(width=None if sys.stdout.isatty() else 160)
     args = build_parser().parse_args(argv)
     try:
@@ -319,6 +324,14 @@ def main(argv: Sequence[str] | None = None, console: Console | None = None) -> i
     except (ConfigError, InputError) as exc:
         Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
         return 2
+    except AiTraderError as exc:
+        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
+        return 1
+    except EDGE_FAILURES as exc:
+        Console(stderr=True).print(
+            f"[red]error:[/red] {describe_failure(exc)}", highlight=False, soft_wrap=True
+        )
+        return 1
     render(report, path, out)
     return 0 if report["ok"] else 1
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any, Literal
 
 import numpy as np
@@ -110,6 +111,16 @@ def _raw_scores(estimator: Any, features: np.ndarray) -> np.ndarray:
     return np.asarray(estimator.predict_proba(features)[:, 1], dtype=np.float64)
 
 
+_SMALL_BATCH = 256
+
+
+@cache
+def _threadpools() -> Any:
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
 class WinProbabilityModel:
     """A fitted base classifier and its calibration map: features in, P(win) out."""
 
@@ -132,7 +143,12 @@ class WinProbabilityModel:
         from sklearn import config_context
 
         with config_context(assume_finite=True):
-            return self.calibrator(_raw_scores(self.estimator, matrix))
+            if matrix.shape[0] > _SMALL_BATCH:
+                return self.calibrator(_raw_scores(self.estimator, matrix))
+            # Waking an OpenMP team costs more than scoring a few rows, and far more on a
+            # busy host: the router scores one bar, so it scores it on one thread.
+            with _threadpools().limit(limits=1, user_api="openmp"):
+                return self.calibrator(_raw_scores(self.estimator, matrix))
 
 
 @dataclass(frozen=True, slots=True)

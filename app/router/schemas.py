@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.domain.orders import OrderEvent
+from app.validation import StrictFlag
 
 __all__ = ["GuardView", "RouterRunRequest", "RouterRunResult"]
 
@@ -40,16 +41,16 @@ class RouterRunRequest(BaseModel):
     inside that window.
     """
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     symbol: Annotated[str, Field(min_length=1, max_length=32, examples=["AAPL"])]
     start: datetime
     end: datetime | None = None
     strategy: Annotated[str, Field(min_length=1, max_length=64, examples=["breakout"])]
-    offline_mode: bool = Field(default=False, description="Use synthetic bars (no vendor call).")
-    publish_orders: bool = Field(default=False, description="Publish the intent on exec.orders.")
-    execute_orders: bool = Field(default=False, description="Send the intent to the configured broker.")
-    kill_switch_active: bool = Field(default=False, description="Refuse any order in this run.")
+    offline_mode: StrictFlag = Field(default=False, description="Use synthetic bars (no vendor call).")
+    publish_orders: StrictFlag = Field(default=False, description="Publish the intent on exec.orders.")
+    execute_orders: StrictFlag = Field(default=False, description="Send the intent to the configured broker.")
+    kill_switch_active: StrictFlag = Field(default=False, description="Refuse any order in this run.")
     kill_switch_notional: float | None = Field(
         default=None, gt=0, description="Refuse an intent whose notional is above this amount."
     )

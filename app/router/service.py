@@ -8,6 +8,8 @@ from functools import cached_property
 from app.bus.ports import Bus
 from app.config import Settings
 from app.dal import MarketData
+from app.domain.intervals import get_interval
+from app.errors import InputError
 from app.execution.factory import create_broker
 from app.execution.ports import Broker
 from app.risk.guard import GuardLimits, OrderGuard
@@ -17,8 +19,25 @@ from app.router.offline import OfflineBars
 from app.router.schemas import RouterRunRequest, RouterRunResult
 from app.router.state import RouterContext
 from app.services.container import Services
+from app.storage.repositories.guard import GuardRepository
+from app.validation import check_date_range, estimate_bars
 
-__all__ = ["RouterService", "router_risk_config"]
+__all__ = ["RouterService", "check_router_window", "router_risk_config"]
+
+
+def check_router_window(request: RouterRunRequest, max_bars: int) -> int:
+    """Refuse a window whose bar count (an upper estimate) is above ``max_bars``; return the estimate."""
+    interval = get_interval(request.interval)
+    check_date_range(request.start, request.window_end)
+    bars = estimate_bars(interval.minutes, request.start, request.window_end)
+    if bars > max_bars:
+        days = max(1, max_bars // estimate_bars(interval.minutes, request.start, request.start))
+        raise InputError(
+            f"start: a {request.interval} window from {request.start.date()} holds up to {bars:,} bars; "
+            f"the limit is {max_bars:,} bars (ROUTER_MAX_BARS), about {days:,} trading days of "
+            f"{request.interval} bars"
+        )
+    return bars
 
 
 def router_risk_config(settings: Settings) -> RiskConfig:
@@ -42,8 +61,8 @@ class RouterService:
         return RouterContext(
             settings=settings,
             market_data=market_data,
-            offline_bars=OfflineBars(market_data),
-            guard=OrderGuard(self.services.db, GuardLimits.from_settings(settings)),
+            offline_bars=OfflineBars(market_data, max_bytes=settings.ROUTER_BAR_CACHE_BYTES),
+            guard=OrderGuard(GuardRepository(self.services.db), GuardLimits.from_settings(settings)),
             risk=router_risk_config(settings),
             bus=self._bus,
             broker=self._get_broker,
@@ -59,7 +78,13 @@ class RouterService:
             return self._broker
 
     def run(self, request: RouterRunRequest) -> RouterRunResult:
-        """Run the graph once for ``request``."""
+        """Run the graph once for ``request``.
+
+        Raises:
+            InputError: the window holds more bars than ``ROUTER_MAX_BARS`` (checked before
+                any bar is fetched or built).
+        """
+        check_router_window(request, self.services.settings.ROUTER_MAX_BARS)
         return run_router(request, self.context)
 
     def close(self) -> None:

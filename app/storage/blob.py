@@ -20,6 +20,7 @@ from fsspec.implementations.local import LocalFileSystem
 
 from app.config import Settings
 from app.errors import ConfigError, InputError, NotFoundError, StorageError
+from app.validation import check_container_name
 
 __all__ = ["BlobStore", "parse_blob_uri"]
 
@@ -32,6 +33,9 @@ def parse_blob_uri(uri: str) -> tuple[str, str]:
     container, _, key = uri[len(prefix) :].partition("/")
     if not container or not key:
         raise InputError(f"blob URI needs a container and a key: {uri!r}")
+    check_container_name(container)
+    if any(part in ("", ".", "..") for part in key.split("/")) or "\\" in key or "\x00" in key:
+        raise InputError(f"blob URI key must be a plain path (no '..', no empty segments): {uri!r}")
     return container, key
 
 

@@ -101,6 +101,7 @@ class Fill(Base):
     __table_args__ = (
         UniqueConstraint("order_id", "venue_fill_id"),
         Index("ix_fills_ts", "ts"),
+        Index("ix_fills_symbol_ts_id", "symbol", "ts", "id"),
         {"schema": TRADING_SCHEMA},
     )
 

@@ -66,12 +66,12 @@ class DashboardSource:
             page = self.api.get("/orders", limit=limit, symbol=symbol, status=status)
             return list(page["items"])
         from app.domain.orders import OrderStatus
-        from app.services.orders import OrderService
         from app.storage.db import Database
+        from app.storage.repositories.orders import OrdersRepository
 
         database = Database.from_settings(self.settings)
         try:
-            listing = OrderService(database).list_orders(
+            listing = OrdersRepository(database).list_orders(
                 limit=limit, symbol=symbol or None, status=OrderStatus(status) if status else None
             )
         finally:
@@ -82,12 +82,12 @@ class DashboardSource:
         if self.orders_from == "api":
             page = self.api.get("/fills", limit=limit, symbol=symbol)
             return list(page["items"])
-        from app.services.orders import OrderService
         from app.storage.db import Database
+        from app.storage.repositories.orders import OrdersRepository
 
         database = Database.from_settings(self.settings)
         try:
-            listing = OrderService(database).list_fills(limit=limit, symbol=symbol or None)
+            listing = OrdersRepository(database).list_fills(limit=limit, symbol=symbol or None)
         finally:
             database.dispose()
         return [_as_dict(item) for item in listing.items]

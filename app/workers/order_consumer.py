@@ -1,9 +1,10 @@
 """The order consumer: ``exec.orders`` events into ``trading.orders`` and ``trading.fills``.
 
 One loop: poll a batch, dead-letter what cannot be an order event, write the rest with
-:meth:`~app.services.orders.OrderService.apply` in one transaction, and checkpoint the batch
-only after that commit. A crash anywhere before the checkpoint means the batch is delivered
-again, and the upserts make the second write a no-op, so nothing is lost or doubled.
+:meth:`~app.storage.repositories.orders.OrdersRepository.apply` in one transaction, and
+checkpoint the batch only after that commit. A crash anywhere before the checkpoint means the
+batch is delivered again, and the upserts make the second write a no-op, so nothing is lost or
+doubled.
 
 While the database is unreachable the loop stops polling and retries the same batch with
 exponential backoff. SIGTERM (or Ctrl-C) lets the batch in hand finish (commit and
@@ -43,8 +44,8 @@ from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
 from app.errors import AiTraderError, BusError, ConfigError, InputError, RetryableError, StorageError
 from app.services.container import Services
-from app.services.orders import OrderService, SourcedOrderEvent
 from app.storage.blob import BlobStore
+from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 from app.workers.consumer_status import LAG_LIMIT_S, ConsumerStatus, lag_readiness_check, write_status
 from app.workers.kv_args import IDLE_EXIT_KEY, idle_exit_seconds, parse_kv_args, settings_from_kv
 
@@ -139,7 +140,7 @@ class OrderConsumer:
     def __init__(
         self,
         consumer: Consumer,
-        orders: OrderService,
+        orders: OrdersRepository,
         config: OrderConsumerConfig,
         *,
         status: Callable[[ConsumerStatus], None] | None = None,
@@ -412,7 +413,7 @@ def main(argv: Sequence[str]) -> int:
         try:
             worker = OrderConsumer(
                 consumer,
-                OrderService(services.db),
+                OrdersRepository(services.db),
                 config,
                 status=_status_writer(services.blob, settings.BLOB_CONTAINER_DATA),
             )

@@ -29,11 +29,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO, Any, Protocol
 
+from app.backtest.sweeps.jobs import JOB_EVENT_TYPE, SweepJobPublic, SweepJobService
 from app.bus.diagnostics import QUICKSEND_EVENT
 from app.bus.ports import Bus, Consumer, Delivered
 from app.config import Settings
 from app.errors import AiTraderError, ConfigError, RetryableError
-from app.services.sweep_jobs import JOB_EVENT_TYPE, SweepJobPublic, SweepJobService
 
 __all__ = [
     "ACCEPTED_KEYS",

@@ -22,10 +22,11 @@ from typing import TYPE_CHECKING
 
 from app.config import Settings, load_settings
 from app.errors import AiTraderError, ConfigError, InputError, NotFoundError
+from app.failures import EDGE_FAILURES, describe_failure
 from app.observability import configure_logging
 
 if TYPE_CHECKING:
-    from app.services.sweep_jobs import SweepJobService
+    from app.backtest.sweeps.jobs import SweepJobService
 
 __all__ = ["main", "output_dir_for"]
 
@@ -49,7 +50,7 @@ def _run(settings: Settings) -> int:
     job_id = settings.SWEEP_JOB_ID
     registry: SweepJobService | None = None
     if job_id:
-        from app.services.sweep_jobs import SweepJobService
+        from app.backtest.sweeps.jobs import SweepJobService
         from app.storage.db import Database
 
         registry = SweepJobService(settings, Database.from_settings(settings), blob)
@@ -71,14 +72,30 @@ def _run(settings: Settings) -> int:
             )
             registry = None
     try:
-        result = run_sweep(config, output_dir, settings=settings)
+        if registry is not None and job_id:
+            from app.backtest.sweeps.jobs import JobHeartbeat
+
+            with JobHeartbeat(registry, job_id):
+                result = run_sweep(config, output_dir, settings=settings)
+        else:
+            result = run_sweep(config, output_dir, settings=settings)
     except Exception as exc:
         if registry is not None and job_id:
             _safe_fail(registry, job_id, f"{type(exc).__name__}: {exc}")
         raise
     if registry is not None and job_id:
         registry.publish_results(job_id, output_dir)
-        registry.mark_completed(job_id)
+        if result.succeeded:
+            registry.mark_completed(job_id)
+        else:
+            registry.mark_failed(job_id, _failure_text(result.failed, result.total, result.errors))
+    if not result.succeeded:
+        log.error(
+            "sweep job failed",
+            extra={"job_id": job_id, "failed": result.failed, "total": result.total, "errors": result.errors},
+        )
+        print(f"error: {_failure_text(result.failed, result.total, result.errors)}", file=sys.stderr)  # noqa: T201
+        return 1
     best = result.best
     log.info(
         "sweep job done",
@@ -92,6 +109,11 @@ def _run(settings: Settings) -> int:
         },
     )
     return 0
+
+
+def _failure_text(failed: int, total: int, errors: list[str]) -> str:
+    first = "; ".join(errors) or "no error recorded"
+    return f"{failed} of {total} runs failed; first errors: {first}"
 
 
 def _safe_fail(registry: SweepJobService, job_id: str, error: str) -> None:
@@ -116,4 +138,7 @@ def main() -> int:
         return 2
     except AiTraderError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
+        return 1
+    except EDGE_FAILURES as exc:
+        print(f"error: {describe_failure(exc)}", file=sys.stderr)  # noqa: T201
         return 1

@@ -18,6 +18,7 @@ from starlette.concurrency import run_in_threadpool
 
 from app.backtest.service import DEFAULT_WARMUP_BARS, BacktestRequest, run_request, summary_json
 from app.risk.sizing import SizingMethod
+from app.validation import StrictFlag
 
 __all__ = ["BacktestRunBody", "router"]
 
@@ -27,7 +28,7 @@ router = APIRouter(prefix="/backtests", tags=["backtests"])
 class BacktestRunBody(BaseModel):
     """The CLI's flags as a JSON body (same names, without the leading dashes)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     symbol: Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9.\-/]+$")]
     start: date | datetime
@@ -36,11 +37,11 @@ class BacktestRunBody(BaseModel):
     params: dict[str, Any] = Field(default_factory=dict)
     dal_vendor: str = "synthetic"
     dal_interval: str = "1Day"
-    use_probabilistic: bool = False
+    use_probabilistic: StrictFlag = False
     risk_agent: SizingMethod = "all_in"
     risk_agent_fraction: Annotated[float, Field(gt=0, le=1)] = 0.5
-    regime_aware_sizing: bool = False
-    allow_short: bool = False
+    regime_aware_sizing: StrictFlag = False
+    allow_short: StrictFlag = False
     commission: Annotated[float, Field(ge=0, lt=1)] = 0.0
     slippage_bps: Annotated[float, Field(ge=0, lt=10_000)] = 0.0
     fill: Literal["next_open", "close"] = "next_open"

@@ -3,22 +3,47 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse
+from pydantic import BaseModel, Field
 
 import app as app_package
+from app.api.auth import configured_token, token_is_valid
+from app.config import Settings, mask_secrets_in
 from app.services.container import ReadinessCheck
 
 router = APIRouter(tags=["health"])
 
 
+class CheckView(BaseModel):
+    status: str
+    reason: str | None = Field(default=None, description="Only with the bearer token (or auth off).")
+    latency_ms: float | None = Field(default=None, description="Only with the bearer token (or auth off).")
+
+
+class ReadyView(BaseModel):
+    status: str
+    failing: list[str]
+    checks: dict[str, CheckView]
+
+
+log = logging.getLogger("app.api.health")
+_WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 @router.get("/")
 async def index(request: Request) -> dict[str, Any]:
-    """Name, version and links to the API's main entry points."""
-    base = str(request.base_url).rstrip("/")
+    """Name, version and links to the API's main entry points.
+
+    Links are built from ``API_BASE_URL`` when set, else they are relative: never from the
+    request's ``Host`` header, which a client chooses.
+    """
+    settings: Settings = request.app.state.services.settings
+    base = (settings.API_BASE_URL or "").rstrip("/")
     return {
         "name": "ai-trader",
         "version": app_package.__version__,
@@ -27,24 +52,26 @@ async def index(request: Request) -> dict[str, Any]:
             "openapi": f"{base}/openapi.json",
             "live": f"{base}/health/live",
             "ready": f"{base}/health/ready",
-            "ui": _ui_url(request),
+            "ui": _ui_url(settings),
         },
     }
 
 
-def _ui_url(request: Request) -> str:
-    configured = request.app.state.services.settings.UI_BASE_URL
-    if configured:
-        return str(configured)
-    port = request.app.state.services.settings.UI_PORT
-    return f"{request.url.scheme}://{request.url.hostname or '127.0.0.1'}:{port}/ui/"
+def _ui_url(settings: Settings) -> str:
+    """``UI_BASE_URL``, else the dashboard beside this API (its bind host, loopback if wildcard)."""
+    if settings.UI_BASE_URL:
+        return str(settings.UI_BASE_URL)
+    host = settings.API_HOST if settings.API_HOST not in _WILDCARD_HOSTS else "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.UI_PORT}/ui/"
 
 
 @router.get("/ui", include_in_schema=False)
 @router.get("/ui/{rest:path}", include_in_schema=False)
 async def ui_redirect(request: Request) -> RedirectResponse:
     """The dashboard is its own server (Front Door routes ``/ui`` to it); sent here, redirect."""
-    return RedirectResponse(_ui_url(request), status_code=307)
+    return RedirectResponse(_ui_url(request.app.state.services.settings), status_code=307)
 
 
 @router.get("/health/live")
@@ -61,7 +88,7 @@ async def _run_check(name: str, check: ReadinessCheck, timeout_s: float) -> dict
     except TimeoutError:
         status, reason = "error", f"no answer within {timeout_s:g} s"
     except Exception as exc:
-        status, reason = "error", f"{type(exc).__name__}: {exc}"
+        status, reason = "error", mask_secrets_in(f"{type(exc).__name__}: {exc}")
     else:
         status = "ok"
     return {
@@ -72,18 +99,32 @@ async def _run_check(name: str, check: ReadinessCheck, timeout_s: float) -> dict
     }
 
 
-@router.get("/health/ready")
+@router.get(
+    "/health/ready",
+    responses={
+        200: {"model": ReadyView, "description": "Every dependency answers."},
+        503: {"model": ReadyView, "description": "Some dependency does not answer (`failing` names it)."},
+    },
+)
 async def ready(request: Request) -> JSONResponse:
-    """200 when every dependency answers; 503 naming each failing one and why."""
+    """200 when every dependency answers; 503 naming each failing one.
+
+    The public answer names each dependency and its state only; the reason and latency are
+    added for a caller with the bearer token (or when auth is off) and always logged.
+    """
     services = request.app.state.services
     timeout_s = services.settings.READY_CHECK_TIMEOUT_S
     results = await asyncio.gather(
         *(_run_check(name, check, timeout_s) for name, check in services.readiness_checks().items())
     )
     failing = [r["name"] for r in results if r["status"] != "ok"]
-    body = {
-        "status": "ok" if not failing else "unavailable",
-        "failing": failing,
-        "checks": {r["name"]: {k: v for k, v in r.items() if k != "name"} for r in results},
+    for result in results:
+        if result["status"] != "ok":
+            log.warning("readiness check %s failing: %s", result["name"], result["reason"])
+    detailed = configured_token(request) is None or token_is_valid(request)
+    checks = {
+        r["name"]: {k: v for k, v in r.items() if k != "name"} if detailed else {"status": r["status"]}
+        for r in results
     }
+    body = {"status": "ok" if not failing else "unavailable", "failing": failing, "checks": checks}
     return JSONResponse(body, status_code=200 if not failing else 503)

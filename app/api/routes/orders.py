@@ -16,7 +16,8 @@ from pydantic import BaseModel, ConfigDict, PlainSerializer
 
 from app.domain.orders import OrderStatus
 from app.errors import InputError
-from app.services.orders import MAX_PAGE_SIZE, FillView, OrderService, OrderView
+from app.storage.repositories.orders import MAX_PAGE_SIZE, FillView, OrdersRepository, OrderView
+from app.validation import IsoDateTime
 
 __all__ = ["router"]
 
@@ -83,8 +84,8 @@ class FillPage(BaseModel):
     next_cursor: str | None
 
 
-def _service(request: Request) -> OrderService:
-    return OrderService(request.app.state.services.db)
+def _service(request: Request) -> OrdersRepository:
+    return OrdersRepository(request.app.state.services.db)
 
 
 def _aware(name: str, value: datetime | None) -> datetime | None:
@@ -98,7 +99,9 @@ Limit = Annotated[
 ]
 Cursor = Annotated[str | None, Query(max_length=64, description="next_cursor of the previous page.")]
 Symbol = Annotated[str | None, Query(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9.\-/]+$")]
-Since = Annotated[datetime | None, Query(description="Only rows at or after this time (with a timezone).")]
+Since = Annotated[
+    IsoDateTime | None, Query(description="Only rows at or after this time (ISO 8601, with a timezone).")
+]
 
 
 @router.get("/orders", response_model=OrderPage)

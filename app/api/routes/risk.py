@@ -8,7 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from app.risk.kill_switch import KillSwitchStatus, KillSwitchStore
+from app.risk.kill_switch import KillSwitchStatus
+from app.storage.repositories.kill_switch import KillSwitchRepository
+from app.validation import StrictFlag
 
 __all__ = ["KillSwitchChange", "KillSwitchView", "router"]
 
@@ -20,7 +22,7 @@ class KillSwitchChange(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    active: bool
+    active: StrictFlag
     reason: Annotated[str, Field(min_length=1, max_length=500)]
     actor: Annotated[str, Field(min_length=1, max_length=128)] = "api"
 
@@ -47,8 +49,8 @@ class KillSwitchView(BaseModel):
         )
 
 
-def _store(request: Request) -> KillSwitchStore:
-    return KillSwitchStore(request.app.state.services.db)
+def _store(request: Request) -> KillSwitchRepository:
+    return KillSwitchRepository(request.app.state.services.db)
 
 
 @router.get("/kill-switch")

@@ -11,7 +11,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from starlette.concurrency import run_in_threadpool
 
-from app.services.sweep_jobs import (
+from app.backtest.sweeps.jobs import (
     SweepJobCreate,
     SweepJobDetail,
     SweepJobList,

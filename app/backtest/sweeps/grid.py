@@ -13,9 +13,9 @@ from typing import Any
 import numpy as np
 
 from app.backtest.sweeps.config import ParamDistribution, ParamRange, Scalar, SweepConfig
-from app.errors import ConfigError
+from app.errors import ConfigError, InputError
 
-__all__ = ["ParameterSet", "expand_grid", "param_set_id"]
+__all__ = ["ParameterSet", "check_sweep_size", "count_sets", "expand_grid", "param_set_id"]
 
 _MATERIALISE_LIMIT = 2_000_000
 
@@ -50,6 +50,48 @@ def _values(spec: list[Scalar] | ParamRange | ParamDistribution) -> list[Scalar]
     if isinstance(spec, ParamDistribution):
         return None
     return list(spec)
+
+
+def count_sets(config: SweepConfig) -> int:
+    """How many parameter sets ``config`` asks for per symbol, computed without building any.
+
+    A grid is the product of its value counts (before constraints); a random search is its
+    ``samples`` (at most the grid size when every parameter is discrete).
+    """
+    return _count_without_materialising(config)
+
+
+def check_sweep_size(config: SweepConfig, max_sets: int) -> int:
+    """Refuse a sweep above ``max_sets`` runs (sets x symbols) before anything is built.
+
+    Returns the run count. Raises:
+        InputError: the count and the limit (``SWEEP_MAX_SETS``).
+    """
+    per_symbol = _count_without_materialising(config)
+    total = per_symbol * len(config.symbols)
+    if total > max_sets:
+        raise InputError(
+            f"sweep {config.name!r} asks for {total:,} runs ({per_symbol:,} parameter sets x "
+            f"{len(config.symbols)} symbols); the limit is {max_sets:,} (SWEEP_MAX_SETS)"
+        )
+    return total
+
+
+def _count_without_materialising(config: SweepConfig) -> int:
+    counts: list[int] = []
+    discrete = True
+    for spec in config.params.values():
+        if isinstance(spec, ParamRange):
+            counts.append(math.floor((spec.max - spec.min) / spec.step + 1e-9) + 1)
+        elif isinstance(spec, ParamDistribution):
+            discrete = False
+        else:
+            counts.append(len(spec))
+    grid = math.prod(counts) if counts else 1
+    if config.search.method == "grid":
+        return grid
+    samples = config.search.samples or 1
+    return min(samples, grid) if discrete else samples
 
 
 def expand_grid(config: SweepConfig) -> list[ParameterSet]:

@@ -29,13 +29,13 @@ from typing import IO, Any
 from app.backtest.engine import STATUS_OK, STATUS_RUINED
 from app.backtest.sweeps.config import SweepConfig, load_sweep_config
 from app.backtest.sweeps.evaluate import (
-    BATCH_STRATEGIES,
     Evaluation,
     MarketArrays,
     SizingArrays,
     evaluate_sets,
+    has_batch_kernel,
 )
-from app.backtest.sweeps.grid import ParameterSet, expand_grid
+from app.backtest.sweeps.grid import ParameterSet, check_sweep_size, expand_grid
 from app.backtest.sweeps.outputs import (
     SummaryWriter,
     config_fingerprint,
@@ -45,6 +45,7 @@ from app.backtest.sweeps.outputs import (
     write_run_file,
 )
 from app.backtest.sweeps.progress import make_progress
+from app.backtest.sweeps.robustness import RobustnessReport, analyse_symbol
 from app.config import Settings, load_settings
 from app.errors import AiTraderError, ConfigError
 from app.risk.sizing import RiskConfig
@@ -74,6 +75,18 @@ class SweepResult:
     best: dict[str, Any] | None
     frame_path: str | None
     files: dict[str, str] = field(default_factory=dict)
+    status: str = "completed"
+    """``failed`` when the failed share of runs reached ``SWEEP_FAILURE_RATIO`` (default: all)."""
+    errors: list[str] = field(default_factory=list)
+    """The first distinct errors of failed runs."""
+    promotable: bool = False
+    """Whether the best set's out-of-sample deflated Sharpe cleared ``promotion.min_oos_deflated_sharpe``."""
+    robustness: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per symbol: deflated Sharpe, PBO, walk-forward (see :mod:`.robustness`)."""
+
+    @property
+    def succeeded(self) -> bool:
+        return self.status == "completed"
 
 
 def _resolve_backend(config: SweepConfig, settings: Settings) -> str:
@@ -89,7 +102,8 @@ def dal_loader(settings: Settings) -> MarketLoader:
     """Fetch bars through :class:`app.dal.MarketData` (cached) and compute signals and regimes once."""
 
     def load(config: SweepConfig, symbol: str) -> MarketArrays:
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import MarketData
+        from app.decision import compute_regimes, compute_signals
 
         market_data = MarketData.from_settings(settings)
         fetched = market_data.fetch(
@@ -234,7 +248,8 @@ class _Evaluator:
         self.backend = backend
         self.config = config
         self.settings = settings
-        self.workers = config.execution.workers or os.cpu_count() or 1
+        cores = os.cpu_count() or 1
+        self.workers = min(config.execution.workers or cores, cores)
 
     def run(
         self, market: MarketArrays, risk: RiskConfig, chunks: list[Sequence[ParameterSet]]
@@ -306,7 +321,7 @@ def _chunk_size(config: SweepConfig, risk: RiskConfig, pending: int, backend: st
     if backend != "local":
         # enough chunks to keep every worker busy, not so many that overhead dominates
         return max(1, math.ceil(pending / (workers * 4)))
-    if config.strategy in BATCH_STRATEGIES and not risk.needs_priors:
+    if has_batch_kernel(config.strategy) and not risk.needs_priors:
         # one kernel call per chunk; rolling windows are recomputed per chunk
         return max(4096, math.ceil(pending / 20))
     return 256  # the decision path holds a (chunk x bars) target matrix
@@ -342,6 +357,7 @@ def run_sweep(
         get_strategy(config.strategy)
     except AiTraderError as exc:
         raise ConfigError(f"sweep {config.name!r}: {exc}") from None
+    check_sweep_size(config, settings.SWEEP_MAX_SETS)
     risk = risk_config_for(config, settings)
     sets = expand_grid(config)
     invalid = _validate_sets(config.strategy, sets)
@@ -415,14 +431,27 @@ def run_sweep(
         writer.close()
     keys = [(symbol, s.set_id) for symbol in config.symbols for s in sets if (symbol, s.set_id) in results]
     ordered = [results[key] for key in keys]
-    writer.compact(keys)
     ranked = rank_rows(ordered, config.objective.metric, config.objective.maximize)
-    leaderboard = write_leaderboard(out, ranked, list(config.params), config.leaderboard_size)
     best = ranked[0] if ranked else None
+    robustness = _robustness(config, risk, ranked, markets, loader)
+    for report in robustness.values():
+        for set_id, values in report.per_set.items():
+            row = results[(report.symbol, set_id)]
+            row["validation"] = values
+    writer.remember(ordered)
+    writer.compact(keys)
+    leaderboard = write_leaderboard(out, ranked, list(config.params), config.leaderboard_size)
+    best_report = robustness.get(str(best["symbol"])) if best is not None else None
     frame_path = None
     if best is not None and write_frame:
         frame_path = _write_best_frame(config, settings, risk, best, markets.get(best["symbol"]), loader)
     ok = sum(1 for r in ordered if r["status"] == "ok")
+    failed = len(ordered) - ok
+    errors = first_errors(ordered)
+    status = "failed" if ordered and failed / len(ordered) >= settings.SWEEP_FAILURE_RATIO else "completed"
+    if not ordered:
+        status = "failed"
+        errors = ["no parameter set was evaluated"]
     elapsed = time.perf_counter() - started
     files = {
         "summary": str(out / "summary.jsonl"),
@@ -433,7 +462,8 @@ def run_sweep(
         out,
         {
             **base_info,
-            "status": "completed",
+            "status": status,
+            "errors": errors,
             "finished_at": datetime.now(UTC).isoformat(),
             "elapsed_s": round(elapsed, 3),
             "evaluated": evaluated,
@@ -441,14 +471,19 @@ def run_sweep(
             "ok": ok,
             "failed": len(ordered) - ok,
             "best": best,
+            "promotable": bool(best_report is not None and best_report.promotable),
+            "promotion_reason": best_report.reason if best_report is not None else "no successful set",
+            "robustness": {symbol: report.as_dict() for symbol, report in robustness.items()},
             "frame_path": frame_path,
             "files": files,
         },
     )
-    log.info(
+    (log.error if status == "failed" else log.info)(
         "sweep finished",
         extra={
             "sweep": config.name,
+            "status": status,
+            "errors": errors,
             "ok": ok,
             "failed": len(ordered) - ok,
             "evaluated": evaluated,
@@ -470,7 +505,61 @@ def run_sweep(
         best=best,
         frame_path=frame_path,
         files=files,
+        status=status,
+        errors=errors,
+        promotable=bool(best_report is not None and best_report.promotable),
+        robustness={symbol: report.as_dict() for symbol, report in robustness.items()},
     )
+
+
+def _robustness(
+    config: SweepConfig,
+    risk: RiskConfig,
+    ranked: Sequence[dict[str, Any]],
+    markets: Mapping[str, MarketArrays],
+    loader: MarketLoader,
+) -> dict[str, RobustnessReport]:
+    """Walk-forward and overfitting statistics per symbol (see :mod:`.robustness`).
+
+    A symbol whose statistics cannot be computed is reported with the reason, never silently
+    skipped; a configuration error (too many return cells, windows that do not fit) stops the
+    sweep as any other configuration error does.
+    """
+    reports: dict[str, RobustnessReport] = {}
+    for symbol in config.symbols:
+        rows = [row for row in ranked if row["symbol"] == symbol]
+        if not rows:
+            continue
+        try:
+            market = markets[symbol] if symbol in markets else loader(config, symbol)
+            reports[symbol] = analyse_symbol(config, market, risk, rows, str(rows[0]["set_id"]))
+        except ConfigError:
+            raise
+        except AiTraderError as exc:
+            log.error("sweep statistics failed", extra={"symbol": symbol, "error": str(exc)})
+            reports[symbol] = RobustnessReport(
+                symbol=symbol,
+                trials=len(rows),
+                in_sample={"deflated_sharpe": None, "error": str(exc)},
+                pbo={"probability": None, "error": str(exc)},
+                walk_forward=None,
+                promotable=False,
+                reason=f"statistics failed: {exc}",
+                per_set={},
+            )
+    return reports
+
+
+def first_errors(rows: Sequence[dict[str, Any]], limit: int = 3) -> list[str]:
+    """The first ``limit`` distinct errors of failed rows, in row order."""
+    found: list[str] = []
+    for row in rows:
+        error = str(row.get("error") or "")
+        if row.get("status") != "ok" and error and error not in found:
+            found.append(error[:500])
+            if len(found) == limit:
+                break
+    return found
 
 
 def _write_best_frame(
@@ -486,8 +575,8 @@ def _write_best_frame(
 
     from app.backtest.engine import EngineConfig, run_backtest
     from app.backtest.frames import frame_filename, frame_publisher, write_frame
-    from app.backtest.pipeline import decide
     from app.backtest.service import build_frame
+    from app.decision.pipeline import decide
 
     symbol = str(best["symbol"])
     try:

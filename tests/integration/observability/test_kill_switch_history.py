@@ -1,13 +1,13 @@
-"""``KillSwitchStore.history`` on SQLite and PostgreSQL."""
+"""``KillSwitchRepository.history`` on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
-from app.risk.kill_switch import KillSwitchStore
 from app.storage.db import Database
+from app.storage.repositories.kill_switch import KillSwitchRepository
 
 
 def test_history_is_newest_first_and_limited(database: Database) -> None:
-    store = KillSwitchStore(database)
+    store = KillSwitchRepository(database)
     for n in range(3):
         store.set(n % 2 == 0, reason=f"change {n}", actor="ops")
         store.record_trip("kill_switch_active", detail=f"trip {n}", symbol="AAPL")

@@ -17,9 +17,9 @@ from pathlib import Path
 
 from app.bus.factory import create_bus
 from app.config import Settings
-from app.services.orders import OrderService
 from app.storage.blob import BlobStore
 from app.storage.db import Database
+from app.storage.repositories.orders import OrdersRepository
 from tests.eventhubs_server.fixtures import eventhubs_server
 from tests.eventhubs_server.server import EventHubsTestServer
 from tests.integration.orders.scenario import build
@@ -85,7 +85,7 @@ def test_consumer_checkpoints_to_blob_and_resumes_there(
 
     assert run_consumer() == len(scenario.envelopes)
     database = Database(database_url)
-    service = OrderService(database)
+    service = OrdersRepository(database)
     for cid, expected in scenario.expected.items():
         detail = service.get_order(cid)
         assert detail.order.status == expected.status, cid

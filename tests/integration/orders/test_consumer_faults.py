@@ -16,8 +16,8 @@ from app.bus.topology import topology
 from app.config import Settings
 from app.domain.orders import OrderEvent, OrderStatus
 from app.errors import StorageError
-from app.services.orders import OrderService, SourcedOrderEvent
 from app.storage.db import Database
+from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from tests import servers
 from tests.integration.orders.scenario import T0, build, order_event
@@ -62,7 +62,7 @@ def test_read_only_postgres_is_waited_out_without_dead_letters(
         retry_max_s=0.3,
     )
     consumer = bus.consumer(HUB, GROUP)
-    worker = OrderConsumer(consumer, OrderService(db), config)
+    worker = OrderConsumer(consumer, OrdersRepository(db), config)
     runner = threading.Thread(target=worker.run)
 
     def publish() -> None:
@@ -88,7 +88,7 @@ def test_read_only_postgres_is_waited_out_without_dead_letters(
     assert worker.stats.retries > 0  # the consumer did hit the read-only database
     assert worker.stats.dead_lettered == 0
     assert bus.dead_letters(HUB, GROUP) == []
-    service = OrderService(db)
+    service = OrdersRepository(db)
     rows = {}
     cursor = None
     while True:
@@ -121,7 +121,7 @@ def _update_without_strategy(cid: str) -> OrderEvent:
 
 
 def test_strategy_survives_a_later_update_without_it_in_the_same_batch(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     intent = order_event("ord-strategy-1")
     assert intent.strategy == "momentum"
     service.apply(
@@ -135,7 +135,7 @@ def test_strategy_survives_a_later_update_without_it_in_the_same_batch(database:
 
 
 def test_strategy_is_the_same_whatever_the_batch_boundaries(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     events = [order_event("ord-split"), _update_without_strategy("ord-split")]
     service.apply([SourcedOrderEvent(events[0], "e-1")])
     service.apply([SourcedOrderEvent(events[1], "e-2")])

@@ -20,9 +20,9 @@ from app.bus.topology import topology
 from app.config import Settings
 from app.domain.orders import OrderStatus
 from app.services.container import Services
-from app.services.orders import OrderService
 from app.storage.blob import BlobStore
 from app.storage.db import Database
+from app.storage.repositories.orders import OrdersRepository
 from app.workers.consumer_status import ConsumerStatus, write_status
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from tests.integration.orders.scenario import build, envelope, fill, order_event
@@ -60,12 +60,12 @@ def test_consumer_writes_every_order_and_fill_exactly_once(
     # The same events again, as a producer retry would send them.
     bus.publish(HUB, scenario.envelopes[:300])
     consumer = bus.consumer(HUB, GROUP)
-    stats = OrderConsumer(consumer, OrderService(database), _config()).run()
+    stats = OrderConsumer(consumer, OrdersRepository(database), _config()).run()
     assert stats.events == len(scenario.envelopes) + 300
     assert stats.dead_lettered == 0
     assert sum(lag.events_behind for lag in consumer.lag()) == 0
     consumer.close()
-    service = OrderService(database)
+    service = OrdersRepository(database)
     page = service.list_orders(limit=500)
     assert len(page.items) == min(500, len(scenario.expected))
     for cid, expected in scenario.expected.items():
@@ -92,14 +92,14 @@ def test_malformed_events_are_dead_lettered_and_the_rest_is_written(
     bus.publish(HUB, [Envelope.wrap(QUICKSEND_EVENT, {"tag": "probe"}, partition_key="diagnostics")])
     bus.publish(HUB, [envelope(order_event("good-2", OrderStatus.FILLED, fills=[fill("f1", "10", "3")]))])
     consumer = bus.consumer(HUB, GROUP)
-    stats = OrderConsumer(consumer, OrderService(database), _config()).run()
+    stats = OrderConsumer(consumer, OrdersRepository(database), _config()).run()
     consumer.close()
     assert stats.dead_lettered == 3
     reasons = sorted(d.reason for d in bus.dead_letters(HUB, GROUP))
     assert any(r.startswith("not an envelope") for r in reasons)
     assert any("invalid order event" in r and "symbol" in r for r in reasons)
     assert any("unsupported event type 'risk.tripped'" in r for r in reasons)
-    service = OrderService(database)
+    service = OrdersRepository(database)
     assert sorted(o.client_order_id for o in service.list_orders().items) == ["good-1", "good-2"]
     assert service.get_order("good-2").order.filled_qty == 10
     # A restart sees nothing new: the bad events were checkpointed past.
@@ -132,7 +132,7 @@ def test_database_outage_pauses_consumption_until_it_returns(
 
     allow(False)
     consumer = bus.consumer(HUB, GROUP)
-    worker = OrderConsumer(consumer, OrderService(database), _config(idle_exit_s=1.0))
+    worker = OrderConsumer(consumer, OrdersRepository(database), _config(idle_exit_s=1.0))
     result: list[object] = []
     thread = threading.Thread(target=lambda: result.append(worker.run()))
     thread.start()
@@ -149,7 +149,7 @@ def test_database_outage_pauses_consumption_until_it_returns(
     assert not thread.is_alive()
     consumer.close()
     assert result and worker.stats.events == len(scenario.envelopes)
-    service = OrderService(database)
+    service = OrdersRepository(database)
     for cid, expected in scenario.expected.items():
         order = service.get_order(cid).order
         assert (order.status, order.filled_qty) == (expected.status, expected.filled_qty)
@@ -167,7 +167,7 @@ def test_stop_request_finishes_the_batch_in_hand(
     scenario = build(600, seed=2)
     bus.publish(HUB, scenario.envelopes)
     consumer = bus.consumer(HUB, GROUP)
-    worker = OrderConsumer(consumer, OrderService(database), _config(batch_size=50, idle_exit_s=None))
+    worker = OrderConsumer(consumer, OrdersRepository(database), _config(batch_size=50, idle_exit_s=None))
     original = worker.process
 
     def process_then_stop(batch: list[object]) -> None:
@@ -216,7 +216,7 @@ def test_lag_past_60_seconds_marks_readiness_degraded(
             assert "behind exec.orders" in body["checks"]["order_consumer"]["reason"]
 
     consumer = lagging.consumer(HUB, GROUP)
-    OrderConsumer(consumer, OrderService(database), _config(batch_size=20), status=check_ready).run()
+    OrderConsumer(consumer, OrdersRepository(database), _config(batch_size=20), status=check_ready).run()
     consumer.close()
     assert checked == [1]
     assert reported[0].degraded and reported[0].lag_seconds > 60
@@ -280,12 +280,12 @@ def test_event_the_database_refuses_is_dead_lettered_and_its_batch_still_lands(
         ],
     )
     consumer = bus.consumer(HUB, GROUP)
-    stats = OrderConsumer(consumer, OrderService(database), _config()).run()
+    stats = OrderConsumer(consumer, OrdersRepository(database), _config()).run()
     consumer.close()
     assert stats.dead_lettered == 1
     (letter,) = bus.dead_letters(HUB, GROUP)
     assert "database refused the event" in letter.reason and b"too-big" in letter.raw
-    service = OrderService(database)
+    service = OrdersRepository(database)
     assert sorted(o.client_order_id for o in service.list_orders().items) == ["ok-1", "ok-2"]
     assert service.get_order("ok-2").order.filled_qty == 10
     bus.close()

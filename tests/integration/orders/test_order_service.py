@@ -9,13 +9,13 @@ from sqlalchemy import func, select, text
 
 from app.domain.orders import OrderStatus
 from app.errors import InputError, NotFoundError, RetryableError
-from app.services.orders import OrderService, SourcedOrderEvent
 from app.storage.db import Database
 from app.storage.models import Fill, Order
+from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 from tests.integration.orders.scenario import T0, build, fill, order_event
 
 
-def _apply(service: OrderService, *events: object) -> None:
+def _apply(service: OrdersRepository, *events: object) -> None:
     service.apply([SourcedOrderEvent(e, f"evt-{i}") for i, e in enumerate(events)])  # type: ignore[arg-type]
 
 
@@ -27,7 +27,7 @@ def _counts(database: Database) -> tuple[int, int]:
 
 
 def test_intent_then_partial_fills_then_filled_accumulates_totals(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     _apply(service, order_event("c1", OrderStatus.NEW, qty="10"))
     _apply(
         service,
@@ -46,7 +46,7 @@ def test_intent_then_partial_fills_then_filled_accumulates_totals(database: Data
 
 
 def test_late_older_status_never_overwrites_a_newer_one(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     _apply(service, order_event("c1", OrderStatus.FILLED, fills=[fill("f1", "10", "50")]))
     _apply(service, order_event("c1", OrderStatus.ACCEPTED))
     _apply(service, order_event("c1", OrderStatus.NEW))
@@ -57,7 +57,7 @@ def test_late_older_status_never_overwrites_a_newer_one(database: Database) -> N
 
 
 def test_events_of_one_order_in_one_batch_fold_to_the_highest_status(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     result = service.apply(
         [
             SourcedOrderEvent(order_event("c1", OrderStatus.ACCEPTED), "e1"),
@@ -74,7 +74,7 @@ def test_events_of_one_order_in_one_batch_fold_to_the_highest_status(database: D
 
 
 def test_redelivered_batch_changes_nothing(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     scenario = build(600, seed=3)
     from app.domain.orders import OrderEvent
 
@@ -94,7 +94,7 @@ def test_redelivered_batch_changes_nothing(database: Database) -> None:
 
 
 def test_concurrent_writers_of_the_same_orders_keep_exact_totals(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     errors: list[BaseException] = []
 
     def writer(worker: int) -> None:
@@ -131,7 +131,7 @@ def test_concurrent_writers_of_the_same_orders_keep_exact_totals(database: Datab
 
 
 def test_list_orders_pages_newest_first_with_filters(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     for i in range(7):
         symbol = "AAPL" if i % 2 == 0 else "MSFT"
         status = OrderStatus.FILLED if i < 3 else OrderStatus.NEW
@@ -166,7 +166,7 @@ def test_list_orders_pages_newest_first_with_filters(database: Database) -> None
 
 
 def test_bad_cursor_and_missing_order_are_reported(database: Database) -> None:
-    service = OrderService(database)
+    service = OrdersRepository(database)
     with pytest.raises(InputError, match="cursor"):
         service.list_orders(cursor="not-a-cursor")
     with pytest.raises(NotFoundError, match="nope"):
@@ -185,4 +185,4 @@ def test_unreachable_database_is_a_retryable_error(database: Database) -> None:
     else:
         database = Database(database.url.set(port=1))
     with pytest.raises(RetryableError, match="database unavailable"):
-        OrderService(database).apply([SourcedOrderEvent(order_event("c1"))])
+        OrdersRepository(database).apply([SourcedOrderEvent(order_event("c1"))])

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from app.api.app import create_app
 from app.config import Settings
 from app.services.container import Services
-from app.services.orders import OrderService
 from app.storage.models import Fill, Order
+from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 
 PAYLOAD = {
@@ -32,7 +32,7 @@ def _consume(services: Services) -> None:
     )
     consumer = services.bus.consumer(config.hub, config.group)
     try:
-        OrderConsumer(consumer, OrderService(services.db), config).run()
+        OrderConsumer(consumer, OrdersRepository(services.db), config).run()
     finally:
         consumer.close()
 

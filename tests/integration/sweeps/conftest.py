@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from app.backtest.sweeps.jobs import SweepJobService
 from app.bus.factory import create_bus
 from app.bus.ports import Bus
 from app.config import Settings
-from app.services.sweep_jobs import SweepJobService
 from app.storage.blob import BlobStore
 from app.storage.db import Database
 from tests.integration.sweeps.arm_server import ArmServer, arm_server

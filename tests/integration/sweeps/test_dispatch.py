@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from app.backtest.sweeps.jobs import JOB_EVENT_TYPE, SweepJobCreate, SweepJobService
 from app.bus.envelope import Envelope
 from app.bus.ports import Bus
 from app.config import Settings
 from app.errors import ConfigError, RetryableError
-from app.services.sweep_jobs import JOB_EVENT_TYPE, SweepJobCreate, SweepJobService
 from app.workers.sweep_job_consumer import (
     ContainerAppsDispatcher,
     LocalDispatcher,

@@ -8,10 +8,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.backtest.sweeps.jobs import JOB_EVENT_TYPE, SweepJobService
 from app.bus.ports import Bus
 from app.config import Settings
 from app.services.container import Services
-from app.services.sweep_jobs import JOB_EVENT_TYPE, SweepJobService
 from app.workers.sweep_job_entry import _run as run_entry
 
 CONFIG = "configs/backtest/momentum_sweep.yaml"
@@ -64,8 +64,8 @@ def test_post_queues_publishes_and_lists(client: TestClient, api_settings: Setti
 @pytest.mark.parametrize(
     ("body", "fragment"),
     [
-        ({"config_path": "../etc/passwd"}, "must be a .yaml file under"),
-        ({"config_path": "configs/backtest/nope.yaml"}, "does not exist"),
+        ({"config_path": "../etc/passwd"}, "must name a .yaml/.yml file under configs/"),
+        ({"config_path": "configs/backtest/nope.yaml"}, "does not name a readable file under configs/"),
         ({"config_path": CONFIG, "overrides": {"objective": {"metric": "luck"}}}, "unknown metric 'luck'"),
         ({"config_blob": "blob://configs/missing.yaml"}, "blob not found"),
     ],

@@ -15,10 +15,10 @@ from types import ModuleType
 
 import pytest
 
+from app.backtest.sweeps.jobs import SweepJobCreate, SweepJobService
 from app.bus.factory import create_bus
 from app.bus.ports import Bus
 from app.config import Settings
-from app.services.sweep_jobs import SweepJobCreate, SweepJobService
 from app.storage.blob import BlobStore
 from app.storage.db import Database
 from app.workers.sweep_job_consumer import LocalDispatcher, SweepJobConsumer

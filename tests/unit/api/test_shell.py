@@ -45,7 +45,7 @@ def test_index_live_ready_docs_answer_200(client: TestClient) -> None:
 
 def test_ui_paths_redirect_to_the_dashboard_without_a_token(make_settings: Callable[..., Settings]) -> None:
     for values, expected in (
-        ({"UI_PORT": 18501}, "http://testserver:18501/ui/"),
+        ({"UI_PORT": 18501}, "http://127.0.0.1:18501/ui/"),
         (
             {"UI_BASE_URL": "https://fd.example.net/ui/", "API_BEARER_TOKEN": "t0ken"},
             "https://fd.example.net/ui/",

@@ -16,8 +16,10 @@ from app.cli.main import app
 from app.errors import InputError
 from app.observability import JsonFormatter
 from app.risk.guard import GuardLimits, GuardRequest, OrderGuard
-from app.risk.kill_switch import KILL_SWITCH_ACTIVE, KILL_SWITCH_NOTIONAL, KillSwitchStore
+from app.risk.kill_switch import KILL_SWITCH_ACTIVE, KILL_SWITCH_NOTIONAL
 from app.storage.db import Database
+from app.storage.repositories.guard import GuardRepository
+from app.storage.repositories.kill_switch import KillSwitchRepository
 
 runner = CliRunner()
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
@@ -38,7 +40,7 @@ def _json_lines(caplog: pytest.LogCaptureFixture, logger: str) -> list[dict[str,
 
 def test_switch_changes_are_logged_with_who_and_why(db: Database, caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.INFO)
-    store = KillSwitchStore(db)
+    store = KillSwitchRepository(db)
     store.set(True, reason="broker outage", actor="ops-alice")
     store.set(False, reason="drill over", actor="ops-bob")
     on, off = _json_lines(caplog, "app.risk.kill_switch")
@@ -52,7 +54,7 @@ def test_refused_order_is_logged_with_reason_symbol_and_notional(
     db: Database, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO)
-    guard = OrderGuard(db, GuardLimits(notional=1_000))
+    guard = OrderGuard(GuardRepository(db), GuardLimits(notional=1_000))
     assert guard.check(GuardRequest(symbol="MSFT", notional=500), now=NOW).allowed
     guard.check(GuardRequest(symbol="AAPL", notional=5_000.5), now=NOW)
     guard.check(GuardRequest(symbol="TSLA", notional=float("nan")), now=NOW)
@@ -65,9 +67,9 @@ def test_refused_order_is_logged_with_reason_symbol_and_notional(
 
 
 def test_history_lists_changes_and_trips_newest_first(db: Database) -> None:
-    store = KillSwitchStore(db)
+    store = KillSwitchRepository(db)
     store.set(True, reason="halt", actor="ops")
-    OrderGuard(db, GuardLimits()).check(GuardRequest(symbol="AAPL", notional=10), now=NOW)
+    OrderGuard(GuardRepository(db), GuardLimits()).check(GuardRequest(symbol="AAPL", notional=10), now=NOW)
     store.set(False, reason="resumed", actor="ops")
     events = store.history()
     assert [(e.kind, e.reason) for e in events] == [
@@ -83,9 +85,9 @@ def test_history_lists_changes_and_trips_newest_first(db: Database) -> None:
 
 
 def test_history_command_prints_json_and_a_table(db: Database) -> None:
-    store = KillSwitchStore(db)
+    store = KillSwitchRepository(db)
     store.set(True, reason="broker outage drill", actor="ops-alice")
-    OrderGuard(db, GuardLimits()).check(GuardRequest(symbol="AAPL", notional=10), now=NOW)
+    OrderGuard(GuardRepository(db), GuardLimits()).check(GuardRequest(symbol="AAPL", notional=10), now=NOW)
 
     result = runner.invoke(app, ["kill-switch", "history", "--json"])
     assert result.exit_code == 0, result.output

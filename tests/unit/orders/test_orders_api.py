@@ -10,7 +10,7 @@ from app.api.app import create_app
 from app.config import Settings
 from app.domain.orders import OrderStatus
 from app.services.container import Services
-from app.services.orders import MAX_PAGE_SIZE, OrderService, SourcedOrderEvent
+from app.storage.repositories.orders import MAX_PAGE_SIZE, OrdersRepository, SourcedOrderEvent
 from tests.integration.orders.scenario import T0, fill, order_event
 
 TOKEN = "orders-test-token"
@@ -39,7 +39,7 @@ def _seed(services: Services, count: int = 5) -> None:
         symbol = "AAPL" if i < 3 else "MSFT"
         ts = T0 + timedelta(minutes=i)
         events.append(SourcedOrderEvent(order_event(f"c{i}", status, symbol=symbol, ts=ts, fills=fills)))
-    OrderService(services.db).apply(events)
+    OrdersRepository(services.db).apply(events)
 
 
 def test_orders_require_the_bearer_token(services: Services) -> None:

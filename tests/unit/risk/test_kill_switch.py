@@ -17,10 +17,11 @@ from app.risk.kill_switch import (
     KILL_SWITCH_MAX_ORDERS,
     KILL_SWITCH_NOTIONAL,
     KILL_SWITCH_UNAVAILABLE,
-    KillSwitchStore,
 )
 from app.storage.db import Database
 from app.storage.models import Fill, Order
+from app.storage.repositories.guard import GuardRepository
+from app.storage.repositories.kill_switch import KillSwitchRepository
 
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
 
@@ -60,7 +61,7 @@ def _fill(db: Database, order_id: int, fill_id: str, side: str, qty: str, price:
 
 
 def test_switch_is_off_until_set_and_records_who_and_why(db: Database) -> None:
-    store = KillSwitchStore(db)
+    store = KillSwitchRepository(db)
     assert store.status().active is False
     assert store.is_active() is False
 
@@ -73,7 +74,7 @@ def test_switch_is_off_until_set_and_records_who_and_why(db: Database) -> None:
 
 
 def test_switch_change_without_reason_or_actor_is_refused(db: Database) -> None:
-    store = KillSwitchStore(db)
+    store = KillSwitchRepository(db)
     with pytest.raises(InputError, match="reason"):
         store.set(True, reason="  ", actor="ops")
     with pytest.raises(InputError, match="actor"):
@@ -81,11 +82,11 @@ def test_switch_change_without_reason_or_actor_is_refused(db: Database) -> None:
 
 
 def test_trips_are_counted_per_reason(db: Database) -> None:
-    guard = OrderGuard(db, GuardLimits(notional=1_000))
+    guard = OrderGuard(GuardRepository(db), GuardLimits(notional=1_000))
     guard.check(GuardRequest(symbol="AAPL", notional=10, kill_switch_active=True), now=NOW)
     guard.check(GuardRequest(symbol="AAPL", notional=5_000), now=NOW)
     guard.check(GuardRequest(symbol="AAPL", notional=5_000), now=NOW)
-    status = KillSwitchStore(db).status()
+    status = KillSwitchRepository(db).status()
     assert status.trips[KILL_SWITCH_ACTIVE] == 1
     assert status.trips[KILL_SWITCH_NOTIONAL] == 2
     assert status.trips[KILL_SWITCH_DAILY_LOSS] == 0
@@ -94,20 +95,24 @@ def test_trips_are_counted_per_reason(db: Database) -> None:
 
 def test_guard_passes_when_nothing_is_exceeded(db: Database) -> None:
     limits = GuardLimits(notional=10_000, daily_loss=500, max_open_orders=3)
-    decision = OrderGuard(db, limits).check(GuardRequest(symbol="AAPL", notional=9_999.99), now=NOW)
+    decision = OrderGuard(GuardRepository(db), limits).check(
+        GuardRequest(symbol="AAPL", notional=9_999.99), now=NOW
+    )
     assert decision.allowed and decision.reason is None
-    assert KillSwitchStore(db).status().trips_total == 0
+    assert KillSwitchRepository(db).status().trips_total == 0
 
 
 def test_global_switch_trips_the_guard(db: Database) -> None:
-    KillSwitchStore(db).set(True, reason="halt", actor="ops")
-    decision = OrderGuard(db, GuardLimits()).check(GuardRequest(symbol="AAPL", notional=1), now=NOW)
+    KillSwitchRepository(db).set(True, reason="halt", actor="ops")
+    decision = OrderGuard(GuardRepository(db), GuardLimits()).check(
+        GuardRequest(symbol="AAPL", notional=1), now=NOW
+    )
     assert (decision.allowed, decision.reason) == (False, KILL_SWITCH_ACTIVE)
     assert "global" in decision.detail
 
 
 def test_lowest_of_request_and_configured_notional_applies(db: Database) -> None:
-    guard = OrderGuard(db, GuardLimits(notional=50_000))
+    guard = OrderGuard(GuardRepository(db), GuardLimits(notional=50_000))
     low = guard.check(GuardRequest(symbol="AAPL", notional=2_000, kill_switch_notional=1_000), now=NOW)
     assert low.reason == KILL_SWITCH_NOTIONAL and "kill_switch_notional" in low.detail
     high = guard.check(GuardRequest(symbol="AAPL", notional=60_000, kill_switch_notional=100_000), now=NOW)
@@ -118,11 +123,11 @@ def test_open_orders_at_the_cap_trip_max_orders(db: Database) -> None:
     _order(db, "a", "new")
     _order(db, "b", "partially_filled")
     _order(db, "c", "filled")
-    guard = OrderGuard(db, GuardLimits(max_open_orders=2))
+    guard = OrderGuard(GuardRepository(db), GuardLimits(max_open_orders=2))
     decision = guard.check(GuardRequest(symbol="AAPL", notional=1), now=NOW)
     assert decision.reason == KILL_SWITCH_MAX_ORDERS and "2 open orders" in decision.detail
     assert (
-        OrderGuard(db, GuardLimits(max_open_orders=3))
+        OrderGuard(GuardRepository(db), GuardLimits(max_open_orders=3))
         .check(GuardRequest(symbol="AAPL", notional=1), now=NOW)
         .allowed
     )
@@ -133,19 +138,19 @@ def test_todays_realised_loss_trips_daily_loss(db: Database) -> None:
     yesterday = NOW - timedelta(days=1)
     _fill(db, order_id, "f1", "buy", "10", "100", yesterday)
     _fill(db, order_id, "f2", "sell", "10", "40", NOW - timedelta(hours=1))
-    tripped = OrderGuard(db, GuardLimits(daily_loss=500)).check(
+    tripped = OrderGuard(GuardRepository(db), GuardLimits(daily_loss=500)).check(
         GuardRequest(symbol="AAPL", notional=1), now=NOW
     )
     assert tripped.reason == KILL_SWITCH_DAILY_LOSS and "-600" in tripped.detail
     assert (
-        OrderGuard(db, GuardLimits(daily_loss=700))
+        OrderGuard(GuardRepository(db), GuardLimits(daily_loss=700))
         .check(GuardRequest(symbol="AAPL", notional=1), now=NOW)
         .allowed
     )
     # the next trading day starts from zero
     tomorrow = NOW + timedelta(days=1)
     assert (
-        OrderGuard(db, GuardLimits(daily_loss=500))
+        OrderGuard(GuardRepository(db), GuardLimits(daily_loss=500))
         .check(GuardRequest(symbol="AAPL", notional=1), now=tomorrow)
         .allowed
     )
@@ -153,17 +158,21 @@ def test_todays_realised_loss_trips_daily_loss(db: Database) -> None:
 
 def test_unmigrated_database_makes_the_guard_refuse(tmp_path: Path) -> None:
     empty = Database(f"sqlite:///{tmp_path / 'empty.db'}")
-    decision = OrderGuard(empty, GuardLimits()).check(GuardRequest(symbol="AAPL", notional=1), now=NOW)
+    decision = OrderGuard(GuardRepository(empty), GuardLimits()).check(
+        GuardRequest(symbol="AAPL", notional=1), now=NOW
+    )
     assert (decision.allowed, decision.reason) == (False, KILL_SWITCH_UNAVAILABLE)
     assert "StorageError" in decision.detail
     with pytest.raises(StorageError):
-        KillSwitchStore(empty).status()
+        KillSwitchRepository(empty).status()
     empty.dispose()
 
 
 def test_unreachable_database_makes_the_guard_refuse() -> None:
     down = Database("postgresql://postgres@127.0.0.1:1/none", connect_timeout_s=1)
-    decision = OrderGuard(down, GuardLimits()).check(GuardRequest(symbol="AAPL", notional=1), now=NOW)
+    decision = OrderGuard(GuardRepository(down), GuardLimits()).check(
+        GuardRequest(symbol="AAPL", notional=1), now=NOW
+    )
     assert (decision.allowed, decision.reason) == (False, KILL_SWITCH_UNAVAILABLE)
     down.dispose()
 
@@ -181,14 +190,14 @@ def test_unreachable_database_makes_the_guard_refuse() -> None:
 def test_unusable_limit_makes_the_guard_refuse(
     db: Database, limits: GuardLimits, request_limit: float | None
 ) -> None:
-    decision = OrderGuard(db, limits).check(
+    decision = OrderGuard(GuardRepository(db), limits).check(
         GuardRequest(symbol="AAPL", notional=1, kill_switch_notional=request_limit), now=NOW
     )
     assert (decision.allowed, decision.reason) == (False, KILL_SWITCH_UNAVAILABLE)
 
 
 def test_non_finite_notional_makes_the_guard_refuse(db: Database) -> None:
-    decision = OrderGuard(db, GuardLimits()).check(
+    decision = OrderGuard(GuardRepository(db), GuardLimits()).check(
         GuardRequest(symbol="AAPL", notional=float("nan")), now=NOW
     )
     assert decision.reason == KILL_SWITCH_UNAVAILABLE

@@ -13,9 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from app.risk.guard import GuardLimits, GuardRequest, OrderGuard
-from app.risk.kill_switch import KILL_SWITCH_UNAVAILABLE, TRIP_REASONS, KillSwitchStore
+from app.risk.kill_switch import KILL_SWITCH_UNAVAILABLE, TRIP_REASONS
 from app.storage.db import Database
 from app.storage.models import Order
+from app.storage.repositories.guard import GuardRepository
+from app.storage.repositories.kill_switch import KillSwitchRepository
 
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)
 OPEN_ORDERS = 3
@@ -30,7 +32,7 @@ def _seed(path: Path, switch_on: bool) -> Database:
                 Order(client_order_id=f"o{i}", symbol="AAPL", side="buy", qty=Decimal(1), status="new")
             )
     if switch_on:
-        KillSwitchStore(db).set(True, reason="property test", actor="tests")
+        KillSwitchRepository(db).set(True, reason="property test", actor="tests")
     return db
 
 
@@ -77,7 +79,9 @@ def test_guard_never_allows_a_tripped_or_undecidable_order(
     max_open: int | None,
     notional: float,
 ) -> None:
-    guard = OrderGuard(databases[which], GuardLimits(notional=configured_limit, max_open_orders=max_open))
+    guard = OrderGuard(
+        GuardRepository(databases[which]), GuardLimits(notional=configured_limit, max_open_orders=max_open)
+    )
     request = GuardRequest(
         symbol="AAPL",
         notional=notional,

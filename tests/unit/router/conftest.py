@@ -20,6 +20,7 @@ from app.router.offline import OfflineBars
 from app.router.service import router_risk_config
 from app.router.state import RouterContext
 from app.storage.db import Database
+from app.storage.repositories.guard import GuardRepository
 
 
 @dataclass
@@ -57,7 +58,7 @@ def rig(make_settings: Callable[..., Settings]) -> Iterator[RouterRig]:
         settings=settings,
         market_data=MarketData(settings, None),
         offline_bars=OfflineBars(MarketData(settings, None)),
-        guard=OrderGuard(db, GuardLimits.from_settings(settings)),
+        guard=OrderGuard(GuardRepository(db), GuardLimits.from_settings(settings)),
         risk=router_risk_config(settings),
         bus=lambda: bus,
         broker=broker_factory,

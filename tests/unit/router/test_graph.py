@@ -12,9 +12,9 @@ import pytest
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import BusError, ConfigError, OrderRejected
 from app.execution.simulated import SimulatedBroker
-from app.risk.kill_switch import KillSwitchStore
 from app.router import NODE_NAMES, RouterRunRequest, build_graph, compiled_graph, run_router
 from app.router.nodes import client_order_id, find_action
+from app.storage.repositories.kill_switch import KillSwitchRepository
 from tests.unit.router.conftest import RouterRig
 
 SPEC = {
@@ -81,11 +81,11 @@ def test_request_limits_trip_the_guard_and_nothing_leaves(
     assert not result.published and not result.executed
     assert rig.orders_on_bus() == [] and rig.broker.orders() == []
     assert set(result.timings_ms) == {"ingest", "features", "strategy", "priors", "risk", "guard"}
-    assert KillSwitchStore(rig.db).status().trips[reason] == 1
+    assert KillSwitchRepository(rig.db).status().trips[reason] == 1
 
 
 def test_global_switch_refuses_the_run(rig: RouterRig) -> None:
-    KillSwitchStore(rig.db).set(True, reason="test", actor="pytest")
+    KillSwitchRepository(rig.db).set(True, reason="test", actor="pytest")
     result = run_router(_request(execute_orders=True), rig.context)
     assert result.fallback_reason == "kill_switch_active"
     assert rig.orders_on_bus() == [] and rig.broker.orders() == []
@@ -94,9 +94,10 @@ def test_global_switch_refuses_the_run(rig: RouterRig) -> None:
 def test_database_outage_fails_closed(rig: RouterRig) -> None:
     from app.risk.guard import GuardLimits, OrderGuard
     from app.storage.db import Database
+    from app.storage.repositories.guard import GuardRepository
 
     down = Database("postgresql://postgres@127.0.0.1:1/none", connect_timeout_s=1)
-    context = rig.with_context(guard=OrderGuard(down, GuardLimits()))
+    context = rig.with_context(guard=OrderGuard(GuardRepository(down), GuardLimits()))
     result = run_router(_request(execute_orders=True), context)
     down.dispose()
     assert result.fallback_reason == "kill_switch_unavailable"
@@ -240,7 +241,7 @@ def test_end_after_now_reads_no_bar_from_the_future(rig: RouterRig) -> None:
 
 
 def test_zero_sized_position_yields_no_intent(rig: RouterRig) -> None:
-    from app.dal import REGIME_LABELS
+    from app.decision import REGIME_LABELS
     from app.risk.sizing import RiskConfig
 
     flat_everywhere = RiskConfig.from_settings(

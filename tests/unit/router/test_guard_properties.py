@@ -19,11 +19,12 @@ from app.dal import MarketData
 from app.domain.orders import OrderEvent
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
 from app.risk.guard import GuardLimits, OrderGuard
-from app.risk.kill_switch import KillSwitchStore
 from app.router import RouterRunRequest, run_router
 from app.router.service import router_risk_config
 from app.router.state import RouterContext
 from app.storage.db import Database
+from app.storage.repositories.guard import GuardRepository
+from app.storage.repositories.kill_switch import KillSwitchRepository
 
 
 class CountingBus:
@@ -66,7 +67,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
     healthy.upgrade()
     switched_on = Database(f"sqlite:///{root / 'on.db'}")
     switched_on.upgrade()
-    KillSwitchStore(switched_on).set(True, reason="property test", actor="tests")
+    KillSwitchRepository(switched_on).set(True, reason="property test", actor="tests")
     unmigrated = Database(f"sqlite:///{root / 'empty.db'}")
     bus = create_bus(settings)
     bus.provision()
@@ -110,7 +111,7 @@ def test_no_tripped_or_undecidable_guard_yields_an_order(
     context = RouterContext(
         settings=world["settings"],
         market_data=world["market_data"],
-        guard=OrderGuard(world["dbs"][switch], GuardLimits(notional=configured_notional)),
+        guard=OrderGuard(GuardRepository(world["dbs"][switch]), GuardLimits(notional=configured_notional)),
         risk=router_risk_config(world["settings"]),
         bus=lambda: bus,  # type: ignore[arg-type, return-value]
         broker=lambda: broker,

@@ -1,7 +1,7 @@
 """The scheduler lease: one row per schedule naming the scheduler that runs it, and until when.
 
 Revision ID: 0003
-Revises: 0001
+Revises: 0002
 Create Date: 2026-12-05
 
 (Numbered 0003 so that a separately developed 0002 can take its place below it: when both
@@ -16,7 +16,7 @@ from alembic import op
 from app.storage.types import UTCDateTime
 
 revision = "0003"
-down_revision = "0001"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 

@@ -24,7 +24,7 @@ from typing import Any
 from app.errors import AiTraderError, InputError
 from app.services.container import Services
 
-__all__ = ["DailyJobs"]
+__all__ = ["DailyJobs", "RetrainFailed"]
 
 SCAN_LOOKBACK_DAYS = 200
 
@@ -35,6 +35,10 @@ def _finite(value: Any) -> float | None:
     except (TypeError, ValueError):
         return None
     return number if math.isfinite(number) else None
+
+
+class RetrainFailed(AiTraderError):
+    """The retrain sweep ran but too many of its runs failed (``SWEEP_FAILURE_RATIO``)."""
 
 
 class DailyJobs:
@@ -88,7 +92,8 @@ class DailyJobs:
         return {"status": "ok", "checks": checks}
 
     def scan(self, session: date, label: str) -> dict[str, Any]:
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import MarketData
+        from app.decision import compute_regimes, compute_signals
 
         market = MarketData.from_settings(self.settings, blob=self.services.blob)
         rows: list[dict[str, Any]] = []
@@ -149,8 +154,9 @@ class DailyJobs:
         return self.settings.WATCHLIST.split(",")[: self.settings.WATCHLIST_SIZE]
 
     def warm_up(self, session: date) -> dict[str, Any]:
-        from app.backtest.pipeline import decide
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import MarketData
+        from app.decision import compute_regimes, compute_signals
+        from app.decision.pipeline import decide
         from app.risk.sizing import RiskConfig
         from app.strategies import STRATEGIES, get_strategy
 
@@ -200,6 +206,7 @@ class DailyJobs:
         return {"job": label, "session": session.isoformat(), "count": len(runs), "runs": runs}
 
     def retrain(self, session: date) -> dict[str, Any]:
+        """Run the retrain sweep; raise when it failed (the schedule ledger records an error)."""
         from app.backtest.sweeps import run_sweep
 
         config = self.settings.SCHEDULE_RETRAIN_CONFIG
@@ -207,6 +214,9 @@ class DailyJobs:
             raise InputError("retrain is disabled: SCHEDULE_RETRAIN_CONFIG is not set")
         out = self.settings.ARTIFACTS_DIR / "daily" / session.isoformat() / "retrain"
         result = run_sweep(config, out, settings=self.settings)
+        if not result.succeeded:
+            first = "; ".join(result.errors) or "no error recorded"
+            raise RetrainFailed(f"retrain sweep failed: {result.failed} of {result.total} runs; {first}")
         return {
             "status": "ok" if result.failed == 0 else "partial",
             "output_dir": str(result.output_dir),
@@ -217,18 +227,18 @@ class DailyJobs:
         }
 
     def reports(self, session: date) -> dict[str, Any]:
-        from app.risk.kill_switch import KillSwitchStore
-        from app.services.orders import OrderService
+        from app.storage.repositories.kill_switch import KillSwitchRepository
+        from app.storage.repositories.orders import OrdersRepository
 
         since = datetime.combine(session, datetime.min.time(), tzinfo=UTC)
-        orders_service = OrderService(self.services.db)
-        orders = orders_service.list_orders(limit=500, since=since).items
-        fills = orders_service.list_fills(limit=500, since=since).items
+        orders_repository = OrdersRepository(self.services.db)
+        orders = orders_repository.list_orders(limit=500, since=since).items
+        fills = orders_repository.list_fills(limit=500, since=since).items
         by_status: dict[str, int] = {}
         for order in orders:
             by_status[order.status] = by_status.get(order.status, 0) + 1
         notional = sum(float(f.qty * f.price) for f in fills)
-        switch = KillSwitchStore(self.services.db).status()
+        switch = KillSwitchRepository(self.services.db).status()
         report = {
             "session": session.isoformat(),
             "orders": len(orders),

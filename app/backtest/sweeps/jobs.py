@@ -1,10 +1,6 @@
 """Sweep jobs: submit to the jobs hub, track the lifecycle in ``sweep_registry``, read results.
 
-Lifecycle of one job (``sweep_registry.status``)::
-
-    queued ──► dispatched ──► running ──► completed
-      ▲            │             └──────► failed
-      └────────────┘ (dispatch failed transiently: released for a retry)
+The lifecycle and its SQL are in :mod:`app.storage.repositories.sweep_jobs`.
 
 ``POST /backtests/sweeps/jobs`` calls :meth:`SweepJobService.submit`; the sweep job consumer
 calls :meth:`claim` / :meth:`record_execution` / :meth:`release`; the sweep entry point calls
@@ -17,6 +13,8 @@ import csv
 import io
 import json
 import logging
+import os
+import threading
 import uuid
 from datetime import datetime
 from pathlib import Path
@@ -24,21 +22,22 @@ from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, model_validator
-from sqlalchemy import func, select, update
 
-from app.backtest.sweeps.config import load_job_config
+from app.backtest.sweeps.config import SweepConfig, load_job_config
+from app.backtest.sweeps.grid import check_sweep_size
 from app.bus.envelope import Envelope
 from app.bus.ports import Bus
 from app.config import Settings
 from app.errors import ConfigError, InputError, NotFoundError
 from app.storage.blob import BlobStore
 from app.storage.db import Database
-from app.storage.models import SweepJob
-from app.storage.types import utcnow
+from app.storage.repositories.sweep_jobs import STATUSES, SweepJobRecord, SweepJobsRepository
+from app.validation import check_blob_uri, check_data_path, resolve_under
 
 __all__ = [
     "JOB_EVENT_TYPE",
     "STATUSES",
+    "JobHeartbeat",
     "SweepJobCreate",
     "SweepJobDetail",
     "SweepJobList",
@@ -50,7 +49,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 JOB_EVENT_TYPE = "sweep.job"
-STATUSES: tuple[str, ...] = ("queued", "dispatched", "running", "completed", "failed")
 Status = Literal["queued", "dispatched", "running", "completed", "failed"]
 RESULTS_PREFIX = "sweeps"
 """Results of job ``J`` are copied to ``trader-data/sweeps/J/`` so the API sees them from anywhere."""
@@ -61,10 +59,16 @@ class SweepJobCreate(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    config_path: str | None = Field(default=None, description="Path of a YAML under the server's configs/.")
-    config_blob: str | None = Field(default=None, description="blob://configs/<file> instead of a path.")
-    strategy: str | None = Field(default=None, description="Replaces the config's strategy.")
-    symbol: str | None = Field(default=None, description="Replaces the config's symbols with this one.")
+    config_path: str | None = Field(
+        default=None, max_length=1024, description="Path of a YAML under the server's configs/."
+    )
+    config_blob: str | None = Field(
+        default=None, max_length=1024, description="blob://configs/<file> instead of a path."
+    )
+    strategy: str | None = Field(default=None, max_length=64, description="Replaces the config's strategy.")
+    symbol: str | None = Field(
+        default=None, max_length=32, description="Replaces the config's symbols with this one."
+    )
     overrides: dict[str, Any] = Field(default_factory=dict, description="Other top-level config keys.")
 
     @model_validator(mode="after")
@@ -119,19 +123,33 @@ class SweepJobService:
     def __init__(self, settings: Settings, db: Database, blob: BlobStore, bus: Bus | None = None) -> None:
         self.settings = settings
         self.db = db
+        self.jobs = SweepJobsRepository(db)
         self.blob = blob
         self.bus = bus
 
     # --- submission -----------------------------------------------------------------------
     def _resolve_path(self, raw: str) -> Path:
-        path = Path(raw)
-        resolved = (path if path.is_absolute() else Path.cwd() / path).resolve()
-        root = _config_root()
-        if resolved.suffix not in (".yaml", ".yml") or not resolved.is_relative_to(root):
-            raise InputError(f"config_path must be a .yaml file under {root}: {raw!r}")
-        if not resolved.is_file():
-            raise InputError(f"config_path does not exist: {raw!r}")
-        return resolved
+        return resolve_under("config_path", raw, (_config_root(),), (".yaml", ".yml"), base=Path.cwd())
+
+    def _check_source(self, request: SweepJobCreate) -> None:
+        if request.config_blob is not None:
+            check_blob_uri(request.config_blob, (self.settings.BLOB_CONTAINER_CONFIGS,), (".yaml", ".yml"))
+
+    def _check_config(self, config: SweepConfig) -> None:
+        """What a client may not choose: files on the server, a sweep above the limits."""
+        from app.strategies import STRATEGIES
+
+        if config.strategy not in STRATEGIES:
+            known = ", ".join(sorted(STRATEGIES))
+            raise InputError(f"unknown strategy {config.strategy!r} (known: {known})")
+        if config.vendor == "file" or config.data_path is not None:
+            if config.data_path is None:
+                raise InputError("vendor 'file' needs data_path")
+            check_data_path(config.data_path, self.settings.sweep_data_roots)
+        cores = os.cpu_count() or 1
+        if config.execution.workers is not None and config.execution.workers > cores:
+            raise InputError(f"execution.workers must be at most {cores} (the cores of this host)")
+        check_sweep_size(config, self.settings.SWEEP_MAX_SETS)
 
     def submit(self, request: SweepJobCreate) -> SweepJobPublic:
         """Validate the config, store it as a blob, record the job as queued and publish it.
@@ -142,6 +160,7 @@ class SweepJobService:
         """
         if self.bus is None:
             raise ConfigError("SweepJobService.submit needs a bus")
+        self._check_source(request)
         overrides = {**request.overrides, "strategy": request.strategy, "symbol": request.symbol}
         try:
             if request.config_path is not None:
@@ -151,7 +170,8 @@ class SweepJobService:
             else:
                 config = load_job_config(self.blob, config_blob=request.config_blob, **overrides)
         except (ConfigError, NotFoundError) as exc:
-            raise InputError(str(exc)) from None
+            raise InputError(_without_server_paths(str(exc))) from None
+        self._check_config(config)
         job_id = uuid.uuid4().hex
         key = f"{RESULTS_PREFIX}/{job_id}.yaml"
         self.blob.put_text(
@@ -160,17 +180,14 @@ class SweepJobService:
             yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False),
         )
         config_blob = f"blob://{self.settings.BLOB_CONTAINER_CONFIGS}/{key}"
-        with self.db.transaction() as session:
-            row = SweepJob(
-                job_id=job_id,
-                status="queued",
-                config_path=request.config_path,
-                config_blob=config_blob,
-                strategy=config.strategy,
-                symbol=",".join(config.symbols)[:32],
-                config=config.model_dump(mode="json"),
-            )
-            session.add(row)
+        self.jobs.add_queued(
+            job_id,
+            config_path=request.config_path,
+            config_blob=config_blob,
+            strategy=config.strategy,
+            symbol=",".join(config.symbols)[:32],
+            config=config.model_dump(mode="json"),
+        )
         payload = {"job_id": job_id, "config_blob": config_blob, "config_path": request.config_path}
         try:
             self.bus.publish(
@@ -184,19 +201,19 @@ class SweepJobService:
 
     # --- reads ----------------------------------------------------------------------------
     def get(self, job_id: str) -> SweepJobPublic:
-        with self.db.session() as session:
-            row = session.get(SweepJob, job_id)
-            if row is None:
-                raise NotFoundError(f"sweep job {job_id!r} not found")
-            return SweepJobPublic.model_validate(row)
+        """Return the job.
+
+        Raises:
+            NotFoundError: no job has that id.
+        """
+        return _public(self.jobs.get(job_id))
 
     def find(self, job_id: str) -> SweepJobPublic | None:
-        try:
-            return self.get(job_id)
-        except NotFoundError:
-            return None
+        job = self.jobs.find(job_id)
+        return None if job is None else _public(job)
 
     def detail(self, job_id: str, top: int = 10) -> SweepJobDetail:
+        self.expire_stale()
         job = self.get(job_id)
         summary, leaderboard = self._results(job, top)
         return SweepJobDetail(**job.model_dump(), summary=summary, leaderboard=leaderboard)
@@ -204,16 +221,9 @@ class SweepJobService:
     def list_jobs(self, status: str | None = None, limit: int = 50) -> SweepJobList:
         if status is not None and status not in STATUSES:
             raise InputError(f"status must be one of {', '.join(STATUSES)}; got {status!r}")
-        with self.db.session() as session:
-            query = select(SweepJob).order_by(SweepJob.created_at.desc()).limit(limit)
-            if status is not None:
-                query = query.where(SweepJob.status == status)
-            rows = session.scalars(query).all()
-            counted = session.execute(select(SweepJob.status, func.count()).group_by(SweepJob.status)).all()
-            items = [SweepJobPublic.model_validate(r) for r in rows]
-        counts = dict.fromkeys(STATUSES, 0)
-        for name, number in counted:
-            counts[str(name)] = int(number)
+        self.expire_stale()
+        items = [_public(job) for job in self.jobs.newest(status=status, limit=limit)]
+        counts = self.jobs.counts()
         return SweepJobList(items=items, counts=counts, total=sum(counts.values()))
 
     def _results(self, job: SweepJobPublic, top: int) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
@@ -241,43 +251,43 @@ class SweepJobService:
     # --- lifecycle ------------------------------------------------------------------------
     def claim(self, job_id: str) -> bool:
         """Move a queued job to dispatched; ``False`` when it was already claimed (redelivery)."""
-        now = utcnow()
-        with self.db.transaction() as session:
-            result = session.execute(
-                update(SweepJob)
-                .where(SweepJob.job_id == job_id, SweepJob.status == "queued")
-                .values(status="dispatched", dispatched_at=now, updated_at=now)
-            )
-            return bool(result.rowcount)  # type: ignore[attr-defined]
+        return self.jobs.claim(job_id)
 
     def record_execution(self, job_id: str, execution_name: str) -> None:
-        self._update(job_id, execution_name=execution_name)
+        self.jobs.record_execution(job_id, execution_name)
 
     def release(self, job_id: str, error: str) -> None:
         """Return a dispatched job to the queue after a transient dispatch failure."""
-        now = utcnow()
-        with self.db.transaction() as session:
-            session.execute(
-                update(SweepJob)
-                .where(SweepJob.job_id == job_id, SweepJob.status == "dispatched")
-                .values(status="queued", error=error, dispatched_at=None, updated_at=now)
-            )
+        self.jobs.release(job_id, error)
+
+    def heartbeat(self, job_id: str) -> bool:
+        """Renew a running job's lease (its ``updated_at``); ``False`` when it is no longer running."""
+        return self.jobs.heartbeat(job_id)
+
+    def expire_stale(self) -> list[str]:
+        """Mark failed every running job whose lease ran out: its worker died or was killed.
+
+        A running job renews ``updated_at`` every ``SWEEP_JOB_LEASE_S / 3`` seconds
+        (:class:`JobHeartbeat`); one silent for a whole lease is recorded ``failed``.
+        """
+        lease_s = self.settings.SWEEP_JOB_LEASE_S
+        stale = self.jobs.expire_running(
+            lease_s,
+            f"the sweep worker stopped renewing its lease for {lease_s:g} s "
+            "(SWEEP_JOB_LEASE_S): it died or was killed",
+        )
+        for job_id in stale:
+            log.error("sweep job lease expired: marked failed", extra={"job_id": job_id})
+        return list(stale)
 
     def mark_running(self, job_id: str, output_dir: str) -> None:
-        self._update(job_id, status="running", output_dir=output_dir, started_at=utcnow(), error=None)
+        self.jobs.mark_running(job_id, output_dir)
 
     def mark_completed(self, job_id: str) -> None:
-        self._update(job_id, status="completed", finished_at=utcnow(), error=None)
+        self.jobs.mark_completed(job_id)
 
     def mark_failed(self, job_id: str, error: str) -> None:
-        self._update(job_id, status="failed", finished_at=utcnow(), error=error[:4000])
-
-    def _update(self, job_id: str, **values: Any) -> None:
-        values["updated_at"] = utcnow()
-        with self.db.transaction() as session:
-            result = session.execute(update(SweepJob).where(SweepJob.job_id == job_id).values(**values))
-            if not result.rowcount:  # type: ignore[attr-defined]
-                raise NotFoundError(f"sweep job {job_id!r} not found")
+        self.jobs.mark_failed(job_id, error)
 
     def publish_results(self, job_id: str, output_dir: Path) -> None:
         """Copy the run summary and leaderboard to ``trader-data/sweeps/<job_id>/``."""
@@ -286,6 +296,42 @@ class SweepJobService:
             file = output_dir / name
             if file.is_file():
                 self.blob.put_bytes(container, f"{RESULTS_PREFIX}/{job_id}/{name}", file.read_bytes())
+
+
+class JobHeartbeat:
+    """Renews a running job's lease from a daemon thread until stopped (use as a context manager)."""
+
+    def __init__(self, service: SweepJobService, job_id: str) -> None:
+        self._service = service
+        self._job_id = job_id
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, name=f"sweep-heartbeat-{job_id}", daemon=True)
+
+    def _loop(self) -> None:
+        interval = self._service.settings.SWEEP_JOB_LEASE_S / 3
+        while not self._stop.wait(interval):
+            try:
+                if not self._service.heartbeat(self._job_id):
+                    return
+            except Exception as exc:  # a missed beat is retried; the lease covers three
+                log.warning("sweep heartbeat failed", extra={"job_id": self._job_id, "error": str(exc)})
+
+    def __enter__(self) -> JobHeartbeat:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+def _without_server_paths(message: str) -> str:
+    """Show a config file by its path under the working directory, never its absolute location."""
+    return message.replace(f"{Path.cwd()}{os.sep}", "")
+
+
+def _public(job: SweepJobRecord) -> SweepJobPublic:
+    return SweepJobPublic.model_validate(job)
 
 
 def _number(text: str | None) -> Any:

@@ -1,6 +1,6 @@
-"""Orders and fills: idempotent upserts from ``exec.orders`` events, and the read queries.
+"""Orders and fills repository: idempotent upserts from ``exec.orders`` events, and the reads.
 
-:meth:`OrderService.apply` writes a batch of :class:`~app.domain.orders.OrderEvent` in one
+:meth:`OrdersRepository.apply` writes a batch of :class:`~app.domain.orders.OrderEvent` in one
 transaction:
 
 * each order is upserted by ``client_order_id`` with the dialect's
@@ -46,8 +46,8 @@ __all__ = [
     "ApplyResult",
     "FillView",
     "OrderDetail",
-    "OrderService",
     "OrderView",
+    "OrdersRepository",
     "Page",
     "SourcedOrderEvent",
 ]
@@ -257,8 +257,8 @@ _FILL_COLUMNS = (
 )
 
 
-class OrderService:
-    """Writes and reads ``trading.orders`` and ``trading.fills``."""
+class OrdersRepository:
+    """Writes and reads ``trading.orders`` and ``trading.fills``; returns frozen views, never rows."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
@@ -464,7 +464,7 @@ class OrderService:
         :data:`MAX_PAGE_SIZE`.
 
         Raises:
-            InputError: ``cursor`` was not produced by this service, or ``limit`` < 1.
+            InputError: ``cursor`` was not produced by this repository, or ``limit`` < 1.
         """
         query = select(_orders)
         if symbol is not None:
@@ -512,7 +512,7 @@ class OrderService:
         ``since`` keeps fills executed at or after that time.
 
         Raises:
-            InputError: ``cursor`` was not produced by this service, or ``limit`` < 1.
+            InputError: ``cursor`` was not produced by this repository, or ``limit`` < 1.
         """
         query = self._fill_query()
         if symbol is not None:

@@ -1,0 +1,187 @@
+"""Guard snapshot repository: what one order-guard check reads, in at most three queries.
+
+1. the global switch and the open order count, as two scalar subqueries of one ``SELECT``;
+2. today's fills (``since <= ts <= now``, served by ``ix_fills_ts``), in time order;
+3. for the symbols traded today, the count and newest id of their fills before ``since``
+   (answered from ``ix_fills_symbol_ts_id`` alone), aggregated in SQL.
+
+Today's realised P&L needs each symbol's position before the day (average-cost method), which
+depends on its whole history but is fixed once the day has begun. It is computed once per
+symbol and trading day from that history and kept, with the count and newest id of the fills
+it was computed from; query 3 tells whether those fills changed (a late fill back-dated before
+``since``), and only then is the history of that symbol read again. Fills are never updated,
+so count and newest id identify the history.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, func, select
+from sqlalchemy.engine import Connection
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.domain.orders import OrderStatus
+from app.errors import StorageError
+from app.risk.pnl import FillRow, OpenPosition, open_positions, realised_pnl, realised_pnl_by_symbol
+from app.risk.ports import GuardSnapshot, SnapshotQuery
+from app.storage.db import Database
+from app.storage.models import Fill, KillSwitchState, Order
+from app.storage.repositories.kill_switch import SWITCH_ID, KillSwitchRepository
+
+__all__ = ["OPEN_STATUSES", "GuardRepository"]
+
+OPEN_STATUSES = tuple(status.value for status in OrderStatus if not status.is_terminal)
+"""Statuses that count towards ``KILL_SWITCH_MAX_OPEN_ORDERS``."""
+
+_KEPT_DAYS = 2  # trading days whose opening positions are kept (today and, around midnight, yesterday)
+
+_fills = cast(Table, Fill.__table__)
+_orders = cast(Table, Order.__table__)
+_switch = cast(Table, KillSwitchState.__table__)
+
+
+@dataclass(frozen=True, slots=True)
+class _Opening:
+    """A symbol's position before a trading day, and the history it was computed from."""
+
+    position: OpenPosition | None
+    count: int
+    last_id: int | None
+
+
+class GuardRepository:
+    """Reads :class:`~app.risk.ports.GuardSnapshot` values and records guard trips.
+
+    Implements :class:`~app.risk.ports.GuardStore`. Keep one per process: it remembers each
+    traded symbol's position before the trading day, so a check replays only today's fills.
+    """
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+        self.kill_switch = KillSwitchRepository(database)
+        self._openings: dict[datetime, dict[str, _Opening]] = {}
+        self._lock = threading.Lock()
+
+    def is_active(self) -> bool:
+        """Whether the global kill switch is on (read now, for the last check before an order leaves)."""
+        return self.kill_switch.is_active()
+
+    def guard_snapshot(self, query: SnapshotQuery) -> GuardSnapshot:
+        """Read the parts of the snapshot ``query`` asks for.
+
+        Raises:
+            StorageError: the database did not answer or lacks the tables; nothing is guessed.
+        """
+        try:
+            with self._db.engine.connect() as connection:
+                active, open_orders = self._state(connection, query.open_orders)
+                if not query.realised_pnl:
+                    return GuardSnapshot(kill_switch_active=active, open_orders=open_orders)
+                today = self._todays_fills(connection, query)
+                opening = self._opening_positions(connection, query.since, {row[0] for row in today})
+        except SQLAlchemyError as exc:
+            raise StorageError(f"guard snapshot unreadable: {type(exc).__name__}: {exc}") from exc
+        return GuardSnapshot(
+            kill_switch_active=active,
+            open_orders=open_orders,
+            realised_pnl=realised_pnl(today, query.since, opening),
+            realised_pnl_by_symbol=realised_pnl_by_symbol(today, query.since, opening),
+        )
+
+    def record_trip(self, reason: str, *, detail: str = "", symbol: str | None = None) -> None:
+        """Append one refused order to ``kill_switch_events``.
+
+        Raises:
+            StorageError: the database refused the write.
+        """
+        self.kill_switch.record_trip(reason, detail=detail, symbol=symbol)
+
+    # --- queries --------------------------------------------------------------------------
+    @staticmethod
+    def _state(connection: Connection, count_open: bool) -> tuple[bool, int | None]:
+        active = select(_switch.c.active).where(_switch.c.id == SWITCH_ID).scalar_subquery()
+        columns: list[Any] = [active]
+        if count_open:
+            columns.append(
+                select(func.count())
+                .select_from(_orders)
+                .where(_orders.c.status.in_(OPEN_STATUSES))
+                .scalar_subquery()
+            )
+        row = connection.execute(select(*columns)).one()
+        return bool(row[0]), (int(row[1] or 0) if count_open else None)
+
+    @staticmethod
+    def _todays_fills(connection: Connection, query: SnapshotQuery) -> list[FillRow]:
+        rows = connection.execute(
+            select(_fills.c.symbol, _fills.c.side, _fills.c.qty, _fills.c.price, _fills.c.fee, _fills.c.ts)
+            .where(_fills.c.ts >= query.since, _fills.c.ts <= query.now)
+            .order_by(_fills.c.ts, _fills.c.id)
+        )
+        return [(r[0], r[1], r[2], r[3], r[4], r[5]) for r in rows]
+
+    def _opening_positions(
+        self, connection: Connection, since: datetime, symbols: set[str]
+    ) -> dict[str, OpenPosition]:
+        if not symbols:
+            return {}
+        ordered = sorted(symbols)
+        history = connection.execute(
+            select(_fills.c.symbol, func.count(), func.max(_fills.c.id))
+            .where(_fills.c.ts < since, _fills.c.symbol.in_(ordered))
+            .group_by(_fills.c.symbol)
+        )
+        current = {str(symbol): (int(count), last_id) for symbol, count, last_id in history}
+        with self._lock:
+            kept = dict(self._openings.get(since, {}))
+        stale = [
+            symbol
+            for symbol in ordered
+            if (entry := kept.get(symbol)) is None
+            or (entry.count, entry.last_id) != current.get(symbol, (0, None))
+        ]
+        if stale:
+            kept.update(self._read_openings(connection, since, stale))
+            self._keep(since, kept)
+        return {symbol: entry.position for symbol in ordered if (entry := kept[symbol]).position is not None}
+
+    @staticmethod
+    def _read_openings(connection: Connection, since: datetime, symbols: list[str]) -> dict[str, _Opening]:
+        rows = connection.execute(
+            select(
+                _fills.c.symbol,
+                _fills.c.side,
+                _fills.c.qty,
+                _fills.c.price,
+                _fills.c.fee,
+                _fills.c.ts,
+                _fills.c.id,
+            )
+            .where(_fills.c.ts < since, _fills.c.symbol.in_(symbols))
+            .order_by(_fills.c.ts, _fills.c.id)
+        ).all()
+        counts: dict[str, tuple[int, int | None]] = dict.fromkeys(symbols, (0, None))
+        for row in rows:
+            count, last_id = counts[row[0]]
+            counts[row[0]] = (count + 1, row[6] if last_id is None else max(last_id, row[6]))
+        positions = open_positions(_fill_rows(rows))
+        return {
+            symbol: _Opening(positions.get(symbol), count, last_id)
+            for symbol, (count, last_id) in counts.items()
+        }
+
+    def _keep(self, since: datetime, openings: Mapping[str, _Opening]) -> None:
+        with self._lock:
+            self._openings[since] = dict(openings)
+            for day in sorted(self._openings)[:-_KEPT_DAYS]:
+                del self._openings[day]
+
+
+def _fill_rows(rows: Iterable[Any]) -> Iterable[FillRow]:
+    for row in rows:
+        yield (row[0], row[1], row[2], row[3], row[4], row[5])

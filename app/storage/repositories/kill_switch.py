@@ -1,0 +1,162 @@
+"""Kill switch repository: the switch's row, its ``kill_switch_events`` audit trail, guard trips.
+
+The switch is one row (``kill_switch`` id 1). Every change is appended as kind ``set`` (reason
+``on``/``off``, the operator's words in ``detail``), every refused order as kind ``trip``.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import SQLAlchemyError
+
+from app.errors import InputError, StorageError
+from app.risk.kill_switch import TRIP_REASONS, KillSwitchEventView, KillSwitchStatus
+from app.storage.db import Database
+from app.storage.models import KillSwitchEvent, KillSwitchState
+from app.storage.types import utcnow
+
+__all__ = ["SWITCH_ID", "KillSwitchRepository"]
+
+log = logging.getLogger("app.risk.kill_switch")
+
+SWITCH_ID = 1
+"""Primary key of the switch's single row."""
+
+
+class KillSwitchRepository:
+    """Reads and sets the global switch and appends guard trips to the audit trail."""
+
+    def __init__(self, database: Database) -> None:
+        self._db = database
+
+    def is_active(self) -> bool:
+        """Return whether the global switch is on.
+
+        Raises:
+            StorageError: the database did not answer (callers must then refuse orders).
+        """
+        try:
+            with self._db.session() as session:
+                active = session.scalar(select(KillSwitchState.active).where(KillSwitchState.id == SWITCH_ID))
+        except SQLAlchemyError as exc:
+            raise StorageError(f"kill switch state unreadable: {type(exc).__name__}: {exc}") from exc
+        return bool(active)
+
+    def status(self) -> KillSwitchStatus:
+        """Return the switch's state and the trip counts per reason.
+
+        Raises:
+            StorageError: the database did not answer.
+        """
+        try:
+            with self._db.session() as session:
+                row = session.get(KillSwitchState, SWITCH_ID)
+                counts = session.execute(
+                    select(KillSwitchEvent.reason, func.count())
+                    .where(KillSwitchEvent.kind == "trip")
+                    .group_by(KillSwitchEvent.reason)
+                ).all()
+                state = None if row is None else (row.active, row.reason, row.actor, row.updated_at)
+        except SQLAlchemyError as exc:
+            raise StorageError(f"kill switch state unreadable: {type(exc).__name__}: {exc}") from exc
+        trips = dict.fromkeys(TRIP_REASONS, 0)
+        trips.update({str(reason): int(count) for reason, count in counts})
+        if state is None:
+            return KillSwitchStatus(active=False, reason=None, actor=None, updated_at=None, trips=trips)
+        active, reason, actor, updated_at = state
+        return KillSwitchStatus(active=active, reason=reason, actor=actor, updated_at=updated_at, trips=trips)
+
+    def set(self, active: bool, *, reason: str, actor: str) -> KillSwitchStatus:
+        """Turn the switch on or off, recording who did it and why.
+
+        Raises:
+            InputError: ``reason`` or ``actor`` is blank.
+            StorageError: the database refused the write.
+        """
+        reason, actor = reason.strip(), actor.strip()
+        if not reason:
+            raise InputError("reason: say why the kill switch is being changed")
+        if not actor:
+            raise InputError("actor: say who is changing the kill switch")
+        now = utcnow()
+        try:
+            with self._db.transaction() as session:
+                row = session.get(KillSwitchState, SWITCH_ID, with_for_update=True)
+                if row is None:
+                    session.add(
+                        KillSwitchState(
+                            id=SWITCH_ID, active=active, reason=reason, actor=actor, updated_at=now
+                        )
+                    )
+                else:
+                    row.active, row.reason, row.actor, row.updated_at = active, reason, actor, now
+                session.add(
+                    KillSwitchEvent(
+                        ts=now, kind="set", reason="on" if active else "off", actor=actor, detail=reason
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"kill switch not changed: {type(exc).__name__}: {exc}") from exc
+        log.log(
+            logging.WARNING if active else logging.INFO,
+            "kill switch turned %s",
+            "on" if active else "off",
+            extra={"active": active, "actor": actor, "reason": reason},
+        )
+        return self.status()
+
+    def history(self, limit: int = 50) -> list[KillSwitchEventView]:
+        """Return the newest ``limit`` rows of ``kill_switch_events``, newest first.
+
+        Raises:
+            InputError: ``limit`` is below 1.
+            StorageError: the database did not answer.
+        """
+        if limit < 1:
+            raise InputError(f"limit: must be at least 1, got {limit}")
+        try:
+            with self._db.session() as session:
+                rows = session.scalars(
+                    select(KillSwitchEvent)
+                    .order_by(KillSwitchEvent.ts.desc(), KillSwitchEvent.id.desc())
+                    .limit(limit)
+                ).all()
+                return [
+                    KillSwitchEventView(
+                        id=row.id,
+                        ts=row.ts,
+                        kind=row.kind,
+                        reason=row.reason,
+                        actor=row.actor,
+                        symbol=row.symbol,
+                        detail=row.detail,
+                    )
+                    for row in rows
+                ]
+        except SQLAlchemyError as exc:
+            raise StorageError(f"kill switch history unreadable: {type(exc).__name__}: {exc}") from exc
+
+    def record_trip(
+        self, reason: str, *, detail: str = "", symbol: str | None = None, actor: str | None = None
+    ) -> None:
+        """Append one guard trip to the audit trail.
+
+        Raises:
+            StorageError: the database refused the write.
+        """
+        try:
+            with self._db.transaction() as session:
+                session.add(
+                    KillSwitchEvent(
+                        ts=utcnow(),
+                        kind="trip",
+                        reason=reason[:64],
+                        actor=actor,
+                        detail=detail or None,
+                        symbol=symbol[:32] if symbol else None,
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"kill switch trip not recorded: {type(exc).__name__}: {exc}") from exc
