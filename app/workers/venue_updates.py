@@ -21,7 +21,7 @@ Two loops in one worker process:
 
 * **The time-in-force sweep** (every ``VENUE_SWEEP_INTERVAL_S``, every venue). Orders still
   open in ``trading.orders`` after their time in force ran out
-  (:func:`~app.execution.time_in_force.expires_at`, on the XNYS calendar with its early
+  (:func:`~app.workers.time_in_force.expires_at`, on the XNYS calendar with its early
   closes) get an ``expired`` update, so they stop counting against
   ``KILL_SWITCH_MAX_OPEN_ORDERS``. With a streaming venue only orders that never reached it
   (no ``broker_order_id``: intents published with ``execute_orders=false``) are swept; the
@@ -75,11 +75,11 @@ from app.bus.ports import Bus
 from app.config import Settings
 from app.domain.orders import ORDER_EVENT_UPDATE, OrderEvent, OrderStatus, status_rank
 from app.errors import AiTraderError, BusError, ConfigError, InputError, OrderRejected, RetryableError
-from app.execution.time_in_force import expires_at
 from app.execution.venue import StreamConnection, StreamLost, StreamSilent, VenueFeed, VenueUpdate
 from app.services.container import Services
 from app.workers.consumer_status import ConsumerStatus, read_status, write_status
 from app.workers.kv_args import parse_kv_args, settings_from_kv
+from app.workers.time_in_force import expires_at
 
 __all__ = [
     "ACCEPTED_KEYS",
@@ -202,7 +202,7 @@ class VenueUpdatesConfig:
 
 
 class OpenOrder(Protocol):
-    """What the sweep reads of an open order (``OrderView`` of the order service has it)."""
+    """What the sweep reads of an open order (the orders repository's ``OrderView`` has it)."""
 
     @property
     def client_order_id(self) -> str: ...
@@ -767,7 +767,7 @@ def _expiry(order: OpenOrder, moment: datetime) -> OrderEvent:
 
 
 def open_orders_from(orders: Any, page_size: int = 500) -> Callable[[], list[OpenOrder]]:
-    """A reader of every open order through the order service's ``list_orders`` pages."""
+    """A reader of every open order through the orders repository's ``list_orders`` pages."""
 
     def read() -> list[OpenOrder]:
         found: list[OpenOrder] = []
@@ -827,7 +827,7 @@ def main(argv: Sequence[str], *, sweep_only: bool = False, at: datetime | None =
     credentials, 1 when the venue or the bus kept failing.
     """
     from app.observability import configure_logging
-    from app.services.orders import OrderService
+    from app.storage.repositories.orders import OrdersRepository
 
     try:
         settings = settings_from_kv(parse_kv_args(argv, ACCEPTED_KEYS))
@@ -851,7 +851,7 @@ def main(argv: Sequence[str], *, sweep_only: bool = False, at: datetime | None =
             services.bus,
             config,
             feed=feed,
-            open_orders=open_orders_from(OrderService(services.db)),
+            open_orders=open_orders_from(OrdersRepository(services.db)),
             status=lambda record: write_status(services.blob, settings.BLOB_CONTAINER_DATA, record),
         )
         if sweep_only:

@@ -12,7 +12,7 @@ from app.cli.main import app as cli
 from app.config import load_settings
 from app.domain.orders import ORDER_EVENT_INTENT, OrderEvent
 from app.services.container import Services
-from app.services.orders import OrderService
+from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 
 
@@ -23,7 +23,7 @@ def _apply_pending(services: Services) -> None:
         hub=settings.EH_HUB_ORDERS, group=settings.EH_CONSUMER_GROUP, poll_timeout_s=0.2, idle_exit_s=0.6
     )
     try:
-        OrderConsumer(consumer, OrderService(services.db), config).run()
+        OrderConsumer(consumer, OrdersRepository(services.db), config).run()
     finally:
         consumer.close()
 
@@ -50,7 +50,7 @@ def test_sweep_command_expires_a_stale_intent_and_prints_it() -> None:
     assert swept.exit_code == 0, swept.output
     assert swept.stdout.strip() == "expired rt-aapl-breakout-20261127 AAPL (day)"
     _apply_pending(services)
-    assert OrderService(services.db).get_order("rt-aapl-breakout-20261127").order.status == "expired"
+    assert OrdersRepository(services.db).get_order("rt-aapl-breakout-20261127").order.status == "expired"
     services.close()
 
 

@@ -32,9 +32,9 @@ from app.errors import BusError, ConfigError, RetryableError
 from app.execution.alpaca.config import AlpacaTradingConfig
 from app.execution.alpaca.stream import AlpacaVenueFeed
 from app.services.container import Services
-from app.services.orders import OrderService
 from app.storage.blob import BlobStore
 from app.storage.db import Database
+from app.storage.repositories.orders import OrdersRepository
 from app.workers.consumer_status import ConsumerStatus, read_status, write_status
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from app.workers.venue_updates import WORKER_NAME, VenueUpdates, VenueUpdatesConfig, register_readiness
@@ -126,7 +126,7 @@ def _consume(bus: LocalBus, database: Database) -> None:
     )
     consumer = bus.consumer(HUB, GROUP)
     try:
-        stats = OrderConsumer(consumer, OrderService(database), config).run()
+        stats = OrderConsumer(consumer, OrdersRepository(database), config).run()
     finally:
         consumer.close()
     assert stats.dead_lettered == 0
@@ -205,7 +205,7 @@ def test_every_lifecycle_frame_is_published_and_the_tables_follow_the_venue(
     assert len({e.event_id for e in published}) == len(published)
 
     _consume(bus, database)
-    service = OrderService(database)
+    service = OrdersRepository(database)
     statuses = {o.client_order_id: o.status for o in service.list_orders(limit=50).items}
     assert statuses == {aapl: "canceled", msft: "filled", tsla: "expired", nvda: "rejected"}
     detail = service.get_order(msft)
@@ -309,7 +309,7 @@ def test_a_dropped_stream_reconnects_with_backoff_and_the_catch_up_loses_nothing
     assert sorted(fill_ids) == sorted({*fill_ids})  # every execution published once
 
     _consume(bus, database)
-    service = OrderService(database)
+    service = OrdersRepository(database)
     detail = service.get_order(msft)
     assert detail.order.status == "filled" and detail.order.filled_qty == D("20")
     assert [f.venue_fill_id for f in detail.fills] == [f"{MSFT_ID}:7", f"{MSFT_ID}:20"]
@@ -349,7 +349,7 @@ def test_a_fresh_start_adopts_an_order_filled_while_the_worker_was_down(
             wait_for(lambda: worker.stats.catch_ups == 1, 10, "the first catch-up")
     assert _updates(bus) == [(spy["client_order_id"], "filled", [f"{spy['id']}:10"])]
     _consume(bus, database)
-    detail = OrderService(database).get_order(spy["client_order_id"])
+    detail = OrdersRepository(database).get_order(spy["client_order_id"])
     assert (detail.order.symbol, detail.order.status, detail.order.filled_qty) == ("SPY", "filled", D("10"))
     assert detail.order.avg_fill_price == D("361.92")
     database.dispose()
@@ -475,7 +475,7 @@ def test_a_fill_that_reveals_a_missed_execution_triggers_a_catch_up(
             wait_for(lambda: worker.stats.catch_ups == 2, 10, "the catch-up the gap asks for")
         assert venue.connected() == 1  # caught up on the same connection
     _consume(bus, database)
-    detail = OrderService(database).get_order("rt-msft-breakout-20261125-buy")
+    detail = OrdersRepository(database).get_order("rt-msft-breakout-20261125-buy")
     assert [(f.venue_fill_id, f.qty) for f in detail.fills] == [
         (f"{MSFT_ID}:7", D("7")),
         (f"{MSFT_ID}:20", D("13")),

@@ -1,7 +1,7 @@
 """Orders past their time in force are expired by the sweep, on a controlled clock.
 
 The intents travel the real path: published to the local bus, written by the real order
-consumer to SQLite; the sweep reads the open orders through the order service and publishes
+consumer to SQLite; the sweep reads the open orders through the orders repository and publishes
 ``expired`` updates, which the consumer applies. 2026-11-27 closes early (13:00 New York =
 18:00 UTC); 2026-11-30 is the next session (close 21:00 UTC).
 """
@@ -19,8 +19,8 @@ from app.bus.topology import topology
 from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderStatus
 from app.risk.guard import GuardLimits, GuardRequest, OrderGuard
-from app.services.orders import OrderService
 from app.storage.db import Database
+from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from app.workers.venue_updates import VenueUpdates, VenueUpdatesConfig, open_orders_from
 
@@ -48,13 +48,13 @@ def _consume(bus: LocalBus, database: Database) -> None:
     )
     consumer = bus.consumer(HUB, GROUP)
     try:
-        assert OrderConsumer(consumer, OrderService(database), config).run().dead_lettered == 0
+        assert OrderConsumer(consumer, OrdersRepository(database), config).run().dead_lettered == 0
     finally:
         consumer.close()
 
 
 def _statuses(database: Database) -> dict[str, str]:
-    return {o.client_order_id: o.status for o in OrderService(database).list_orders(limit=100).items}
+    return {o.client_order_id: o.status for o in OrdersRepository(database).list_orders(limit=100).items}
 
 
 def test_the_sweep_expires_orders_after_their_session_and_frees_the_open_order_limit(
@@ -90,7 +90,7 @@ def test_the_sweep_expires_orders_after_their_session_and_frees_the_open_order_l
     assert guard.check(request, now=utc("2026-11-27T18:01")).reason == "kill_switch_max_orders"
 
     config = VenueUpdatesConfig(hub=HUB, venue="alpaca-paper", sweep_venue_orders=False)
-    worker = VenueUpdates(bus, config, open_orders=open_orders_from(OrderService(database), page_size=2))
+    worker = VenueUpdates(bus, config, open_orders=open_orders_from(OrdersRepository(database), page_size=2))
     assert worker.sweep_once(utc("2026-11-27T17:59:59")) == []
     expired = worker.sweep_once(utc("2026-11-27T18:00"))  # the early close
     assert [(e.client_order_id, e.status, e.strategy) for e in expired] == [("early", "expired", "breakout")]
@@ -110,13 +110,13 @@ def test_the_sweep_expires_orders_after_their_session_and_frees_the_open_order_l
     simulated = VenueUpdates(
         bus,
         VenueUpdatesConfig(hub=HUB, venue="simulated", sweep_venue_orders=True),
-        open_orders=open_orders_from(OrderService(database)),
+        open_orders=open_orders_from(OrdersRepository(database)),
     )
     assert [e.client_order_id for e in simulated.sweep_once(utc("2026-11-30T21:00"))] == ["at-venue"]
     _consume(bus, database)
     assert _statuses(database)["at-venue"] == "expired"
     assert worker.stats.expired == 3 and simulated.stats.expired == 1
-    detail = OrderService(database).get_order("early")
+    detail = OrdersRepository(database).get_order("early")
     assert detail.order.qty == Decimal(3) and detail.fills == []
     database.dispose()
     bus.close()

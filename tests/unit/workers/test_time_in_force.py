@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 import pytest
 
 from app.errors import InputError
-from app.execution.time_in_force import expires_at, session_of
+from app.workers.time_in_force import expires_at, session_of
 
 
 def utc(text: str) -> datetime:
