@@ -20,6 +20,7 @@ from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderStatus
 from app.risk.guard import GuardLimits, GuardRequest, OrderGuard
 from app.storage.db import Database
+from app.storage.repositories.guard import GuardRepository
 from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from app.workers.venue_updates import VenueUpdates, VenueUpdatesConfig, open_orders_from
@@ -85,7 +86,7 @@ def test_the_sweep_expires_orders_after_their_session_and_frees_the_open_order_l
         "at-venue": "accepted",
         "done": "canceled",
     }
-    guard = OrderGuard(database, GuardLimits(max_open_orders=5))
+    guard = OrderGuard(GuardRepository(database), GuardLimits(max_open_orders=5))
     request = GuardRequest(symbol="GOOG", notional=1000.0)
     assert guard.check(request, now=utc("2026-11-27T18:01")).reason == "kill_switch_max_orders"
 
