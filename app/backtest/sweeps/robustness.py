@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 
 from app.backtest.engine import EngineConfig, run_backtest
+from app.backtest.lookahead import check_strategy
 from app.backtest.overfitting import (
     deflated_sharpe_ratio,
     min_track_record_length,
@@ -145,6 +146,7 @@ class RobustnessReport:
     promotable: bool
     reason: str
     per_set: dict[str, dict[str, float | None]]
+    bias_check: dict[str, Any] | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -155,6 +157,7 @@ class RobustnessReport:
             "walk_forward": self.walk_forward,
             "promotable": self.promotable,
             "reason": self.reason,
+            "bias_check": self.bias_check,
         }
 
 
@@ -294,6 +297,10 @@ def analyse_symbol(
     else:
         promotable = False
         reason = "no out-of-sample record: the config has no walk_forward section"
+    bias = _bias_check(config, market, risk, dict(ok_rows[best]["params"]))
+    if bias is not None and not bias["ok"]:
+        promotable = False
+        reason = f"the strategy failed its bias check: {bias['summary']}"
     return RobustnessReport(
         symbol=market.symbol,
         trials=trials,
@@ -303,4 +310,25 @@ def analyse_symbol(
         promotable=promotable,
         reason=reason,
         per_set=per_set,
+        bias_check=bias,
     )
+
+
+def _bias_check(
+    config: SweepConfig, market: MarketArrays, risk: RiskConfig, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Look-ahead and recursive-bias replay of the winning set (``ai-trader strategy check``)."""
+    strategy = get_strategy(config.strategy, {**config.fixed_params, **params})
+    try:
+        result = check_strategy(strategy, market.bars, risk=risk, checks=6)
+    except InputError as exc:
+        return {"ok": None, "summary": f"not checked: {exc}"}
+    return {
+        "ok": result.ok,
+        "summary": result.summary(),
+        "warmup": result.warmup,
+        "divergences": [
+            {"kind": d.kind, "bar": d.bar, "timestamp": d.timestamp, "column": d.column}
+            for d in result.divergences
+        ],
+    }

@@ -28,10 +28,10 @@ symbols: [GOOG]
 vendor: sample
 start: 2005-01-03
 end: 2013-03-01
-strategy: sma_cross
+strategy: momentum
 params:
-  fast: [5, 10, 20]
-  slow: [30, 60, 90]
+  lookback: [5, 20, 60]
+  threshold: [0.0, 0.01, 0.03]
 costs: {commission: 0.001}
 allow_short: true
 initial_cash: 10000
@@ -44,10 +44,9 @@ promotion: {pbo_splits: 8}
 def test_set_returns_rebuild_each_sets_equity(goog: MarketArrays) -> None:
     config = parse_sweep_config(CONFIG)
     risk = RiskConfig(agent="all_in", allow_short=True)
-    returns = set_returns(config, goog, risk, [{"fast": 10, "slow": 60}])
-    decisions = decide(
-        goog.bars, goog.signals, goog.regimes, get_strategy("sma_cross", {"fast": 10, "slow": 60}), risk
-    )
+    returns = set_returns(config, goog, risk, [{"lookback": 20, "threshold": 0.01}])
+    strategy = get_strategy("momentum", {"lookback": 20, "threshold": 0.01})
+    decisions = decide(goog.bars, goog.signals, goog.regimes, strategy, risk)
     engine = EngineConfig(commission=0.001, initial_cash=10_000)
     equity = run_backtest(goog.bars, decisions.target, engine).equity.to_numpy()
     np.testing.assert_allclose(10_000 * np.cumprod(1 + returns[:, 0]), equity, rtol=1e-12)
@@ -83,6 +82,7 @@ def test_walk_forward_sweep_reports_in_and_out_of_sample_side_by_side(
     dsr = walk["oos_dsr"]["deflated_sharpe"]
     assert result.promotable == (dsr >= 0.95)
     assert report["reason"].startswith("out-of-sample deflated Sharpe")
+    assert report["bias_check"]["ok"] is True
 
     run = json.loads((out / "run.json").read_text())
     assert run["promotable"] == result.promotable
@@ -146,3 +146,18 @@ def test_without_walk_forward_nothing_is_promotable_and_windows_must_fit(
         run_sweep(parse_sweep_config(too_big), tmp_path / "big", settings=settings, write_frame=False)
     with pytest.raises(ConfigError, match="even"):
         parse_sweep_config(CONFIG.replace("pbo_splits: 8", "pbo_splits: 7"))
+
+
+def test_a_strategy_that_fails_its_bias_check_is_never_promotable(settings: Settings, tmp_path: Path) -> None:
+    # sma_cross holds its side from the last cross, so on GOOG a history that starts later is
+    # flat until its first cross: the recursive check names the bar, and promotion is refused.
+    config = CONFIG.replace(
+        "strategy: momentum\nparams:\n  lookback: [5, 20, 60]\n  threshold: [0.0, 0.01, 0.03]",
+        "strategy: sma_cross\nparams:\n  fast: [5, 10]\n  slow: [30, 60]",
+    )
+    result = run_sweep(parse_sweep_config(config), tmp_path / "sma", settings=settings, write_frame=False)
+    report = result.robustness["GOOG"]
+    assert report["bias_check"]["ok"] is False
+    assert report["bias_check"]["divergences"][0]["kind"] == "recursive"
+    assert result.promotable is False
+    assert report["reason"].startswith("the strategy failed its bias check")
