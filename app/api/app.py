@@ -119,5 +119,7 @@ def _feature_routers() -> list[APIRouter]:
 def _register_readiness(services: Container) -> None:
     """Readiness checks of features that run beside the API (consumer lag ...)."""
     from app.workers.order_consumer import register_readiness as order_consumer_readiness
+    from app.workers.venue_updates import register_readiness as venue_updates_readiness
 
     order_consumer_readiness(services)
+    venue_updates_readiness(services)

@@ -365,6 +365,7 @@ def build_alpaca_trading_config(settings: Settings) -> AlpacaTradingConfig:
         api_secret=secret.get_secret_value().strip(),
         paper=settings.ALPACA_PAPER,
         base_url=settings.ALPACA_TRADING_BASE_URL,
+        stream_base_url=settings.ALPACA_STREAM_URL,
     )
 
 

@@ -21,6 +21,7 @@ from app.cli.schedule import schedule_app
 from app.cli.strategy import strategy_app
 from app.cli.ui import ui_command
 from app.cli.up import up_command
+from app.cli.venue import venue_app
 
 app = typer.Typer(
     name="ai-trader",
@@ -45,6 +46,7 @@ app.add_typer(router_app, name="router")
 app.command("ui")(ui_command)
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(strategy_app, name="strategy")
+app.add_typer(venue_app, name="venue")
 
 
 @app.command("api")

@@ -50,4 +50,4 @@ def test_routes_take_their_clients_from_the_dependencies() -> None:
 
 
 def test_the_composition_root_is_the_only_container() -> None:
-    assert not (APP / "services" / "container.py").exists()
+    assert not (APP / "services").exists()  # dissolved: bootstrap, repositories, workers, bus
