@@ -50,6 +50,7 @@ _events = cast(Table, KillSwitchEvent.__table__)
 
 GOVERNOR_LOCK_KEY = 0x61695F676F76  # pg_advisory_xact_lock key of governed checks ("ai_gov")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FILL_COLUMNS = (_fills.c.symbol, _fills.c.side, _fills.c.qty, _fills.c.price, _fills.c.fee, _fills.c.ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,31 +155,30 @@ class GuardRepository:
                     select(_reservations.c.symbol, _reservations.c.side, _reservations.c.notional)
                 ).all()
                 open_orders = int(confirmed) + len(pending_rows)
-                fills = (
-                    connection.execute(
-                        select(
-                            _fills.c.symbol,
-                            _fills.c.side,
-                            _fills.c.qty,
-                            _fills.c.price,
-                            _fills.c.fee,
-                            _fills.c.ts,
+                whole_book = needs_book or state == GovernorState.REDUCING
+                realised: Decimal | None = None
+                book = None
+                if whole_book:  # positions of every symbol: the whole history of fills
+                    rows = list(
+                        _fill_rows(
+                            connection.execute(
+                                select(*_FILL_COLUMNS)
+                                .where(_fills.c.ts <= query.now)
+                                .order_by(_fills.c.ts, _fills.c.id)
+                            )
                         )
-                        .where(_fills.c.ts <= query.now)
-                        .order_by(_fills.c.ts, _fills.c.id)
-                    ).all()
-                    if needs_book or query.realised_pnl or state == GovernorState.REDUCING
-                    else []
-                )
-                rows = list(_fill_rows(fills))
+                    )
+                    book = _book(rows, query.since, state, hwm, pending_rows, open_orders)
+                    realised = book.realised_today
+                elif query.realised_pnl:  # today's fills and the kept opening positions, as guard_snapshot
+                    today = self._todays_fills(connection, query)
+                    opening = self._opening_positions(connection, query.since, {row[0] for row in today})
+                    realised = realised_pnl(today, query.since, opening)
                 snapshot = GuardSnapshot(
                     kill_switch_active=state == GovernorState.HALTED,
                     open_orders=open_orders,
-                    realised_pnl=realised_pnl(rows, query.since) if query.realised_pnl else None,
+                    realised_pnl=realised if query.realised_pnl else None,
                 )
-                book = None
-                if needs_book or state == GovernorState.REDUCING:
-                    book = _book(rows, query.since, state, hwm, pending_rows, open_orders)
                 decision = decide(snapshot, book)
                 if decision.allowed:
                     connection.execute(
