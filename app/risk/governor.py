@@ -20,8 +20,10 @@ limit                        measure                                    reason w
 ``max_drawdown``             ``1 - equity / high-water mark``            ``kill_switch_drawdown``
 ===========================  =========================================  ============================
 
-An order that reduces a position is never refused by these five limits: it can only lower what
-they measure, and refusing it would keep the account from getting back under them.
+An order *reduces* when, against the position held plus the orders already reserved for the
+symbol, it shrinks it without crossing zero. An order that reduces is never refused by these five
+limits: it can only lower what they measure, and refusing it would keep the account from
+getting back under them.
 
 Latching: a breach of ``daily_loss`` or ``max_drawdown`` moves the governor to ``REDUCING``
 (:attr:`GovernorDecision.latch`) and it stays there until an operator runs
@@ -223,7 +225,11 @@ def _evaluate(order: GovernorOrder, book: GovernorBook, limits: GovernorLimits) 
         raise _Unusable(f"order notional {notional} / price {price} not usable")
     held = book.positions.get(order.symbol)
     held_qty = _finite("held quantity", held.qty) if held is not None else _ZERO
-    reducing = is_reducing(order, held_qty)
+    # orders already admitted for the symbol count as done: two sells of the whole long are not
+    # both reducing (reserved notional in shares at this order's price)
+    after_reserved = held_qty + _finite("reserved notional", book.pending.get(order.symbol, _ZERO)) / price
+    # only a position the book holds can be reduced, never one that exists only as a reservation
+    reducing = (after_reserved > 0) == (held_qty > 0) and held_qty != 0 and is_reducing(order, after_reserved)
     if book.state == GovernorState.REDUCING and not reducing:
         return GovernorDecision(
             False,

@@ -15,6 +15,7 @@ from app.risk.governor import GovernorLimits
 from app.risk.guard import GuardDecision, GuardLimits, GuardRequest, OrderGuard
 from app.risk.kill_switch import (
     KILL_SWITCH_ACTIVE,
+    KILL_SWITCH_DAILY_LOSS,
     KILL_SWITCH_DRAWDOWN,
     KILL_SWITCH_MAX_ORDERS,
     KILL_SWITCH_REDUCING,
@@ -174,3 +175,30 @@ def test_a_book_too_old_to_trust_refuses(database: Database) -> None:
         _request(3), now=NOW
     ).reason == (KILL_SWITCH_UNAVAILABLE)
     assert _reservations(database) == 1
+
+
+def test_daily_loss_marks_at_the_request_price_and_latches(database: Database) -> None:
+    _filled(database, "long", "buy", "100", "100", NOW - timedelta(days=1))  # 100 AAPL at 100
+    switch = KillSwitchRepository(database)
+    limits = GuardLimits(governor=GovernorLimits(daily_loss=900), starting_equity=100_000)
+    guard = OrderGuard(GuardRepository(database), limits)
+    calm = guard.check(_request(1), now=NOW)  # marked at 100 (the request's price): no loss
+    assert calm.allowed and calm.limit_use["daily_loss"] == 0
+    falling = GuardRequest(symbol="AAPL", notional=100.0, client_order_id="rt-2", side="buy", price=91.0)
+    tripped = guard.check(falling, now=NOW)  # unrealised -900
+    assert (
+        tripped.reason == KILL_SWITCH_DAILY_LOSS and switch.status().latched_reason == KILL_SWITCH_DAILY_LOSS
+    )
+    closing = GuardRequest(symbol="AAPL", notional=4_550.0, client_order_id="rt-3", side="sell", price=91.0)
+    assert guard.check(closing, now=NOW).allowed  # REDUCING still closes half the position
+
+
+def test_the_configured_daily_loss_limit_refuses_without_latching(database: Database) -> None:
+    _filled(database, "in", "buy", "10", "100", NOW - timedelta(hours=3))
+    _filled(database, "out", "sell", "10", "40", NOW - timedelta(hours=2))  # realised -600 today
+    guard = OrderGuard(GuardRepository(database), GuardLimits(daily_loss=500, max_open_orders=CAP))
+    assert guard.check(_request(1), now=NOW).reason == KILL_SWITCH_DAILY_LOSS
+    assert KillSwitchRepository(database).status().state == "ACTIVE"
+    assert (
+        OrderGuard(GuardRepository(database), GuardLimits(daily_loss=700)).check(_request(2), now=NOW).allowed
+    )

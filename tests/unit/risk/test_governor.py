@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
@@ -86,6 +87,13 @@ def test_reducing_admits_only_orders_that_shrink_a_position(
     assert decision.allowed is allowed
     if not allowed:
         assert decision.reason == KILL_SWITCH_REDUCING
+
+
+def test_reserved_orders_count_towards_what_a_reducing_order_may_close() -> None:
+    state = book(GovernorState.REDUCING, positions=LONG_AAPL, pending={"AAPL": D(-8_000)})  # 80 already sold
+    assert evaluate(order(side="sell", notional=2_000), state, GovernorLimits()).allowed
+    second = evaluate(order(side="sell", notional=2_100), state, GovernorLimits())
+    assert not second.allowed and second.reason == KILL_SWITCH_REDUCING
 
 
 def test_symbol_weight_is_checked_after_the_order_including_reservations() -> None:
@@ -265,14 +273,13 @@ def test_property_fails_closed_on_unusable_values(
     bad_limit = any(
         v is not None and not (math.isfinite(v) and v > 0) for v in (weight, gross, loss, drawdown)
     )
-    state = GovernorBook(
-        **{**{f: getattr(state, f) for f in state.__dataclass_fields__}, "realised_today": today}
-    )
+    state = replace(state, realised_today=today)
     decision = evaluate(order, state, limits)  # never raises
     needs_book = limits.needs_book and state.state != GovernorState.HALTED
-    reducing_refused = state.state == GovernorState.REDUCING and not is_reducing(
-        order, state.positions[order.symbol].qty if order.symbol in state.positions else D(0)
-    )
+    held = state.positions[order.symbol].qty if order.symbol in state.positions else D(0)
+    after = held + state.pending.get(order.symbol, D(0)) / order.price
+    reduces = held != 0 and (after > 0) == (held > 0) and is_reducing(order, after)
+    reducing_refused = state.state == GovernorState.REDUCING and not reduces
     if needs_book and not reducing_refused and (bad_limit or not today.is_finite()):
         assert not decision.allowed and decision.reason == KILL_SWITCH_UNAVAILABLE
 
@@ -282,12 +289,12 @@ def test_property_fails_closed_on_unusable_values(
 def test_property_reducing_never_admits_an_increasing_order(
     order: GovernorOrder, state: GovernorBook, limits: GovernorLimits
 ) -> None:
-    reducing = GovernorBook(
-        **{**{f: getattr(state, f) for f in state.__dataclass_fields__}, "state": GovernorState.REDUCING}
-    )
+    reducing = replace(state, state=GovernorState.REDUCING)
     decision = evaluate(order, reducing, limits)
     if decision.allowed:
-        held = reducing.positions[order.symbol].qty
+        # what the symbol holds once the orders already reserved are done
+        held = reducing.positions[order.symbol].qty  # only a held position can be reduced
+        held += reducing.pending.get(order.symbol, D(0)) / order.price
         after = held + (order.notional if order.side == "buy" else -order.notional) / order.price
         assert abs(after) <= abs(held) and (after == 0 or (after > 0) == (held > 0))
 
