@@ -35,6 +35,7 @@ __all__ = [
     "KillSwitchEvent",
     "KillSwitchState",
     "Order",
+    "OrderReservation",
     "SchedulerLease",
     "SweepJob",
 ]
@@ -153,6 +154,24 @@ class KillSwitchState(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # the governor: ACTIVE / REDUCING / HALTED (``active`` is kept equal to state == HALTED)
+    state: Mapped[str] = mapped_column(String(16), default="ACTIVE", server_default="ACTIVE")
+    latched_reason: Mapped[str | None] = mapped_column(String(64))
+    high_water_mark: Mapped[Decimal | None]
+
+
+class OrderReservation(Base):
+    """An order the guard admitted and the order consumer has not written yet (or that expires)."""
+
+    __tablename__ = "order_reservations"
+    __table_args__ = (Index("ix_order_reservations_expires_at", "expires_at"),)
+
+    client_order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    notional: Mapped[Decimal]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class KillSwitchEvent(Base):
