@@ -261,7 +261,7 @@ class DailyJobs:
         from app.workers.portfolio import portfolio_summary, position_dict, snapshot_dict, take_snapshot
 
         try:
-            snapshot = take_snapshot(self.services)
+            snapshot = take_snapshot(self.services, prices_on=session)
             summary = portfolio_summary(self.services, session)
         except AiTraderError as exc:
             return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}

@@ -152,8 +152,8 @@ def book_cash(services: Container, account: str, positions: list[Position]) -> D
     return services.broker.get_account().cash
 
 
-def latest_closes(services: Container, symbols: list[str], at: datetime) -> dict[str, Decimal]:
-    """Each symbol's latest daily close on or before ``at`` from ``SCHEDULE_DAL_VENDOR``.
+def latest_closes(services: Container, symbols: list[str], on: date) -> dict[str, Decimal]:
+    """Each symbol's latest daily close on or before ``on`` from ``SCHEDULE_DAL_VENDOR``.
 
     Raises:
         InputError: a symbol has no bar in the last :data:`PRICE_LOOKBACK_DAYS` days.
@@ -161,7 +161,7 @@ def latest_closes(services: Container, symbols: list[str], at: datetime) -> dict
     """
     market = services.market_data
     vendor = services.settings.SCHEDULE_DAL_VENDOR
-    end = at.astimezone(UTC).date()
+    end = on
     prices: dict[str, Decimal] = {}
     for symbol in symbols:
         result = market.fetch(vendor, symbol, end - timedelta(days=PRICE_LOOKBACK_DAYS), end, interval="1Day")
@@ -174,8 +174,11 @@ def latest_closes(services: Container, symbols: list[str], at: datetime) -> dict
     return prices
 
 
-def take_snapshot(services: Container, at: datetime | None = None) -> PortfolioSnapshot:
-    """Mark the book to the latest closes and store the snapshot (high-water mark carried).
+def take_snapshot(
+    services: Container, at: datetime | None = None, *, prices_on: date | None = None
+) -> PortfolioSnapshot:
+    """Mark the book to the latest closes (on or before ``prices_on``, default ``at``'s UTC date)
+    and store the snapshot at ``at`` (default now), carrying the high-water mark.
 
     Raises:
         InputError: a held symbol has no usable price (nothing is stored).
@@ -185,7 +188,8 @@ def take_snapshot(services: Container, at: datetime | None = None) -> PortfolioS
     account = broker_label(services.settings)
     repository = _repository(services)
     positions = repository.positions(account, include_flat=True)
-    prices = latest_closes(services, [p.symbol for p in positions if not p.is_flat], when)
+    day = prices_on or when.astimezone(UTC).date()
+    prices = latest_closes(services, [p.symbol for p in positions if not p.is_flat], day)
     snapshot = mark_to_market(
         positions,
         account=account,
