@@ -199,9 +199,10 @@ class Container:
     # --- services ---------------------------------------------------------------------------
     @component()
     def orders(self) -> OrdersRepository:
+        from app.execution.factory import broker_label
         from app.storage.repositories.orders import OrdersRepository
 
-        return OrdersRepository(self.db)
+        return OrdersRepository(self.db, account=broker_label(self.settings))
 
     @component()
     def sweep_jobs(self) -> SweepJobService:

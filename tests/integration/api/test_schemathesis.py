@@ -111,9 +111,15 @@ def _fuzz(operation: APIOperation, headers: dict[str, str]) -> None:
 
 def test_every_operation_is_covered(api_app: FastAPI) -> None:
     operations = {(op.method.upper(), op.path) for op in _operations(api_app)}
-    assert len(operations) == 15
+    assert len(operations) == 19
     assert ("POST", "/router/run") in operations and ("GET", "/orders/{ref}") in operations
     assert ("POST", "/kill-switch") in operations and ("GET", "/kill-switch") in operations
+    assert {
+        ("GET", "/positions"),
+        ("GET", "/portfolio"),
+        ("GET", "/portfolio/history"),
+        ("POST", "/portfolio/reconcile"),
+    } <= operations
 
 
 @pytest.mark.parametrize("with_token", [True, False], ids=["token", "no-token"])
