@@ -136,10 +136,17 @@ def _public_kernels() -> None:
     """Kernels exported for callers that build their own targets (no runbook path may call them)."""
     import numpy as np
 
+    from app.backtest.engine import N_METRICS, N_TRADE_FIELDS, simulate_core_nb
     from app.strategies.kernels import cross_target_nb
 
     values = np.linspace(1.0, 2.0, 8)
     cross_target_nb(values, values[::-1].copy(), np.empty(8))
+    # the simulation loop on its own, with the argument types simulate_nb passes it
+    unused = np.empty(0, dtype=np.float64)
+    simulate_core_nb(
+        values, values, np.zeros(8), unused, unused, unused, unused, False, False, -1, False,
+        0.0, 0.0, 10_000.0, 252.0, 1.0, np.empty(8), np.empty((9, N_TRADE_FIELDS)), np.empty(N_METRICS),
+    )  # fmt: skip
 
 
 def warm(workdir: Path) -> None:
