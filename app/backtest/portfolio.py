@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -299,6 +299,8 @@ class PortfolioResult:
     initial_cash: float
     last_close: np.ndarray
     """Each symbol's last known close (0 where it never traded)."""
+    targets: np.ndarray | None = None
+    """(bars x symbols) the decision pipeline's target weights, when the run decided them."""
 
     @property
     def final_equity(self) -> float:
@@ -570,7 +572,7 @@ def backtest_portfolio(
     """Decide every symbol with the shared pipeline, then trade them on one pool of cash."""
     index, open_, close = align_bars(bars)
     weights = decision_weights(bars, index, strategy, risk)
-    return run_portfolio(
+    result = run_portfolio(
         index,
         tuple(bars),
         open_,
@@ -582,3 +584,4 @@ def backtest_portfolio(
         slippage_bps=slippage_bps,
         fill_close=fill_close,
     )
+    return replace(result, targets=weights)
