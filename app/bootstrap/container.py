@@ -250,6 +250,7 @@ class Container:
             loader=dal_loader(self.market_data),
             risk_defaults=self.risk_defaults,
             frames=self.frame_publisher,
+            prior_models=self.prior_models,
         )
 
     # --- readiness --------------------------------------------------------------------------

@@ -177,3 +177,27 @@ def test_resolution_beta_promoted_version_and_fallbacks(tmp_path: Path, trained:
     assert PriorModels(None).resolve("breakout", "promoted").event == "priors:beta"
     with pytest.raises(InputError, match="no model registry"):
         PriorModels(None).resolve("breakout", version)
+
+
+def test_sweeps_size_every_set_with_the_model(
+    market: tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame], trained: Trained
+) -> None:
+    from app.backtest.engine import EngineConfig, run_backtest
+    from app.backtest.sweeps.config import RiskConfig as SweepRisk
+    from app.backtest.sweeps.evaluate import MarketArrays, evaluate_sets
+
+    bars, signals, regimes = market
+    model = trained[0]
+    arrays = MarketArrays.from_frames("SYN", bars, signals, regimes)
+    sets = [{"lookback": 10}, {"lookback": 40}]
+    beta = evaluate_sets(arrays, "momentum", sets, KELLY)
+    learned = evaluate_sets(arrays, "momentum", sets, KELLY, probability=model)
+    assert not np.allclose(beta.metrics, learned.metrics, equal_nan=True)
+    for i, params in enumerate(sets):
+        target = decide(bars, signals, regimes, get_strategy("momentum", params), KELLY, model).target
+        equity = run_backtest(bars, target, EngineConfig(initial_cash=100_000.0)).final_equity
+        assert learned.rows()[i]["final_equity"] == pytest.approx(equity, rel=1e-9)
+    assert SweepRisk().prior_model == "beta"
+    assert SweepRisk(prior_model="Promoted").prior_model == "promoted"
+    with pytest.raises(ValidationError):
+        SweepRisk(prior_model="../etc")
