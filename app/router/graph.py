@@ -91,6 +91,7 @@ def run_router(
         params=state.get("params", {}),
         params_source=state.get("params_source"),
         prior=state.get("prior"),
+        position=state.get("position"),
         events=state.get("events", []),
         intent=state.get("intent"),
         prob=state.get("prob"),

@@ -199,6 +199,7 @@ def priors(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any
         **update,
         "prob": prob,
         "payoff": payoff,
+        "position": float(decisions.position[i]),
         "regime": str(decisions.regime[i]),
         "events": ["priors:computed" if computed else "priors:unavailable", choice.event],
     }

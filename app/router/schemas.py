@@ -151,6 +151,9 @@ class RouterRunResult(BaseModel):
     params_source: str | None = Field(
         default=None, description="Where they came from: request, champion or default."
     )
+    position: float | None = Field(
+        default=None, description="The strategy's side (-1, 0, +1) on the bar the priors were read at."
+    )
     prior: dict[str, Any] | None = Field(
         default=None, description="The win probabilities used: requested, source (beta/model), version."
     )

@@ -82,6 +82,7 @@ class RouterState(TypedDict, total=False):
     frac: float | None
     regime: str | None
     prior: dict[str, Any]
+    position: float
     params: dict[str, Any]
     params_source: str
     notional: float | None
