@@ -25,9 +25,9 @@ from app.api.app import create_app
 from app.azure_ops.credentials import LOOPBACK_TOKEN
 from app.azure_ops.grants import IDENTITIES, REQUIRED_GRANTS, ROLE_IDS
 from app.azure_ops.verify import AzureNames, verify
+from app.bootstrap import build_database
 from app.bus.topology import topology
 from app.config import Settings
-from app.storage.db import Database
 from tests.integration.sweeps.arm_server import _certificate
 from tests.integration.sweeps.conftest import StaticCredential
 
@@ -176,7 +176,7 @@ def api_url(make_settings: Any) -> Iterator[str]:
     """The real API (embedded defaults, database migrated as a deployment's is) on a loopback
     port: the smoke routes' target."""
     settings = make_settings()
-    database = Database.from_settings(settings)
+    database = build_database(settings)
     database.upgrade()
     database.dispose()
     with socket.socket() as probe:
