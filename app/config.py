@@ -295,6 +295,31 @@ class Settings(BaseSettings):
     KILL_SWITCH_NOTIONAL: Annotated[float, Field(gt=0)] | None = None
     KILL_SWITCH_DAILY_LOSS_LIMIT: Annotated[float, Field(gt=0)] | None = None
     KILL_SWITCH_MAX_OPEN_ORDERS: Annotated[int, Field(ge=0)] | None = None
+    # the risk governor's limits, checked on the book after the order (unset: not enforced)
+    RISK_MAX_SYMBOL_WEIGHT: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="Largest |exposure| of one symbol after an order, as a fraction of equity."
+    )
+    RISK_MAX_GROSS_EXPOSURE: Annotated[float, Field(gt=0)] | None = Field(
+        default=None, description="Largest sum of |exposure| after an order, as a multiple of equity."
+    )
+    RISK_MAX_OPEN_POSITIONS: Annotated[int, Field(ge=0)] | None = Field(
+        default=None, description="Most symbols with a position after an order."
+    )
+    RISK_DAILY_LOSS_LIMIT: Annotated[float, Field(gt=0)] | None = Field(
+        default=None,
+        description="Loss today (realised + unrealised) that latches the governor in REDUCING until reset.",
+    )
+    RISK_MAX_DRAWDOWN: Annotated[float, Field(gt=0, le=1)] | None = Field(
+        default=None,
+        description="Drawdown from the high-water mark (fraction) that latches REDUCING until reset.",
+    )
+    RISK_RESERVATION_TTL_S: Annotated[float, Field(gt=0, le=86_400)] = Field(
+        default=300.0, description="Seconds an admitted order counts as open before the consumer writes it."
+    )
+    RISK_MAX_BOOK_AGE_S: Annotated[float, Field(gt=0)] | None = Field(
+        default=None,
+        description="Refuse orders (kill_switch_unavailable) while the order consumer is this far behind.",
+    )
 
     # --- backtests and sweeps ---------------------------------------------------------
     BACKTEST_NO_SAVE: bool = False

@@ -183,12 +183,17 @@ def _block_sharpe(sums: np.ndarray, squares: np.ndarray, counts: float) -> np.nd
     return np.asarray(out)
 
 
-def probability_of_backtest_overfitting(returns: np.ndarray, *, splits: int = 16) -> PBOResult:
+def probability_of_backtest_overfitting(
+    returns: np.ndarray, *, splits: int = 16, max_combinations: int | None = None, seed: int = 0
+) -> PBOResult:
     """The probability of backtest overfitting of a set of trials, by CSCV.
 
     ``returns`` is a (periods x trials) matrix of per-period returns, one column per
     parameter set, on the same dates. The rows are cut into ``splits`` contiguous blocks;
     every half of the blocks serves once as in-sample and its complement as out-of-sample.
+    With ``max_combinations``, a uniform random subset of that many train/test combinations
+    (fixed ``seed``) is used: the probability is a mean over combinations, so the subset
+    estimates it without bias, at a cost proportional to its size.
 
     Raises
     ------
@@ -211,6 +216,11 @@ def probability_of_backtest_overfitting(returns: np.ndarray, *, splits: int = 16
     squares = (blocks**2).sum(axis=1)
 
     chosen = np.array(list(combinations(range(splits), splits // 2)), dtype=np.int64)
+    if max_combinations is not None and len(chosen) > max_combinations:
+        if max_combinations < 1:
+            raise ValueError(f"max_combinations must be >= 1, got {max_combinations}")
+        keep = np.sort(np.random.default_rng(seed).choice(len(chosen), size=max_combinations, replace=False))
+        chosen = chosen[keep]
     membership = np.zeros((len(chosen), splits), dtype=np.float64)
     membership[np.arange(len(chosen))[:, None], chosen] = 1.0
     counts = float(block * (splits // 2))

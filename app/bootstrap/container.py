@@ -175,7 +175,21 @@ class Container:
         from app.risk.guard import OrderGuard
         from app.storage.repositories.guard import GuardRepository
 
-        return OrderGuard(GuardRepository(self.db), self.guard_limits)
+        settings = self.settings
+
+        def book_age() -> float | None:
+            # the order consumer's lag, from the status it writes to the blob store
+            from app.bus.consumer_lag import order_book_age
+
+            hub, group = settings.EH_HUB_ORDERS, settings.EH_CONSUMER_GROUP
+            return order_book_age(self.blob, settings.BLOB_CONTAINER_DATA, hub, group)
+
+        limits = self.guard_limits
+        return OrderGuard(
+            GuardRepository(self.db),
+            limits,
+            book_age=book_age if limits.max_book_age_s is not None else None,
+        )
 
     @component()
     def kill_switch(self) -> KillSwitchRepository:
@@ -186,9 +200,10 @@ class Container:
     # --- services ---------------------------------------------------------------------------
     @component()
     def orders(self) -> OrdersRepository:
+        from app.execution.factory import broker_label
         from app.storage.repositories.orders import OrdersRepository
 
-        return OrdersRepository(self.db)
+        return OrdersRepository(self.db, account=broker_label(self.settings))
 
     @component()
     def sweep_jobs(self) -> SweepJobService:

@@ -222,12 +222,23 @@ def build_router_risk_config(settings: Settings) -> RiskConfig:
 
 def build_guard_limits(settings: Settings) -> GuardLimits:
     """The kill switch's limits (``KILL_SWITCH_*``; unset means not enforced)."""
+    from app.risk.governor import GovernorLimits
     from app.risk.guard import GuardLimits
 
     return GuardLimits(
         notional=settings.KILL_SWITCH_NOTIONAL,
         daily_loss=settings.KILL_SWITCH_DAILY_LOSS_LIMIT,
         max_open_orders=settings.KILL_SWITCH_MAX_OPEN_ORDERS,
+        governor=GovernorLimits(
+            max_symbol_weight=settings.RISK_MAX_SYMBOL_WEIGHT,
+            max_gross_exposure=settings.RISK_MAX_GROSS_EXPOSURE,
+            max_open_positions=settings.RISK_MAX_OPEN_POSITIONS,
+            daily_loss=settings.RISK_DAILY_LOSS_LIMIT,
+            max_drawdown=settings.RISK_MAX_DRAWDOWN,
+        ),
+        starting_equity=settings.RISK_ACCOUNT_EQUITY,
+        reservation_ttl_s=settings.RISK_RESERVATION_TTL_S,
+        max_book_age_s=settings.RISK_MAX_BOOK_AGE_S,
     )
 
 

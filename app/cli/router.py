@@ -1,4 +1,9 @@
-"""``ai-trader router run`` and ``ai-trader kill-switch on|off|status|history``."""
+"""``ai-trader router run`` and ``ai-trader kill-switch on|off|reduce|reset|status|history``.
+
+The kill switch is the risk governor: ``on`` = HALTED (nothing passes), ``reduce`` = REDUCING
+(only orders that reduce a position pass), ``off`` = ACTIVE, ``reset`` clears a trip latched by
+the daily loss or drawdown limit (``off`` is refused while latched).
+"""
 
 from __future__ import annotations
 
@@ -13,12 +18,16 @@ from app.cli.common import console, container_or_exit
 __all__ = ["kill_switch_app", "router_app"]
 
 router_app = typer.Typer(help="The order router (LangGraph): bar -> priors -> sizing -> guard -> orders.")
-kill_switch_app = typer.Typer(help="The global kill switch that refuses every order while on.")
+kill_switch_app = typer.Typer(
+    help="The global kill switch (risk governor): on = HALTED, reduce = REDUCING, off = ACTIVE, reset."
+)
 
 
 def _status_dict(status: Any) -> dict[str, Any]:
     return {
         "active": status.active,
+        "state": status.state,
+        "latched_reason": status.latched_reason,
         "reason": status.reason,
         "actor": status.actor,
         "updated_at": status.updated_at.isoformat() if status.updated_at else None,
@@ -35,6 +44,8 @@ def _print_status(status: Any, as_json: bool) -> None:
     state = "[red bold]ON[/red bold]" if status.active else "[green]off[/green]"
     who = f"reason: {status.reason or '-'}, by {status.actor or '-'}, at {data['updated_at'] or '-'}"
     console.print(f"kill switch {state}  ({who})")
+    latched = f", latched by {status.latched_reason}" if status.latched_reason else ""
+    console.print(f"governor: {status.state}{latched}")
     trips = ", ".join(f"{reason} {count}" for reason, count in status.trips.items())
     console.print(f"trips: {status.trips_total} total ({trips})")
 
@@ -62,6 +73,29 @@ def kill_switch_off(
 ) -> None:
     """Turn the global kill switch off."""
     _set(False, reason, actor, as_json)
+
+
+@kill_switch_app.command("reduce")
+def kill_switch_reduce(
+    reason: str = typer.Option(..., "--reason", "-r", help="Why only reducing orders may pass."),
+    actor: str = typer.Option("cli", "--actor", help="Who is changing it (recorded)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Put the governor in REDUCING: only orders that shrink an existing position pass."""
+    with container_or_exit(migrate=True) as container:
+        _print_status(container.kill_switch.set_state("REDUCING", reason=reason, actor=actor), as_json)
+
+
+@kill_switch_app.command("reset")
+def kill_switch_reset(
+    reason: str = typer.Option(..., "--reason", "-r", help="Why the latched trip may be cleared."),
+    actor: str = typer.Option("cli", "--actor", help="Who is resetting it (recorded)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Clear a trip latched by the daily loss or drawdown limit: back to ACTIVE, the
+    high-water mark re-based at the next check."""
+    with container_or_exit(migrate=True) as container:
+        _print_status(container.kill_switch.reset(reason=reason, actor=actor), as_json)
 
 
 @kill_switch_app.command("status")

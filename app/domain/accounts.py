@@ -13,7 +13,10 @@ from decimal import Decimal
 from app.domain.orders import OrderSide, OrderStatus
 from app.errors import InputError
 
-__all__ = ["BrokerAccount", "BrokerPosition", "OpenOrder"]
+__all__ = ["ACCOUNTS", "BrokerAccount", "BrokerPosition", "OpenOrder"]
+
+ACCOUNTS: tuple[str, ...] = ("simulated", "alpaca-paper", "alpaca-live")
+"""The books ai-trader keeps: one per broker it can trade through (``broker_label``)."""
 
 
 def _finite(name: str, value: Decimal) -> None:

@@ -8,7 +8,7 @@ __all__ = ["broker_label"]
 
 
 def broker_label(settings: Settings) -> str:
-    """Human-readable name of the configured broker (``alpaca-paper``, ``simulated`` ...)."""
+    """Name of the configured broker, which is also its book's account (one of ``ACCOUNTS``)."""
     if settings.BROKER == "alpaca":
         return "alpaca-paper" if settings.ALPACA_PAPER else "alpaca-live"
     return settings.BROKER

@@ -12,6 +12,14 @@ The rules are the pure function :func:`evaluate` of the request, a
 :class:`OrderGuard` reads the snapshot through a :class:`~app.risk.ports.GuardStore`, applies
 :func:`evaluate`, logs and records refusals.
 
+Governed checks (a request with a ``client_order_id``, as every router run sends, and a store
+that is a :class:`~app.risk.ports.GovernorStore`): the rules above and the risk governor
+(:mod:`app.risk.governor`: states ACTIVE/REDUCING/HALTED and the portfolio limits) run inside
+one serialised transaction that also reserves the order, so concurrent checks cannot together
+pass a cap each alone would pass. Open orders then count live reservations too. Before it,
+the order consumer's lag is checked: a book older than ``RISK_MAX_BOOK_AGE_S`` refuses with
+``kill_switch_unavailable``.
+
 The guard never fails open: if any check cannot be evaluated (snapshot unreadable, a limit
 that is not a positive finite number, a non-finite notional) the decision is
 ``kill_switch_unavailable`` and the order is refused. Neither :func:`evaluate` nor
@@ -22,11 +30,20 @@ from __future__ import annotations
 
 import logging
 import math
-from dataclasses import dataclass
-from datetime import UTC, datetime, time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from app.risk.governor import (
+    GovernorBook,
+    GovernorDecision,
+    GovernorLimits,
+    GovernorOrder,
+    GovernorState,
+)
+from app.risk.governor import evaluate as govern
 from app.risk.kill_switch import (
     KILL_SWITCH_ACTIVE,
     KILL_SWITCH_DAILY_LOSS,
@@ -35,9 +52,10 @@ from app.risk.kill_switch import (
     KILL_SWITCH_UNAVAILABLE,
 )
 from app.risk.pnl import realised_pnl
-from app.risk.ports import GuardSnapshot, GuardStore, SnapshotQuery
+from app.risk.ports import GovernorStore, GuardSnapshot, GuardStore, Reservation, SnapshotQuery
 
 __all__ = [
+    "BookAge",
     "GuardDecision",
     "GuardLimits",
     "GuardRequest",
@@ -63,6 +81,15 @@ class GuardLimits:
     notional: float | None = None
     daily_loss: float | None = None
     max_open_orders: int | None = None
+    governor: GovernorLimits = field(default_factory=GovernorLimits)
+    starting_equity: float = 100_000.0
+    reservation_ttl_s: float = 300.0
+    max_book_age_s: float | None = None
+
+
+BookAge = Callable[[], float | None]
+"""How many seconds the book is behind (the order consumer's lag); ``None`` when it is current.
+Raises when the consumer's status cannot be read (the guard then refuses)."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -73,15 +100,23 @@ class GuardRequest:
     notional: float
     kill_switch_active: bool = False
     kill_switch_notional: float | None = None
+    client_order_id: str | None = None
+    side: str | None = None
+    price: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class GuardDecision:
-    """``allowed`` is True only when every check ran and passed."""
+    """``allowed`` is True only when every check ran and passed; ``limit_use`` as in the governor."""
 
     allowed: bool
     reason: str | None = None
     detail: str = ""
+    limit_use: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def warnings(self) -> list[str]:
+        return GovernorDecision(self.allowed, limit_use=self.limit_use).warnings
 
     @classmethod
     def passed(cls) -> GuardDecision:
@@ -196,9 +231,10 @@ def _evaluate(
 class OrderGuard:
     """Reads a snapshot from its store, applies :func:`evaluate`, logs and records refusals."""
 
-    def __init__(self, store: GuardStore, limits: GuardLimits) -> None:
+    def __init__(self, store: GuardStore, limits: GuardLimits, *, book_age: BookAge | None = None) -> None:
         self._store = store
         self._limits = limits
+        self._book_age = book_age
 
     @property
     def store(self) -> GuardStore:
@@ -211,8 +247,12 @@ class OrderGuard:
     def check(self, request: GuardRequest, *, now: datetime | None = None) -> GuardDecision:
         """Decide; never raises. Any failure to evaluate yields ``kill_switch_unavailable``."""
         try:
-            snapshot = self._snapshot(request, now or datetime.now(UTC))
-            decision = evaluate(request, snapshot, self._limits)
+            when = now or datetime.now(UTC)
+            if request.client_order_id is not None and isinstance(self._store, GovernorStore):
+                decision = self._governed(self._store, request, when)
+            else:
+                snapshot = self._snapshot(request, when)
+                decision = evaluate(request, snapshot, self._limits)
         except Exception as exc:
             decision = GuardDecision.tripped(KILL_SWITCH_UNAVAILABLE, f"{type(exc).__name__}: {exc}")
         if not decision.allowed:
@@ -227,6 +267,80 @@ class OrderGuard:
             )
             self._record(request, decision)
         return decision
+
+    def release(self, client_order_id: str) -> None:
+        """Drop the reservation of an order that will not reach the order consumer; never raises
+        (an unreleased reservation expires after ``RISK_RESERVATION_TTL_S``)."""
+        if not isinstance(self._store, GovernorStore):
+            return
+        try:
+            self._store.release(client_order_id)
+        except Exception as exc:
+            log.warning("reservation %s not released: %s", client_order_id, exc)
+
+    def _governed(self, store: GovernorStore, request: GuardRequest, now: datetime) -> GuardDecision:
+        """The governed check: stateless rules first, then the book's, in one reserving transaction."""
+        stateless = evaluate(
+            request, GuardSnapshot(kill_switch_active=False), GuardLimits(notional=self._limits.notional)
+        )
+        if not stateless.allowed:
+            return stateless
+        limits = self._limits
+        if limits.max_book_age_s is not None:
+            if not _positive_finite(limits.max_book_age_s):
+                return GuardDecision.tripped(
+                    KILL_SWITCH_UNAVAILABLE, f"RISK_MAX_BOOK_AGE_S={limits.max_book_age_s!r} is not positive"
+                )
+            if self._book_age is None:
+                return GuardDecision.tripped(KILL_SWITCH_UNAVAILABLE, "the order consumer's lag is not known")
+            age = self._book_age()
+            if age is not None and not (math.isfinite(age) and age <= limits.max_book_age_s):
+                return GuardDecision.tripped(
+                    KILL_SWITCH_UNAVAILABLE,
+                    f"the book is {age:.0f} s behind (limit {limits.max_book_age_s:.0f} s): "
+                    "the order consumer lags",
+                )
+        if request.side not in ("buy", "sell") or request.price is None:
+            return GuardDecision.tripped(
+                KILL_SWITCH_UNAVAILABLE, "a governed check needs the order's side and price"
+            )
+        order = GovernorOrder(
+            symbol=request.symbol,
+            side=request.side,
+            notional=Decimal(str(request.notional)),
+            price=Decimal(str(request.price)),
+        )
+        governor = replace(limits.governor, max_open_orders=limits.max_open_orders)
+        starting = Decimal(str(limits.starting_equity))
+
+        def decide(snapshot: GuardSnapshot, book: GovernorBook | None) -> GovernorDecision:
+            legacy = evaluate(request, snapshot, limits)
+            if not legacy.allowed:
+                return GovernorDecision(False, legacy.reason, legacy.detail)
+            if book is None:
+                book = GovernorBook(state=_state(snapshot), open_orders=snapshot.open_orders or 0)
+            return govern(order, replace(book, starting_equity=starting), governor)
+
+        query = SnapshotQuery(
+            now=now,
+            since=trading_day_start(now),
+            realised_pnl=limits.daily_loss is not None and _positive_finite(limits.daily_loss),
+            open_orders=True,
+        )
+        reservation = Reservation(
+            client_order_id=request.client_order_id or "",
+            symbol=request.symbol,
+            side=request.side,
+            notional=order.notional,
+            expires_at=now + timedelta(seconds=limits.reservation_ttl_s),
+        )
+        ruled = store.reserve(query, reservation, decide, needs_book=governor.needs_book)
+        if ruled.warnings:
+            log.warning(
+                "risk limits near their value",
+                extra={"symbol": request.symbol, "limit_use": ruled.limit_use, "warnings": ruled.warnings},
+            )
+        return GuardDecision(ruled.allowed, ruled.reason, ruled.detail, dict(ruled.limit_use))
 
     def _snapshot(self, request: GuardRequest, now: datetime) -> GuardSnapshot | SnapshotUnavailable:
         query = snapshot_query(request, self._limits, now)
@@ -244,6 +358,10 @@ class OrderGuard:
             )
         except Exception as exc:  # the order is already refused; losing the audit row must not change that
             log.warning("kill switch trip not recorded: %s", exc)
+
+
+def _state(snapshot: GuardSnapshot) -> GovernorState:
+    return GovernorState.HALTED if snapshot.kill_switch_active else GovernorState.ACTIVE
 
 
 def _loggable(value: float) -> float | str:

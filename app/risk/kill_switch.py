@@ -14,8 +14,13 @@ from datetime import datetime
 __all__ = [
     "KILL_SWITCH_ACTIVE",
     "KILL_SWITCH_DAILY_LOSS",
+    "KILL_SWITCH_DRAWDOWN",
+    "KILL_SWITCH_GROSS_EXPOSURE",
     "KILL_SWITCH_MAX_ORDERS",
     "KILL_SWITCH_NOTIONAL",
+    "KILL_SWITCH_OPEN_POSITIONS",
+    "KILL_SWITCH_REDUCING",
+    "KILL_SWITCH_SYMBOL_WEIGHT",
     "KILL_SWITCH_UNAVAILABLE",
     "TRIP_REASONS",
     "KillSwitchEventView",
@@ -31,7 +36,17 @@ KILL_SWITCH_DAILY_LOSS = "kill_switch_daily_loss"
 KILL_SWITCH_MAX_ORDERS = "kill_switch_max_orders"
 """Open orders reached ``KILL_SWITCH_MAX_OPEN_ORDERS``."""
 KILL_SWITCH_UNAVAILABLE = "kill_switch_unavailable"
-"""The guard could not decide (database down, bad limit); the order is refused."""
+"""The guard could not decide (database down, bad limit, book too old); the order is refused."""
+KILL_SWITCH_REDUCING = "kill_switch_reducing"
+"""The governor is REDUCING and the order does not reduce an existing position."""
+KILL_SWITCH_SYMBOL_WEIGHT = "kill_switch_symbol_weight"
+"""The symbol's exposure after the order is above ``RISK_MAX_SYMBOL_WEIGHT`` of equity."""
+KILL_SWITCH_GROSS_EXPOSURE = "kill_switch_gross_exposure"
+"""Gross exposure after the order is above ``RISK_MAX_GROSS_EXPOSURE`` of equity."""
+KILL_SWITCH_OPEN_POSITIONS = "kill_switch_open_positions"
+"""Open positions after the order are above ``RISK_MAX_OPEN_POSITIONS``."""
+KILL_SWITCH_DRAWDOWN = "kill_switch_drawdown"
+"""Drawdown from the high-water mark reached ``RISK_MAX_DRAWDOWN`` (latches REDUCING)."""
 
 TRIP_REASONS = (
     KILL_SWITCH_ACTIVE,
@@ -39,6 +54,11 @@ TRIP_REASONS = (
     KILL_SWITCH_DAILY_LOSS,
     KILL_SWITCH_MAX_ORDERS,
     KILL_SWITCH_UNAVAILABLE,
+    KILL_SWITCH_REDUCING,
+    KILL_SWITCH_SYMBOL_WEIGHT,
+    KILL_SWITCH_GROSS_EXPOSURE,
+    KILL_SWITCH_OPEN_POSITIONS,
+    KILL_SWITCH_DRAWDOWN,
 )
 
 
@@ -51,6 +71,8 @@ class KillSwitchStatus:
     actor: str | None
     updated_at: datetime | None
     trips: dict[str, int] = field(default_factory=dict)
+    state: str = "ACTIVE"
+    latched_reason: str | None = None
 
     @property
     def trips_total(self) -> int:

@@ -16,9 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-__all__ = ["GuardSnapshot", "GuardStore", "SnapshotQuery"]
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from app.risk.governor import GovernorBook, GovernorDecision
+
+__all__ = ["GovernorStore", "GuardSnapshot", "GuardStore", "Reservation", "SnapshotQuery"]
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -62,4 +67,36 @@ class GuardStore(Protocol):
 
     def is_active(self) -> bool:
         """Whether the global kill switch is on now; raise when it cannot be read."""
+        ...
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Reservation:
+    """The order a governed check admits: kept until the order consumer writes it or ``expires_at``."""
+
+    client_order_id: str
+    symbol: str
+    side: str
+    notional: Decimal
+    expires_at: datetime
+
+
+@runtime_checkable
+class GovernorStore(Protocol):
+    """Runs a governed check: read the book, decide, reserve, all in one serialised transaction."""
+
+    def reserve(
+        self,
+        query: SnapshotQuery,
+        reservation: Reservation,
+        decide: Callable[[GuardSnapshot, GovernorBook | None], GovernorDecision],
+        *,
+        needs_book: bool,
+    ) -> GovernorDecision:
+        """Lock, read the snapshot (and the book when ``needs_book`` or REDUCING), call ``decide``,
+        insert ``reservation`` when allowed and persist a latch; raise when anything cannot be read."""
+        ...
+
+    def release(self, client_order_id: str) -> None:
+        """Drop the reservation of an order that will not be written (rejected, not published)."""
         ...

@@ -72,6 +72,11 @@ def run_router(
     initial: RouterState = {"request": request, "run_id": rid, "events": [], "timings_ms": {}}
     state = cast(RouterState, compiled_graph().invoke(initial, context=context))
     guard = state.get("guard")
+    intent = state.get("intent")
+    if guard is not None and guard.allowed and intent is not None and not state.get("published"):
+        # admitted but never published: the order consumer will not write it, so its
+        # reservation must not hold the limits until it expires
+        context.guard.release(intent.client_order_id)
     decisions = state.get("decisions")
     action = state.get("action")
     latest = signal = None
@@ -100,7 +105,13 @@ def run_router(
         notional=state.get("notional"),
         guard=None
         if guard is None
-        else GuardView(allowed=guard.allowed, reason=guard.reason, detail=guard.detail),
+        else GuardView(
+            allowed=guard.allowed,
+            reason=guard.reason,
+            detail=guard.detail,
+            limit_use=guard.limit_use,
+            limit_warnings=guard.warnings,
+        ),
         published=bool(state.get("published", False)),
         executed=bool(state.get("executed", False)),
         execution=state.get("execution"),

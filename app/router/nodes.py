@@ -262,6 +262,10 @@ def guard(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]
             notional=float(intent.notional or 0) if intent is not None else 0.0,
             kill_switch_active=request.kill_switch_active,
             kill_switch_notional=request.kill_switch_notional,
+            # an intent is checked by the governor and reserved in the same step
+            client_order_id=intent.client_order_id if intent is not None else None,
+            side=str(intent.side) if intent is not None else None,
+            price=float(state["bars"]["close"].iloc[-1]) if intent is not None else None,
         )
     )
     if decision.allowed:

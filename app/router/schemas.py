@@ -131,9 +131,14 @@ class RouterRunRequest(BaseModel):
 
 
 class GuardView(BaseModel):
+    """The guard's decision; ``limit_use`` is each enforced limit's use after the order (1.0 =
+    at the limit), ``limit_warnings`` the limits at 80 % or more."""
+
     allowed: bool
     reason: str | None
     detail: str
+    limit_use: dict[str, float] = Field(default_factory=dict)
+    limit_warnings: list[str] = Field(default_factory=list)
 
 
 class RouterRunResult(BaseModel):

@@ -35,6 +35,10 @@ __all__ = [
     "KillSwitchEvent",
     "KillSwitchState",
     "Order",
+    "OrderReservation",
+    "PortfolioSnapshotRow",
+    "PositionAdjustment",
+    "PositionRow",
     "SchedulerLease",
     "SweepJob",
 ]
@@ -120,6 +124,84 @@ class Fill(Base):
     order: Mapped[Order] = relationship(back_populates="fills")
 
 
+class PositionRow(Base):
+    """One account's holding in one symbol, maintained from fills by the order consumer.
+
+    ``qty`` and ``cost_basis`` are signed (negative: short); ``avg_cost`` is ``cost_basis /
+    qty`` (0 when flat). ``realised_pnl`` is net of ``fees``. Reconciliation's adjusting
+    entries also write here (``source`` ``reconcile``).
+    """
+
+    __tablename__ = "positions"
+    __table_args__ = (
+        UniqueConstraint("account", "symbol"),
+        {"schema": TRADING_SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    qty: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    avg_cost: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    cost_basis: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    realised_pnl: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    fees: Mapped[Decimal] = mapped_column(default=Decimal(0))
+    last_fill_ts: Mapped[datetime | None]
+    source: Mapped[str] = mapped_column(String(16), default="fills")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class PositionAdjustment(Base):
+    """An adjusting entry recorded by reconciliation: what the book held, what the broker
+    said, who applied it and why."""
+
+    __tablename__ = "position_adjustments"
+    __table_args__ = (
+        Index("ix_position_adjustments_account_ts", "account", "ts"),
+        {"schema": TRADING_SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(32))
+    symbol: Mapped[str] = mapped_column(String(32))
+    kind: Mapped[str] = mapped_column(String(32))
+    source: Mapped[str] = mapped_column(String(16), default="reconcile")
+    qty_before: Mapped[Decimal]
+    qty_after: Mapped[Decimal]
+    avg_cost_before: Mapped[Decimal]
+    avg_cost_after: Mapped[Decimal]
+    who: Mapped[str] = mapped_column(String(128))
+    why: Mapped[str] = mapped_column(Text)
+    ts: Mapped[datetime]
+
+
+class PortfolioSnapshotRow(Base):
+    """An account marked to market at ``ts`` (equity, exposure, P&L, high-water mark)."""
+
+    __tablename__ = "portfolio_snapshots"
+    __table_args__ = (
+        Index("ix_portfolio_snapshots_account_ts", "account", "ts"),
+        {"schema": TRADING_SCHEMA},
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True, autoincrement=True)
+    account: Mapped[str] = mapped_column(String(32))
+    ts: Mapped[datetime]
+    equity: Mapped[Decimal]
+    cash: Mapped[Decimal]
+    long_exposure: Mapped[Decimal]
+    short_exposure: Mapped[Decimal]
+    gross_exposure: Mapped[Decimal]
+    net_exposure: Mapped[Decimal]
+    realised_pnl: Mapped[Decimal]
+    unrealised_pnl: Mapped[Decimal]
+    high_water_mark: Mapped[Decimal]
+    drawdown: Mapped[Decimal]
+    drawdown_amount: Mapped[Decimal]
+    open_positions: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class SweepJob(Base):
     """A sweep job and its lifecycle: queued -> dispatched -> running -> completed | failed."""
 
@@ -153,6 +235,24 @@ class KillSwitchState(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     actor: Mapped[str | None] = mapped_column(String(128))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+    # the governor: ACTIVE / REDUCING / HALTED (``active`` is kept equal to state == HALTED)
+    state: Mapped[str] = mapped_column(String(16), default="ACTIVE", server_default="ACTIVE")
+    latched_reason: Mapped[str | None] = mapped_column(String(64))
+    high_water_mark: Mapped[Decimal | None]
+
+
+class OrderReservation(Base):
+    """An order the guard admitted and the order consumer has not written yet (or that expires)."""
+
+    __tablename__ = "order_reservations"
+    __table_args__ = (Index("ix_order_reservations_expires_at", "expires_at"),)
+
+    client_order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    side: Mapped[str] = mapped_column(String(8))
+    notional: Mapped[Decimal]
+    created_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
 
 
 class KillSwitchEvent(Base):

@@ -3,62 +3,35 @@
 The consumer and the API may run in different processes or containers; both reach the blob
 store, so the consumer writes its status there (container ``BLOB_CONTAINER_DATA``, key
 ``consumers/<hub>/<group>/<name>.json``) and the API registers :func:`lag_readiness_check`.
+The status value, its storage and :func:`book_age` live in :mod:`app.bus.consumer_lag`.
 """
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
 from app.bootstrap import Container, ReadinessCheck
-from app.errors import BusError, NotFoundError
-from app.storage.blob import BlobStore
+from app.bus.consumer_lag import (
+    LAG_LIMIT_S,
+    ConsumerStatus,
+    book_age,
+    order_book_age,
+    read_status,
+    status_key,
+    write_status,
+)
+from app.errors import BusError
 
-__all__ = ["ConsumerStatus", "lag_readiness_check", "read_status", "status_key", "write_status"]
-
-LAG_LIMIT_S = 60.0
-"""Seconds behind the newest event past which a consumer counts as degraded."""
-
-
-@dataclass(frozen=True, slots=True)
-class ConsumerStatus:
-    """What one consumer process last reported."""
-
-    name: str
-    hub: str
-    group: str
-    state: str  # "running" or "stopped"
-    lag_seconds: float
-    events_behind: int
-    events: int
-    dead_lettered: int
-    heartbeat_s: float
-    updated_at: str
-    host: str
-    pid: int
-
-    @property
-    def degraded(self) -> bool:
-        return self.state == "running" and self.lag_seconds > LAG_LIMIT_S
-
-
-def status_key(name: str, hub: str, group: str) -> str:
-    return f"consumers/{hub}/{group}/{name}.json"
-
-
-def write_status(blob: BlobStore, container: str, status: ConsumerStatus) -> None:
-    """Store ``status``; raises :class:`~app.errors.StorageError` when the blob store fails."""
-    blob.put_text(container, status_key(status.name, status.hub, status.group), json.dumps(asdict(status)))
-
-
-def read_status(blob: BlobStore, container: str, name: str, hub: str, group: str) -> ConsumerStatus | None:
-    """The last status the consumer wrote, or ``None`` when it never ran here."""
-    try:
-        data = json.loads(blob.get_text(container, status_key(name, hub, group)))
-    except NotFoundError:
-        return None
-    return ConsumerStatus(**data)
+__all__ = [
+    "LAG_LIMIT_S",
+    "ConsumerStatus",
+    "book_age",
+    "lag_readiness_check",
+    "order_book_age",
+    "read_status",
+    "status_key",
+    "write_status",
+]
 
 
 def lag_readiness_check(services: Container, name: str, hub: str, group: str) -> ReadinessCheck:

@@ -10,8 +10,9 @@
 * ``retrain`` runs the (walk-forward) sweep in ``SCHEDULE_RETRAIN_CONFIG``, promotes its best set
   only when the sweep says it is promotable, then fits, registers and decides on a
   win-probability model (:mod:`app.workers.retrain`);
-* ``reports`` summarises the session's orders, fills and kill-switch state, and scores the
-  router's probabilities against the outcomes realised on the session's bar, per regime
+* ``reports`` marks the book to the latest closes (a stored portfolio snapshot) and summarises
+  the session's orders, fills, positions, the day's P&L and the kill-switch state, and scores
+  the router's probabilities against the outcomes realised on the session's bar, per regime
   (:mod:`app.models.live`; drift above ``MODEL_CALIBRATION_DRIFT_MAX`` is logged as an error).
 """
 
@@ -23,6 +24,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -275,6 +277,55 @@ class DailyJobs:
             "model": model,
         }
 
+    def _book(self, session: date) -> dict[str, Any]:
+        """Snapshot the book at the report's time and summarise it (errors are reported, not raised:
+        a vendor outage must not cost the day's order summary)."""
+        from app.workers.portfolio import portfolio_summary, position_dict, snapshot_dict, take_snapshot
+
+        try:
+            snapshot = take_snapshot(self.services, prices_on=session)
+            summary = portfolio_summary(self.services, session)
+        except AiTraderError as exc:
+            return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        today = summary.today
+        return {
+            "status": "ok",
+            "account": summary.account,
+            "snapshot": snapshot_dict(snapshot),
+            "positions": [position_dict(p) for p in summary.positions],
+            "day_pnl": None
+            if today is None
+            else {
+                "total": str(today.total),
+                "realised": str(today.realised),
+                "unrealised": str(today.unrealised),
+                "fraction": str(today.fraction),
+            },
+        }
+
+    @staticmethod
+    def _book_markdown(book: dict[str, Any]) -> list[str]:
+        if book["status"] != "ok":
+            return [f"- book: not marked ({book['error']})"]
+        snap = book["snapshot"]
+        lines = [
+            f"- book ({book['account']}): equity {Decimal(snap['equity']):,.2f}, "
+            f"cash {Decimal(snap['cash']):,.2f}, gross exposure {Decimal(snap['gross_exposure']):,.2f}, "
+            f"drawdown {Decimal(snap['drawdown']):.2%}",
+        ]
+        day = book["day_pnl"]
+        if day is not None:
+            lines.append(
+                f"- day's P&L: {Decimal(day['total']):,.2f} (realised {Decimal(day['realised']):,.2f}, "
+                f"unrealised {Decimal(day['unrealised']):,.2f})"
+            )
+        for position in book["positions"]:
+            lines.append(
+                f"  - {position['symbol']}: {position['qty']} @ {Decimal(position['avg_cost']):,.4f}, "
+                f"realised {Decimal(position['realised_pnl']):,.2f}"
+            )
+        return lines
+
     def reports(self, session: date) -> dict[str, Any]:
         since = datetime.combine(session, datetime.min.time(), tzinfo=UTC)
         orders_service = self.services.orders
@@ -285,6 +336,7 @@ class DailyJobs:
             by_status[order.status] = by_status.get(order.status, 0) + 1
         notional = sum(float(f.qty * f.price) for f in fills)
         switch = self.services.kill_switch.status()
+        book = self._book(session)
         report = {
             "session": session.isoformat(),
             "orders": len(orders),
@@ -292,6 +344,7 @@ class DailyJobs:
             "fills": len(fills),
             "filled_notional": round(notional, 2),
             "kill_switch": {"active": switch.active, "reason": switch.reason, "trips": switch.trips},
+            "book": book,
             "count": len(orders),
         }
         statuses = ", ".join(f"{k} {v}" for k, v in sorted(by_status.items()))
@@ -301,6 +354,7 @@ class DailyJobs:
             f"- orders: {len(orders)} ({statuses or 'none'})",
             f"- fills: {len(fills)}, filled notional {notional:,.2f}",
             f"- kill switch: {'ACTIVE' if switch.active else 'off'}; trips {switch.trips_total}",
+            *self._book_markdown(book),
         ]
         calibration = self.live_calibration(session)
         report["calibration"] = calibration

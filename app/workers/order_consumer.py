@@ -39,6 +39,7 @@ from tenacity import (
 )
 
 from app.bootstrap import Container
+from app.bus.consumer_lag import ORDER_CONSUMER
 from app.bus.diagnostics import QUICKSEND_EVENT
 from app.bus.ports import Consumer, Delivered
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
@@ -60,7 +61,7 @@ __all__ = [
 
 log = logging.getLogger("app.workers.order_consumer")
 
-CONSUMER_NAME = "order-consumer"
+CONSUMER_NAME = ORDER_CONSUMER
 
 ACCEPTED_KEYS: tuple[str, ...] = (
     "EH_FQDN",

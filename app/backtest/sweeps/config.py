@@ -251,6 +251,8 @@ class PromotionConfig(_Strict):
 
     min_oos_deflated_sharpe: Annotated[float, Field(ge=0, lt=1)] = 0.95
     pbo_splits: Annotated[int, Field(ge=2, le=20)] = 16
+    pbo_max_combinations: Annotated[int, Field(ge=10, le=200_000)] = 1_000
+    """Train/test combinations sampled (seeded) when ``pbo_splits`` gives more (16 gives 12,870)."""
     max_return_cells: Annotated[int, Field(ge=1_000, le=100_000_000)] = 25_000_000
     """Bound on sets x bars of the per-set return matrix the statistics need (memory)."""
 

@@ -17,10 +17,23 @@ import numpy as np
 from numba import njit, prange
 from numba import types as nb_types
 
-from app.backtest.engine import N_TRADE_FIELDS, first_bad_price_nb, simulate_core_nb, simulate_metrics_nb
+from app.backtest.engine import (
+    N_METRICS,
+    N_TRADE_FIELDS,
+    first_bad_price_nb,
+    simulate_core_nb,
+    simulate_metrics_nb,
+    simulate_nb,
+)
 from app.strategies.base import SET_TARGET_SIGNATURE
 
-__all__ = ["size_target_nb", "sma_cross_batch_nb", "strategy_batch_nb", "targets_batch_nb"]
+__all__ = [
+    "size_target_nb",
+    "sma_cross_batch_nb",
+    "strategy_batch_nb",
+    "strategy_returns_batch_nb",
+    "targets_batch_nb",
+]
 
 
 @njit(cache=True)
@@ -111,6 +124,75 @@ def strategy_batch_nb(
         status_out[i] = _simulate_nb(
             open_, close, target, scale_long, scale_short, allow_short, fill_close, costs, metrics_out[i]
         )
+
+
+_STRATEGY_RETURNS_SIGNATURE = nb_types.void(
+    nb_types.FunctionType(SET_TARGET_SIGNATURE),
+    _READ_1D,
+    _READ_1D,
+    _READ_1D,
+    _READ_1D,
+    nb_types.Array(nb_types.float64, 3, "C", readonly=True),
+    nb_types.Array(nb_types.int64, 2, "C", readonly=True),
+    nb_types.Array(nb_types.float64, 2, "C", readonly=True),
+    _READ_1D,
+    _READ_1D,
+    nb_types.boolean,
+    nb_types.boolean,
+    _READ_1D,
+    nb_types.float64[:, ::1],
+    nb_types.int64[::1],
+)
+
+
+@njit(_STRATEGY_RETURNS_SIGNATURE, cache=True, parallel=True)
+def strategy_returns_batch_nb(
+    set_target: Any,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    tables: np.ndarray,
+    ints: np.ndarray,
+    floats: np.ndarray,
+    scale_long: np.ndarray,
+    scale_short: np.ndarray,
+    allow_short: bool,
+    fill_close: bool,
+    costs: np.ndarray,
+    returns_out: np.ndarray,
+    status_out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """As :func:`strategy_batch_nb`, but set ``i``'s per-bar returns go to ``returns_out[i]``.
+
+    What the sweep statistics (walk-forward, deflated Sharpe, PBO) read: every set's equity
+    from the same target, sizing and simulation the leaderboard ranks, as the return of each
+    close over the previous one (the first over the initial cash).
+    """
+    n = close.shape[0]
+    for i in prange(status_out.shape[0]):
+        target = np.empty(n)
+        set_target(np.int64(i), open_, high, low, close, tables, ints, floats, target)
+        size_target_nb(target, scale_long, scale_short, allow_short)
+        status_out[i] = simulate_nb(
+            open_,
+            close,
+            target,
+            fill_close,
+            costs[0],
+            costs[1],
+            costs[2],
+            costs[3],
+            costs[4],
+            returns_out[i],
+            np.empty((0, N_TRADE_FIELDS)),
+            np.empty(N_METRICS),
+        )
+        row = returns_out[i]
+        for t in range(n - 1, 0, -1):
+            row[t] = row[t] / row[t - 1] - 1.0 if row[t - 1] > 0.0 else 0.0
+        if n > 0:
+            row[0] = row[0] / costs[2] - 1.0
 
 
 @njit(cache=True, parallel=True)

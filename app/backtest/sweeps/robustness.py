@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from app.backtest.engine import EngineConfig, run_backtest
+from app.backtest.engine import STATUS_OK, STATUS_RUINED, EngineConfig, run_backtest, status_message
 from app.backtest.lookahead import check_strategy
 from app.backtest.overfitting import (
     deflated_sharpe_ratio,
@@ -38,13 +38,14 @@ from app.backtest.overfitting import (
     probability_of_backtest_overfitting,
     sharpe_stats,
 )
+from app.backtest.sweeps import kernels
 from app.backtest.sweeps.config import SweepConfig
-from app.backtest.sweeps.evaluate import MarketArrays
+from app.backtest.sweeps.evaluate import MarketArrays, SizingArrays
 from app.backtest.sweeps.walkforward import WalkForwardPlan, plan_walk_forward, stitch_returns
 from app.decision.pipeline import decide
 from app.errors import ConfigError, InputError
 from app.risk.sizing import RiskConfig
-from app.strategies import get_strategy
+from app.strategies import STRATEGIES, BarArrays, Strategy, get_strategy
 
 __all__ = ["RobustnessReport", "analyse_symbol", "set_returns", "window_scores"]
 
@@ -58,22 +59,90 @@ def set_returns(
     risk: RiskConfig,
     params: Sequence[dict[str, Any]],
 ) -> np.ndarray:
-    """Per-bar returns (bars x sets) of each parameter set, replayed through decide + the engine."""
+    """Per-bar returns (bars x sets) of each parameter set, exactly as the sweep simulated it.
+
+    Strategies with a batch kernel and sizing without priors take the compiled path (one
+    parallel loop writing every set's equity); the others are replayed through
+    :func:`~app.decision.pipeline.decide` and the engine one set at a time.
+    """
+    sets = [{**config.fixed_params, **values} for values in params]
+    cls = STRATEGIES.get(config.strategy)
+    if cls is not None and cls.batch is not None and not risk.needs_priors and sets:
+        return _batch_returns(config, market, risk, cls, sets).T  # (bars x sets), a view
+    equity = _replayed_equity(config, market, risk, sets)
+    previous = np.concatenate([np.full((equity.shape[0], 1), config.initial_cash), equity[:, :-1]], axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        returns = np.where(previous > 0.0, equity / previous - 1.0, 0.0)
+    return np.asarray(returns.T)
+
+
+def _batch_returns(
+    config: SweepConfig,
+    market: MarketArrays,
+    risk: RiskConfig,
+    cls: type[Strategy],
+    sets: list[dict[str, Any]],
+) -> np.ndarray:
+    kernel = cls.batch
+    assert kernel is not None
+    bars = BarArrays.with_columns(
+        market.bars, {"open": market.open, "high": market.high, "low": market.low, "close": market.close}
+    )
+    inputs = kernel.prepare(bars, cls.param_columns(sets))
+    sizing = SizingArrays.from_risk(risk, market)
+    costs = np.array(
+        [
+            config.costs.commission,
+            config.costs.slippage_bps / 10_000.0,
+            config.initial_cash,
+            market.periods_per_year,
+            market.years,
+        ],
+        dtype=np.float64,
+    )
+    returns = np.empty((len(sets), len(market)))
+    status = np.zeros(len(sets), dtype=np.int64)
+    kernels.strategy_returns_batch_nb(
+        kernel.target,
+        market.open,
+        market.high,
+        market.low,
+        market.close,
+        inputs.tables,
+        inputs.ints,
+        inputs.floats,
+        sizing.scale_long,
+        sizing.scale_short,
+        sizing.allow_short,
+        config.fill == "close",
+        costs,
+        returns,
+        status,
+    )
+    bad = np.flatnonzero((status != STATUS_OK) & (status != STATUS_RUINED))
+    if bad.size:
+        raise InputError(
+            f"{bad.size} sets could not be simulated again: {status_message(int(status[bad[0]]))}"
+        )
+    return returns
+
+
+def _replayed_equity(
+    config: SweepConfig, market: MarketArrays, risk: RiskConfig, sets: list[dict[str, Any]]
+) -> np.ndarray:
     engine = EngineConfig(
         fill=config.fill,
         commission=config.costs.commission,
         slippage_bps=config.costs.slippage_bps,
         initial_cash=config.initial_cash,
     )
-    n = len(market)
-    out = np.empty((n, len(params)))
-    for k, values in enumerate(params):
-        strategy = get_strategy(config.strategy, {**config.fixed_params, **values})
-        decisions = decide(market.bars, market.signals, market.regimes, strategy, risk)
-        equity = run_backtest(market.bars, decisions.target, engine).equity.to_numpy(dtype=np.float64)
-        previous = np.concatenate(([config.initial_cash], equity[:-1]))
-        out[:, k] = equity / previous - 1.0
-    return out
+    equity = np.empty((len(sets), len(market)))
+    for k, values in enumerate(sets):
+        decisions = decide(
+            market.bars, market.signals, market.regimes, get_strategy(config.strategy, values), risk
+        )
+        equity[k] = run_backtest(market.bars, decisions.target, engine).equity.to_numpy(dtype=np.float64)
+    return equity
 
 
 def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> np.ndarray:
@@ -259,7 +328,9 @@ def analyse_symbol(
         while splits > 2 and bars // splits < 2:
             splits -= 2
         try:
-            result = probability_of_backtest_overfitting(returns, splits=splits)
+            result = probability_of_backtest_overfitting(
+                returns, splits=splits, max_combinations=promotion.pbo_max_combinations
+            )
             pbo: dict[str, Any] = {
                 "probability": result.probability,
                 "splits": result.splits,

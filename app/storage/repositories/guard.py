@@ -16,21 +16,23 @@ so count and newest id identify the history.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, func, select
+from sqlalchemy import Table, delete, func, insert, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain.orders import OrderStatus
 from app.errors import StorageError
+from app.risk.governor import BookPosition, GovernorBook, GovernorDecision, GovernorState
 from app.risk.pnl import FillRow, OpenPosition, open_positions, realised_pnl, realised_pnl_by_symbol
-from app.risk.ports import GuardSnapshot, SnapshotQuery
+from app.risk.ports import GuardSnapshot, Reservation, SnapshotQuery
 from app.storage.db import Database
-from app.storage.models import Fill, KillSwitchState, Order
+from app.storage.models import Fill, KillSwitchEvent, KillSwitchState, Order, OrderReservation
 from app.storage.repositories.kill_switch import SWITCH_ID, KillSwitchRepository
 
 __all__ = ["OPEN_STATUSES", "GuardRepository"]
@@ -43,6 +45,12 @@ _KEPT_DAYS = 2  # trading days whose opening positions are kept (today and, arou
 _fills = cast(Table, Fill.__table__)
 _orders = cast(Table, Order.__table__)
 _switch = cast(Table, KillSwitchState.__table__)
+_reservations = cast(Table, OrderReservation.__table__)
+_events = cast(Table, KillSwitchEvent.__table__)
+
+GOVERNOR_LOCK_KEY = 0x61695F676F76  # pg_advisory_xact_lock key of governed checks ("ai_gov")
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_FILL_COLUMNS = (_fills.c.symbol, _fills.c.side, _fills.c.qty, _fills.c.price, _fills.c.fee, _fills.c.ts)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +108,147 @@ class GuardRepository:
             StorageError: the database refused the write.
         """
         self.kill_switch.record_trip(reason, detail=detail, symbol=symbol)
+
+    # --- the governed check ---------------------------------------------------------------
+    def reserve(
+        self,
+        query: SnapshotQuery,
+        reservation: Reservation,
+        decide: Callable[[GuardSnapshot, GovernorBook | None], GovernorDecision],
+        *,
+        needs_book: bool,
+    ) -> GovernorDecision:
+        """Read, decide and reserve in one transaction that no other governed check interleaves.
+
+        PostgreSQL: ``pg_advisory_xact_lock`` plus ``SELECT ... FOR UPDATE`` of the switch row;
+        SQLite: ``BEGIN IMMEDIATE`` (one writer at a time). Expired reservations and those the
+        order consumer has written (their ``client_order_id`` is in ``trading.orders``) are
+        dropped first; open orders count confirmed open orders plus live reservations.
+
+        Raises:
+            StorageError: the database did not answer; nothing is reserved.
+        """
+        try:
+            with self._db.engine.begin() as connection:
+                if self._db.dialect == "sqlite":
+                    connection.exec_driver_sql("BEGIN IMMEDIATE")
+                else:
+                    connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": GOVERNOR_LOCK_KEY})
+                switch = connection.execute(
+                    select(_switch.c.active, _switch.c.state, _switch.c.high_water_mark)
+                    .where(_switch.c.id == SWITCH_ID)
+                    .with_for_update()
+                ).first()
+                connection.execute(
+                    delete(_reservations).where(
+                        (_reservations.c.expires_at <= query.now)
+                        | _reservations.c.client_order_id.in_(select(_orders.c.client_order_id))
+                        | (_reservations.c.client_order_id == reservation.client_order_id)
+                    )
+                )
+                state = _state_of(switch)
+                hwm = None if switch is None or switch[2] is None else Decimal(switch[2])
+                confirmed = connection.execute(
+                    select(func.count()).select_from(_orders).where(_orders.c.status.in_(OPEN_STATUSES))
+                ).scalar_one()
+                pending_rows = connection.execute(
+                    select(_reservations.c.symbol, _reservations.c.side, _reservations.c.notional)
+                ).all()
+                open_orders = int(confirmed) + len(pending_rows)
+                whole_book = needs_book or state == GovernorState.REDUCING
+                realised: Decimal | None = None
+                book = None
+                if whole_book:  # positions of every symbol: the whole history of fills
+                    rows = list(
+                        _fill_rows(
+                            connection.execute(
+                                select(*_FILL_COLUMNS)
+                                .where(_fills.c.ts <= query.now)
+                                .order_by(_fills.c.ts, _fills.c.id)
+                            )
+                        )
+                    )
+                    book = _book(rows, query.since, state, hwm, pending_rows, open_orders)
+                    realised = book.realised_today
+                elif query.realised_pnl:  # today's fills and the kept opening positions, as guard_snapshot
+                    today = self._todays_fills(connection, query)
+                    opening = self._opening_positions(connection, query.since, {row[0] for row in today})
+                    realised = realised_pnl(today, query.since, opening)
+                snapshot = GuardSnapshot(
+                    kill_switch_active=state == GovernorState.HALTED,
+                    open_orders=open_orders,
+                    realised_pnl=realised if query.realised_pnl else None,
+                )
+                decision = decide(snapshot, book)
+                if decision.allowed:
+                    connection.execute(
+                        insert(_reservations).values(
+                            client_order_id=reservation.client_order_id,
+                            symbol=reservation.symbol,
+                            side=reservation.side,
+                            notional=reservation.notional,
+                            created_at=query.now,
+                            expires_at=reservation.expires_at,
+                        )
+                    )
+                if decision.high_water_mark is not None and (hwm is None or decision.high_water_mark > hwm):
+                    self._ensure_switch(connection, switch is not None, query.now)
+                    connection.execute(
+                        update(_switch)
+                        .where(_switch.c.id == SWITCH_ID)
+                        .values(high_water_mark=decision.high_water_mark)
+                    )
+                if decision.latch is not None and state == GovernorState.ACTIVE:
+                    self._ensure_switch(connection, True, query.now)
+                    connection.execute(
+                        update(_switch)
+                        .where(_switch.c.id == SWITCH_ID)
+                        .values(
+                            state=decision.latch.value,
+                            active=decision.latch == GovernorState.HALTED,
+                            latched_reason=decision.reason,
+                            reason=decision.detail[:500],
+                            actor="governor",
+                            updated_at=query.now,
+                        )
+                    )
+                    connection.execute(
+                        insert(_events).values(
+                            ts=query.now,
+                            kind="set",
+                            reason=decision.latch.value.lower(),
+                            actor="governor",
+                            detail=f"latched by {decision.reason}: {decision.detail}",
+                            symbol=reservation.symbol,
+                        )
+                    )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"governed check failed: {type(exc).__name__}: {exc}") from exc
+        return decision
+
+    @staticmethod
+    def _ensure_switch(connection: Connection, exists: bool, now: datetime) -> None:
+        if (
+            not exists
+            and connection.execute(select(_switch.c.id).where(_switch.c.id == SWITCH_ID)).first() is None
+        ):
+            connection.execute(
+                insert(_switch).values(id=SWITCH_ID, active=False, state="ACTIVE", updated_at=now)
+            )
+
+    def release(self, client_order_id: str) -> None:
+        """Drop the reservation of an order that will not be written.
+
+        Raises:
+            StorageError: the database refused the write.
+        """
+        try:
+            with self._db.engine.begin() as connection:
+                connection.execute(
+                    delete(_reservations).where(_reservations.c.client_order_id == client_order_id)
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"reservation not released: {type(exc).__name__}: {exc}") from exc
 
     # --- queries --------------------------------------------------------------------------
     @staticmethod
@@ -180,6 +329,47 @@ class GuardRepository:
             self._openings[since] = dict(openings)
             for day in sorted(self._openings)[:-_KEPT_DAYS]:
                 del self._openings[day]
+
+
+def _state_of(switch: Any) -> GovernorState:
+    """The governor state of the switch row (no row: ACTIVE); an unknown value raises."""
+    if switch is None:
+        return GovernorState.ACTIVE
+    active, state = bool(switch[0]), switch[1]
+    if active:
+        return GovernorState.HALTED
+    return GovernorState(state or GovernorState.ACTIVE)
+
+
+def _book(
+    rows: list[FillRow],
+    since: datetime,
+    state: GovernorState,
+    hwm: Decimal | None,
+    pending_rows: Iterable[Any],
+    open_orders: int,
+) -> GovernorBook:
+    marks: dict[str, Decimal] = {}
+    for row in rows:
+        marks[row[0]] = Decimal(row[3])
+    positions = {
+        symbol: BookPosition(position.qty, position.avg_cost, marks.get(symbol))
+        for symbol, position in open_positions(rows).items()
+    }
+    pending: dict[str, Decimal] = {}
+    for symbol, side, notional in pending_rows:
+        amount = Decimal(notional)
+        pending[symbol] = pending.get(symbol, Decimal(0)) + (amount if side == "buy" else -amount)
+    return GovernorBook(
+        state=state,
+        positions=positions,
+        pending=pending,
+        open_orders=open_orders,
+        realised_today=realised_pnl(rows, since),
+        realised_total=realised_pnl(rows, _EPOCH),
+        starting_equity=Decimal(0),
+        high_water_mark=hwm,
+    )
 
 
 def _fill_rows(rows: Iterable[Any]) -> Iterable[FillRow]:

@@ -1,17 +1,21 @@
 """Kill switch repository: the switch's row, its ``kill_switch_events`` audit trail, guard trips.
 
-The switch is one row (``kill_switch`` id 1). Every change is appended as kind ``set`` (reason
-``on``/``off``, the operator's words in ``detail``), every refused order as kind ``trip``.
+The switch is one row (``kill_switch`` id 1) holding the governor's state (ACTIVE / REDUCING /
+HALTED; ``active`` is kept equal to ``state == 'HALTED'``). Every change is appended as kind
+``set`` (reason ``on``/``off``/``reducing``/``reset``, the operator's words in ``detail``), every
+refused order as kind ``trip``.
 """
 
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import InputError, StorageError
+from app.risk.governor import GovernorState
 from app.risk.kill_switch import TRIP_REASONS, KillSwitchEventView, KillSwitchStatus
 from app.storage.db import Database
 from app.storage.models import KillSwitchEvent, KillSwitchState
@@ -58,52 +62,104 @@ class KillSwitchRepository:
                     .where(KillSwitchEvent.kind == "trip")
                     .group_by(KillSwitchEvent.reason)
                 ).all()
-                state = None if row is None else (row.active, row.reason, row.actor, row.updated_at)
+                state = (
+                    None
+                    if row is None
+                    else (row.active, row.reason, row.actor, row.updated_at, row.state, row.latched_reason)
+                )
         except SQLAlchemyError as exc:
             raise StorageError(f"kill switch state unreadable: {type(exc).__name__}: {exc}") from exc
         trips = dict.fromkeys(TRIP_REASONS, 0)
         trips.update({str(reason): int(count) for reason, count in counts})
         if state is None:
             return KillSwitchStatus(active=False, reason=None, actor=None, updated_at=None, trips=trips)
-        active, reason, actor, updated_at = state
-        return KillSwitchStatus(active=active, reason=reason, actor=actor, updated_at=updated_at, trips=trips)
+        active, reason, actor, updated_at, governor, latched = state
+        return KillSwitchStatus(
+            active=active,
+            reason=reason,
+            actor=actor,
+            updated_at=updated_at,
+            trips=trips,
+            state=GovernorState.HALTED.value if active else (governor or GovernorState.ACTIVE.value),
+            latched_reason=latched,
+        )
 
     def set(self, active: bool, *, reason: str, actor: str) -> KillSwitchStatus:
-        """Turn the switch on or off, recording who did it and why.
+        """Turn the switch on (HALTED) or off (ACTIVE), recording who did it and why.
 
         Raises:
             InputError: ``reason`` or ``actor`` is blank.
             StorageError: the database refused the write.
         """
+        return self.set_state(
+            GovernorState.HALTED if active else GovernorState.ACTIVE, reason=reason, actor=actor
+        )
+
+    def reset(self, *, reason: str, actor: str) -> KillSwitchStatus:
+        """Clear a latched trip (and any state) back to ACTIVE; the high-water mark is re-based
+        at the equity of the next governed check.
+
+        Raises:
+            InputError: ``reason`` or ``actor`` is blank.
+            StorageError: the database refused the write.
+        """
+        return self.set_state(GovernorState.ACTIVE, reason=reason, actor=actor, reset=True)
+
+    def set_state(
+        self, state: GovernorState | str, *, reason: str, actor: str, reset: bool = False
+    ) -> KillSwitchStatus:
+        """Put the governor in ``state``, recording who did it and why.
+
+        Leaving a state latched by a loss limit takes :meth:`reset`: ``off`` (ACTIVE) on a
+        latched switch is refused, so a drawdown trip is never cleared by accident.
+
+        Raises:
+            InputError: unknown state, blank ``reason`` or ``actor``, or a latch not reset.
+            StorageError: the database refused the write.
+        """
+        try:
+            target = GovernorState(str(state).upper())
+        except ValueError:
+            raise InputError(
+                f"state: one of {', '.join(s.value for s in GovernorState)}, got {state!r}"
+            ) from None
         reason, actor = reason.strip(), actor.strip()
         if not reason:
             raise InputError("reason: say why the kill switch is being changed")
         if not actor:
             raise InputError("actor: say who is changing the kill switch")
+        active = target == GovernorState.HALTED
+        word = "reset" if reset else {"HALTED": "on", "ACTIVE": "off", "REDUCING": "reducing"}[target.value]
         now = utcnow()
         try:
             with self._db.transaction() as session:
                 row = session.get(KillSwitchState, SWITCH_ID, with_for_update=True)
                 if row is None:
-                    session.add(
-                        KillSwitchState(
-                            id=SWITCH_ID, active=active, reason=reason, actor=actor, updated_at=now
-                        )
+                    row = KillSwitchState(id=SWITCH_ID)
+                    session.add(row)
+                elif row.latched_reason and target == GovernorState.ACTIVE and not reset:
+                    raise InputError(
+                        f"the governor is latched by {row.latched_reason}: clear it with "
+                        "`ai-trader kill-switch reset --reason ...`"
                     )
-                else:
-                    row.active, row.reason, row.actor, row.updated_at = active, reason, actor, now
-                session.add(
-                    KillSwitchEvent(
-                        ts=now, kind="set", reason="on" if active else "off", actor=actor, detail=reason
-                    )
+                row.active, row.state, row.reason, row.actor, row.updated_at = (
+                    active,
+                    target.value,
+                    reason,
+                    actor,
+                    now,
                 )
+                if reset:
+                    row.latched_reason = None
+                    row.high_water_mark = Decimal(0)  # re-based at the next governed check
+                session.add(KillSwitchEvent(ts=now, kind="set", reason=word, actor=actor, detail=reason))
         except SQLAlchemyError as exc:
             raise StorageError(f"kill switch not changed: {type(exc).__name__}: {exc}") from exc
         log.log(
-            logging.WARNING if active else logging.INFO,
+            logging.INFO if target == GovernorState.ACTIVE else logging.WARNING,
             "kill switch turned %s",
-            "on" if active else "off",
-            extra={"active": active, "actor": actor, "reason": reason},
+            word,
+            extra={"active": active, "state": target.value, "actor": actor, "reason": reason},
         )
         return self.status()
 

@@ -10,7 +10,13 @@ transaction:
 * each fill is inserted with ``ON CONFLICT (order_id, venue_fill_id) DO NOTHING``, so a
   redelivered fill is stored once;
 * ``filled_qty`` and ``avg_fill_price`` are recomputed from the stored fills of every order
-  that received a new fill.
+  that received a new fill;
+* the fills that were new (not stored before this transaction) are applied to the
+  repository's account's ``trading.positions`` rows with the position book's arithmetic
+  (:meth:`app.portfolio.Position.apply`), in the same transaction: a redelivered fill is not
+  new, so the book is exactly-once like the fills. The position rows of the batch's symbols
+  are locked (``SELECT ... FOR UPDATE`` on PostgreSQL; SQLite's write transaction already
+  serialises writers) before they are read, in symbol order.
 
 The order upsert takes the row lock of each order before its fills are touched, so two
 writers of the same order are serialised by the database and the recomputed totals always
@@ -35,10 +41,12 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
+from app.domain.accounts import ACCOUNTS
 from app.domain.orders import FillPayload, OrderEvent, OrderStatus, status_rank
 from app.errors import InputError, NotFoundError, RetryableError, StorageError
+from app.portfolio import BookFill, Position
 from app.storage.db import Database, is_transient_db_error
-from app.storage.models import Fill, Order
+from app.storage.models import Fill, Order, PositionRow
 from app.storage.types import utcnow
 
 __all__ = [
@@ -62,6 +70,7 @@ T = TypeVar("T")
 
 _orders = cast(Table, Order.__table__)
 _fills = cast(Table, Fill.__table__)
+_positions = cast(Table, PositionRow.__table__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +92,7 @@ class ApplyResult:
     orders: int
     fills_inserted: int
     fills_duplicate: int
+    positions_updated: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -243,6 +253,56 @@ _ORDER_COLUMNS = (
     "updated_at",
     "raw",
 )
+_POSITION_VALUE_COLUMNS = (
+    "qty",
+    "avg_cost",
+    "cost_basis",
+    "realised_pnl",
+    "fees",
+    "last_fill_ts",
+    "source",
+    "updated_at",
+)
+_POSITION_SEED_COLUMNS = (
+    "account",
+    "symbol",
+    "qty",
+    "avg_cost",
+    "cost_basis",
+    "realised_pnl",
+    "fees",
+    "source",
+    "updated_at",
+)
+
+
+def position_from_row(row: Any) -> Position:
+    """The book's :class:`~app.portfolio.Position` of one ``trading.positions`` row."""
+    return Position(
+        account=row["account"],
+        symbol=row["symbol"],
+        quantity=row["qty"],
+        cost_basis=row["cost_basis"],
+        realised_pnl=row["realised_pnl"],
+        fees=row["fees"],
+        last_fill_at=row["last_fill_ts"],
+    )
+
+
+def position_values(position: Position, source: str, now: datetime) -> dict[str, Any]:
+    """The ``trading.positions`` values (all but the key) of ``position``."""
+    return {
+        "qty": position.quantity,
+        "avg_cost": position.average_cost,
+        "cost_basis": position.cost_basis,
+        "realised_pnl": position.realised_pnl,
+        "fees": position.fees,
+        "last_fill_ts": position.last_fill_at,
+        "source": source,
+        "updated_at": now,
+    }
+
+
 _FILL_COLUMNS = (
     "order_id",
     "venue_fill_id",
@@ -260,8 +320,16 @@ _FILL_COLUMNS = (
 class OrdersRepository:
     """Writes and reads ``trading.orders`` and ``trading.fills``; returns frozen views, never rows."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, *, account: str = "simulated") -> None:
+        """``account`` is the book (``trading.positions``) the fills of this process belong to.
+
+        Raises:
+            InputError: ``account`` is not one of :data:`~app.domain.accounts.ACCOUNTS`.
+        """
+        if account not in ACCOUNTS:
+            raise InputError(f"account: must be one of {', '.join(ACCOUNTS)}, got {account!r}")
         self.db = db
+        self.account = account
         self._prepared: dict[str, _Prepared] = {}
 
     # --- writes -------------------------------------------------------------------------
@@ -283,10 +351,11 @@ class OrdersRepository:
             with self.db.transaction() as session:
                 connection = session.connection()
                 ids = self._upsert_orders(connection, folded)
-                inserted, offered = self._insert_fills(connection, folded, ids)
+                inserted, offered, new_fills = self._insert_fills(connection, folded, ids)
+                positions = self._apply_to_positions(connection, new_fills)
         except SQLAlchemyError as exc:
             raise _map_db_error(exc, f"writing {len(events)} order events") from exc
-        return ApplyResult(len(events), len(folded), inserted, offered - inserted)
+        return ApplyResult(len(events), len(folded), inserted, offered - inserted, positions)
 
     @staticmethod
     def _fold(events: Sequence[SourcedOrderEvent]) -> dict[str, _Folded]:
@@ -340,6 +409,20 @@ class OrdersRepository:
                 },
             )
             return _Prepared(upsert, connection, {c: _orders.c[c].type for c in _ORDER_COLUMNS})
+        if name == "position_seed":
+            stmt = insert(_positions).values(
+                {c: bindparam(c, type_=_positions.c[c].type) for c in _POSITION_SEED_COLUMNS}
+            )
+            seed = stmt.on_conflict_do_nothing(index_elements=[_positions.c.account, _positions.c.symbol])
+            return _Prepared(seed, connection, {c: _positions.c[c].type for c in _POSITION_SEED_COLUMNS})
+        if name == "position_update":
+            types = {f"p_{c}": _positions.c[c].type for c in ("id", *_POSITION_VALUE_COLUMNS)}
+            change = (
+                update(_positions)
+                .where(_positions.c.id == bindparam("p_id", type_=_positions.c.id.type))
+                .values({c: bindparam(f"p_{c}", type_=_positions.c[c].type) for c in _POSITION_VALUE_COLUMNS})
+            )
+            return _Prepared(change, connection, types)
         if name == "fills":
             stmt = insert(_fills).values({c: bindparam(c, type_=_fills.c[c].type) for c in _FILL_COLUMNS})
             ignore = stmt.on_conflict_do_nothing(index_elements=[_fills.c.order_id, _fills.c.venue_fill_id])
@@ -397,17 +480,37 @@ class OrdersRepository:
 
     def _insert_fills(
         self, connection: Connection, folded: dict[str, _Folded], ids: dict[str, int]
-    ) -> tuple[int, int]:
+    ) -> tuple[int, int, list[BookFill]]:
+        """Insert the batch's fills; return (inserted, offered, the fills that were new).
+
+        The stored fills of the touched orders are read first (their order rows are locked by
+        the upsert, so no other writer adds fills to them meanwhile): a fill not among them is
+        new, and the orders' totals are the stored fills plus the new ones.
+        """
+        touched = [ids[cid] for cid, entry in folded.items() if entry.fills]
+        if not touched:
+            return 0, 0, []
+        totals: dict[int, tuple[Decimal, Decimal]] = {oid: (Decimal(0), Decimal(0)) for oid in touched}
+        stored: set[tuple[int, str]] = set()
+        query = select(_fills.c.order_id, _fills.c.venue_fill_id, _fills.c.qty, _fills.c.price).where(
+            _fills.c.order_id.in_(touched)
+        )
+        for order_id, venue_fill_id, qty, price in connection.execute(query):
+            stored.add((order_id, venue_fill_id))
+            filled, value = totals[order_id]
+            totals[order_id] = (filled + qty, value + qty * price)
         now = utcnow()
-        rows = []
-        touched = []
+        rows: list[dict[str, Any] | None] = []
+        new_fills: list[BookFill] = []
         for client_order_id, entry in folded.items():
             if not entry.fills:
                 continue
             event = entry.best.event
             order_id = ids[client_order_id]
-            touched.append(order_id)
             for venue_fill_id, (fill, raw) in sorted(entry.fills.items()):
+                if (order_id, venue_fill_id) in stored:
+                    rows.append(None)
+                    continue
                 rows.append(
                     {
                         "order_id": order_id,
@@ -422,21 +525,29 @@ class OrdersRepository:
                         "raw": raw if raw is not None else fill.model_dump(mode="json"),
                     }
                 )
-        if not rows:
-            return 0, 0
-        inserted = self._statement("fills", connection).run(connection, rows)
-        self._recompute_totals(connection, touched)
-        return inserted, len(rows)
+                filled, value = totals[order_id]
+                totals[order_id] = (filled + fill.qty, value + fill.qty * fill.price)
+                new_fills.append(
+                    BookFill(
+                        account=self.account,
+                        symbol=event.symbol,
+                        side=event.side,
+                        quantity=fill.qty,
+                        price=fill.price,
+                        fee=fill.fee,
+                        ts=fill.ts,
+                        fill_id=f"{client_order_id}/{venue_fill_id}",
+                    )
+                )
+        offered = len(rows)
+        fresh = [row for row in rows if row is not None]
+        inserted = self._statement("fills", connection).run(connection, fresh) if fresh else 0
+        if fresh:
+            self._write_totals(connection, totals)
+        return inserted, offered, new_fills
 
-    def _recompute_totals(self, connection: Connection, order_ids: list[int]) -> None:
+    def _write_totals(self, connection: Connection, totals: dict[int, tuple[Decimal, Decimal]]) -> None:
         now = utcnow()
-        totals: dict[int, tuple[Decimal, Decimal]] = {oid: (Decimal(0), Decimal(0)) for oid in order_ids}
-        query = select(_fills.c.order_id, _fills.c.qty, _fills.c.price).where(
-            _fills.c.order_id.in_(order_ids)
-        )
-        for order_id, qty, price in connection.execute(query):
-            filled, value = totals[order_id]
-            totals[order_id] = (filled + qty, value + qty * price)
         params = [
             {
                 "b_id": order_id,
@@ -447,6 +558,48 @@ class OrdersRepository:
             for order_id, (filled, value) in totals.items()
         ]
         self._statement("totals", connection).run(connection, params)
+
+    def _apply_to_positions(self, connection: Connection, fills: list[BookFill]) -> int:
+        """Apply the new ``fills`` to the account's position rows; return how many rows changed."""
+        if not fills:
+            return 0
+        now = utcnow()
+        symbols = sorted({f.symbol for f in fills})
+        zero = Decimal(0)
+        seeds = [
+            {
+                "account": self.account,
+                "symbol": symbol,
+                "qty": zero,
+                "avg_cost": zero,
+                "cost_basis": zero,
+                "realised_pnl": zero,
+                "fees": zero,
+                "source": "fills",
+                "updated_at": now,
+            }
+            for symbol in symbols
+        ]
+        self._statement("position_seed", connection).run(connection, seeds)
+        query = (
+            select(_positions)
+            .where(_positions.c.account == self.account, _positions.c.symbol.in_(symbols))
+            .order_by(_positions.c.symbol)
+            .with_for_update()
+        )
+        held: dict[str, tuple[int, Position]] = {}
+        for row in connection.execute(query):
+            held[row.symbol] = (row.id, position_from_row(row._mapping))
+        for fill in sorted(fills, key=lambda f: (f.ts, f.fill_id)):
+            row_id, position = held[fill.symbol]
+            held[fill.symbol] = (row_id, position.apply(fill).position)
+        params = [
+            {f"p_{name}": value for name, value in position_values(position, "fills", now).items()}
+            | {"p_id": row_id}
+            for row_id, position in held.values()
+        ]
+        self._statement("position_update", connection).run(connection, params)
+        return len(params)
 
     # --- reads --------------------------------------------------------------------------
     def list_orders(

@@ -31,7 +31,7 @@ from tests.servers import free_port
 
 TOKEN = "schemathesis-token"
 MAX_EXAMPLES = 15
-"""Examples per operation and token mode: 13 operations x 2 modes x 15 = 390 requests, about a minute."""
+"""Examples per operation and token mode: 15 operations x 2 modes x 15 = 450 requests, about a minute."""
 VENDOR_URLS = (
     "ALPACA_DATA_BASE_URL",
     "ALPHAVANTAGE_BASE_URL",
@@ -111,8 +111,15 @@ def _fuzz(operation: APIOperation, headers: dict[str, str]) -> None:
 
 def test_every_operation_is_covered(api_app: FastAPI) -> None:
     operations = {(op.method.upper(), op.path) for op in _operations(api_app)}
-    assert len(operations) == 13
+    assert len(operations) == 19
     assert ("POST", "/router/run") in operations and ("GET", "/orders/{ref}") in operations
+    assert ("POST", "/kill-switch") in operations and ("GET", "/kill-switch") in operations
+    assert {
+        ("GET", "/positions"),
+        ("GET", "/portfolio"),
+        ("GET", "/portfolio/history"),
+        ("POST", "/portfolio/reconcile"),
+    } <= operations
 
 
 @pytest.mark.parametrize("with_token", [True, False], ids=["token", "no-token"])

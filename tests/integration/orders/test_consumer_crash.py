@@ -22,7 +22,7 @@ from sqlalchemy import func, select
 from app.bootstrap import build_bus
 from app.config import Settings
 from app.storage.db import Database
-from app.storage.models import Fill, Order
+from app.storage.models import Fill, Order, PositionRow
 from tests.integration.orders.scenario import build
 from tests.servers import REPO
 
@@ -126,6 +126,13 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     assert sum(o.filled_qty for o in orders.values()) == sum(
         (e.filled_qty for e in scenario.expected.values()), Decimal(0)
     )
+    # The book was written in the fills' transactions: it equals the sum of fills per symbol.
+    per_symbol: dict[str, Decimal] = {}
+    for expected in scenario.expected.values():
+        per_symbol[expected.symbol] = per_symbol.get(expected.symbol, Decimal(0)) + expected.filled_qty
+    with database.session() as session:
+        held = {row.symbol: row.qty for row in session.execute(select(PositionRow.symbol, PositionRow.qty))}
+    assert held == per_symbol
     consumer = bus.consumer(HUB, GROUP)
     assert sum(lag.events_behind for lag in consumer.lag()) == 0
     consumer.close()

@@ -187,3 +187,16 @@ def test_pbo_matches_a_plain_python_cscv() -> None:
 def test_pbo_refuses_bad_input(shape: tuple[int, int], splits: int, message: str) -> None:
     with pytest.raises(ValueError, match=message):
         probability_of_backtest_overfitting(np.zeros(shape), splits=splits)
+
+
+def test_pbo_on_a_sample_of_combinations_estimates_the_full_one() -> None:
+    rng = np.random.default_rng(12)
+    returns = rng.standard_normal((1_200, 30)) * 0.01
+    returns[:, 3] += 0.0015
+    full = probability_of_backtest_overfitting(returns, splits=12)
+    sample = probability_of_backtest_overfitting(returns, splits=12, max_combinations=300)
+    again = probability_of_backtest_overfitting(returns, splits=12, max_combinations=300)
+    assert full.combinations == math.comb(12, 6)
+    assert sample.combinations == 300
+    assert sample.probability == again.probability  # seeded
+    assert abs(sample.probability - full.probability) < 0.08

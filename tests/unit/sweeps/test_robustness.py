@@ -78,7 +78,7 @@ def test_walk_forward_sweep_reports_in_and_out_of_sample_side_by_side(
     walk = report["walk_forward"]
     assert [fold["fold"] for fold in walk["folds"]] == [0, 1, 2, 3]
     assert walk["oos_bars"] == sum(f["test"][1] - f["test"][0] for f in walk["folds"])
-    assert report["pbo"]["combinations"] == math.comb(8, 4)
+    assert report["pbo"]["combinations"] == math.comb(8, 4)  # 70, below the sampling bound
     assert 0.0 <= report["pbo"]["probability"] <= 1.0
     assert 0.0 <= report["in_sample"]["deflated_sharpe"] <= 1.0
     assert report["in_sample"]["trials"] == 9
@@ -190,3 +190,25 @@ def test_a_strategy_that_fails_its_bias_check_is_never_promotable(settings: Sett
     assert report["bias_check"]["divergences"][0]["kind"] == "recursive"
     assert result.promotable is False
     assert report["reason"].startswith("the strategy failed its bias check")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params"),
+    [
+        ("sma_cross", [{"fast": 5, "slow": 30}, {"fast": 10, "slow": 60}]),
+        ("breakout", [{"entry_window": 20, "exit_window": 10}, {"entry_window": 55, "exit_window": 20}]),
+        ("mean_reversion", [{"window": 20, "entry_z": 1.5, "exit_z": 0.0}]),
+        ("momentum", [{"lookback": 10, "threshold": 0.0}]),
+    ],
+)
+def test_the_compiled_equity_path_equals_the_pipeline_replay(
+    goog: MarketArrays, strategy: str, params: list[dict[str, float]]
+) -> None:
+    from app.backtest.sweeps.robustness import _replayed_equity
+
+    config = parse_sweep_config(CONFIG.replace("strategy: momentum", f"strategy: {strategy}"))
+    risk = RiskConfig(agent="fixed_fraction", fraction=0.5, allow_short=True)
+    fast = set_returns(config, goog, risk, params)
+    slow_equity = _replayed_equity(config, goog, risk, params)
+    previous = np.concatenate([np.full((len(params), 1), config.initial_cash), slow_equity[:, :-1]], axis=1)
+    np.testing.assert_allclose(fast, (slow_equity / previous - 1.0).T, rtol=1e-10, atol=1e-13)
