@@ -394,6 +394,19 @@ class Settings(BaseSettings):
         default="hgb",
         description="Classifier the retrain fits: gradient-boosted trees or logistic regression.",
     )
+    MODEL_CALIBRATION_DRIFT_MAX: float = Field(
+        default=0.10,
+        gt=0.0,
+        le=1.0,
+        description="Expected calibration error of the router's live probabilities (per regime, in the "
+        "18:00 report) above which calibration drift is logged as an error.",
+    )
+    MODEL_CALIBRATION_MIN_SAMPLES: int = Field(
+        default=20,
+        ge=1,
+        le=1_000_000,
+        description="Realised outcomes a regime needs before its calibration drift is judged.",
+    )
 
     @field_validator(
         "DATABASE_URL",

@@ -67,7 +67,7 @@ MANIFEST_NAME = "manifest.jsonl"
 FRAMES_BLOB_PREFIX = "probabilistic/frames/"
 BLOB_MANIFEST_PREFIX = f"{FRAMES_BLOB_PREFIX}manifest/"
 _T = TypeVar("_T")
-FrameSource = Literal["cli", "sweep", "api"]
+FrameSource = Literal["cli", "sweep", "api", "portfolio"]
 _SAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
@@ -427,11 +427,11 @@ def write_frame(
     returned record and of the local manifest line.
 
     Raises:
-        InputError: ``source`` is not cli, sweep or api.
+        InputError: ``source`` is not cli, sweep, api or portfolio.
         StorageError: the parquet file or the manifest cannot be written.
     """
-    if source not in ("cli", "sweep", "api"):
-        raise InputError(f"frame source must be cli, sweep or api, got {source!r}")
+    if source not in ("cli", "sweep", "api", "portfolio"):
+        raise InputError(f"frame source must be cli, sweep, api or portfolio, got {source!r}")
     run_id = run_id or uuid.uuid4().hex
     name = filename or frame_filename(symbol, strategy, vendor, interval)
     path = frames_dir / name

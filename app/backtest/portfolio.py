@@ -34,13 +34,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 from numba import njit
 
-from app.decision.pipeline import decide
+from app.decision.pipeline import ProbabilityModel, decide
 from app.decision.regimes import compute_regimes
 from app.decision.signals import compute_signals
 from app.errors import InputError
@@ -299,6 +299,8 @@ class PortfolioResult:
     initial_cash: float
     last_close: np.ndarray
     """Each symbol's last known close (0 where it never traded)."""
+    targets: np.ndarray | None = None
+    """(bars x symbols) the decision pipeline's target weights, when the run decided them."""
 
     @property
     def final_equity(self) -> float:
@@ -541,6 +543,7 @@ def decision_weights(
     index: pd.DatetimeIndex,
     strategy: Strategy,
     risk: RiskConfig,
+    probability: ProbabilityModel | None = None,
 ) -> np.ndarray:
     """Each symbol's decision-pipeline target (``side x frac``) on the shared ``index``.
 
@@ -551,7 +554,7 @@ def decision_weights(
     for k, frame in enumerate(bars.values()):
         signals = compute_signals(frame)
         regimes = compute_regimes(frame, signals)
-        frame_decisions = decide(frame, signals, regimes, strategy, risk)
+        frame_decisions = decide(frame, signals, regimes, strategy, risk, probability)
         weights[index.get_indexer(pd.DatetimeIndex(frame.index)), k] = frame_decisions.target
     return weights
 
@@ -566,11 +569,25 @@ def backtest_portfolio(
     commission: float = 0.0,
     slippage_bps: float = 0.0,
     fill_close: bool = False,
+    trade_from: pd.Timestamp | None = None,
+    probability: ProbabilityModel | None = None,
 ) -> PortfolioResult:
-    """Decide every symbol with the shared pipeline, then trade them on one pool of cash."""
+    """Decide every symbol with the shared pipeline, then trade them on one pool of cash.
+
+    ``trade_from`` keeps the bars before it as warm-up: indicators, regimes and priors are
+    formed on them, trading starts at the first shared bar at or after it. ``probability``
+    sizes with a calibrated model's ``p`` instead of the Beta priors' (see ``decide``).
+
+    Raises:
+        InputError: no shared bar at or after ``trade_from``.
+    """
     index, open_, close = align_bars(bars)
-    weights = decision_weights(bars, index, strategy, risk)
-    return run_portfolio(
+    weights = decision_weights(bars, index, strategy, risk, probability)
+    first = 0 if trade_from is None else int(index.searchsorted(trade_from))
+    if first >= len(index):
+        raise InputError(f"no bar at or after {trade_from} to trade")
+    index, open_, close, weights = index[first:], open_[first:], close[first:], weights[first:]
+    result = run_portfolio(
         index,
         tuple(bars),
         open_,
@@ -582,3 +599,4 @@ def backtest_portfolio(
         slippage_bps=slippage_bps,
         fill_close=fill_close,
     )
+    return replace(result, targets=weights)

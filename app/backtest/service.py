@@ -37,6 +37,7 @@ from app.decision import compute_regimes, compute_signals
 from app.decision.pipeline import DecisionFrame, decide
 from app.domain.intervals import get_interval
 from app.errors import ConfigError, InputError, StorageError
+from app.models.selection import PRIOR_MODEL_HELP, PriorChoice, PriorModels, check_prior_model
 from app.risk.sizing import RiskConfig, SizingMethod
 from app.strategies import get_strategy
 from app.validation import StrictFlag, check_date_range, check_finite
@@ -120,6 +121,15 @@ class BacktestRequest(BaseModel):
     fill: Literal["next_open", "close"] = "next_open"
     initial_cash: Annotated[float, Field(gt=0)] = 10_000.0
     warmup_bars: Annotated[int, Field(ge=0, le=MAX_WARMUP_BARS)] = DEFAULT_WARMUP_BARS
+    prior_model: Annotated[str, Field(min_length=1, max_length=80, description=PRIOR_MODEL_HELP)] = "beta"
+
+    @field_validator("prior_model")
+    @classmethod
+    def _prior_model(cls, value: str) -> str:
+        try:
+            return check_prior_model(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from exc
 
     @field_validator("symbol")
     @classmethod
@@ -198,6 +208,8 @@ class BacktestDeps:
     risk_defaults: RiskConfig
     frames: BlobFrames | None = None
     database: Database | None = None
+    prior_models: PriorModels | None = None
+    """Resolves ``prior_model``; ``None`` serves only ``beta`` (``promoted`` falls back to it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -388,6 +400,21 @@ def check_backtest_values(
         raise InputError(f"warm-up must be 0 to {MAX_WARMUP_BARS:,} bars; got {warmup_bars:,}")
 
 
+def resolve_prior(models: PriorModels | None, strategy: str, prior_model: str) -> PriorChoice:
+    """The probabilities a run sizes with (see :mod:`app.models.selection`)."""
+    if models is None:
+        return PriorModels(None).resolve(strategy, prior_model)
+    choice = models.resolve(strategy, prior_model)
+    if choice.fallback_reason is not None:
+        log.warning(
+            "prior model %r of %s: %s; sizing with the Beta priors",
+            prior_model,
+            strategy,
+            choice.fallback_reason,
+        )
+    return choice
+
+
 def run_request(
     settings: Settings,
     request: BacktestRequest,
@@ -446,7 +473,8 @@ def run_request(
     # then everything is cut to the requested window, so only [start, end] is traded.
     all_signals = compute_signals(history)
     all_regimes = compute_regimes(history, all_signals)
-    all_decisions = decide(history, all_signals, all_regimes, strategy, risk)
+    prior = resolve_prior(deps.prior_models, request.strategy, request.prior_model)
+    all_decisions = decide(history, all_signals, all_regimes, strategy, risk, prior.model)
     first = int(history.index.searchsorted(_as_utc(request.start)))
     bars, signals, regimes = history.iloc[first:], all_signals.iloc[first:], all_regimes.iloc[first:]
     decisions = all_decisions.from_position(first)
@@ -491,7 +519,7 @@ def run_request(
             interval=fetched.interval,
             source=source,
             run_id=run_id,
-            extra={"risk_agent": request.risk_agent, "params": strategy.params()},
+            extra={"risk_agent": request.risk_agent, "params": strategy.params(), "prior": prior.as_dict()},
             blob=deps.frames,
             register=False,
         )

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from app.bus.ports import Bus
     from app.dal.service import MarketData
     from app.execution.ports import Broker
+    from app.models.selection import PriorModels
     from app.risk.guard import GuardLimits, OrderGuard
     from app.risk.sizing import RiskConfig
     from app.router.service import RouterService
@@ -214,6 +215,7 @@ class Container:
     @component()
     def router(self) -> RouterService:
         """The order router (graph compiled now; bus and broker opened by the first run needing them)."""
+        from app.models.params import champion_parameters
         from app.router.offline import OfflineBars
         from app.router.service import RouterService
         from app.router.state import RouterContext
@@ -226,8 +228,20 @@ class Container:
             risk=self.router_risk,
             bus=lambda: self.bus,
             broker=lambda: self.broker,
+            prior_models=self.prior_models,
+            champion_params=lambda strategy: champion_parameters(
+                self.blob, strategy, self.settings.BLOB_CONTAINER_MODELS
+            ),
         )
         return RouterService(context, max_bars=self.settings.ROUTER_MAX_BARS)
+
+    @component()
+    def prior_models(self) -> PriorModels:
+        """``--prior-model`` resolution through the model registry (blob opened on first use)."""
+        from app.models.registry import ModelRegistry
+        from app.models.selection import PriorModels
+
+        return PriorModels(lambda: ModelRegistry(self.blob, self.settings.BLOB_CONTAINER_MODELS))
 
     @component()
     def backtest_deps(self) -> BacktestDeps:
@@ -239,6 +253,7 @@ class Container:
             risk_defaults=self.risk_defaults,
             frames=self.frame_publisher,
             database=None if self.settings.BACKTEST_NO_SAVE else self.db,
+            prior_models=self.prior_models,
         )
 
     @component()
@@ -250,6 +265,7 @@ class Container:
             loader=dal_loader(self.market_data),
             risk_defaults=self.risk_defaults,
             frames=self.frame_publisher,
+            prior_models=self.prior_models,
         )
 
     # --- readiness --------------------------------------------------------------------------

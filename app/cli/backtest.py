@@ -86,6 +86,12 @@ def build_parser(prog: str = SHIM_PROG) -> argparse.ArgumentParser:
     parser.add_argument("--initial-cash", type=float, default=10_000.0, help="starting cash (default 10000)")
     parser.add_argument("--no-cache", action="store_true", help="bypass the DAL cache")
     parser.add_argument(
+        "--prior-model",
+        default="beta",
+        help="win probabilities to size with: beta (default), promoted (the strategy's champion model, "
+        "Beta when none) or a model version",
+    )
+    parser.add_argument(
         "--warmup-bars",
         type=int,
         default=None,
@@ -154,6 +160,7 @@ def request_from_args(args: argparse.Namespace) -> Any:
             fill=args.fill,
             initial_cash=args.initial_cash,
             warmup_bars=warmup_bars,
+            prior_model=args.prior_model,
         )
     except ValidationError as exc:
         raise InputError("; ".join(_flag_problem(e["loc"], e["msg"]) for e in exc.errors())) from None

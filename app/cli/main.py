@@ -15,6 +15,7 @@ from app.cli.bus import bus_app
 from app.cli.common import console, container_or_exit, err_console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.data import data_app
+from app.cli.models import models_app
 from app.cli.portfolio import portfolio_app
 from app.cli.router import kill_switch_app, router_app
 from app.cli.runs import backtest_app, sweep_app
@@ -43,6 +44,7 @@ app.add_typer(consumer_app, name="consumer")
 app.add_typer(data_app, name="data")
 app.command("up", help="Start the whole platform on the configured (default: embedded) backends.")(up_command)
 app.add_typer(kill_switch_app, name="kill-switch")
+app.add_typer(models_app, name="models")
 app.add_typer(portfolio_app, name="portfolio")
 app.add_typer(router_app, name="router")
 app.command("ui")(ui_command)

@@ -162,6 +162,9 @@ def router_run(
     ),
     kill_switch_notional: float | None = typer.Option(None, help="Refuse an intent above this notional."),
     interval: str = typer.Option("1Day", help="Bar interval."),
+    prior_model: str = typer.Option(
+        "promoted", "--prior-model", help="promoted (champion model, else Beta), beta or a model version."
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print the full result as JSON."),
 ) -> None:
     """Run the router graph once (the same options and result as POST /router/run)."""
@@ -183,6 +186,7 @@ def router_run(
                 kill_switch_active=kill_switch_active,
                 kill_switch_notional=kill_switch_notional,
                 interval=interval,
+                prior_model=prior_model,
             )
         except ValidationError as exc:
             fields = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

@@ -11,8 +11,9 @@ bar, via :meth:`DecisionFrame.latest`), so a position is sized the same way ever
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
+from typing import Protocol
 
 import numpy as np
 import pandas as pd
@@ -22,7 +23,15 @@ from app.risk.priors import estimate_posterior
 from app.risk.sizing import RiskConfig, size_positions
 from app.strategies.base import Strategy, close_array
 
-__all__ = ["DECISION_COLUMNS", "Decision", "DecisionFrame", "decide", "decide_latest"]
+__all__ = [
+    "DECISION_COLUMNS",
+    "Decision",
+    "DecisionFrame",
+    "ProbabilityModel",
+    "apply_probability_model",
+    "decide",
+    "decide_latest",
+]
 
 DECISION_COLUMNS = ("position", "prob", "payoff", "frac", "target", "regime", "regime_code")
 
@@ -111,6 +120,74 @@ class DecisionFrame:
         )
 
 
+class ProbabilityModel(Protocol):
+    """A calibrated win-probability model scoring bars from the pipeline's own arrays
+    (``app.models.training.WinProbabilityModel`` is one: it builds its causal features from
+    these and returns ``P(win)`` per bar).
+
+    The pipeline never loads a model: the service or router layer loads it (from the model
+    registry) and passes it in, so this package stays free of storage and of the models."""
+
+    def score_bars(
+        self,
+        close: np.ndarray,
+        signals: pd.DataFrame,
+        side: np.ndarray,
+        prior_prob: np.ndarray,
+        prior_payoff: np.ndarray,
+        regime_code: np.ndarray,
+    ) -> np.ndarray: ...
+
+
+def apply_probability_model(
+    frame: DecisionFrame,
+    bars: pd.DataFrame,
+    signals: pd.DataFrame | None,
+    model: ProbabilityModel,
+    risk: RiskConfig,
+    rows: np.ndarray | None = None,
+) -> DecisionFrame:
+    """Replace the Beta ``p`` by the model's calibrated probability and re-size those bars.
+
+    Only bars with a side are scored (a flat bar has nothing to win); ``rows`` limits the
+    scoring further (the router scores only the bars it acts on, so one bar costs one row).
+    The payoff ``b`` stays the priors kernel's. Sizing on a model's ``p`` uses it as is: the
+    Beta posterior's credible bound belongs to the Beta estimate, not to the model's.
+    A risk agent that does not use priors is returned unchanged.
+
+    Raises:
+        InputError: no signals to build features from, or a row outside the frame.
+    """
+    if not risk.needs_priors:
+        return frame
+    if signals is None:
+        raise InputError("a probability model needs the bars' signals to build its features")
+    n = len(frame)
+    candidates = np.arange(n, dtype=np.int64) if rows is None else np.unique(np.asarray(rows, dtype=np.int64))
+    if candidates.size and (candidates[0] < 0 or candidates[-1] >= n):
+        raise InputError(f"rows to score must be within 0..{n - 1}")
+    chosen = candidates[frame.position[candidates] != 0.0]
+    if chosen.size == 0:
+        return frame
+    close = close_array(bars)
+    raw = model.score_bars(
+        close[chosen],
+        signals.iloc[chosen],
+        frame.position[chosen],
+        frame.prob[chosen],
+        frame.payoff[chosen],
+        frame.regime_code[chosen],
+    )
+    scored = np.clip(np.asarray(raw, dtype=np.float64), 0.0, 1.0)
+    if scored.shape != (chosen.size,):
+        raise InputError(f"the model returned {scored.shape} probabilities for {chosen.size} rows")
+    prob = frame.prob.copy()
+    frac = frame.frac.copy()
+    prob[chosen] = scored
+    frac[chosen] = size_positions(risk, scored, frame.payoff[chosen], frame.regime[chosen], None)
+    return replace(frame, prob=prob, frac=frac, target=frame.position * frac + 0.0)
+
+
 def _regime_arrays(regimes: pd.DataFrame | None, n: int) -> tuple[np.ndarray, np.ndarray]:
     if regimes is None:
         return np.full(n, "all", dtype=object), np.zeros(n, dtype=np.int8)
@@ -130,8 +207,13 @@ def decide(
     regimes: pd.DataFrame | None,
     strategy: Strategy,
     risk: RiskConfig,
+    probability: ProbabilityModel | None = None,
 ) -> DecisionFrame:
     """Run the strategy, the priors and the sizing on every bar of ``bars``.
+
+    With ``probability`` (a calibrated model, see :func:`apply_probability_model`), the
+    model's ``p`` replaces the Beta prior's on every bar with a side; ``None`` keeps the
+    Beta priors.
 
     Raises:
         InputError: the strategy's output or the regimes do not line up with the bars.
@@ -153,7 +235,7 @@ def decide(
         concentration = None
     frac = size_positions(risk, prob, payoff, labels, concentration)
     target = position * frac
-    return DecisionFrame(
+    frame = DecisionFrame(
         index=bars.index,
         position=position,
         prob=prob,
@@ -163,6 +245,9 @@ def decide(
         regime=labels,
         regime_code=codes,
     )
+    if probability is None:
+        return frame
+    return apply_probability_model(frame, bars, signals, probability, risk)
 
 
 def decide_latest(
@@ -171,9 +256,13 @@ def decide_latest(
     regimes: pd.DataFrame | None,
     strategy: Strategy,
     risk: RiskConfig,
+    probability: ProbabilityModel | None = None,
 ) -> Decision:
     """The decision on the last bar of ``bars`` (what the live router acts on)."""
-    decision = decide(bars, signals, regimes, strategy, risk).latest()
+    frame = decide(bars, signals, regimes, strategy, risk)
+    if probability is not None:
+        frame = apply_probability_model(frame, bars, signals, probability, risk, np.array([len(frame) - 1]))
+    decision = frame.latest()
     if math.isnan(decision.frac):  # pragma: no cover - sizing never yields NaN
         raise InputError("sizing produced no fraction for the last bar")
     return decision

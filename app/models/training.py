@@ -25,7 +25,7 @@ from typing import Any, Literal
 import numpy as np
 
 from app.errors import InputError
-from app.models.features import FEATURE_NAMES, FeatureSet
+from app.models.features import FEATURE_NAMES, FeatureSet, build_features
 from app.models.metrics import ProbabilityScores, reliability_curve, score_probabilities
 from app.models.validation import PurgedKFold
 
@@ -149,6 +149,20 @@ class WinProbabilityModel:
             # busy host: the router scores one bar, so it scores it on one thread.
             with _threadpools().limit(limits=1, user_api="openmp"):
                 return self.calibrator(_raw_scores(self.estimator, matrix))
+
+    def score_bars(
+        self,
+        close: np.ndarray,
+        signals: Any,
+        side: np.ndarray,
+        prior_prob: np.ndarray,
+        prior_payoff: np.ndarray,
+        regime_code: np.ndarray,
+    ) -> np.ndarray:
+        """Calibrated win probabilities of the given bars (one per bar, flat bars included):
+        the decision pipeline's hook (:class:`app.decision.pipeline.ProbabilityModel`)."""
+        data = build_features(close, signals, side, prior_prob, prior_payoff, regime_code, with_labels=False)
+        return self.predict(data.features)
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,9 +25,10 @@ from langgraph.runtime import Runtime
 
 from app.bus.envelope import Envelope
 from app.decision import compute_regimes, compute_signals
-from app.decision.pipeline import DecisionFrame, decide
+from app.decision.pipeline import DecisionFrame, apply_probability_model, decide
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import ConfigError, InputError, OrderRejected
+from app.models.selection import PriorChoice, PriorModels
 from app.risk.guard import GuardRequest
 from app.risk.kill_switch import KILL_SWITCH_ACTIVE, KILL_SWITCH_UNAVAILABLE
 from app.risk.sizing import order_notional
@@ -124,19 +125,40 @@ def features(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, A
     return {"signals": signals, "regimes": regimes, "events": ["signals:computed", "regimes:computed"]}
 
 
+def _strategy_params(state: RouterState, runtime: Runtime[RouterContext]) -> tuple[dict[str, Any], str]:
+    """The request's parameters, else the strategy's champion parameters, else its defaults."""
+    request = state["request"]
+    if request.params is not None:
+        return dict(request.params), "request"
+    lookup = runtime.context.champion_params
+    if lookup is None:
+        return {}, "default"
+    try:
+        record = lookup(request.strategy)
+    except Exception as exc:  # an unreadable record must not stop the run: defaults, loudly
+        log.warning("champion parameters of %s not read, using defaults: %s", request.strategy, exc)
+        return {}, "default"
+    params = None if record is None else record.get("params")
+    if not isinstance(params, dict):
+        return {}, "default"
+    return dict(params), "champion"
+
+
 @_timed("strategy")
 def strategy(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
     request = state["request"]
-    decisions = decide(
-        state["bars"],
-        state["signals"],
-        state["regimes"],
-        get_strategy(request.strategy),
-        runtime.context.risk,
-    )
+    params, source = _strategy_params(state, runtime)
+    chosen = get_strategy(request.strategy, params)
+    decisions = decide(state["bars"], state["signals"], state["regimes"], chosen, runtime.context.risk)
     action = find_action(decisions.position)
     outcome = "no_change" if action is None else ("buy" if action.side > 0 else "sell")
-    return {"decisions": decisions, "action": action, "events": [f"strategy:{request.strategy}:{outcome}"]}
+    return {
+        "decisions": decisions,
+        "action": action,
+        "params": chosen.params(),
+        "params_source": source,
+        "events": [f"strategy:{request.strategy}:{outcome}", f"params:{source}"],
+    }
 
 
 def _bar(decisions: DecisionFrame, state: RouterState) -> int:
@@ -148,17 +170,38 @@ def _finite(value: float) -> float | None:
     return value if math.isfinite(value) else None
 
 
+def _prior_choice(state: RouterState, runtime: Runtime[RouterContext]) -> PriorChoice:
+    request = state["request"]
+    models = runtime.context.prior_models or PriorModels(None)
+    choice = models.resolve(request.strategy, request.prior_model)
+    if choice.fallback_reason is not None and request.prior_model != "beta":
+        log.info("router sizes %s with the Beta priors: %s", request.strategy, choice.fallback_reason)
+    return choice
+
+
 @_timed("priors")
 def priors(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
     decisions = state["decisions"]
     i = _bar(decisions, state)
+    choice = _prior_choice(state, runtime)
+    update: dict[str, Any] = {"prior": choice.as_dict()}
+    if choice.model is not None:
+        # score only the bars the order depends on: the action's bar and the entry it closes
+        action = state.get("action")
+        rows = [i] if action is None or action.entry_bar is None else [i, action.entry_bar]
+        decisions = apply_probability_model(
+            decisions, state["bars"], state["signals"], choice.model, runtime.context.risk, np.array(rows)
+        )
+        update["decisions"] = decisions
     prob, payoff = _finite(float(decisions.prob[i])), _finite(float(decisions.payoff[i]))
     computed = prob is not None and payoff is not None
     return {
+        **update,
         "prob": prob,
         "payoff": payoff,
+        "position": float(decisions.position[i]),
         "regime": str(decisions.regime[i]),
-        "events": ["priors:computed" if computed else "priors:unavailable"],
+        "events": ["priors:computed" if computed else "priors:unavailable", choice.event],
     }
 
 

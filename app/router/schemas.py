@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator
 
 from app.domain.orders import OrderEvent
+from app.errors import InputError
 from app.validation import StrictFlag
 
 __all__ = ["GuardView", "RouterRunRequest", "RouterRunResult"]
@@ -55,6 +56,26 @@ class RouterRunRequest(BaseModel):
         default=None, gt=0, description="Refuse an intent whose notional is above this amount."
     )
     interval: str = Field(default="1Day", description="Bar interval (the DAL's names, e.g. 1Day, 1Hour).")
+    params: dict[str, Any] | None = Field(
+        default=None,
+        description="Strategy parameters; unset: the strategy's champion parameters, else its defaults.",
+    )
+    prior_model: str = Field(
+        default="promoted",
+        min_length=1,
+        max_length=80,
+        description="'promoted' (champion model, Beta when none), 'beta' or a model version.",
+    )
+
+    @field_validator("prior_model")
+    @classmethod
+    def _prior_model(cls, value: str) -> str:
+        from app.models.selection import check_prior_model
+
+        try:
+            return check_prior_model(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from exc
 
     @field_validator("symbol", mode="before")
     @classmethod
@@ -131,6 +152,16 @@ class RouterRunResult(BaseModel):
     latest_bar_time: datetime | None
     signal_bar_time: datetime | None
     regime: str | None
+    params: dict[str, Any] = Field(default_factory=dict, description="The strategy parameters used.")
+    params_source: str | None = Field(
+        default=None, description="Where they came from: request, champion or default."
+    )
+    position: float | None = Field(
+        default=None, description="The strategy's side (-1, 0, +1) on the bar the priors were read at."
+    )
+    prior: dict[str, Any] | None = Field(
+        default=None, description="The win probabilities used: requested, source (beta/model), version."
+    )
     events: list[str]
     intent: OrderEvent | None
     prob: float | None

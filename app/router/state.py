@@ -5,7 +5,7 @@ from __future__ import annotations
 import operator
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Annotated, TypedDict
+from typing import Annotated, Any, TypedDict
 
 import pandas as pd
 
@@ -15,6 +15,7 @@ from app.dal import MarketData
 from app.decision.pipeline import DecisionFrame
 from app.domain.orders import OrderEvent
 from app.execution.ports import Broker
+from app.models.selection import PriorModels
 from app.risk.guard import GuardDecision, OrderGuard
 from app.risk.sizing import RiskConfig
 from app.router.offline import OfflineBars
@@ -57,6 +58,10 @@ class RouterContext:
     bus: Callable[[], Bus]
     broker: Callable[[], Broker]
     offline_bars: OfflineBars | None = None
+    prior_models: PriorModels | None = None
+    """Resolves the request's ``prior_model``; ``None``: Beta priors only."""
+    champion_params: Callable[[str], dict[str, Any] | None] | None = None
+    """The champion parameter record of a strategy (``app.models.params``), or ``None``."""
 
 
 class RouterState(TypedDict, total=False):
@@ -76,6 +81,10 @@ class RouterState(TypedDict, total=False):
     payoff: float | None
     frac: float | None
     regime: str | None
+    prior: dict[str, Any]
+    position: float
+    params: dict[str, Any]
+    params_source: str
     notional: float | None
     intent: OrderEvent | None
     guard: GuardDecision

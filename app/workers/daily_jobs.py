@@ -11,12 +11,15 @@
   only when the sweep says it is promotable, then fits, registers and decides on a
   win-probability model (:mod:`app.workers.retrain`);
 * ``reports`` marks the book to the latest closes (a stored portfolio snapshot) and summarises
-  the session's orders, fills, positions, the day's P&L and the kill-switch state.
+  the session's orders, fills, positions, the day's P&L and the kill-switch state, and scores
+  the router's probabilities against the outcomes realised on the session's bar, per regime
+  (:mod:`app.models.live`; drift above ``MODEL_CALIBRATION_DRIFT_MAX`` is logged as an error).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from collections.abc import Callable
@@ -33,6 +36,10 @@ if TYPE_CHECKING:
 __all__ = ["DailyJobs", "RetrainFailed"]
 
 SCAN_LOOKBACK_DAYS = 200
+CALIBRATION_LOOKBACK_DAYS = 7
+"""Router runs of the sessions this many days back are read to find today's realised outcomes."""
+
+log = logging.getLogger("app.workers.daily_jobs")
 
 
 def _finite(value: Any) -> float | None:
@@ -196,8 +203,23 @@ class DailyJobs:
             except AiTraderError as exc:
                 runs.append({"symbol": symbol, "error": str(exc)})
                 continue
+            # prob, regime, side and signal bar: what the 18:00 report scores against the outcome
             runs.append(
-                result.model_dump(mode="json", include={"run_id", "events", "fallback_reason", "published"})
+                result.model_dump(
+                    mode="json",
+                    include={
+                        "run_id",
+                        "events",
+                        "fallback_reason",
+                        "published",
+                        "strategy",
+                        "prob",
+                        "regime",
+                        "position",
+                        "signal_bar_time",
+                        "prior",
+                    },
+                )
             )
             runs[-1]["symbol"] = symbol
         return {"job": label, "session": session.isoformat(), "count": len(runs), "runs": runs}
@@ -334,7 +356,90 @@ class DailyJobs:
             f"- kill switch: {'ACTIVE' if switch.active else 'off'}; trips {switch.trips_total}",
             *self._book_markdown(book),
         ]
+        calibration = self.live_calibration(session)
+        report["calibration"] = calibration
+        markdown += _calibration_markdown(calibration)
         path = self.output_path(session, "reports").with_suffix(".md")
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text("\n".join(markdown) + "\n", encoding="utf-8")
         return report
+
+    def live_calibration(self, session: date) -> dict[str, Any]:
+        """Score the router decisions whose outcome bar is the session's against the
+        probabilities they used, per regime; log drift loudly."""
+        from app.models.live import calibration_report, realised_outcomes
+
+        runs: list[dict[str, Any]] = []
+        for back in range(CALIBRATION_LOOKBACK_DAYS + 1):
+            folder = self.settings.ARTIFACTS_DIR / "daily" / (session - timedelta(days=back)).isoformat()
+            for path in sorted(folder.glob("intraday_refresh*.json")):
+                try:
+                    runs += json.loads(path.read_text(encoding="utf-8")).get("runs", [])
+                except (OSError, ValueError, AttributeError) as exc:
+                    log.warning("router runs in %s not read: %s", path, exc)
+        symbols = sorted({str(r["symbol"]) for r in runs if r.get("symbol") and r.get("signal_bar_time")})
+        bars: dict[str, Any] = {}
+        errors: dict[str, str] = {}
+        for symbol in symbols:
+            try:
+                bars[symbol] = self.services.market_data.fetch(
+                    self.settings.SCHEDULE_DAL_VENDOR,
+                    symbol,
+                    session - timedelta(days=CALIBRATION_LOOKBACK_DAYS + 10),
+                    session,
+                    interval="1Day",
+                ).bars
+            except AiTraderError as exc:
+                errors[symbol] = str(exc)
+        realised, pending = realised_outcomes(runs, bars)
+        today = [d for d in realised if d.outcome_time[:10] == session.isoformat()]
+        report = calibration_report(
+            today,
+            pending=pending,
+            drift_max=self.settings.MODEL_CALIBRATION_DRIFT_MAX,
+            min_samples=self.settings.MODEL_CALIBRATION_MIN_SAMPLES,
+        )
+        report["errors"] = errors
+        for regime in report["drifting"]:
+            scores = report["regimes"][regime]
+            log.error(
+                "CALIBRATION DRIFT: regime %s expected calibration error %.3f above %.3f over %d outcomes "
+                "(Brier %.4f, mean p %.3f, win rate %.3f)",
+                regime,
+                scores["ece"],
+                self.settings.MODEL_CALIBRATION_DRIFT_MAX,
+                scores["samples"],
+                scores["brier"],
+                scores["mean_prob"],
+                scores["base_rate"],
+            )
+        return report
+
+
+def _calibration_markdown(report: dict[str, Any]) -> list[str]:
+    lines = ["", "## Live calibration (router probabilities vs realised next-bar outcomes)", ""]
+    if not report["scored"]:
+        return [*lines, f"- no realised decision today ({report['pending']} waiting for their next bar)"]
+    overall = report["overall"]
+    lines += [
+        f"- scored {report['scored']} decisions ({report['pending']} pending): Brier {overall['brier']:.4f}, "
+        f"ECE {overall['ece']:.3f}, mean p {overall['mean_prob']:.3f}, win rate {overall['base_rate']:.3f}",
+        "",
+        "| regime | n | Brier | ECE | mean p | win rate | drift |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for regime, scores in report["regimes"].items():
+        drift = "DRIFT" if scores["drift"] else ("ok" if scores["judged"] else "too few")
+        lines.append(
+            f"| {regime} | {scores['samples']} | {scores['brier']:.4f} | {scores['ece']:.3f} | "
+            f"{scores['mean_prob']:.3f} | {scores['base_rate']:.3f} | {drift} |"
+        )
+    lines += ["", "Reliability (forecast -> observed, count):", ""]
+    for regime, scores in report["regimes"].items():
+        curve = scores["reliability"]
+        points = ", ".join(
+            f"{f:.2f}->{o:.2f} ({int(c)})"
+            for f, o, c in zip(curve["forecast"], curve["observed"], curve["count"], strict=True)
+        )
+        lines.append(f"- {regime}: {points}")
+    return lines

@@ -183,6 +183,20 @@ class RiskConfig(_Strict):
     fraction: Annotated[float, Field(gt=0, le=1)] = 1.0
     regime_aware: bool = False
     use_probabilistic: bool = False
+    prior_model: str = "beta"
+    """``beta`` (default), ``promoted`` (the strategy's champion model, Beta when none) or a
+    model version; the model's calibrated ``p`` replaces the Beta ``p`` in sizing."""
+
+    @field_validator("prior_model")
+    @classmethod
+    def _prior_model(cls, value: str) -> str:
+        from app.errors import InputError
+        from app.models.selection import check_prior_model
+
+        try:
+            return check_prior_model(value)
+        except InputError as exc:
+            raise ValueError(str(exc)) from exc
 
 
 class CostConfig(_Strict):

@@ -33,7 +33,7 @@ from app.backtest.engine import (
     status_message,
 )
 from app.backtest.sweeps import kernels
-from app.decision.pipeline import decide
+from app.decision.pipeline import ProbabilityModel, decide
 from app.errors import AiTraderError, InputError
 from app.risk.sizing import RiskConfig, size_positions
 from app.strategies import STRATEGIES, BarArrays, Strategy, get_strategy
@@ -154,8 +154,12 @@ def evaluate_sets(
     commission: float = 0.0,
     slippage_bps: float = 0.0,
     initial_cash: float = 100_000.0,
+    probability: ProbabilityModel | None = None,
 ) -> Evaluation:
     """Backtest every parameter set in ``sets`` (already validated) and return their metrics.
+
+    With ``probability`` (a calibrated win-probability model) and a risk agent that uses
+    priors, every set is decided through :func:`decide` with that model.
 
     A set whose strategy cannot be built, or whose simulation reports bad input, comes back
     with a non-zero status and an error message; the others are unaffected.
@@ -170,7 +174,9 @@ def evaluate_sets(
     fill_close = fill == "close"
     cls = STRATEGIES.get(strategy)
     if cls is None or cls.batch is None or risk.needs_priors:
-        _evaluate_decisions(market, strategy, sets, risk, fill_close, costs, metrics, status, errors)
+        _evaluate_decisions(
+            market, strategy, sets, risk, fill_close, costs, metrics, status, errors, probability
+        )
         return _finish(metrics, status, errors)
     sizing = sizing if sizing is not None else SizingArrays.from_risk(risk, market)
     _evaluate_batch(market, cls, sets, sizing, fill_close, costs, metrics, status, errors)
@@ -256,13 +262,14 @@ def _evaluate_decisions(
     metrics: np.ndarray,
     status: np.ndarray,
     errors: list[str | None],
+    probability: ProbabilityModel | None = None,
 ) -> None:
     n = len(market)
     targets = np.zeros((len(sets), n))
     for i, params in enumerate(sets):
         try:
             built = get_strategy(strategy, params)
-            targets[i] = decide(market.bars, market.signals, market.regimes, built, risk).target
+            targets[i] = decide(market.bars, market.signals, market.regimes, built, risk, probability).target
         except _SET_ERRORS as exc:
             status[i] = _BUILD_FAILED
             errors[i] = f"{type(exc).__name__}: {exc}"

@@ -47,7 +47,9 @@ from app.backtest.sweeps.outputs import (
 from app.backtest.sweeps.progress import make_progress
 from app.backtest.sweeps.robustness import RobustnessReport, analyse_symbol
 from app.config import Settings, load_settings
+from app.decision.pipeline import ProbabilityModel
 from app.errors import AiTraderError, ConfigError
+from app.models.selection import PriorModels
 from app.risk.sizing import RiskConfig
 from app.strategies import get_strategy
 
@@ -79,6 +81,8 @@ class SweepDeps:
     loader: MarketLoader
     risk_defaults: RiskConfig
     frames: BlobFrames | None = None
+    prior_models: PriorModels | None = None
+    """Resolves the config's ``risk.prior_model`` (``None``: Beta only; ``promoted`` falls back)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -235,9 +239,18 @@ class _Shared:
     sizing: SizingArrays | None
     strategy: str
     engine: dict[str, Any]
+    probability: ProbabilityModel | None = None
 
     def evaluate(self, params: list[dict[str, Any]]) -> Evaluation:
-        return evaluate_sets(self.market, self.strategy, params, self.risk, sizing=self.sizing, **self.engine)
+        return evaluate_sets(
+            self.market,
+            self.strategy,
+            params,
+            self.risk,
+            sizing=self.sizing,
+            probability=self.probability,
+            **self.engine,
+        )
 
 
 _WORKER: dict[str, _Shared] = {}
@@ -272,12 +285,16 @@ class _Evaluator:
         self.workers = min(config.execution.workers or cores, cores)
 
     def run(
-        self, market: MarketArrays, risk: RiskConfig, chunks: list[Sequence[ParameterSet]]
+        self,
+        market: MarketArrays,
+        risk: RiskConfig,
+        chunks: list[Sequence[ParameterSet]],
+        probability: ProbabilityModel | None = None,
     ) -> Iterator[Outcome]:
         sizing = None if risk.needs_priors else SizingArrays.from_risk(risk, market)
         # a plain dict instead of the read-only mapping proxy, so the config pickles to workers
         risk = dataclasses.replace(risk, regime_multipliers=dict(risk.regime_multipliers))
-        shared = _Shared(market, risk, sizing, self.config.strategy, _engine_kwargs(self.config))
+        shared = _Shared(market, risk, sizing, self.config.strategy, _engine_kwargs(self.config), probability)
         if self.backend == "local":
             import numba
 
@@ -381,6 +398,9 @@ def run_sweep(
         raise ConfigError(f"sweep {config.name!r}: {exc}") from None
     check_sweep_size(config, settings.SWEEP_MAX_SETS)
     risk = risk_config_for(config, deps.risk_defaults)
+    prior = (deps.prior_models or PriorModels(None)).resolve(config.strategy, config.risk.prior_model)
+    if prior.fallback_reason is not None and config.risk.prior_model != "beta":
+        log.warning("sweep %s sizes with the Beta priors: %s", config.name, prior.fallback_reason)
     sets = expand_grid(config)
     invalid = _validate_sets(config.strategy, sets)
     valid = [s for s in sets if s.set_id not in invalid]
@@ -401,6 +421,7 @@ def run_sweep(
         "parameter_sets": len(sets),
         "started_at": started_at.isoformat(),
         "config": config.model_dump(mode="json"),
+        "prior": prior.as_dict(),
     }
     write_run_file(out, {**base_info, "status": "running"})
     writer = SummaryWriter(out)
@@ -439,7 +460,7 @@ def run_sweep(
                     continue
                 markets[symbol] = market
                 size = _chunk_size(config, risk, len(pending), backend, evaluator.workers)
-                for chunk, outcome in evaluator.run(market, risk, list(_chunks(pending, size))):
+                for chunk, outcome in evaluator.run(market, risk, list(_chunks(pending, size)), prior.model):
                     if isinstance(outcome, str):
                         rows = _failed_rows(symbol, chunk, outcome)
                     else:
@@ -467,7 +488,7 @@ def run_sweep(
     frame_path = None
     if best is not None and write_frame:
         frame_path = _write_best_frame(
-            config, settings, risk, best, markets.get(best["symbol"]), loader, deps.frames
+            config, settings, risk, best, markets.get(best["symbol"]), loader, deps.frames, prior.model
         )
     ok = sum(1 for r in ordered if r["status"] == "ok")
     failed = len(ordered) - ok
@@ -594,6 +615,7 @@ def _write_best_frame(
     market: MarketArrays | None,
     loader: MarketLoader,
     frames: BlobFrames | None,
+    probability: ProbabilityModel | None = None,
 ) -> str | None:
     """Re-run the best set through the pipeline and register its frame (source ``sweep``)."""
     import pandas as pd
@@ -609,7 +631,12 @@ def _write_best_frame(
         bars = market.bars
         signals = market.signals if market.signals is not None else pd.DataFrame(index=bars.index)
         decisions = decide(
-            bars, market.signals, market.regimes, get_strategy(config.strategy, best["params"]), risk
+            bars,
+            market.signals,
+            market.regimes,
+            get_strategy(config.strategy, best["params"]),
+            risk,
+            probability,
         )
         engine = EngineConfig(**_engine_kwargs(config))
         result = run_backtest(bars, decisions.target, engine)

@@ -67,6 +67,50 @@ def test_report_summarises_the_sessions_orders_and_fills(jobs: DailyJobs) -> Non
     assert "fills: 1, filled notional 841.00" in markdown
 
 
+def test_report_scores_the_router_probabilities_against_todays_outcomes(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    services = Container(make_settings(WATCHLIST="AAPL,MSFT", MODEL_CALIBRATION_MIN_SAMPLES=1))
+    services.db.upgrade()
+    jobs = DailyJobs(services)
+    try:
+        runs = []
+        for symbol in ("AAPL", "MSFT", "NVDA"):
+            bars = services.market_data.fetch("synthetic", symbol, date(2024, 12, 1), SESSION).bars
+            assert bars.index[-1].date() == SESSION
+            close = bars["close"].to_numpy()
+            # a confident call on the day before the session that the session's bar proves wrong
+            losing_side = -1.0 if close[-1] > close[-2] else 1.0
+            runs.append(
+                {
+                    "symbol": symbol,
+                    "strategy": "breakout",
+                    "signal_bar_time": bars.index[-2].isoformat(),
+                    "prob": 0.95,
+                    "position": losing_side,
+                    "regime": "trend_up",
+                    "prior": {"version": None},
+                }
+            )
+        runs.append({**runs[0], "signal_bar_time": bars.index[-1].isoformat()})  # outcome not known yet
+        folder = jobs.output_path(SESSION, "x").parent
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "intraday_refresh_1530.json").write_text(json.dumps({"runs": runs}))
+        with caplog.at_level("ERROR", logger="app.workers.daily_jobs"):
+            jobs.run("reports", SESSION)
+        calibration = _read(jobs, "reports")["calibration"]
+        assert isinstance(calibration, dict)
+        assert calibration["scored"] == 3 and calibration["pending"] == 1
+        trend = calibration["regimes"]["trend_up"]
+        assert trend["brier"] == pytest.approx(0.95**2)
+        assert trend["drift"] is True and calibration["drifting"] == ["trend_up"]
+        assert any("CALIBRATION DRIFT: regime trend_up" in r.getMessage() for r in caplog.records)
+        markdown = jobs.output_path(SESSION, "reports").with_suffix(".md").read_text()
+        assert "## Live calibration" in markdown and "| trend_up | 3 |" in markdown and "DRIFT" in markdown
+    finally:
+        services.close()
+
+
 def test_retrain_without_config_and_unknown_jobs_are_clear_errors(jobs: DailyJobs) -> None:
     with pytest.raises(InputError, match="SCHEDULE_RETRAIN_CONFIG"):
         jobs.run("retrain", SESSION)
