@@ -477,11 +477,13 @@ def run_sweep(
     ranked = rank_rows(ordered, config.objective.metric, config.objective.maximize)
     best = ranked[0] if ranked else None
     robustness = _robustness(config, risk, ranked, markets, loader)
+    updated = []
     for report in robustness.values():
         for set_id, values in report.per_set.items():
             row = results[(report.symbol, set_id)]
             row["validation"] = values
-    writer.remember(ordered)
+            updated.append(row)
+    writer.remember(updated)  # only walk-forward rows gained columns; the others keep their line
     writer.compact(keys)
     leaderboard = write_leaderboard(out, ranked, list(config.params), config.leaderboard_size)
     best_report = robustness.get(str(best["symbol"])) if best is not None else None
