@@ -504,3 +504,44 @@ async def list_sweep_configs() -> SweepConfigList:
     """Sweep configs a job can be enqueued from (``config_path`` of ``POST .../jobs``)."""
     return await run_in_threadpool(sweep_configs, (FsPath.cwd() / "configs").resolve())
 
+
+# --- limits ---------------------------------------------------------------------------------
+class LimitView(BaseModel):
+    name: str
+    setting: str
+    value: float | None  # None: not enforced
+    description: str
+
+
+class LimitsView(BaseModel):
+    items: list[LimitView]
+
+
+@router.get("/risk/limits")
+async def get_limits(request: Request) -> LimitsView:
+    """The order guard's configured limits (``None``: that limit is not enforced)."""
+    from app.risk.guard import GuardLimits
+
+    limits = GuardLimits.from_settings(_services(request).settings)
+    return LimitsView(
+        items=[
+            LimitView(
+                name="notional",
+                setting="KILL_SWITCH_NOTIONAL",
+                value=limits.notional,
+                description="largest notional of one order",
+            ),
+            LimitView(
+                name="daily_loss",
+                setting="KILL_SWITCH_DAILY_LOSS_LIMIT",
+                value=limits.daily_loss,
+                description="realised loss of the session after which orders are refused",
+            ),
+            LimitView(
+                name="max_open_orders",
+                setting="KILL_SWITCH_MAX_OPEN_ORDERS",
+                value=None if limits.max_open_orders is None else float(limits.max_open_orders),
+                description="working orders at once",
+            ),
+        ]
+    )
