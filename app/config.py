@@ -409,7 +409,7 @@ class Settings(BaseSettings):
     @field_validator("SCHEDULE_INTRADAY_INTERVAL")
     @classmethod
     def _intraday_interval(cls, value: str) -> str:
-        from app.dal.intervals import INTERVALS
+        from app.domain.intervals import INTERVALS
 
         intraday = [name for name, interval in INTERVALS.items() if not interval.is_daily]
         if value not in intraday:

@@ -9,12 +9,9 @@ from app.config import mask_secrets_in
 
 __all__ = ["EDGE_FAILURES", "describe_failure"]
 
-try:
-    from sqlalchemy.exc import SQLAlchemyError as _SQLAlchemyError
-except ImportError:  # pragma: no cover - sqlalchemy is a core dependency
-    _SQLAlchemyError = OSError  # type: ignore[assignment,misc]
+from app.storage.db import DatabaseError
 
-EDGE_FAILURES: tuple[type[BaseException], ...] = (OSError, _SQLAlchemyError, UnicodeDecodeError)
+EDGE_FAILURES: tuple[type[BaseException], ...] = (OSError, DatabaseError, UnicodeDecodeError)
 """Exceptions an entry point reports with :func:`describe_failure`."""
 
 
@@ -26,7 +23,7 @@ def describe_failure(exc: BaseException) -> str:
         return f"cannot use{where}: {reason} (check that the folder exists and is writable)"
     if isinstance(exc, UnicodeDecodeError):
         return f"a file is not UTF-8 text (byte {exc.start}: {exc.reason})"
-    if isinstance(exc, _SQLAlchemyError):
+    if isinstance(exc, DatabaseError):
         original = getattr(exc, "orig", None)
         text = str(original if original is not None else exc).strip().splitlines()[0]
         hint = ""

@@ -18,8 +18,9 @@ import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.dal import INTERVALS, compute_regimes, compute_signals, make_bars
+from app.dal import INTERVALS, make_bars
 from app.dal.quality import check_bars
+from app.decision import compute_regimes, compute_signals
 from bench.report import write_section
 
 

@@ -1,8 +1,8 @@
-"""Backtests: the compiled engine, the shared decision pipeline, frames and the run_breakout CLI.
+"""Backtests: the compiled engine, frames and the run_breakout CLI.
 
 * :mod:`app.backtest.engine`: ``simulate_nb`` / ``simulate_metrics_nb`` kernels and ``run_backtest``.
-* :mod:`app.backtest.pipeline`: ``decide`` (strategy -> priors -> sizing) used by backtests,
-  sweeps and the live router.
+* the decision pipeline (``decide``: strategy -> priors -> sizing) that backtests, sweeps and
+  the live router share lives in :mod:`app.decision.pipeline`.
 * :mod:`app.backtest.frames`: probabilistic frame parquet files and their manifest.
 * :mod:`app.backtest.service`: one DAL-backed run end to end (what the CLI calls).
 

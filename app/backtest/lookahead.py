@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from app.backtest.pipeline import DecisionFrame, decide
-from app.dal.regimes import compute_regimes
-from app.dal.signals import compute_signals
+from app.decision.pipeline import DecisionFrame, decide
+from app.decision.regimes import compute_regimes
+from app.decision.signals import compute_signals
 from app.errors import InputError
 from app.risk.sizing import RiskConfig
 from app.strategies.base import Strategy

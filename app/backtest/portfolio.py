@@ -40,9 +40,9 @@ import numpy as np
 import pandas as pd
 from numba import njit
 
-from app.backtest.pipeline import decide
-from app.dal.regimes import compute_regimes
-from app.dal.signals import compute_signals
+from app.decision.pipeline import decide
+from app.decision.regimes import compute_regimes
+from app.decision.signals import compute_signals
 from app.errors import InputError
 from app.risk.sizing import RiskConfig
 from app.strategies.base import Strategy

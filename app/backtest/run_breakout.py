@@ -151,7 +151,7 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
         run = run_request(settings, request, source="cli")
         summary = summary_json(run)
         if bus is not None:
-            from app.services.market_events import publish_market_frames
+            from app.bus.market_events import publish_market_frames
 
             published = publish_market_frames(
                 bus,

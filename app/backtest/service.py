@@ -28,10 +28,11 @@ from app.backtest.frames import (
     frame_publisher,
     write_frame,
 )
-from app.backtest.pipeline import DecisionFrame, decide
 from app.config import Settings
-from app.dal import FetchResult, MarketData, compute_regimes, compute_signals
-from app.dal.intervals import get_interval
+from app.dal import FetchResult, MarketData
+from app.decision import compute_regimes, compute_signals
+from app.decision.pipeline import DecisionFrame, decide
+from app.domain.intervals import get_interval
 from app.errors import InputError, StorageError
 from app.risk.sizing import RiskConfig, SizingMethod
 from app.strategies import get_strategy

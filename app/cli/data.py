@@ -46,7 +46,8 @@ def fetch_command(
     """Fetch bars (cached in trader-data), compute signals and regimes, report counts and quality."""
     settings = settings_or_exit()
     with exit_on_error():
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import MarketData
+        from app.decision import compute_regimes, compute_signals
 
         today = datetime.now(UTC).date()
         first = _when(start, "--start", today - timedelta(days=30))
@@ -84,7 +85,7 @@ def fetch_command(
                 "attempts": [{"vendor": v, "error": e} for v, e in result.attempts],
             }
             if bus is not None:
-                from app.services.market_events import publish_market_frames
+                from app.bus.market_events import publish_market_frames
 
                 published = publish_market_frames(
                     bus,

@@ -133,7 +133,7 @@ def run(
 ) -> None:
     """Run one job now (outside the schedule; the ledger is not touched) and print its result."""
     from app.services.container import Services
-    from app.services.daily import DailyJobs
+    from app.workers.daily_jobs import DailyJobs
     from app.workers.scheduler import JOBS_BY_NAME
 
     settings = settings_or_exit()
@@ -161,7 +161,7 @@ def run(
 def serve() -> None:
     """Run the schedule until SIGTERM / Ctrl-C."""
     from app.services.container import Services
-    from app.services.daily import DailyJobs
+    from app.workers.daily_jobs import DailyJobs
     from app.workers.scheduler import Scheduler
     from app.workers.scheduler_lease import SchedulerLease
 

@@ -14,7 +14,7 @@ import re
 
 import pandas as pd
 
-from app.dal.intervals import Interval, Window
+from app.domain.intervals import Interval, Window
 from app.errors import NotFoundError, StorageError
 from app.storage.blob import BlobStore
 

@@ -17,8 +17,8 @@ import pandas as pd
 
 from app.dal.errors import BadBars, VendorRefused
 from app.dal.frames import BAR_COLUMNS, make_bars
-from app.dal.intervals import INTERVALS
 from app.dal.ports import BarRequest, Capability, VendorBars
+from app.domain.intervals import INTERVALS
 from app.errors import InputError
 
 __all__ = ["SAMPLE_PATH", "SAMPLE_SYMBOL", "FileVendor", "SampleVendor", "read_bar_file"]

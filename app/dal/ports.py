@@ -10,7 +10,7 @@ from typing import Protocol, runtime_checkable
 
 import pandas as pd
 
-from app.dal.intervals import Interval, Window
+from app.domain.intervals import Interval, Window
 
 __all__ = ["BarRequest", "BarSource", "Capability", "Quote", "QuoteSource", "VendorBars"]
 

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from app.dal.errors import BadBars
-from app.dal.intervals import Interval, Window
+from app.domain.intervals import Interval, Window
 
 __all__ = ["QualityReport", "check_bars", "xnys"]
 

@@ -14,10 +14,10 @@ import pandas as pd
 from app.config import Settings
 from app.dal.cache import BarCache
 from app.dal.errors import RouteError
-from app.dal.intervals import Interval, Window, build_window, get_interval
 from app.dal.ports import BarRequest, BarSource, Capability, Quote, QuoteSource
 from app.dal.quality import QualityReport, check_bars
 from app.dal.registry import VENDORS, build_vendor
+from app.domain.intervals import Interval, Window, build_window, get_interval
 from app.errors import ConfigError, InputError, VendorRejected, VendorUnavailable
 from app.storage.blob import BlobStore
 

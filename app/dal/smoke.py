@@ -28,12 +28,12 @@ from rich.table import Table
 
 from app.config import Settings, load_settings
 from app.dal.errors import VendorRefused
-from app.dal.intervals import INTERVALS, NEW_YORK
 from app.dal.quality import xnys
-from app.dal.regimes import compute_regimes
 from app.dal.registry import VENDORS
 from app.dal.service import MarketData
-from app.dal.signals import compute_signals
+from app.decision.regimes import compute_regimes
+from app.decision.signals import compute_signals
+from app.domain.intervals import INTERVALS, NEW_YORK
 from app.errors import AiTraderError, ConfigError, InputError
 from app.validation import check_market_date
 
@@ -190,7 +190,7 @@ def run_smoke(
     publisher: Publisher | None = None
     if publish:
         from app.bus.factory import create_bus
-        from app.services.market_events import publish_market_frames
+        from app.bus.market_events import publish_market_frames
 
         market_bus = bus = create_bus(settings)
 

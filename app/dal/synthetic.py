@@ -18,8 +18,8 @@ import pandas as pd
 from numba import njit
 
 from app.dal.frames import empty_bars, make_bars
-from app.dal.intervals import INTERVALS, NEW_YORK
 from app.dal.ports import BarRequest, Capability, VendorBars
+from app.domain.intervals import INTERVALS, NEW_YORK
 
 __all__ = ["SyntheticVendor"]
 

@@ -27,7 +27,7 @@ import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from app.config import Settings
 from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
@@ -35,10 +35,11 @@ from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, O
 from app.errors import OrderRejected
 from app.execution.ports import BrokerCapability
 from app.portfolio import BookFill, Position, PositionBook, money
+from app.risk.sizing import QTY_STEP, quantity_for_notional
 
 __all__ = ["SimulatedAccountState", "SimulatedBroker", "SimulatedBrokerConfig"]
 
-_QTY_STEP = Decimal("0.000001")
+_QTY_STEP = QTY_STEP
 _PRICE_STEP = Decimal("0.0001")
 _ZERO = Decimal(0)
 
@@ -210,7 +211,7 @@ class SimulatedBroker:
             qty = intent.qty
         else:
             assert intent.notional is not None  # OrderEvent requires qty or notional
-            qty = (intent.notional / price).quantize(_QTY_STEP, rounding=ROUND_DOWN)
+            qty = quantity_for_notional(intent.notional, price, _QTY_STEP)
         if qty <= 0:
             raise OrderRejected("broker_rejected", f"order size rounds to zero at price {price}")
         commission = qty * price * Decimal(str(self.config.commission_bps)) / Decimal(10_000)

@@ -31,7 +31,7 @@ __all__ = [
 ]
 
 REGIME_CODES = 7
-"""Regime codes 0..6 (see ``app.dal.regimes.REGIME_LABELS``), one-hot encoded."""
+"""Regime codes 0..6 (see ``app.decision.regimes.REGIME_LABELS``), one-hot encoded."""
 
 _SIGNAL_FEATURES = ("return_1", "zscore", "breakout", "realised_vol", "momentum", "efficiency")
 

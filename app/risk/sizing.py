@@ -18,12 +18,19 @@ regime the table does not list). Then caps apply: ``fractional_kelly`` and
 (``RISK_MAX_POSITION_FRACTION``), and nothing exceeds 1 or drops below 0. ``all_in`` is
 exempt from ``max_position_fraction`` on purpose: it is the sizing the peer cross-checks
 assume, not a live risk setting.
+
+Orders turn those fractions into money: :func:`order_notional` is the cash value of the order
+that moves a position from its old side to its new one (what the live router sends), and
+:func:`quantity_for_notional` the whole-step quantity a notional buys at a price (what the
+simulated broker fills). Both are pure and round down, so an order never exceeds its size.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from decimal import ROUND_DOWN, Decimal
 from types import MappingProxyType
 from typing import Any, Literal, get_args
 
@@ -34,7 +41,9 @@ from app.errors import ConfigError, InputError
 from app.risk.priors import PriorConfig
 
 __all__ = [
+    "CENT",
     "DEFAULT_REGIME_MULTIPLIERS",
+    "QTY_STEP",
     "SIZING_METHODS",
     "RiskConfig",
     "SizingMethod",
@@ -43,10 +52,20 @@ __all__ = [
     "fixed_fraction",
     "fractional_kelly",
     "kelly_fraction",
+    "order_notional",
     "parse_regime_multipliers",
+    "position_value",
+    "quantity_for_notional",
     "regime_multipliers_for",
     "size_positions",
+    "to_cents",
 ]
+
+CENT = Decimal("0.01")
+"""Order notionals are whole cents."""
+
+QTY_STEP = Decimal("0.000001")
+"""Smallest fractional share quantity an order is rounded to."""
 
 SizingMethod = Literal["fractional_kelly", "fixed_fraction", "all_in"]
 SIZING_METHODS: tuple[str, ...] = get_args(SizingMethod)
@@ -241,3 +260,57 @@ def size_positions(
     if config.agent == "fixed_fraction":
         return fixed_fraction(n, config.fraction, config.max_position_fraction, multiplier)
     return all_in(n, multiplier)
+
+
+def position_value(position: float, frac: float, equity: float) -> float:
+    """Cash committed to a position: ``|position| x frac x equity`` (its side does not matter)."""
+    return abs(position) * frac * equity
+
+
+def to_cents(amount: float) -> Decimal:
+    """``amount`` rounded down to whole cents; a non-finite amount is ``0``."""
+    if not math.isfinite(amount):
+        return Decimal(0)
+    return Decimal(str(amount)).quantize(CENT, rounding=ROUND_DOWN)
+
+
+def order_notional(
+    *,
+    equity: float,
+    new_position: float,
+    new_frac: float,
+    old_position: float = 0.0,
+    old_frac: float = 0.0,
+    entry_price: float = math.nan,
+    price: float = math.nan,
+) -> Decimal:
+    """Cash value, in whole cents rounded down, of the order that moves a position from
+    ``old_position`` (opened at ``entry_price`` with ``old_frac`` of ``equity``) to
+    ``new_position`` (``new_frac`` of ``equity``) at ``price``.
+
+    The order closes what is held, marked from its entry price to ``price``, and opens the
+    new position: ``|new| x new_frac x equity + |old| x old_frac x equity x price / entry_price``.
+    With no old position (``old_position == 0``) only the opening leg counts. A result that
+    is not finite (a missing price, a NaN fraction) is ``0``: no order.
+    """
+    opening = position_value(new_position, new_frac, equity)
+    closing = 0.0
+    if old_position != 0:
+        closing = position_value(old_position, old_frac, equity) * price / entry_price
+    return to_cents(opening + closing)
+
+
+def quantity_for_notional(notional: Decimal, price: Decimal, step: Decimal = QTY_STEP) -> Decimal:
+    """The quantity ``notional`` buys at ``price``, rounded down to a multiple of ``step``.
+
+    Raises:
+        InputError: ``price`` or ``step`` is not a positive finite number, or ``notional`` is
+            not finite.
+    """
+    if not price.is_finite() or price <= 0:
+        raise InputError(f"price must be a positive finite number, got {price}")
+    if not step.is_finite() or step <= 0:
+        raise InputError(f"quantity step must be a positive finite number, got {step}")
+    if not notional.is_finite():
+        raise InputError(f"notional must be finite, got {notional}")
+    return (notional / price).quantize(step, rounding=ROUND_DOWN)

@@ -3,7 +3,8 @@
 Every node appends its outcome to ``events`` (``ingest:synthetic``, ``priors:computed``,
 ``risk:fractional_kelly``, ``guard:passed``, ``order:published``, ``order:executed``,
 ``order:skipped:<reason>`` ...). Strategy, priors and sizing come from the one decision
-pipeline the backtests use (:func:`app.backtest.pipeline.decide`).
+pipeline the backtests use (:func:`app.decision.pipeline.decide`); the order's notional from
+:func:`app.risk.sizing.order_notional`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 from functools import wraps
 from typing import Any
 
@@ -22,13 +23,14 @@ import numpy as np
 import pandas as pd
 from langgraph.runtime import Runtime
 
-from app.backtest.pipeline import DecisionFrame, decide
 from app.bus.envelope import Envelope
-from app.dal import compute_regimes, compute_signals
+from app.decision import compute_regimes, compute_signals
+from app.decision.pipeline import DecisionFrame, decide
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import ConfigError, InputError, OrderRejected
 from app.risk.guard import GuardRequest
 from app.risk.kill_switch import KILL_SWITCH_ACTIVE, KILL_SWITCH_UNAVAILABLE
+from app.risk.sizing import order_notional
 from app.router.state import Action, RouterContext, RouterState
 from app.strategies import get_strategy
 
@@ -48,8 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 Node = Callable[[RouterState, Runtime[RouterContext]], dict[str, Any]]
-
-_CENT = Decimal("0.01")
 
 
 def _timed(name: str) -> Callable[[Node], Node]:
@@ -175,21 +175,20 @@ def risk(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
             "events": events,
         }
     close = np.asarray(state["bars"]["close"], dtype=np.float64)
-    equity = context.settings.RISK_ACCOUNT_EQUITY
-    opening = abs(action.new_position) * float(decisions.frac[action.bar]) * equity
-    closing = 0.0
-    if action.old_position != 0 and action.entry_bar is not None:
-        entry = action.entry_bar
-        held = abs(action.old_position) * float(decisions.frac[entry]) * equity
-        closing = held * close[action.bar] / close[entry]
+    entry = action.entry_bar
+    notional = order_notional(
+        equity=context.settings.RISK_ACCOUNT_EQUITY,
+        new_position=action.new_position,
+        new_frac=float(decisions.frac[action.bar]),
+        old_position=action.old_position if entry is not None else 0.0,
+        old_frac=float(decisions.frac[entry]) if entry is not None else 0.0,
+        entry_price=float(close[entry]) if entry is not None else math.nan,
+        price=float(close[action.bar]),
+    )
     frac = (
         float(decisions.frac[action.bar])
         if action.new_position != 0
         else float(decisions.frac[action.entry_bar or 0])
-    )
-    total = opening + closing
-    notional = (
-        Decimal(str(total)).quantize(_CENT, rounding=ROUND_DOWN) if math.isfinite(total) else Decimal(0)
     )
     if notional <= 0:
         return {"frac": _finite(frac), "notional": 0.0, "intent": None, "events": events}

@@ -17,7 +17,7 @@ from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 
 from app.dal import FetchResult, MarketData, build_window
-from app.dal.intervals import get_interval
+from app.domain.intervals import get_interval
 
 __all__ = ["OfflineBars", "completed_end"]
 

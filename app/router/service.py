@@ -8,7 +8,7 @@ from functools import cached_property
 from app.bus.ports import Bus
 from app.config import Settings
 from app.dal import MarketData
-from app.dal.intervals import get_interval
+from app.domain.intervals import get_interval
 from app.errors import InputError
 from app.execution.factory import create_broker
 from app.execution.ports import Broker

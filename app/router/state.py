@@ -9,10 +9,10 @@ from typing import Annotated, TypedDict
 
 import pandas as pd
 
-from app.backtest.pipeline import DecisionFrame
 from app.bus.ports import Bus
 from app.config import Settings
 from app.dal import MarketData
+from app.decision.pipeline import DecisionFrame
 from app.domain.orders import OrderEvent
 from app.execution.ports import Broker
 from app.risk.guard import GuardDecision, OrderGuard

@@ -24,7 +24,10 @@ from app.config import Settings
 from app.errors import ConfigError, StorageError
 from app.storage.models import TRADING_SCHEMA
 
-__all__ = ["Database", "is_transient_db_error", "normalize_database_url"]
+__all__ = ["Database", "DatabaseError", "is_transient_db_error", "normalize_database_url"]
+
+DatabaseError = SQLAlchemyError
+"""The driver-neutral base of every database failure (for edges that report, not handle, them)."""
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 

@@ -1,10 +1,16 @@
 """The strategy interface and typed, validated parameters.
 
 A strategy is a frozen object built from a parameter mapping. It turns bars (plus the
-DAL's signals and regimes, which it may ignore) into one target position per bar:
-``+1.0`` long, ``0.0`` flat, ``-1.0`` short, decided on bar ``t``'s close from data at or
-before ``t``. Strategies always emit both sides; whether shorts are allowed is the risk
+signals and regimes of :mod:`app.decision`, which it may ignore) into one target position
+per bar: ``+1.0`` long, ``0.0`` flat, ``-1.0`` short, decided on bar ``t``'s close from data
+at or before ``t``. Strategies always emit both sides; whether shorts are allowed is the risk
 layer's decision (:class:`app.risk.sizing.RiskConfig.allow_short`).
+
+A strategy may also declare a batch (sweep) kernel, :attr:`Strategy.batch`: a
+:class:`BatchKernel` whose compiled per-set target function the sweep calls for many
+parameter sets (one array per parameter column, :meth:`Strategy.param_columns`) inside one
+parallel loop that also sizes and simulates; without one, sweeps run the decision pipeline
+per set.
 """
 
 from __future__ import annotations
@@ -12,15 +18,26 @@ from __future__ import annotations
 import dataclasses
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, Self
 
 import numpy as np
 import pandas as pd
+from numba import types as nb_types
 
 from app.errors import InputError
 
-__all__ = ["BarArrays", "Strategy", "close_array", "column_array"]
+__all__ = [
+    "SET_TARGET_SIGNATURE",
+    "BarArrays",
+    "BatchInputs",
+    "BatchKernel",
+    "Strategy",
+    "close_array",
+    "column_array",
+    "param_dtype",
+    "stack_columns",
+]
 
 
 class BarArrays:
@@ -41,6 +58,16 @@ class BarArrays:
     def of(cls, bars: pd.DataFrame | BarArrays) -> BarArrays:
         """Wrap ``bars`` (or return it unchanged if it is already wrapped)."""
         return bars if isinstance(bars, BarArrays) else cls(bars)
+
+    @classmethod
+    def with_columns(cls, frame: pd.DataFrame, columns: Mapping[str, np.ndarray]) -> BarArrays:
+        """Wrap ``frame`` whose ``columns`` were already extracted (contiguous float64 arrays)."""
+        arrays = cls(frame)
+        for name, values in columns.items():
+            if values.dtype != np.float64 or not values.flags["C_CONTIGUOUS"] or len(values) != len(frame):
+                raise InputError(f"column {name!r} is not a contiguous float64 array of {len(frame)} values")
+            arrays._cache[name] = values
+        return arrays
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -77,6 +104,98 @@ def close_array(bars: pd.DataFrame | BarArrays) -> np.ndarray:
 
 MAX_INT_PARAM = 1_000_000
 """Largest magnitude of an integer parameter (window lengths, lookbacks ...)."""
+
+
+def param_dtype(kind: Any) -> type[np.generic]:
+    """The column dtype of a parameter annotated ``kind`` (``int`` -> int64, ``float`` -> float64)."""
+    if kind in (int, "int"):
+        return np.int64
+    if kind in (float, "float"):
+        return np.float64
+    raise TypeError(f"unsupported parameter type {kind!r}")
+
+
+_READ_1D = nb_types.Array(nb_types.float64, 1, "C", readonly=True)
+SET_TARGET_SIGNATURE = nb_types.void(
+    nb_types.int64,
+    _READ_1D,
+    _READ_1D,
+    _READ_1D,
+    _READ_1D,
+    nb_types.Array(nb_types.float64, 3, "C", readonly=True),
+    nb_types.Array(nb_types.int64, 2, "C", readonly=True),
+    nb_types.Array(nb_types.float64, 2, "C", readonly=True),
+    nb_types.float64[::1],
+)
+"""Numba signature of a batch kernel's per-set target function:
+``(i, open, high, low, close, tables, ints, floats, out) -> None``; every input is read-only,
+``out`` (one float64 per bar) is written."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BatchInputs:
+    """What a batch kernel's target function reads besides the bars.
+
+    Attributes:
+        tables: float64 ``(k, rows, bars)``: per-bar series shared by many sets (e.g. one
+            rolling mean per distinct window), computed once per evaluation.
+        ints: int64 ``(sets, a)``: set ``i``'s integer inputs in row ``i``.
+        floats: float64 ``(sets, b)``: set ``i``'s real inputs in row ``i``.
+    """
+
+    tables: np.ndarray
+    ints: np.ndarray
+    floats: np.ndarray
+
+    def __post_init__(self) -> None:
+        for name, value, ndim, dtype in (
+            ("tables", self.tables, 3, np.float64),
+            ("ints", self.ints, 2, np.int64),
+            ("floats", self.floats, 2, np.float64),
+        ):
+            if not isinstance(value, np.ndarray) or value.ndim != ndim or value.dtype != dtype:
+                raise InputError(f"batch inputs: {name} must be a {ndim}-d {np.dtype(dtype).name} array")
+            if not value.flags["C_CONTIGUOUS"]:
+                raise InputError(f"batch inputs: {name} must be C-contiguous")
+        if self.ints.shape[0] != self.floats.shape[0]:
+            raise InputError(
+                f"batch inputs: ints have {self.ints.shape[0]} rows, floats {self.floats.shape[0]}"
+            )
+
+    def __len__(self) -> int:
+        return int(self.ints.shape[0])
+
+
+def stack_columns(bars: BarArrays, columns: Mapping[str, np.ndarray]) -> BatchInputs:
+    """The default batch inputs: integer columns side by side in ``ints`` and real ones in
+    ``floats``, each in parameter order; no tables."""
+    ints = [c for c in columns.values() if c.dtype == np.int64]
+    floats = [c for c in columns.values() if c.dtype == np.float64]
+    m = len(next(iter(columns.values()))) if columns else 0
+
+    def stack(cols: list[np.ndarray], dtype: type[np.generic]) -> np.ndarray:
+        out = np.empty((m, len(cols)), dtype=dtype)
+        for j, col in enumerate(cols):
+            out[:, j] = col
+        return out
+
+    return BatchInputs(np.empty((0, 0, len(bars))), stack(ints, np.int64), stack(floats, np.float64))
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class BatchKernel:
+    """A strategy's batch (sweep) kernel: many parameter sets' targets in one compiled loop.
+
+    ``prepare(bars, columns)`` turns the parameter columns (row ``i`` is set ``i``, see
+    :meth:`Strategy.param_columns`) into :class:`BatchInputs`, computing once what sets share.
+    ``target`` is a Numba ``@njit`` function of :data:`SET_TARGET_SIGNATURE` that writes set
+    ``i``'s raw target (-1/0/+1 per bar) into ``out``; it must equal what
+    :meth:`Strategy.target_positions` returns for that set. The sweep calls it for every set
+    inside one parallel loop that also sizes and simulates the target.
+    """
+
+    target: Any
+    prepare: Callable[[BarArrays, Mapping[str, np.ndarray]], BatchInputs] = stack_columns
 
 
 def _coerce(name: str, field: str, kind: Any, raw: Any) -> Any:
@@ -123,6 +242,22 @@ class Strategy(ABC):
     """Base class: subclasses are frozen dataclasses whose fields are the parameters."""
 
     name: ClassVar[str]
+    batch: ClassVar[BatchKernel | None] = None
+    """The batch (sweep) kernel, or ``None``: sweeps then run the decision pipeline per set."""
+
+    @classmethod
+    def param_dtypes(cls) -> dict[str, type[np.generic]]:
+        """The parameter columns a sweep builds for this strategy: name -> int64 or float64."""
+        return {f.name: param_dtype(f.type) for f in dataclasses.fields(cls)}
+
+    @classmethod
+    def param_columns(cls, sets: Sequence[Mapping[str, Any]]) -> dict[str, np.ndarray]:
+        """One contiguous array per parameter over ``sets`` (validated), defaults filled in."""
+        defaults = cls.from_params().params()
+        return {
+            name: np.ascontiguousarray(np.array([s.get(name, defaults[name]) for s in sets], dtype=dtype))
+            for name, dtype in cls.param_dtypes().items()
+        }
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any] | None = None) -> Self:

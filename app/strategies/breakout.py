@@ -7,13 +7,31 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
-from app.strategies.base import BarArrays, Strategy, close_array, column_array
+from app.strategies.base import BarArrays, BatchKernel, Strategy, close_array, column_array
 from app.strategies.kernels import breakout_target_nb
+from app.strategies.registry import register_strategy
 
 __all__ = ["Breakout"]
 
 
+@njit(cache=True)
+def _set_target_nb(
+    i: int,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    tables: np.ndarray,
+    ints: np.ndarray,
+    floats: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    breakout_target_nb(high, low, close, ints[i, 0], ints[i, 1], out)  # entry_window, exit_window
+
+
+@register_strategy
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Breakout(Strategy):
     """Long on a close above the prior ``entry_window`` highs, short on one below the lows.
@@ -27,6 +45,7 @@ class Breakout(Strategy):
     """
 
     name: ClassVar[str] = "breakout"
+    batch: ClassVar[BatchKernel | None] = BatchKernel(target=_set_target_nb)
     entry_window: int = 20
     exit_window: int = 10
 

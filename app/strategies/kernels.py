@@ -9,7 +9,7 @@ from data up to and including that bar.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
+from numba import njit, prange
 
 __all__ = [
     "breakout_target_nb",
@@ -18,7 +18,9 @@ __all__ = [
     "momentum_target_nb",
     "rolling_mean_nb",
     "rolling_std_nb",
+    "rolling_table_nb",
     "sma_cross_target_nb",
+    "window_rows",
 ]
 
 
@@ -294,3 +296,26 @@ def breakout_target_nb(
             elif (state > 0.0 and c < ex_lo) or (state < 0.0 and c > ex_hi):
                 state = 0.0
         out[t] = state
+
+
+@njit(cache=True, parallel=True)
+def rolling_table_nb(close: np.ndarray, windows: np.ndarray, with_std: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Trailing means (and sample deviations when ``with_std``) of ``close``, one row per window."""
+    n = close.shape[0]
+    k = windows.shape[0]
+    means = np.empty((k, n))
+    stds = np.empty((k if with_std else 0, n))
+    for w in prange(k):
+        rolling_mean_nb(close, windows[w], means[w])
+        if with_std:
+            rolling_std_nb(close, windows[w], stds[w])
+    return means, stds
+
+
+def window_rows(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct ``windows`` (sorted) and, per input, the row of its window among them.
+
+    Batch kernels compute one rolling table row per distinct window and look sets up by row.
+    """
+    unique, rows = np.unique(windows, return_inverse=True)
+    return np.ascontiguousarray(unique.astype(np.int64)), np.ascontiguousarray(rows.astype(np.int64))

@@ -3,17 +3,52 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
-from app.strategies.base import BarArrays, Strategy, close_array
-from app.strategies.kernels import mean_reversion_target_nb, rolling_mean_nb, rolling_std_nb
+from app.strategies.base import BarArrays, BatchInputs, BatchKernel, Strategy, close_array
+from app.strategies.kernels import (
+    mean_reversion_target_nb,
+    rolling_mean_nb,
+    rolling_std_nb,
+    rolling_table_nb,
+    window_rows,
+)
+from app.strategies.registry import register_strategy
 
 __all__ = ["MeanReversion"]
 
 
+def _prepare(bars: BarArrays, columns: Mapping[str, np.ndarray]) -> BatchInputs:
+    """Rolling mean and deviation per distinct window in ``tables[0]`` / ``tables[1]``; each
+    set's window row in ``ints``, its entry and exit z-scores in ``floats``."""
+    windows, rows = window_rows(columns["window"])
+    means, stds = rolling_table_nb(close_array(bars), windows, True)
+    floats = np.ascontiguousarray(np.column_stack([columns["entry_z"], columns["exit_z"]]))
+    return BatchInputs(np.stack([means, stds]), np.ascontiguousarray(rows[:, np.newaxis]), floats)
+
+
+@njit(cache=True)
+def _set_target_nb(
+    i: int,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    tables: np.ndarray,
+    ints: np.ndarray,
+    floats: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    row = ints[i, 0]
+    mean_reversion_target_nb(close, tables[0, row], tables[1, row], floats[i, 0], floats[i, 1], out)
+
+
+@register_strategy
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class MeanReversion(Strategy):
     """Long when the close's z-score drops below ``-entry_z``, short above ``+entry_z``.
@@ -29,6 +64,7 @@ class MeanReversion(Strategy):
     """
 
     name: ClassVar[str] = "mean_reversion"
+    batch: ClassVar[BatchKernel | None] = BatchKernel(target=_set_target_nb, prepare=_prepare)
     window: int = 20
     entry_z: float = 1.0
     exit_z: float = 0.0

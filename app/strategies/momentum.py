@@ -7,13 +7,31 @@ from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
-from app.strategies.base import BarArrays, Strategy, close_array
+from app.strategies.base import BarArrays, BatchKernel, Strategy, close_array
 from app.strategies.kernels import momentum_target_nb
+from app.strategies.registry import register_strategy
 
 __all__ = ["Momentum"]
 
 
+@njit(cache=True)
+def _set_target_nb(
+    i: int,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    tables: np.ndarray,
+    ints: np.ndarray,
+    floats: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    momentum_target_nb(close, ints[i, 0], floats[i, 0], out)  # lookback, threshold
+
+
+@register_strategy
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class Momentum(Strategy):
     """Long while the ``lookback``-bar return is above ``threshold``, short while below ``-threshold``.
@@ -24,6 +42,7 @@ class Momentum(Strategy):
     """
 
     name: ClassVar[str] = "momentum"
+    batch: ClassVar[BatchKernel | None] = BatchKernel(target=_set_target_nb)
     lookback: int = 5
     threshold: float = 0.0
 

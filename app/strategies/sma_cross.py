@@ -3,17 +3,45 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from typing import ClassVar
 
 import numpy as np
 import pandas as pd
+from numba import njit
 
-from app.strategies.base import BarArrays, Strategy, close_array
-from app.strategies.kernels import sma_cross_target_nb
+from app.strategies.base import BarArrays, BatchInputs, BatchKernel, Strategy, close_array
+from app.strategies.kernels import cross_target_nb, rolling_table_nb, sma_cross_target_nb, window_rows
+from app.strategies.registry import register_strategy
 
 __all__ = ["SmaCross"]
 
 
+def _prepare(bars: BarArrays, columns: Mapping[str, np.ndarray]) -> BatchInputs:
+    """One SMA per distinct window in ``tables[0]``; each set's fast and slow rows in ``ints``."""
+    fast, slow = columns["fast"], columns["slow"]
+    windows, rows = window_rows(np.concatenate([fast, slow]))
+    smas, _ = rolling_table_nb(close_array(bars), windows, False)
+    ints = np.ascontiguousarray(rows.reshape(2, len(fast)).T)
+    return BatchInputs(smas[np.newaxis], ints, np.empty((len(fast), 0)))
+
+
+@njit(cache=True)
+def _set_target_nb(
+    i: int,
+    open_: np.ndarray,
+    high: np.ndarray,
+    low: np.ndarray,
+    close: np.ndarray,
+    tables: np.ndarray,
+    ints: np.ndarray,
+    floats: np.ndarray,
+    out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    cross_target_nb(tables[0, ints[i, 0]], tables[0, ints[i, 1]], out)
+
+
+@register_strategy
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SmaCross(Strategy):
     """Long after the fast SMA crosses above the slow one, short after it crosses below.
@@ -24,6 +52,7 @@ class SmaCross(Strategy):
     """
 
     name: ClassVar[str] = "sma_cross"
+    batch: ClassVar[BatchKernel | None] = BatchKernel(target=_set_target_nb, prepare=_prepare)
     fast: int = 10
     slow: int = 20
 

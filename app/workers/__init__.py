@@ -1,1 +1,1 @@
-"""Long-running processes: bus consumers and their entry-point helpers."""
+"""Long-running processes: bus consumers, the scheduler and its job bodies, entry-point helpers."""

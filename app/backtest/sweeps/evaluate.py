@@ -1,13 +1,14 @@
 """Evaluate parameter sets of one strategy on one instrument's data.
 
-Parameter sets are turned into sized targets exactly as :func:`app.backtest.pipeline.decide`
+Parameter sets are turned into sized targets exactly as :func:`app.decision.pipeline.decide`
 does it (strategy -> priors -> sizing) and simulated by the engine's kernel, so a sweep row
 matches what ``run_backtest`` reports for the same set. Two paths:
 
-* the fast path, for strategies with a batch kernel (``sma_cross``, ``momentum``,
-  ``mean_reversion``, ``breakout``) when the sizing does not depend on priors (``all_in``,
-  ``fixed_fraction``, regime-aware or not): the per-bar fraction is computed once with
-  :func:`app.risk.sizing.size_positions` and every set runs in one ``numba.prange`` loop;
+* the fast path, for strategies that declare a batch kernel (``Strategy.batch``: all the
+  shipped ones) when the sizing does not depend on priors (``all_in``, ``fixed_fraction``,
+  regime-aware or not): the per-bar fraction is computed once with
+  :func:`app.risk.sizing.size_positions` and every set runs in one ``numba.prange`` loop
+  (the strategy's per-set target, then sizing and simulation);
 * the decision path, for ``fractional_kelly`` / ``use_probabilistic`` (priors depend on each
   set's positions) and strategies without a batch kernel: :func:`decide` per set, then one
   parallel kernel call simulates all the resulting targets.
@@ -31,15 +32,17 @@ from app.backtest.engine import (
     periods_per_year,
     status_message,
 )
-from app.backtest.pipeline import decide
 from app.backtest.sweeps import kernels
-from app.errors import AiTraderError
+from app.decision.pipeline import decide
+from app.errors import AiTraderError, InputError
 from app.risk.sizing import RiskConfig, size_positions
-from app.strategies import get_strategy
+from app.strategies import STRATEGIES, BarArrays, Strategy, get_strategy
 
-__all__ = ["BATCH_STRATEGIES", "Evaluation", "MarketArrays", "SizingArrays", "evaluate_sets"]
+__all__ = ["Evaluation", "MarketArrays", "SizingArrays", "evaluate_sets", "has_batch_kernel"]
 
-BATCH_STRATEGIES: frozenset[str] = frozenset({"sma_cross", "momentum", "mean_reversion", "breakout"})
+_BATCH_BYTES = 1024 * 1024
+_SET_ERRORS = (AiTraderError, ValueError, ArithmeticError)
+_BUILD_FAILED = -1
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,20 +130,17 @@ class Evaluation:
         return [{k: (None if v != v else v) for k, v in zip(names, row, strict=True)} for row in clean]
 
 
+def has_batch_kernel(strategy: str) -> bool:
+    """Whether the strategy called ``strategy`` declares a batch kernel (False if unknown)."""
+    cls = STRATEGIES.get(strategy)
+    return cls is not None and cls.batch is not None
+
+
 def _costs(market: MarketArrays, commission: float, slippage_bps: float, initial_cash: float) -> np.ndarray:
     return np.array(
         [commission, slippage_bps / 10_000.0, initial_cash, market.periods_per_year, market.years],
         dtype=np.float64,
     )
-
-
-def _column(sets: Sequence[Mapping[str, Any]], name: str, default: Any, dtype: Any) -> np.ndarray:
-    return np.ascontiguousarray(np.array([s.get(name, default) for s in sets], dtype=dtype))
-
-
-def _window_rows(windows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    unique, rows = np.unique(windows, return_inverse=True)
-    return np.ascontiguousarray(unique.astype(np.int64)), np.ascontiguousarray(rows.astype(np.int64))
 
 
 def evaluate_sets(
@@ -168,81 +168,58 @@ def evaluate_sets(
         return Evaluation(metrics, status, errors)
     costs = _costs(market, commission, slippage_bps, initial_cash)
     fill_close = fill == "close"
-    if strategy not in BATCH_STRATEGIES or risk.needs_priors:
+    cls = STRATEGIES.get(strategy)
+    if cls is None or cls.batch is None or risk.needs_priors:
         _evaluate_decisions(market, strategy, sets, risk, fill_close, costs, metrics, status, errors)
         return _finish(metrics, status, errors)
     sizing = sizing if sizing is not None else SizingArrays.from_risk(risk, market)
-    defaults = get_strategy(strategy).params()
-    scale_long, scale_short, allow_short = sizing.scale_long, sizing.scale_short, sizing.allow_short
-    if strategy == "sma_cross":
-        fast = _column(sets, "fast", defaults["fast"], np.int64)
-        slow = _column(sets, "slow", defaults["slow"], np.int64)
-        windows, rows = _window_rows(np.concatenate([fast, slow]))
-        smas, _ = kernels.rolling_table_nb(market.close, windows, False)
-        kernels.sma_cross_batch_nb(
-            market.open,
-            market.close,
-            smas,
-            rows[:m].copy(),
-            rows[m:].copy(),
-            scale_long,
-            scale_short,
-            allow_short,
-            fill_close,
-            costs,
-            metrics,
-            status,
-        )
-    elif strategy == "momentum":
-        kernels.momentum_batch_nb(
-            market.open,
-            market.close,
-            _column(sets, "lookback", defaults["lookback"], np.int64),
-            _column(sets, "threshold", defaults["threshold"], np.float64),
-            scale_long,
-            scale_short,
-            allow_short,
-            fill_close,
-            costs,
-            metrics,
-            status,
-        )
-    elif strategy == "mean_reversion":
-        windows, rows = _window_rows(_column(sets, "window", defaults["window"], np.int64))
-        means, stds = kernels.rolling_table_nb(market.close, windows, True)
-        kernels.mean_reversion_batch_nb(
-            market.open,
-            market.close,
-            means,
-            stds,
-            rows,
-            _column(sets, "entry_z", defaults["entry_z"], np.float64),
-            _column(sets, "exit_z", defaults["exit_z"], np.float64),
-            scale_long,
-            scale_short,
-            allow_short,
-            fill_close,
-            costs,
-            metrics,
-            status,
-        )
-    else:
-        kernels.breakout_batch_nb(
-            market.open,
-            market.high,
-            market.low,
-            market.close,
-            _column(sets, "entry_window", defaults["entry_window"], np.int64),
-            _column(sets, "exit_window", defaults["exit_window"], np.int64),
-            scale_long,
-            scale_short,
-            allow_short,
-            fill_close,
-            costs,
-            metrics,
-            status,
-        )
+    _evaluate_batch(market, cls, sets, sizing, fill_close, costs, metrics, status, errors)
     return _finish(metrics, status, errors)
+
+
+def _evaluate_batch(
+    market: MarketArrays,
+    cls: type[Strategy],
+    sets: Sequence[Mapping[str, Any]],
+    sizing: SizingArrays,
+    fill_close: bool,
+    costs: np.ndarray,
+    metrics: np.ndarray,
+    status: np.ndarray,
+    errors: list[str | None],
+) -> None:
+    kernel = cls.batch
+    assert kernel is not None
+    bars = BarArrays.with_columns(
+        market.bars, {"open": market.open, "high": market.high, "low": market.low, "close": market.close}
+    )
+    try:
+        inputs = kernel.prepare(bars, cls.param_columns(sets))
+        if len(inputs) != len(sets):
+            raise InputError(
+                f"strategy {cls.name!r}: batch inputs have {len(inputs)} rows for {len(sets)} sets"
+            )
+    except _SET_ERRORS as exc:
+        status[:] = _BUILD_FAILED
+        errors[:] = [f"{type(exc).__name__}: {exc}"] * len(sets)
+        return
+    kernels.strategy_batch_nb(
+        kernel.target,
+        market.open,
+        market.high,
+        market.low,
+        market.close,
+        inputs.tables,
+        inputs.ints,
+        inputs.floats,
+        sizing.scale_long,
+        sizing.scale_short,
+        sizing.allow_short,
+        fill_close,
+        costs,
+        metrics,
+        status,
+    )
 
 
 def _finish(metrics: np.ndarray, status: np.ndarray, errors: list[str | None]) -> Evaluation:
@@ -250,9 +227,6 @@ def _finish(metrics: np.ndarray, status: np.ndarray, errors: list[str | None]) -
         if errors[i] is None:
             errors[i] = status_message(int(status[i]))
     return Evaluation(metrics, status, errors)
-
-
-_BUILD_FAILED = -1
 
 
 def _evaluate_decisions(
@@ -272,7 +246,7 @@ def _evaluate_decisions(
         try:
             built = get_strategy(strategy, params)
             targets[i] = decide(market.bars, market.signals, market.regimes, built, risk).target
-        except (AiTraderError, ValueError, ArithmeticError) as exc:
+        except _SET_ERRORS as exc:
             status[i] = _BUILD_FAILED
             errors[i] = f"{type(exc).__name__}: {exc}"
     ok = np.flatnonzero(status == 0)

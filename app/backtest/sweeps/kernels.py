@@ -1,37 +1,24 @@
 """Compiled batch kernels: many parameter sets of one strategy on one instrument, in parallel.
 
-Each ``*_batch_nb`` kernel runs a ``numba.prange`` loop over parameter sets. For set ``i`` it
-builds the strategy's target with the strategy's own kernel (:mod:`app.strategies.kernels`),
-sizes it (:func:`size_target_nb`) and simulates it with the engine's kernel
-(:func:`app.backtest.engine.simulate_metrics_nb`), writing one metrics row and one status code.
-Rolling windows shared by many sets (SMAs, rolling mean / deviation) are computed once per
-distinct window and looked up by index.
+Each kernel runs a ``numba.prange`` loop over parameter sets and writes one metrics row and
+one status code per set with the engine's kernel (:func:`app.backtest.engine.simulate_metrics_nb`).
+:func:`strategy_batch_nb` builds each set's target with the strategy's own batch kernel
+(:attr:`app.strategies.base.Strategy.batch`) and sizes it (:func:`size_target_nb`) before
+simulating; :func:`targets_batch_nb` simulates targets the decision pipeline already sized.
 """
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numba import njit, prange
+from numba import types as nb_types
 
 from app.backtest.engine import simulate_metrics_nb
-from app.strategies.kernels import (
-    breakout_target_nb,
-    cross_target_nb,
-    mean_reversion_target_nb,
-    momentum_target_nb,
-    rolling_mean_nb,
-    rolling_std_nb,
-)
+from app.strategies.base import SET_TARGET_SIGNATURE
 
-__all__ = [
-    "breakout_batch_nb",
-    "mean_reversion_batch_nb",
-    "momentum_batch_nb",
-    "rolling_table_nb",
-    "size_target_nb",
-    "sma_cross_batch_nb",
-    "targets_batch_nb",
-]
+__all__ = ["size_target_nb", "strategy_batch_nb", "targets_batch_nb"]
 
 
 @njit(cache=True)
@@ -70,110 +57,36 @@ def _simulate_nb(
     )
 
 
-@njit(cache=True, parallel=True)
-def rolling_table_nb(close: np.ndarray, windows: np.ndarray, with_std: bool) -> tuple[np.ndarray, np.ndarray]:
-    """Trailing means (and sample deviations when ``with_std``) of ``close``, one row per window."""
-    n = close.shape[0]
-    k = windows.shape[0]
-    means = np.empty((k, n))
-    stds = np.empty((k if with_std else 0, n))
-    for w in prange(k):
-        rolling_mean_nb(close, windows[w], means[w])
-        if with_std:
-            rolling_std_nb(close, windows[w], stds[w])
-    return means, stds
+_READ_1D = nb_types.Array(nb_types.float64, 1, "C", readonly=True)
+_STRATEGY_BATCH_SIGNATURE = nb_types.void(
+    nb_types.FunctionType(SET_TARGET_SIGNATURE),
+    _READ_1D,
+    _READ_1D,
+    _READ_1D,
+    _READ_1D,
+    nb_types.Array(nb_types.float64, 3, "C", readonly=True),
+    nb_types.Array(nb_types.int64, 2, "C", readonly=True),
+    nb_types.Array(nb_types.float64, 2, "C", readonly=True),
+    _READ_1D,
+    _READ_1D,
+    nb_types.boolean,
+    nb_types.boolean,
+    _READ_1D,
+    nb_types.float64[:, ::1],
+    nb_types.int64[::1],
+)
 
 
-@njit(cache=True, parallel=True)
-def sma_cross_batch_nb(
-    open_: np.ndarray,
-    close: np.ndarray,
-    smas: np.ndarray,
-    fast_row: np.ndarray,
-    slow_row: np.ndarray,
-    scale_long: np.ndarray,
-    scale_short: np.ndarray,
-    allow_short: bool,
-    fill_close: bool,
-    costs: np.ndarray,
-    metrics_out: np.ndarray,
-    status_out: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """SMA crossover sets: row ``fast_row[i]`` of ``smas`` against row ``slow_row[i]``.
-
-    ``smas`` comes from :func:`rolling_table_nb`.
-
-    ``costs`` is ``[commission, slippage fraction, initial cash, periods per year, years]``.
-    """
-    n = close.shape[0]
-    for i in prange(fast_row.shape[0]):
-        target = np.empty(n)
-        cross_target_nb(smas[fast_row[i]], smas[slow_row[i]], target)
-        status_out[i] = _simulate_nb(
-            open_, close, target, scale_long, scale_short, allow_short, fill_close, costs, metrics_out[i]
-        )
-
-
-@njit(cache=True, parallel=True)
-def momentum_batch_nb(
-    open_: np.ndarray,
-    close: np.ndarray,
-    lookback: np.ndarray,
-    threshold: np.ndarray,
-    scale_long: np.ndarray,
-    scale_short: np.ndarray,
-    allow_short: bool,
-    fill_close: bool,
-    costs: np.ndarray,
-    metrics_out: np.ndarray,
-    status_out: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """Momentum sets (``lookback[i]``, ``threshold[i]``)."""
-    n = close.shape[0]
-    for i in prange(lookback.shape[0]):
-        target = np.empty(n)
-        momentum_target_nb(close, lookback[i], threshold[i], target)
-        status_out[i] = _simulate_nb(
-            open_, close, target, scale_long, scale_short, allow_short, fill_close, costs, metrics_out[i]
-        )
-
-
-@njit(cache=True, parallel=True)
-def mean_reversion_batch_nb(
-    open_: np.ndarray,
-    close: np.ndarray,
-    means: np.ndarray,
-    stds: np.ndarray,
-    window_row: np.ndarray,
-    entry_z: np.ndarray,
-    exit_z: np.ndarray,
-    scale_long: np.ndarray,
-    scale_short: np.ndarray,
-    allow_short: bool,
-    fill_close: bool,
-    costs: np.ndarray,
-    metrics_out: np.ndarray,
-    status_out: np.ndarray,
-) -> None:  # pragma: no cover - compiled
-    """Mean-reversion sets: z-scores against ``means`` / ``stds`` row ``window_row[i]``."""
-    n = close.shape[0]
-    for i in prange(window_row.shape[0]):
-        target = np.empty(n)
-        row = window_row[i]
-        mean_reversion_target_nb(close, means[row], stds[row], entry_z[i], exit_z[i], target)
-        status_out[i] = _simulate_nb(
-            open_, close, target, scale_long, scale_short, allow_short, fill_close, costs, metrics_out[i]
-        )
-
-
-@njit(cache=True, parallel=True)
-def breakout_batch_nb(
+@njit(_STRATEGY_BATCH_SIGNATURE, cache=True, parallel=True)
+def strategy_batch_nb(
+    set_target: Any,
     open_: np.ndarray,
     high: np.ndarray,
     low: np.ndarray,
     close: np.ndarray,
-    entry_window: np.ndarray,
-    exit_window: np.ndarray,
+    tables: np.ndarray,
+    ints: np.ndarray,
+    floats: np.ndarray,
     scale_long: np.ndarray,
     scale_short: np.ndarray,
     allow_short: bool,
@@ -182,11 +95,17 @@ def breakout_batch_nb(
     metrics_out: np.ndarray,
     status_out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """Channel-breakout sets (``entry_window[i]``, ``exit_window[i]``)."""
+    """Any strategy's sets through its batch kernel: target, size and simulate set ``i``.
+
+    ``set_target`` is the strategy's per-set target function
+    (:data:`app.strategies.base.SET_TARGET_SIGNATURE`), passed as a first-class function so
+    one compiled (and cached) loop serves every strategy. ``costs`` is
+    ``[commission, slippage fraction, initial cash, periods per year, years]``.
+    """
     n = close.shape[0]
-    for i in prange(entry_window.shape[0]):
+    for i in prange(status_out.shape[0]):
         target = np.empty(n)
-        breakout_target_nb(high, low, close, entry_window[i], exit_window[i], target)
+        set_target(np.int64(i), open_, high, low, close, tables, ints, floats, target)
         status_out[i] = _simulate_nb(
             open_, close, target, scale_long, scale_short, allow_short, fill_close, costs, metrics_out[i]
         )

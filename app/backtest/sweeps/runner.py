@@ -29,11 +29,11 @@ from typing import IO, Any
 from app.backtest.engine import STATUS_OK, STATUS_RUINED
 from app.backtest.sweeps.config import SweepConfig, load_sweep_config
 from app.backtest.sweeps.evaluate import (
-    BATCH_STRATEGIES,
     Evaluation,
     MarketArrays,
     SizingArrays,
     evaluate_sets,
+    has_batch_kernel,
 )
 from app.backtest.sweeps.grid import ParameterSet, check_sweep_size, expand_grid
 from app.backtest.sweeps.outputs import (
@@ -97,7 +97,8 @@ def dal_loader(settings: Settings) -> MarketLoader:
     """Fetch bars through :class:`app.dal.MarketData` (cached) and compute signals and regimes once."""
 
     def load(config: SweepConfig, symbol: str) -> MarketArrays:
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import MarketData
+        from app.decision import compute_regimes, compute_signals
 
         market_data = MarketData.from_settings(settings)
         fetched = market_data.fetch(
@@ -315,7 +316,7 @@ def _chunk_size(config: SweepConfig, risk: RiskConfig, pending: int, backend: st
     if backend != "local":
         # enough chunks to keep every worker busy, not so many that overhead dominates
         return max(1, math.ceil(pending / (workers * 4)))
-    if config.strategy in BATCH_STRATEGIES and not risk.needs_priors:
+    if has_batch_kernel(config.strategy) and not risk.needs_priors:
         # one kernel call per chunk; rolling windows are recomputed per chunk
         return max(4096, math.ceil(pending / 20))
     return 256  # the decision path holds a (chunk x bars) target matrix
@@ -519,8 +520,8 @@ def _write_best_frame(
 
     from app.backtest.engine import EngineConfig, run_backtest
     from app.backtest.frames import frame_filename, frame_publisher, write_frame
-    from app.backtest.pipeline import decide
     from app.backtest.service import build_frame
+    from app.decision.pipeline import decide
 
     symbol = str(best["symbol"])
     try:

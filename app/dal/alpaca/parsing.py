@@ -6,7 +6,7 @@ import pandas as pd
 
 from app.dal.alpaca.schemas import AlpacaBar
 from app.dal.frames import empty_bars, make_bars, utc_midnight_of_local_date
-from app.dal.intervals import NEW_YORK, Interval
+from app.domain.intervals import NEW_YORK, Interval
 
 __all__ = ["parse_bars"]
 

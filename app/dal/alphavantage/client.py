@@ -12,8 +12,8 @@ from app.dal.alphavantage.parsing import parse_series
 from app.dal.alphavantage.schemas import series_key
 from app.dal.frames import empty_bars
 from app.dal.http import Route, VendorHttp, require_key
-from app.dal.intervals import NEW_YORK
 from app.dal.ports import BarRequest, Capability, VendorBars
+from app.domain.intervals import NEW_YORK
 
 __all__ = ["AlphaVantageVendor"]
 

@@ -19,7 +19,7 @@ from app.dal.alphavantage.schemas import AlphaVantageMeta, AlphaVantageRow
 from app.dal.errors import BadBars
 from app.dal.frames import empty_bars, make_bars
 from app.dal.http import Route
-from app.dal.intervals import Interval
+from app.domain.intervals import Interval
 
 __all__ = ["parse_series"]
 

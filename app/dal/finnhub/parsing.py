@@ -16,8 +16,8 @@ from app.dal.errors import BadBars, VendorRefused
 from app.dal.finnhub.schemas import Candles, FinnhubQuote
 from app.dal.frames import empty_bars, make_bars
 from app.dal.http import Route
-from app.dal.intervals import Interval
 from app.dal.ports import Quote
+from app.domain.intervals import Interval
 
 __all__ = ["parse_candles", "parse_quote"]
 

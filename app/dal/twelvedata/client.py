@@ -11,11 +11,11 @@ import pandas as pd
 from app.dal.errors import BadBars
 from app.dal.frames import empty_bars
 from app.dal.http import Route, VendorHttp, require_key
-from app.dal.intervals import NEW_YORK
 from app.dal.ports import BarRequest, Capability, VendorBars
 from app.dal.twelvedata.config import TwelveDataConfig
 from app.dal.twelvedata.errors import classify
 from app.dal.twelvedata.parsing import parse_series
+from app.domain.intervals import NEW_YORK
 
 __all__ = ["TwelveDataVendor"]
 

@@ -12,8 +12,8 @@ import pandas as pd
 from app.dal.errors import BadBars
 from app.dal.frames import empty_bars, float32_decimals, make_bars
 from app.dal.http import Route
-from app.dal.intervals import Interval
 from app.dal.twelvedata.schemas import TimeSeries
+from app.domain.intervals import Interval
 
 __all__ = ["parse_series"]
 

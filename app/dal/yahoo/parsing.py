@@ -14,8 +14,8 @@ import pandas as pd
 from app.dal.errors import BadBars
 from app.dal.frames import empty_bars, float32_decimals, make_bars, utc_midnight_of_local_date
 from app.dal.http import Route
-from app.dal.intervals import Interval
 from app.dal.yahoo.schemas import ChartResult
+from app.domain.intervals import Interval
 
 __all__ = ["parse_chart"]
 

@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from app.backtest.engine import EngineConfig, run_backtest
-from app.backtest.pipeline import decide
+from app.decision.pipeline import decide
 from app.risk import RiskConfig
 from app.strategies import get_strategy
 

@@ -11,9 +11,9 @@ import pytest
 
 from app.config import Settings
 from app.dal import BadBars, MarketData, MissingVendorKey, VendorDown, VendorRefused, make_bars
-from app.dal.intervals import INTERVALS, build_window
 from app.dal.ports import BarRequest
 from app.dal.twelvedata import TwelveDataConfig, TwelveDataVendor
+from app.domain.intervals import INTERVALS, build_window
 from app.errors import ConfigError, VendorRejected, VendorUnavailable
 from tests.integration.dal.vendor_server import Answer, VendorServer, answer_json, fixture
 

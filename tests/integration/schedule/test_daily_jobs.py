@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from app.config import Settings
-from app.dal import REGIME_LABELS
+from app.decision import REGIME_LABELS
 from app.errors import InputError
 from app.services.container import Services
-from app.services.daily import DailyJobs
+from app.workers.daily_jobs import DailyJobs
 from tests.factories import record_filled_order
 
 SESSION = date(2025, 1, 2)

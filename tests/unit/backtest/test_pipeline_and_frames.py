@@ -19,8 +19,8 @@ from app.backtest.frames import (
     read_manifest,
     write_frame,
 )
-from app.backtest.pipeline import DECISION_COLUMNS, decide, decide_latest
-from app.dal import compute_regimes, compute_signals
+from app.decision import compute_regimes, compute_signals
+from app.decision.pipeline import DECISION_COLUMNS, decide, decide_latest
 from app.errors import InputError
 from app.risk import RiskConfig
 from app.strategies import get_strategy

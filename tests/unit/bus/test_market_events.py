@@ -10,9 +10,7 @@ import pytest
 
 from app.bus.factory import create_bus
 from app.bus.local import LocalBus
-from app.config import Settings
-from app.errors import InputError
-from app.services.market_events import (
+from app.bus.market_events import (
     BAR_EVENT,
     REGIME_EVENT,
     SIGNAL_EVENT,
@@ -21,6 +19,8 @@ from app.services.market_events import (
     SignalEvent,
     publish_market_frames,
 )
+from app.config import Settings
+from app.errors import InputError
 
 
 def _frames(n: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:

@@ -17,10 +17,9 @@ from app.dal import (
     FetchResult,
     MarketData,
     VendorRefused,
-    compute_regimes,
-    compute_signals,
 )
 from app.dal.filesource import SAMPLE_PATH
+from app.decision import compute_regimes, compute_signals
 from app.errors import DataQualityError, InputError, VendorRejected, VendorUnavailable
 
 

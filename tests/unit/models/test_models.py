@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from sklearn.metrics import brier_score_loss, log_loss
 
-from app.dal.regimes import compute_regimes
-from app.dal.signals import compute_signals
+from app.decision.regimes import compute_regimes
+from app.decision.signals import compute_signals
 from app.errors import InputError, NotFoundError, StorageError
 from app.models.features import FEATURE_NAMES, FeatureSet, build_features, feature_hash
 from app.models.metrics import reliability_curve, score_probabilities

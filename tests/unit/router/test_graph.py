@@ -241,7 +241,7 @@ def test_end_after_now_reads_no_bar_from_the_future(rig: RouterRig) -> None:
 
 
 def test_zero_sized_position_yields_no_intent(rig: RouterRig) -> None:
-    from app.dal import REGIME_LABELS
+    from app.decision import REGIME_LABELS
     from app.risk.sizing import RiskConfig
 
     flat_everywhere = RiskConfig.from_settings(

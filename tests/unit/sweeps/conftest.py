@@ -9,7 +9,8 @@ import pytest
 
 from app.backtest.sweeps.evaluate import MarketArrays
 from app.config import Settings
-from app.dal import MarketData, compute_regimes, compute_signals
+from app.dal import MarketData
+from app.decision import compute_regimes, compute_signals
 
 
 @pytest.fixture(scope="session")

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from app.backtest.engine import METRIC_NAMES, EngineConfig, run_backtest
-from app.backtest.pipeline import decide
-from app.backtest.sweeps.evaluate import BATCH_STRATEGIES, MarketArrays, evaluate_sets
+from app.backtest.sweeps.evaluate import MarketArrays, evaluate_sets, has_batch_kernel
+from app.decision.pipeline import decide
 from app.risk.sizing import RiskConfig
 from app.strategies import get_strategy
 
@@ -69,6 +69,8 @@ def test_a_bad_set_fails_alone_on_the_decision_path(goog: MarketArrays) -> None:
     assert np.isnan(evaluation.metrics[1]).all()
 
 
-def test_every_batch_strategy_is_registered() -> None:
-    for name in BATCH_STRATEGIES:
+def test_every_shipped_strategy_declares_a_batch_kernel() -> None:
+    for name in SETS:
+        assert has_batch_kernel(name), name
         get_strategy(name)
+    assert not has_batch_kernel("no_such_strategy")

@@ -12,11 +12,11 @@ import pytest
 
 from app.backtest.engine import EngineConfig, run_backtest
 from app.backtest.frames import read_manifest
-from app.backtest.pipeline import decide
 from app.backtest.sweeps import SweepConfig, parse_sweep_config, run_sweep
 from app.backtest.sweeps.evaluate import MarketArrays
 from app.backtest.sweeps.progress import LogProgress, RichProgress, make_progress
 from app.config import Settings
+from app.decision.pipeline import decide
 from app.errors import ConfigError
 from app.risk.sizing import RiskConfig
 from app.strategies import get_strategy

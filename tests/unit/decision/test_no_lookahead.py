@@ -7,8 +7,9 @@ import pandas as pd
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.dal import compute_regimes, compute_signals, make_bars
-from app.dal.regimes import RegimeConfig
+from app.dal import make_bars
+from app.decision import compute_regimes, compute_signals
+from app.decision.regimes import RegimeConfig
 
 
 def _bars(closes: list[float], spreads: list[float]) -> pd.DataFrame:

@@ -92,7 +92,8 @@ class DailyJobs:
         return {"status": "ok", "checks": checks}
 
     def scan(self, session: date, label: str) -> dict[str, Any]:
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import MarketData
+        from app.decision import compute_regimes, compute_signals
 
         market = MarketData.from_settings(self.settings, blob=self.services.blob)
         rows: list[dict[str, Any]] = []
@@ -153,8 +154,9 @@ class DailyJobs:
         return self.settings.WATCHLIST.split(",")[: self.settings.WATCHLIST_SIZE]
 
     def warm_up(self, session: date) -> dict[str, Any]:
-        from app.backtest.pipeline import decide
-        from app.dal import MarketData, compute_regimes, compute_signals
+        from app.dal import MarketData
+        from app.decision import compute_regimes, compute_signals
+        from app.decision.pipeline import decide
         from app.risk.sizing import RiskConfig
         from app.strategies import STRATEGIES, get_strategy
 

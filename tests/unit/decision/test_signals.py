@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.dal import SIGNAL_COLUMNS, SignalConfig, compute_signals
 from app.dal.filesource import SAMPLE_PATH, read_bar_file
+from app.decision import SIGNAL_COLUMNS, SignalConfig, compute_signals
 from app.errors import DataQualityError, InputError
 
 

@@ -91,7 +91,7 @@ def compute_regimes(
 
     Parameters:
         bars: the bar frame (its index is reused).
-        signals: :func:`~app.dal.signals.compute_signals` of ``bars``.
+        signals: :func:`~app.decision.signals.compute_signals` of ``bars``.
 
     Returns:
         A frame with the same index: ``regime`` (label) and ``regime_code`` (int8, the

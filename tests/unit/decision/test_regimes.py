@@ -8,10 +8,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.dal import REGIME_LABELS, RegimeConfig, compute_regimes, compute_signals
-from app.dal.intervals import INTERVALS, build_window
 from app.dal.ports import BarRequest
 from app.dal.synthetic import SyntheticVendor
+from app.decision import REGIME_LABELS, RegimeConfig, compute_regimes, compute_signals
+from app.domain.intervals import INTERVALS, build_window
 from app.errors import InputError
 
 
