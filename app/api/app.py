@@ -107,9 +107,17 @@ def create_app(
 
 def _feature_routers() -> list[APIRouter]:
     """Routers behind bearer auth; each feature adds its own module here."""
-    from app.api.routes import backtests, orders, risk, router, status, sweeps
+    from app.api.routes import backtests, order_actions, orders, risk, router, status, sweeps
 
-    return [risk.router, router.router, orders.router, status.router, sweeps.router, backtests.router]
+    return [
+        risk.router,
+        router.router,
+        orders.router,
+        order_actions.router,
+        status.router,
+        sweeps.router,
+        backtests.router,
+    ]
 
 
 def _register_readiness(services: Services) -> None:

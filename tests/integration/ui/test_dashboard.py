@@ -19,8 +19,8 @@ from app.api.app import create_app
 from app.config import Settings
 from app.services.container import Services
 from app.storage.repositories.kill_switch import KillSwitchRepository
-from app.workers.scheduler import Ledger
 from app.workers.schedule import occurrences
+from app.workers.scheduler import Ledger
 from tests.factories import record_filled_order
 from tests.servers import asgi_server, free_port
 
@@ -139,7 +139,9 @@ def test_schedule_page_shows_a_sessions_jobs_with_the_ledger(
     assert _metric(app, "Ok") == "1"
 
 
-def test_frame_viewer_metrics_and_refusals(platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch) -> None:
+def test_frame_viewer_metrics_and_refusals(
+    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     services, url = platform
     frames = services.settings.frames_dir
     frames.mkdir(parents=True)
@@ -156,7 +158,13 @@ def test_frame_viewer_metrics_and_refusals(platform: tuple[Services, str], monke
     )
     path = frames / "AAPL_momentum_yahoo_1day.parquet"
     frame.to_parquet(path)
-    entry = {"path": str(path), "symbol": "AAPL", "strategy": "momentum", "vendor": "yahoo", "interval": "1Day"}
+    entry = {
+        "path": str(path),
+        "symbol": "AAPL",
+        "strategy": "momentum",
+        "vendor": "yahoo",
+        "interval": "1Day",
+    }
     entry |= {"source": "cli", "created_at": "2026-11-25T10:00:00+00:00"}
     (frames / "manifest.jsonl").write_text(json.dumps(entry) + "\n")
     (frames / "corrupt.parquet").write_bytes(b"PAR1 not really a parquet file")

@@ -1,0 +1,104 @@
+"""``POST /orders/{ref}/cancel``: cancel a working order at the broker and record the outcome.
+
+Only an order the history shows as working (``new``, ``accepted``, ``partially_filled``) can be
+cancelled; any other is a 409 naming its status. The cancel goes to the configured broker
+through the execution port; the broker's report (``canceled``, or the final status the order
+reached first) is recorded in the order history at once and returned.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Request
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.concurrency import run_in_threadpool
+
+from app.api.routes.orders import FillOut, OrderWithFills, _order
+from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
+from app.errors import OrderRejected
+from app.execution.factory import create_broker
+from app.services.container import Services
+from app.storage.repositories.orders import OrderDetail, OrdersRepository, SourcedOrderEvent
+
+__all__ = ["CancelRequest", "router"]
+
+log = logging.getLogger("app.api.orders")
+
+router = APIRouter(tags=["orders"])
+
+WORKING = frozenset({OrderStatus.NEW, OrderStatus.ACCEPTED, OrderStatus.PARTIALLY_FILLED})
+
+
+class CancelRequest(BaseModel):
+    """Body of ``POST /orders/{ref}/cancel``: why, and who asks."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+    actor: Annotated[str, Field(min_length=1, max_length=128)] = "api"
+
+
+def _as_event(detail: OrderDetail) -> OrderEvent:
+    order = detail.order
+    return OrderEvent(
+        client_order_id=order.client_order_id,
+        symbol=order.symbol,
+        side=OrderSide(order.side),
+        type=OrderType(order.type),
+        time_in_force=order.time_in_force,
+        qty=order.qty,
+        notional=order.notional,
+        limit_price=order.limit_price,
+        stop_price=order.stop_price,
+        status=OrderStatus(order.status),
+        strategy=order.strategy,
+        broker_order_id=order.broker_order_id,
+        ts=order.updated_at if order.updated_at.tzinfo else order.updated_at.replace(tzinfo=UTC),
+    )
+
+
+def cancel_order(services: Services, ref: str, body: CancelRequest) -> OrderWithFills:
+    orders = OrdersRepository(services.db)
+    detail = orders.get_order(ref)
+    status = OrderStatus(detail.order.status)
+    if status not in WORKING:
+        raise OrderRejected(
+            "not_cancellable",
+            f"order {detail.order.id} is {status}; "
+            "only new, accepted or partially filled orders can be cancelled",
+        )
+    broker = create_broker(services.settings)
+    try:
+        report = broker.cancel(_as_event(detail))
+    finally:
+        broker.close()
+    orders.apply([SourcedOrderEvent(event=report, event_id=f"cancel-{uuid.uuid4().hex}")])
+    log.warning(
+        "order cancel requested",
+        extra={
+            "order_id": detail.order.id,
+            "client_order_id": detail.order.client_order_id,
+            "actor": body.actor,
+            "reason": body.reason,
+            "result": str(report.status),
+        },
+    )
+    current = orders.get_order(str(detail.order.id))
+    return OrderWithFills(
+        **_order(current.order).model_dump(), fills=[FillOut.model_validate(f) for f in current.fills]
+    )
+
+
+@router.post("/orders/{ref}/cancel")
+async def cancel(
+    request: Request,
+    body: CancelRequest,
+    ref: Annotated[str, Path(min_length=1, max_length=128, description="Numeric id or client_order_id.")],
+) -> OrderWithFills:
+    """Cancel a working order at the broker; the order as recorded afterwards (with its fills)."""
+    services: Services = request.app.state.services
+    return await run_in_threadpool(cancel_order, services, ref, body)
