@@ -95,10 +95,8 @@ def test_status_reports_each_section(api: tuple[Services, httpx.Client]) -> None
     assert body["data"]["newest_order_at"] is not None
 
 
-def test_risk_history_and_limits(
-    api: tuple[Services, httpx.Client], make_settings: Callable[..., Settings]
-) -> None:
-    services, client = api
+def test_risk_history_and_limits(api: tuple[Services, httpx.Client]) -> None:
+    _, client = api
     client.post("/risk/kill-switch", json={"active": True, "reason": "halt for test", "actor": "desk"})
     client.post("/risk/kill-switch", json={"active": False, "reason": "resume", "actor": "desk"})
     items = client.get("/risk/kill-switch/history").json()["items"]
