@@ -186,8 +186,8 @@ def render_frame_viewer(frames_dir: Path, blob: BlobFrames | None, list_blob: bo
     if blob is not None and list_blob:
         try:
             remote = blob.records()
-        except AiTraderError as exc:
-            panel_error("blob frame manifest", Outcome(error=str(exc)))
+        except AiTraderError as exc:  # degraded, not failed: local frames are still listed
+            st.warning(f"blob frame manifest unavailable: {exc}")
     entries = merge_manifests(read_manifest(frames_dir / "manifest.jsonl"), remote)
     labels = ["(paste a path below)"] + [_label(e) for e in entries]
     choice = st.selectbox("Frame", range(len(labels)), format_func=lambda i: labels[i], key="frame_choice")
