@@ -4,7 +4,6 @@ import cycle between the top-level packages of ``app/`` (see docs/architecture.m
 from __future__ import annotations
 
 import ast
-import copy
 import shutil
 import subprocess
 import sys
@@ -21,45 +20,6 @@ _BESIDE_PYTHON = Path(sys.executable).parent / "lint-imports"
 LINT_IMPORTS = (
     str(_BESIDE_PYTHON) if _BESIDE_PYTHON.exists() else (shutil.which("lint-imports") or "lint-imports")
 )
-
-_RISK_SQL = [
-    "app.risk.guard -> app.storage.db",
-    "app.risk.guard -> app.storage.models",
-    "app.risk.guard -> sqlalchemy",
-    "app.risk.kill_switch -> app.storage.db",
-    "app.risk.kill_switch -> app.storage.models",
-    "app.risk.kill_switch -> app.storage.types",
-    "app.risk.kill_switch -> sqlalchemy",
-]
-
-PENDING_OTHER_PARTS: dict[str, tuple[str, list[str]]] = {
-    "layers": (
-        "issue 14 'repos' part: the guard's and kill switch's SQL move to app/storage/repositories, "
-        "so risk stops importing storage",
-        _RISK_SQL,
-    ),
-    "risk-pure": (
-        "issue 14 'repos' part: the guard becomes a pure function of (request, snapshot, limits)",
-        _RISK_SQL,
-    ),
-    "sql-in-storage": (
-        "issue 14 'repos' part: orders, sweep jobs, backtest runs, guard and kill switch SQL move "
-        "to app/storage/repositories",
-        [
-            *_RISK_SQL,
-            "app.services.orders -> sqlalchemy",
-            "app.services.sweep_jobs -> sqlalchemy",
-            "app.backtest.service -> sqlalchemy",
-            # arrived on main with the scheduler lease after the repos part was split out; its
-            # SQL belongs in app/storage/repositories as well (not yet assigned to a part)
-            "app.workers.scheduler_lease -> sqlalchemy",
-        ],
-    ),
-}
-"""Contracts that fail today only because another part of issue 14 is still in progress:
-contract id -> (why, the imports that part removes). Once that part is merged the contract
-holds and ``test_pending_contracts_fail_only_because_of_the_other_part`` fails for it: delete
-its entry here so that it is enforced."""
 
 
 def _config() -> dict[str, Any]:
@@ -101,30 +61,8 @@ def test_every_contract_holds_except_the_pending_ones(tmp_path: Path, cache: Pat
     config = _config()
     ids = [contract["id"] for contract in config["contracts"]]
     assert {"layers", "domain-pure", "decision-pure", "risk-pure", "sql-in-storage"} <= set(ids)
-    assert set(PENDING_OTHER_PARTS) <= set(ids), "PENDING_OTHER_PARTS names an unknown contract"
-    enforced = [cid for cid in ids if cid not in PENDING_OTHER_PARTS]
-    assert _lint(config, enforced, tmp_path, cache), (
-        f"an import contract of {enforced} is broken: run `lint-imports` for the offending imports"
-    )
-
-
-@pytest.mark.parametrize("contract_id", sorted(PENDING_OTHER_PARTS))
-def test_pending_contracts_fail_only_because_of_the_other_part(
-    contract_id: str, tmp_path: Path, cache: Path
-) -> None:
-    reason, imports = PENDING_OTHER_PARTS[contract_id]
-    assert reason and imports
-    config = _config()
-    assert not _lint(config, [contract_id], tmp_path, cache), (
-        f"{contract_id} holds now: remove it from PENDING_OTHER_PARTS so that it is enforced"
-    )
-    relaxed = copy.deepcopy(config)
-    for contract in relaxed["contracts"]:
-        if contract["id"] == contract_id:
-            contract["ignore_imports"] = [*contract.get("ignore_imports", []), *imports]
-    assert _lint(relaxed, [contract_id], tmp_path, cache), (
-        f"{contract_id} is broken by more than the imports PENDING_OTHER_PARTS lists for it "
-        "(run `lint-imports` to see them)"
+    assert _lint(config, ids, tmp_path, cache), (
+        f"an import contract of {ids} is broken: run `lint-imports` for the offending imports"
     )
 
 

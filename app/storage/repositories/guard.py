@@ -63,13 +63,13 @@ class GuardRepository:
 
     def __init__(self, database: Database) -> None:
         self._db = database
-        self._kill_switch = KillSwitchRepository(database)
+        self.kill_switch = KillSwitchRepository(database)
         self._openings: dict[datetime, dict[str, _Opening]] = {}
         self._lock = threading.Lock()
 
     def is_active(self) -> bool:
         """Whether the global kill switch is on (read now, for the last check before an order leaves)."""
-        return self._kill_switch.is_active()
+        return self.kill_switch.is_active()
 
     def guard_snapshot(self, query: SnapshotQuery) -> GuardSnapshot:
         """Read the parts of the snapshot ``query`` asks for.
@@ -99,7 +99,7 @@ class GuardRepository:
         Raises:
             StorageError: the database refused the write.
         """
-        self._kill_switch.record_trip(reason, detail=detail, symbol=symbol)
+        self.kill_switch.record_trip(reason, detail=detail, symbol=symbol)
 
     # --- queries --------------------------------------------------------------------------
     @staticmethod

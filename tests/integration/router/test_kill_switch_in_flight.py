@@ -17,6 +17,7 @@ from app.router.graph import run_router
 from app.router.schemas import RouterRunRequest
 from app.router.service import RouterService
 from app.services.container import Services
+from app.storage.repositories.guard import GuardRepository
 
 REQUEST = {
     "symbol": "AAPL",
@@ -34,7 +35,7 @@ class _FlipAfterGuard(OrderGuard):
 
     def check(self, request: GuardRequest, *, now: datetime | None = None) -> GuardDecision:
         decision = super().check(request, now=now)
-        self.store.set(True, reason="incident", actor="operator")
+        self.store.kill_switch.set(True, reason="incident", actor="operator")  # type: ignore[attr-defined]
         return decision
 
 
@@ -49,7 +50,7 @@ class _FlipAfterIntent:
         receipts = self._bus.publish(hub, events)
         self.published += events
         if any(e.type == ORDER_EVENT_INTENT for e in events):
-            self._guard.store.set(True, reason="incident", actor="operator")
+            self._guard.store.kill_switch.set(True, reason="incident", actor="operator")  # type: ignore[attr-defined]
         return receipts
 
     def __getattr__(self, name: str) -> Any:
@@ -70,7 +71,8 @@ class _CountingBroker:
 
 
 def _service(make_settings: Callable[..., Settings]) -> RouterService:
-    services = Services(make_settings())
+    # a fresh paper account holds nothing: shorting on, so the breakout's sell can fill
+    services = Services(make_settings(SIM_ALLOW_SHORT=True))
     services.db.upgrade()
     return RouterService(services)
 
@@ -80,7 +82,7 @@ def test_switch_flipped_between_guard_and_publish_stops_the_run(
 ) -> None:
     service = _service(make_settings)
     base = service.context
-    guard = _FlipAfterGuard(service.services.db, base.guard._limits)
+    guard = _FlipAfterGuard(GuardRepository(service.services.db), base.guard._limits)
     bus = _FlipAfterIntent(service.services.bus, guard)
     broker = _CountingBroker(base.broker())
     context = dataclasses.replace(base, guard=guard, bus=lambda: bus, broker=lambda: broker)
@@ -90,7 +92,7 @@ def test_switch_flipped_between_guard_and_publish_stops_the_run(
     assert result.fallback_reason == "kill_switch_active"
     assert bus.published == [] and broker.submitted == 0
     assert service.services.bus.peek(service.services.settings.EH_HUB_ORDERS) == []  # type: ignore[attr-defined]
-    assert guard.store.status().trips["kill_switch_active"] == 1
+    assert guard.store.kill_switch.status().trips["kill_switch_active"] == 1  # type: ignore[attr-defined]
     service.close()
     service.services.close()
 
