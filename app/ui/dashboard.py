@@ -19,13 +19,13 @@ from app.errors import ConfigError
 from app.ui.auth import verify_password
 from app.ui.client import ConsoleApi, build_api
 from app.ui.common import Console, browser_zone
-from app.ui.pages.backtests import backtests_calls, render_backtests
-from app.ui.pages.frame_viewer import render_frame_viewer
-from app.ui.pages.orders import orders_calls, render_orders
-from app.ui.pages.risk import render_risk, risk_calls
-from app.ui.pages.schedule import render_schedule, schedule_calls
 from app.ui.sources import DashboardSource, build_source
 from app.ui.status_bar import render_status_bar
+from app.ui.views.backtests import backtests_calls, render_backtests
+from app.ui.views.frame_viewer import render_frame_viewer
+from app.ui.views.orders import orders_calls, render_orders
+from app.ui.views.risk import render_risk, risk_calls
+from app.ui.views.schedule import render_schedule, schedule_calls
 
 PAGES = ("Orders", "Backtests", "Frames", "Risk", "Schedule")
 

@@ -17,9 +17,9 @@ from app.config import Settings
 from app.errors import ConfigError, InputError, NotFoundError
 from app.ui.auth import hash_password, is_loopback, verify_password
 from app.ui.client import fetch_all
-from app.ui.pages.backtests import heatmap_frame, job_rows
-from app.ui.pages.frame_viewer import check_frame_path, frame_metrics, open_frame, trade_marks
-from app.ui.pages.orders import notional_of, order_rows
+from app.ui.views.backtests import heatmap_frame, job_rows
+from app.ui.views.frame_viewer import check_frame_path, frame_metrics, open_frame, trade_marks
+from app.ui.views.orders import notional_of, order_rows
 
 pytestmark = pytest.mark.unit
 

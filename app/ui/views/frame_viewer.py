@@ -18,18 +18,20 @@ from plotly.subplots import make_subplots
 
 from app.backtest.frames import BlobFrames
 from app.errors import AiTraderError, InputError
-from app.ui.client import Outcome
-from app.ui.common import panel_error
 from app.ui.frames import load_entry, load_frame, merge_manifests, read_manifest
 
 __all__ = ["check_frame_path", "frame_metrics", "open_frame", "render_frame_viewer", "trade_marks"]
 
 REGIME_COLOURS = {
-    "bull": "rgba(46, 125, 50, 0.10)",
-    "bear": "rgba(198, 40, 40, 0.10)",
-    "sideways": "rgba(120, 120, 120, 0.08)",
-    "volatile": "rgba(255, 160, 0, 0.10)",
+    "trend_up_low_vol": "rgba(46, 125, 50, 0.08)",
+    "trend_up_high_vol": "rgba(46, 125, 50, 0.16)",
+    "trend_down_low_vol": "rgba(198, 40, 40, 0.08)",
+    "trend_down_high_vol": "rgba(198, 40, 40, 0.16)",
+    "range_low_vol": "rgba(120, 120, 120, 0.06)",
+    "range_high_vol": "rgba(255, 160, 0, 0.12)",
 }
+"""Shading behind the price: green up-trends, red down-trends, grey calm ranges, amber choppy
+ones (darker when volatile); warm-up bars are not shaded."""
 
 
 def check_frame_path(raw: str, frames_dir: Path, blob: BlobFrames | None) -> str:

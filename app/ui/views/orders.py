@@ -19,6 +19,14 @@ __all__ = ["OPEN_STATUSES", "order_rows", "orders_calls", "render_orders"]
 STATUSES = ["", "new", "accepted", "partially_filled", "filled", "canceled", "rejected", "expired"]
 OPEN_STATUSES = {"new", "accepted", "partially_filled"}
 PAGE_SIZE = 200
+MONEY = st.column_config.NumberColumn(format="%.2f")
+ORDER_COLUMNS = {
+    "notional": MONEY,
+    "avg price": st.column_config.NumberColumn(format="%.4f"),
+    "qty": st.column_config.NumberColumn(format="%.6g"),
+    "filled": st.column_config.NumberColumn(format="%.6g"),
+    "id": st.column_config.NumberColumn(format="%d"),
+}
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -174,7 +182,13 @@ def render_orders(console: Console, source: DashboardSource, fetched: dict[str, 
         cols[2].metric("Filled", sum(1 for o in orders if o["status"] == "filled"))
         cols[3].metric("Notional", f"{total:,.2f}")
         if orders:
-            st.dataframe(coloured(table, "status"), hide_index=True, width="stretch", key="orders_table")
+            st.dataframe(
+                coloured(table, "status"),
+                hide_index=True,
+                width="stretch",
+                column_config=ORDER_COLUMNS,
+                key="orders_table",
+            )
             _detail(console, orders)
         else:
             st.info("No orders match these filters." if _any_filter() else "No orders yet.")

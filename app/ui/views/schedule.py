@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import pandas as pd
@@ -15,8 +16,19 @@ from app.ui.common import Console, coloured, panel_error, to_local
 __all__ = ["render_schedule", "schedule_calls", "schedule_rows"]
 
 
+def _asked_day() -> date | None:
+    """The date input's day, else ``?day=YYYY-MM-DD`` in the URL, else ``None`` (today)."""
+    chosen = st.session_state.get("schedule_day")
+    if isinstance(chosen, date):
+        return chosen
+    try:
+        return date.fromisoformat(str(st.query_params.get("day", "")))
+    except ValueError:
+        return None
+
+
 def schedule_calls(console: Console) -> dict[str, Callable[[], Any]]:
-    day = st.session_state.get("schedule_day")
+    day = _asked_day()
     return {"schedule": lambda: console.api.get("/schedule/day", day=day.isoformat() if day else None)}
 
 
