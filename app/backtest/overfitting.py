@@ -214,19 +214,30 @@ def probability_of_backtest_overfitting(returns: np.ndarray, *, splits: int = 16
     membership = np.zeros((len(chosen), splits), dtype=np.float64)
     membership[np.arange(len(chosen))[:, None], chosen] = 1.0
     counts = float(block * (splits // 2))
-    in_sharpe = _block_sharpe(membership @ sums, membership @ squares, counts)
-    out_sharpe = _block_sharpe((1.0 - membership) @ sums, (1.0 - membership) @ squares, counts)
-
-    best = np.argmax(in_sharpe, axis=1)
-    rows = np.arange(len(chosen))
-    best_out = out_sharpe[rows, best]
-    # Relative rank of the in-sample winner among the out-of-sample results, in (0, 1).
-    rank = (out_sharpe < best_out[:, None]).sum(axis=1) + 0.5 * (
-        (out_sharpe == best_out[:, None]).sum(axis=1) + 1
-    )
-    omega = rank / (trials + 1.0)
-    logits = np.log(omega / (1.0 - omega))
-    slope = float(np.polyfit(in_sharpe[rows, best], best_out, 1)[0]) if len(rows) > 1 else 0.0
+    total_sums = sums.sum(axis=0)
+    total_squares = squares.sum(axis=0)
+    logits = np.empty(len(chosen))
+    best_in = np.empty(len(chosen))
+    best_out = np.empty(len(chosen))
+    # Chunks of combinations keep the (combinations x trials) work arrays in cache.
+    step = max(1, 2_000_000 // trials)
+    for start in range(0, len(chosen), step):
+        part = membership[start : start + step]
+        in_sums = part @ sums
+        in_squares = part @ squares
+        in_sharpe = _block_sharpe(in_sums, in_squares, counts)
+        out_sharpe = _block_sharpe(total_sums - in_sums, total_squares - in_squares, counts)
+        best = np.argmax(in_sharpe, axis=1)
+        rows = np.arange(part.shape[0])
+        chosen_out = out_sharpe[rows, best]
+        # Relative rank of the in-sample winner among the out-of-sample results, in (0, 1).
+        below = (out_sharpe < chosen_out[:, None]).sum(axis=1)
+        ties = (out_sharpe == chosen_out[:, None]).sum(axis=1)
+        omega = (below + 0.5 * (ties + 1)) / (trials + 1.0)
+        logits[start : start + step] = np.log(omega / (1.0 - omega))
+        best_in[start : start + step] = in_sharpe[rows, best]
+        best_out[start : start + step] = chosen_out
+    slope = float(np.polyfit(best_in, best_out, 1)[0]) if len(chosen) > 1 else 0.0
     return PBOResult(
         probability=float(np.mean(logits <= 0.0)),
         logits=logits,

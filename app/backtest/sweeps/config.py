@@ -56,9 +56,11 @@ __all__ = [
     "ObjectiveConfig",
     "ParamDistribution",
     "ParamRange",
+    "PromotionConfig",
     "RiskConfig",
     "SearchConfig",
     "SweepConfig",
+    "WalkForwardConfig",
     "load_job_config",
     "load_sweep_config",
     "parse_sweep_config",
@@ -218,6 +220,34 @@ class ExecutionConfig(_Strict):
     )
 
 
+class WalkForwardConfig(_Strict):
+    """Walk-forward validation: choose on each train window, score on the next test window."""
+
+    folds: Annotated[int, Field(ge=1, le=50)] = 5
+    train_bars: Annotated[int, Field(ge=20, le=1_000_000)]
+    test_bars: Annotated[int, Field(ge=2, le=1_000_000)] | None = Field(
+        default=None, description="Bars per test window (default: equal shares after the first train window)."
+    )
+    layout: Literal["rolling", "anchored"] = "rolling"
+    gap: Annotated[int, Field(ge=0, le=10_000)] = 0
+
+
+class PromotionConfig(_Strict):
+    """When a sweep's best set is ``promotable`` (its numbers are recorded either way)."""
+
+    min_oos_deflated_sharpe: Annotated[float, Field(ge=0, lt=1)] = 0.95
+    pbo_splits: Annotated[int, Field(ge=2, le=20)] = 16
+    max_return_cells: Annotated[int, Field(ge=1_000, le=100_000_000)] = 25_000_000
+    """Bound on sets x bars of the per-set return matrix the statistics need (memory)."""
+
+    @field_validator("pbo_splits")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError(f"pbo_splits must be even, got {value}")
+        return value
+
+
 class SweepConfig(_Strict):
     """A validated sweep: data, strategy, parameter space, sizing, costs, objective."""
 
@@ -241,6 +271,8 @@ class SweepConfig(_Strict):
     objective: ObjectiveConfig = ObjectiveConfig()
     execution: ExecutionConfig = ExecutionConfig()
     leaderboard_size: Annotated[int, Field(ge=1)] | None = None
+    walk_forward: WalkForwardConfig | None = None
+    promotion: PromotionConfig = PromotionConfig()
 
     @field_validator("symbols")
     @classmethod

@@ -144,15 +144,20 @@ def rank_rows(rows: Sequence[dict[str, Any]], metric: str, maximize: bool) -> li
 def write_leaderboard(
     output_dir: Path, ranked: Sequence[dict[str, Any]], param_names: Sequence[str], limit: int | None = None
 ) -> Path:
-    """Write ``leaderboard.csv``: rank, symbol, set_id, one column per parameter and per metric."""
+    """Write ``leaderboard.csv``: rank, symbol, set_id, one column per parameter and per metric,
+    then the in-sample / out-of-sample columns of a walk-forward sweep when present."""
     metric_names: list[str] = []
+    validation_names: list[str] = []
     for row in ranked[:1]:
         metric_names = list((row.get("metrics") or {}).keys())
+        validation_names = list((row.get("validation") or {}).keys())
     path = output_dir / LEADERBOARD
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
-        writer.writerow(["rank", "symbol", "set_id", *param_names, *metric_names, "trades"])
+        writer.writerow(
+            ["rank", "symbol", "set_id", *param_names, *metric_names, "trades", *validation_names]
+        )
         for rank, row in enumerate(ranked[:limit] if limit else ranked, start=1):
             params, metrics = row.get("params") or {}, row.get("metrics") or {}
             writer.writerow(
@@ -163,6 +168,7 @@ def write_leaderboard(
                     *(params.get(p) for p in param_names),
                     *(_fmt(metrics.get(m)) for m in metric_names),
                     row.get("trades"),
+                    *(_fmt((row.get("validation") or {}).get(v)) for v in validation_names),
                 ]
             )
     tmp.replace(path)

@@ -45,6 +45,7 @@ from app.backtest.sweeps.outputs import (
     write_run_file,
 )
 from app.backtest.sweeps.progress import make_progress
+from app.backtest.sweeps.robustness import RobustnessReport, analyse_symbol
 from app.config import Settings, load_settings
 from app.errors import AiTraderError, ConfigError
 from app.risk.sizing import RiskConfig
@@ -78,6 +79,10 @@ class SweepResult:
     """``failed`` when the failed share of runs reached ``SWEEP_FAILURE_RATIO`` (default: all)."""
     errors: list[str] = field(default_factory=list)
     """The first distinct errors of failed runs."""
+    promotable: bool = False
+    """Whether the best set's out-of-sample deflated Sharpe cleared ``promotion.min_oos_deflated_sharpe``."""
+    robustness: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per symbol: deflated Sharpe, PBO, walk-forward (see :mod:`.robustness`)."""
 
     @property
     def succeeded(self) -> bool:
@@ -426,10 +431,17 @@ def run_sweep(
         writer.close()
     keys = [(symbol, s.set_id) for symbol in config.symbols for s in sets if (symbol, s.set_id) in results]
     ordered = [results[key] for key in keys]
-    writer.compact(keys)
     ranked = rank_rows(ordered, config.objective.metric, config.objective.maximize)
-    leaderboard = write_leaderboard(out, ranked, list(config.params), config.leaderboard_size)
     best = ranked[0] if ranked else None
+    robustness = _robustness(config, risk, ranked, markets, loader)
+    for report in robustness.values():
+        for set_id, values in report.per_set.items():
+            row = results[(report.symbol, set_id)]
+            row["validation"] = values
+    writer.remember(ordered)
+    writer.compact(keys)
+    leaderboard = write_leaderboard(out, ranked, list(config.params), config.leaderboard_size)
+    best_report = robustness.get(str(best["symbol"])) if best is not None else None
     frame_path = None
     if best is not None and write_frame:
         frame_path = _write_best_frame(config, settings, risk, best, markets.get(best["symbol"]), loader)
@@ -459,6 +471,9 @@ def run_sweep(
             "ok": ok,
             "failed": len(ordered) - ok,
             "best": best,
+            "promotable": bool(best_report is not None and best_report.promotable),
+            "promotion_reason": best_report.reason if best_report is not None else "no successful set",
+            "robustness": {symbol: report.as_dict() for symbol, report in robustness.items()},
             "frame_path": frame_path,
             "files": files,
         },
@@ -492,7 +507,47 @@ def run_sweep(
         files=files,
         status=status,
         errors=errors,
+        promotable=bool(best_report is not None and best_report.promotable),
+        robustness={symbol: report.as_dict() for symbol, report in robustness.items()},
     )
+
+
+def _robustness(
+    config: SweepConfig,
+    risk: RiskConfig,
+    ranked: Sequence[dict[str, Any]],
+    markets: Mapping[str, MarketArrays],
+    loader: MarketLoader,
+) -> dict[str, RobustnessReport]:
+    """Walk-forward and overfitting statistics per symbol (see :mod:`.robustness`).
+
+    A symbol whose statistics cannot be computed is reported with the reason, never silently
+    skipped; a configuration error (too many return cells, windows that do not fit) stops the
+    sweep as any other configuration error does.
+    """
+    reports: dict[str, RobustnessReport] = {}
+    for symbol in config.symbols:
+        rows = [row for row in ranked if row["symbol"] == symbol]
+        if not rows:
+            continue
+        try:
+            market = markets[symbol] if symbol in markets else loader(config, symbol)
+            reports[symbol] = analyse_symbol(config, market, risk, rows, str(rows[0]["set_id"]))
+        except ConfigError:
+            raise
+        except AiTraderError as exc:
+            log.error("sweep statistics failed", extra={"symbol": symbol, "error": str(exc)})
+            reports[symbol] = RobustnessReport(
+                symbol=symbol,
+                trials=len(rows),
+                in_sample={"deflated_sharpe": None, "error": str(exc)},
+                pbo={"probability": None, "error": str(exc)},
+                walk_forward=None,
+                promotable=False,
+                reason=f"statistics failed: {exc}",
+                per_set={},
+            )
+    return reports
 
 
 def first_errors(rows: Sequence[dict[str, Any]], limit: int = 3) -> list[str]:

@@ -205,14 +205,15 @@ def _unshare_works() -> bool:
 def test_two_members_share_partitions_stably(redis_url: str, tmp_path: Path, namespaces: str) -> None:
     if namespaces == "separate" and not _unshare_works():
         pytest.skip("unshare --pid needs root (or user namespaces) on this machine")
-    env = {**os.environ, "BUS_URL": redis_url, "BUS_LEASE_S": "1.5", "PYTHONPATH": str(REPO)}
+    # a lease long enough that a busy 2-core host never starves a renewal past it
+    env = {**os.environ, "BUS_URL": redis_url, "BUS_LEASE_S": "3", "PYTHONPATH": str(REPO)}
     outs = [tmp_path / "a.jsonl", tmp_path / "b.jsonl"]
     procs = [
         _owner_worker(outs[0], env, new_pid_namespace=False),
         _owner_worker(outs[1], env, new_pid_namespace=namespaces == "separate"),
     ]
     try:
-        time.sleep(6.0)  # start-up and a few lease periods to settle
+        time.sleep(9.0)  # start-up and a few lease periods to settle
         since = time.time()
         time.sleep(4.0)  # then watch: both keep their half, nobody evicts the other
         until = time.time()

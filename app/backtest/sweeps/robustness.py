@@ -1,0 +1,334 @@
+"""Is the sweep's winner an edge or the luckiest of its trials? Walk-forward and overfitting statistics.
+
+For one symbol, every successfully evaluated parameter set is replayed through the decision
+pipeline and the engine once, giving a (bars x sets) matrix of per-bar returns. Everything
+below is computed from that matrix, so the statistics see exactly the trades the leaderboard
+ranks:
+
+* **Deflated Sharpe ratio** of the in-sample winner, deflated by the number of trials and the
+  variance of their Sharpe ratios; the **minimum track record length** it would need.
+* **Probability of backtest overfitting** by combinatorially symmetric cross-validation.
+* **Walk-forward** (when the config has ``walk_forward``): on each train window the set with
+  the best objective is chosen, then scored on the following test window; the test windows'
+  returns of the chosen sets are stitched into one out-of-sample record with its own metrics
+  and deflated Sharpe ratio. The winner is ``promotable`` only when that out-of-sample DSR
+  reaches ``promotion.min_oos_deflated_sharpe``.
+* Per set, the Sharpe ratio before the first test window (in-sample) and over the test
+  windows (out-of-sample), side by side.
+
+Returns on bar ``t`` come from a run over the whole history, so indicators and priors at a
+window's first bar are already warmed up, exactly as in live trading; every decision is causal
+(``ai-trader strategy check``), so a train window's returns never use bars after it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from app.backtest.engine import EngineConfig, run_backtest
+from app.backtest.lookahead import check_strategy
+from app.backtest.overfitting import (
+    deflated_sharpe_ratio,
+    min_track_record_length,
+    probability_of_backtest_overfitting,
+    sharpe_stats,
+)
+from app.backtest.sweeps.config import SweepConfig
+from app.backtest.sweeps.evaluate import MarketArrays
+from app.backtest.sweeps.walkforward import WalkForwardPlan, plan_walk_forward, stitch_returns
+from app.decision.pipeline import decide
+from app.errors import ConfigError, InputError
+from app.risk.sizing import RiskConfig
+from app.strategies import get_strategy
+
+__all__ = ["RobustnessReport", "analyse_symbol", "set_returns", "window_scores"]
+
+RETURN_METRICS = ("total_return", "cagr", "sharpe", "sortino", "max_drawdown", "final_equity")
+"""Objectives a window can be scored by from returns alone; others fall back to ``sharpe``."""
+
+
+def set_returns(
+    config: SweepConfig,
+    market: MarketArrays,
+    risk: RiskConfig,
+    params: Sequence[dict[str, Any]],
+) -> np.ndarray:
+    """Per-bar returns (bars x sets) of each parameter set, replayed through decide + the engine."""
+    engine = EngineConfig(
+        fill=config.fill,
+        commission=config.costs.commission,
+        slippage_bps=config.costs.slippage_bps,
+        initial_cash=config.initial_cash,
+    )
+    n = len(market)
+    out = np.empty((n, len(params)))
+    for k, values in enumerate(params):
+        strategy = get_strategy(config.strategy, {**config.fixed_params, **values})
+        decisions = decide(market.bars, market.signals, market.regimes, strategy, risk)
+        equity = run_backtest(market.bars, decisions.target, engine).equity.to_numpy(dtype=np.float64)
+        previous = np.concatenate(([config.initial_cash], equity[:-1]))
+        out[:, k] = equity / previous - 1.0
+    return out
+
+
+def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> np.ndarray:
+    """Each column's ``metric`` over the rows of ``returns`` (a window of the matrix)."""
+    if returns.shape[0] == 0:
+        raise InputError("an empty window has no score")
+    growth = np.cumprod(1.0 + returns, axis=0)
+    if metric in ("total_return", "final_equity"):
+        return np.asarray(growth[-1] - 1.0)
+    if metric == "cagr":
+        years = returns.shape[0] / periods_per_year
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.where(growth[-1] > 0, growth[-1] ** (1.0 / years) - 1.0, -1.0))
+    if metric == "max_drawdown":
+        peak = np.maximum.accumulate(np.vstack([np.ones((1, returns.shape[1])), growth]), axis=0)[1:]
+        return np.asarray((growth / peak - 1.0).min(axis=0))
+    mean = returns.mean(axis=0)
+    if metric == "sortino":
+        downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2, axis=0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.where(downside > 0, mean / downside * math.sqrt(periods_per_year), 0.0))
+    std = returns.std(axis=0, ddof=1) if returns.shape[0] > 1 else np.zeros(returns.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(std > 0, mean / std * math.sqrt(periods_per_year), 0.0))
+
+
+def _per_period_sharpe(returns: np.ndarray) -> np.ndarray:
+    std = returns.std(axis=0, ddof=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(std > 0, returns.mean(axis=0) / std, 0.0))
+
+
+def _dsr(returns: np.ndarray, trials: int, trial_sharpes: np.ndarray) -> dict[str, Any]:
+    """Deflated Sharpe ratio and minimum track record length of one return series."""
+    try:
+        stats = sharpe_stats(returns)
+        variance = float(np.var(trial_sharpes, ddof=1)) if trial_sharpes.size > 1 else 0.0
+        dsr = deflated_sharpe_ratio(
+            stats.sharpe,
+            stats.observations,
+            trials=trials,
+            trial_sharpe_variance=variance,
+            skew=stats.skew,
+            kurtosis=stats.kurtosis,
+        )
+        min_trl = min_track_record_length(stats.sharpe, skew=stats.skew, kurtosis=stats.kurtosis)
+    except (ValueError, InputError) as exc:
+        return {"deflated_sharpe": None, "error": str(exc)}
+    return {
+        "deflated_sharpe": dsr,
+        "sharpe_per_period": stats.sharpe,
+        "observations": stats.observations,
+        "skew": stats.skew,
+        "kurtosis": stats.kurtosis,
+        "trials": trials,
+        "trial_sharpe_variance": variance,
+        "min_track_record_length": None if math.isinf(min_trl) else min_trl,
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class RobustnessReport:
+    """Statistics of one symbol's sweep (see the module docstring); JSON-ready via :meth:`as_dict`."""
+
+    symbol: str
+    trials: int
+    in_sample: dict[str, Any]
+    pbo: dict[str, Any]
+    walk_forward: dict[str, Any] | None
+    promotable: bool
+    reason: str
+    per_set: dict[str, dict[str, float | None]]
+    bias_check: dict[str, Any] | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "symbol": self.symbol,
+            "trials": self.trials,
+            "in_sample": self.in_sample,
+            "pbo": self.pbo,
+            "walk_forward": self.walk_forward,
+            "promotable": self.promotable,
+            "reason": self.reason,
+            "bias_check": self.bias_check,
+        }
+
+
+def _finite(value: float) -> float | None:
+    return float(value) if math.isfinite(value) else None
+
+
+def _walk_forward(
+    config: SweepConfig,
+    plan: WalkForwardPlan,
+    returns: np.ndarray,
+    set_ids: Sequence[str],
+    metric: str,
+    maximize: bool,
+    ppy: float,
+    trial_sharpes: np.ndarray,
+) -> dict[str, Any]:
+    folds = []
+    pieces = []
+    for fold in plan.folds:
+        scores = window_scores(returns[fold.train], metric, ppy)
+        scores = np.where(np.isfinite(scores), scores, -np.inf if maximize else np.inf)
+        chosen = int(np.argmax(scores) if maximize else np.argmin(scores))
+        test = returns[fold.test, chosen]
+        pieces.append(test)
+        folds.append(
+            {
+                "fold": fold.index,
+                "train": [fold.train_start, fold.train_stop],
+                "test": [fold.test_start, fold.test_stop],
+                "set_id": set_ids[chosen],
+                "train_score": _finite(float(scores[chosen])),
+                "test_score": _finite(float(window_scores(test[:, None], metric, ppy)[0])),
+            }
+        )
+    stitched = stitch_returns(plan, pieces)
+    oos = {
+        name: _finite(float(window_scores(stitched[:, None], name, ppy)[0])) for name in RETURN_METRICS[:5]
+    }
+    return {
+        "layout": plan.layout,
+        "folds": folds,
+        "oos_start": plan.oos_start,
+        "oos_bars": int(stitched.shape[0]),
+        "selection_metric": metric,
+        "oos": oos,
+        "oos_dsr": _dsr(stitched, len(set_ids), trial_sharpes),
+        "distinct_sets_chosen": len({f["set_id"] for f in folds}),
+    }
+
+
+def analyse_symbol(
+    config: SweepConfig,
+    market: MarketArrays,
+    risk: RiskConfig,
+    ok_rows: Sequence[dict[str, Any]],
+    best_set_id: str,
+) -> RobustnessReport:
+    """Walk-forward and overfitting statistics for one symbol's successfully evaluated sets.
+
+    Raises:
+        ConfigError: the return matrix would exceed ``promotion.max_return_cells``, or the data
+            is too short for the walk-forward windows.
+    """
+    promotion = config.promotion
+    bars = len(market)
+    trials = len(ok_rows)
+    if trials * bars > promotion.max_return_cells:
+        raise ConfigError(
+            f"sweep {config.name!r}: {trials:,} sets x {bars:,} bars = {trials * bars:,} return cells "
+            f"exceed promotion.max_return_cells ({promotion.max_return_cells:,}): narrow the grid or dates"
+        )
+    plan = None
+    if config.walk_forward is not None:
+        wf = config.walk_forward
+        try:
+            plan = plan_walk_forward(
+                bars,
+                folds=wf.folds,
+                train_bars=wf.train_bars,
+                test_bars=wf.test_bars,
+                layout=wf.layout,
+                gap=wf.gap,
+            )
+        except InputError as exc:
+            raise ConfigError(f"sweep {config.name!r}: walk_forward: {exc}") from None
+    set_ids = [str(row["set_id"]) for row in ok_rows]
+    returns = set_returns(config, market, risk, [dict(row["params"]) for row in ok_rows])
+    ppy = market.periods_per_year
+    metric = config.objective.metric if config.objective.metric in RETURN_METRICS else "sharpe"
+    maximize = config.objective.maximize if metric == config.objective.metric else True
+
+    sharpes = _per_period_sharpe(returns)
+    best = set_ids.index(best_set_id) if best_set_id in set_ids else int(np.argmax(sharpes))
+    in_sample = _dsr(returns[:, best], trials, sharpes)
+    in_sample["set_id"] = set_ids[best]
+    if trials >= 2:
+        splits = promotion.pbo_splits
+        while splits > 2 and bars // splits < 2:
+            splits -= 2
+        try:
+            result = probability_of_backtest_overfitting(returns, splits=splits)
+            pbo: dict[str, Any] = {
+                "probability": result.probability,
+                "splits": result.splits,
+                "combinations": result.combinations,
+                "degradation_slope": result.degradation_slope,
+            }
+        except ValueError as exc:
+            pbo = {"probability": None, "error": str(exc)}
+    else:
+        pbo = {"probability": None, "error": "one trial: nothing to overfit across"}
+
+    walk = None
+    per_set: dict[str, dict[str, float | None]] = {}
+    if plan is not None:
+        walk = _walk_forward(config, plan, returns, set_ids, metric, maximize, ppy, sharpes)
+        is_sharpe = window_scores(returns[: plan.oos_start], "sharpe", ppy)
+        oos_sharpe = window_scores(returns[plan.oos_start :], "sharpe", ppy)
+        is_return = window_scores(returns[: plan.oos_start], "total_return", ppy)
+        oos_return = window_scores(returns[plan.oos_start :], "total_return", ppy)
+        for k, set_id in enumerate(set_ids):
+            per_set[set_id] = {
+                "is_sharpe": _finite(float(is_sharpe[k])),
+                "oos_sharpe": _finite(float(oos_sharpe[k])),
+                "is_total_return": _finite(float(is_return[k])),
+                "oos_total_return": _finite(float(oos_return[k])),
+            }
+        dsr = walk["oos_dsr"].get("deflated_sharpe")
+        threshold = promotion.min_oos_deflated_sharpe
+        promotable = dsr is not None and dsr >= threshold
+        reason = (
+            f"out-of-sample deflated Sharpe {dsr:.3f} {'>=' if promotable else '<'} {threshold:.3f}"
+            if dsr is not None
+            else f"out-of-sample deflated Sharpe undefined: {walk['oos_dsr'].get('error')}"
+        )
+    else:
+        promotable = False
+        reason = "no out-of-sample record: the config has no walk_forward section"
+    bias = _bias_check(config, market, risk, dict(ok_rows[best]["params"]))
+    if bias is not None and not bias["ok"]:
+        promotable = False
+        reason = f"the strategy failed its bias check: {bias['summary']}"
+    return RobustnessReport(
+        symbol=market.symbol,
+        trials=trials,
+        in_sample=in_sample,
+        pbo=pbo,
+        walk_forward=walk,
+        promotable=promotable,
+        reason=reason,
+        per_set=per_set,
+        bias_check=bias,
+    )
+
+
+def _bias_check(
+    config: SweepConfig, market: MarketArrays, risk: RiskConfig, params: dict[str, Any]
+) -> dict[str, Any] | None:
+    """Look-ahead and recursive-bias replay of the winning set (``ai-trader strategy check``)."""
+    strategy = get_strategy(config.strategy, {**config.fixed_params, **params})
+    try:
+        result = check_strategy(strategy, market.bars, risk=risk, checks=6)
+    except InputError as exc:
+        return {"ok": None, "summary": f"not checked: {exc}"}
+    return {
+        "ok": result.ok,
+        "summary": result.summary(),
+        "warmup": result.warmup,
+        "divergences": [
+            {"kind": d.kind, "bar": d.bar, "timestamp": d.timestamp, "column": d.column}
+            for d in result.divergences
+        ],
+    }

@@ -1,0 +1,163 @@
+"""Walk-forward and overfitting statistics of a sweep, end to end and against hand computations."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from app.backtest.engine import EngineConfig, run_backtest
+from app.backtest.overfitting import deflated_sharpe_ratio, sharpe_stats
+from app.backtest.sweeps import parse_sweep_config, run_sweep
+from app.backtest.sweeps.evaluate import MarketArrays
+from app.backtest.sweeps.robustness import set_returns, window_scores
+from app.backtest.sweeps.walkforward import plan_walk_forward
+from app.config import Settings
+from app.decision.pipeline import decide
+from app.errors import ConfigError
+from app.risk.sizing import RiskConfig
+from app.strategies import get_strategy
+
+CONFIG = """\
+name: wf_sweep
+symbols: [GOOG]
+vendor: sample
+start: 2005-01-03
+end: 2013-03-01
+strategy: momentum
+params:
+  lookback: [5, 20, 60]
+  threshold: [0.0, 0.01, 0.03]
+costs: {commission: 0.001}
+allow_short: true
+initial_cash: 10000
+objective: {metric: sharpe}
+walk_forward: {folds: 4, train_bars: 400}
+promotion: {pbo_splits: 8}
+"""
+
+
+def test_set_returns_rebuild_each_sets_equity(goog: MarketArrays) -> None:
+    config = parse_sweep_config(CONFIG)
+    risk = RiskConfig(agent="all_in", allow_short=True)
+    returns = set_returns(config, goog, risk, [{"lookback": 20, "threshold": 0.01}])
+    strategy = get_strategy("momentum", {"lookback": 20, "threshold": 0.01})
+    decisions = decide(goog.bars, goog.signals, goog.regimes, strategy, risk)
+    engine = EngineConfig(commission=0.001, initial_cash=10_000)
+    equity = run_backtest(goog.bars, decisions.target, engine).equity.to_numpy()
+    np.testing.assert_allclose(10_000 * np.cumprod(1 + returns[:, 0]), equity, rtol=1e-12)
+
+
+def test_window_scores_match_direct_formulas() -> None:
+    rng = np.random.default_rng(1)
+    returns = rng.normal(0.0005, 0.01, (250, 3))
+    sharpe = window_scores(returns, "sharpe", 252.0)
+    expected = returns.mean(axis=0) / returns.std(axis=0, ddof=1) * math.sqrt(252)
+    np.testing.assert_allclose(sharpe, expected)
+    total = window_scores(returns, "total_return", 252.0)
+    np.testing.assert_allclose(total, np.prod(1 + returns, axis=0) - 1)
+    growth = np.cumprod(1 + returns[:, 0])
+    drawdown = np.min(growth / np.maximum.accumulate(np.concatenate(([1.0], growth)))[1:] - 1)
+    assert window_scores(returns, "max_drawdown", 252.0)[0] == pytest.approx(drawdown)
+
+
+def test_walk_forward_sweep_reports_in_and_out_of_sample_side_by_side(
+    settings: Settings, tmp_path: Path
+) -> None:
+    out = tmp_path / "wf"
+    result = run_sweep(parse_sweep_config(CONFIG), out, settings=settings, write_frame=False)
+    assert result.ok == 9
+    report = result.robustness["GOOG"]
+    walk = report["walk_forward"]
+    assert [fold["fold"] for fold in walk["folds"]] == [0, 1, 2, 3]
+    assert walk["oos_bars"] == sum(f["test"][1] - f["test"][0] for f in walk["folds"])
+    assert report["pbo"]["combinations"] == math.comb(8, 4)
+    assert 0.0 <= report["pbo"]["probability"] <= 1.0
+    assert 0.0 <= report["in_sample"]["deflated_sharpe"] <= 1.0
+    assert report["in_sample"]["trials"] == 9
+    dsr = walk["oos_dsr"]["deflated_sharpe"]
+    assert result.promotable == (dsr >= 0.95)
+    assert report["reason"].startswith("out-of-sample deflated Sharpe")
+    assert report["bias_check"]["ok"] is True
+
+    run = json.loads((out / "run.json").read_text())
+    assert run["promotable"] == result.promotable
+    assert run["robustness"]["GOOG"]["walk_forward"]["folds"] == walk["folds"]
+    rows = [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]
+    assert all(
+        set(row["validation"]) == {"is_sharpe", "oos_sharpe", "is_total_return", "oos_total_return"}
+        for row in rows
+    )
+    with (out / "leaderboard.csv").open() as fh:
+        header = next(csv.reader(fh))
+    assert header[-4:] == ["is_sharpe", "oos_sharpe", "is_total_return", "oos_total_return"]
+
+
+def test_fold_choice_and_oos_dsr_recomputed_by_hand(
+    goog: MarketArrays, settings: Settings, tmp_path: Path
+) -> None:
+    config = parse_sweep_config(CONFIG)
+    result = run_sweep(config, tmp_path / "wf", settings=settings, write_frame=False)
+    rows = [json.loads(line) for line in (tmp_path / "wf" / "summary.jsonl").read_text().splitlines()]
+    risk = RiskConfig(agent="all_in", allow_short=True)
+    returns = set_returns(config, goog, risk, [row["params"] for row in rows])
+    plan = plan_walk_forward(len(goog), folds=4, train_bars=400)
+    ppy = goog.periods_per_year
+    pieces = []
+    for fold, reported in zip(plan.folds, result.robustness["GOOG"]["walk_forward"]["folds"], strict=True):
+        scores = window_scores(returns[fold.train], "sharpe", ppy)
+        chosen = int(np.argmax(scores))
+        assert rows[chosen]["set_id"] == reported["set_id"]
+        pieces.append(returns[fold.test, chosen])
+    stitched = np.concatenate(pieces)
+    stats = sharpe_stats(stitched)
+    trial = returns.mean(axis=0) / returns.std(axis=0, ddof=1)
+    expected = deflated_sharpe_ratio(
+        stats.sharpe,
+        stats.observations,
+        trials=9,
+        trial_sharpe_variance=float(np.var(trial, ddof=1)),
+        skew=stats.skew,
+        kurtosis=stats.kurtosis,
+    )
+    got = result.robustness["GOOG"]["walk_forward"]["oos_dsr"]["deflated_sharpe"]
+    assert got == pytest.approx(expected, rel=1e-9)
+
+
+def test_without_walk_forward_nothing_is_promotable_and_windows_must_fit(
+    settings: Settings, tmp_path: Path
+) -> None:
+    plain = CONFIG.replace("walk_forward: {folds: 4, train_bars: 400}\n", "")
+    result = run_sweep(parse_sweep_config(plain), tmp_path / "plain", settings=settings, write_frame=False)
+    assert result.promotable is False
+    assert "no walk_forward" in result.robustness["GOOG"]["reason"]
+    assert result.robustness["GOOG"]["in_sample"]["deflated_sharpe"] is not None
+    too_long = CONFIG.replace("train_bars: 400", "train_bars: 5000")
+    with pytest.raises(ConfigError, match="walk_forward"):
+        run_sweep(parse_sweep_config(too_long), tmp_path / "long", settings=settings, write_frame=False)
+    too_big = CONFIG.replace(
+        "promotion: {pbo_splits: 8}", "promotion: {pbo_splits: 8, max_return_cells: 1000}"
+    )
+    with pytest.raises(ConfigError, match="max_return_cells"):
+        run_sweep(parse_sweep_config(too_big), tmp_path / "big", settings=settings, write_frame=False)
+    with pytest.raises(ConfigError, match="even"):
+        parse_sweep_config(CONFIG.replace("pbo_splits: 8", "pbo_splits: 7"))
+
+
+def test_a_strategy_that_fails_its_bias_check_is_never_promotable(settings: Settings, tmp_path: Path) -> None:
+    # sma_cross holds its side from the last cross, so on GOOG a history that starts later is
+    # flat until its first cross: the recursive check names the bar, and promotion is refused.
+    config = CONFIG.replace(
+        "strategy: momentum\nparams:\n  lookback: [5, 20, 60]\n  threshold: [0.0, 0.01, 0.03]",
+        "strategy: sma_cross\nparams:\n  fast: [5, 10]\n  slow: [30, 60]",
+    )
+    result = run_sweep(parse_sweep_config(config), tmp_path / "sma", settings=settings, write_frame=False)
+    report = result.robustness["GOOG"]
+    assert report["bias_check"]["ok"] is False
+    assert report["bias_check"]["divergences"][0]["kind"] == "recursive"
+    assert result.promotable is False
+    assert report["reason"].startswith("the strategy failed its bias check")
