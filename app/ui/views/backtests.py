@@ -12,7 +12,7 @@ import streamlit as st
 from app.ui.client import Outcome
 from app.ui.common import Console, coloured, panel_error, to_local
 
-__all__ = ["backtests_calls", "heatmap_frame", "job_rows", "render_backtests"]
+__all__ = ["backtests_calls", "heatmap_frame", "job_rows", "render_backtests", "robustness_rows"]
 
 JOB_STATES = ("queued", "dispatched", "running", "completed", "failed")
 
@@ -146,22 +146,57 @@ def _job_detail(console: Console, jobs: list[dict[str, Any]]) -> None:
             margin={"l": 40, "r": 10, "t": 40, "b": 40},
         )
         st.plotly_chart(figure, width="stretch", key="heatmap")
-    oos = [c for c in pd.DataFrame(board).columns if str(c).startswith("oos_")]
-    if oos:
-        frame = pd.DataFrame(board)
-        base = oos[0].removeprefix("oos_")
-        if base in frame.columns:
-            figure = go.Figure(
-                go.Scatter(x=frame[base], y=frame[oos[0]], mode="markers", text=frame["set_id"])
-            )
-            figure.update_layout(
-                title=f"in-sample vs out-of-sample {base}",
-                xaxis_title="in-sample",
-                yaxis_title="out-of-sample",
-            )
-            st.plotly_chart(figure, width="stretch", key="is_oos")
-    else:
-        st.caption("No out-of-sample figures in this sweep.")
+    _robustness(summary.get("robustness") or {})
+
+
+def robustness_rows(robustness: dict[str, Any]) -> pd.DataFrame:
+    """One row per symbol: trials, in-sample deflated Sharpe, PBO, out-of-sample figures, verdict."""
+    rows = []
+    for symbol, report in sorted(robustness.items()):
+        walk = report.get("walk_forward") or {}
+        oos = walk.get("oos") or {}
+        rows.append(
+            {
+                "symbol": symbol,
+                "trials": report.get("trials"),
+                "in-sample DSR": (report.get("in_sample") or {}).get("deflated_sharpe"),
+                "PBO": (report.get("pbo") or {}).get("probability"),
+                "OOS DSR": (walk.get("oos_dsr") or {}).get("deflated_sharpe"),
+                "OOS sharpe": oos.get("sharpe"),
+                "OOS total_return": oos.get("total_return"),
+                "promotable": bool(report.get("promotable")),
+                "reason": report.get("reason") or "",
+            }
+        )
+    columns = ["symbol", "trials", "in-sample DSR", "PBO", "OOS DSR", "OOS sharpe", "OOS total_return"]
+    return pd.DataFrame(rows, columns=[*columns, "promotable", "reason"])
+
+
+def _robustness(robustness: dict[str, Any]) -> None:
+    if not robustness:
+        st.caption("No in-sample / out-of-sample statistics in this sweep's run file.")
+        return
+    st.markdown("**In-sample vs out-of-sample**")
+    st.dataframe(robustness_rows(robustness), hide_index=True, width="stretch")
+    for symbol, report in sorted(robustness.items()):
+        folds = (report.get("walk_forward") or {}).get("folds") or []
+        if not folds:
+            continue
+        labels = [f"fold {f['fold']}" for f in folds]
+        figure = go.Figure(
+            [
+                go.Bar(name="in-sample (train)", x=labels, y=[f.get("train_score") for f in folds]),
+                go.Bar(name="out-of-sample (test)", x=labels, y=[f.get("test_score") for f in folds]),
+            ]
+        )
+        metric = (report.get("walk_forward") or {}).get("selection_metric", "score")
+        figure.update_layout(
+            barmode="group",
+            title=f"{symbol}: {metric} of each fold's chosen set",
+            height=320,
+            margin={"l": 40, "r": 10, "t": 40, "b": 30},
+        )
+        st.plotly_chart(figure, width="stretch", key=f"walk_forward_{symbol}")
 
 
 def render_backtests(console: Console, fetched: dict[str, Outcome]) -> None:

@@ -248,3 +248,23 @@ def test_kill_switch_state_unreadable_is_unknown_not_active(
     KillSwitchRepository(services.db).set(True, reason="maintenance", actor="ops")
     app = _run(monkeypatch, url, services.settings)
     assert 'data-state="HALTED"' in _banner(app) and "maintenance" in _banner(app)
+
+
+def test_the_operator_login_guards_every_page(
+    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from app.ui.auth import hash_password
+
+    services, url = platform
+    monkeypatch.setenv("UI_OPERATOR_PASSWORD_HASH", hash_password("s3cret"))
+    app = _run(monkeypatch, url, services.settings)
+    assert not [m for m in app.markdown if "trading-banner" in m.value]  # nothing before the login
+    assert not app.dataframe
+    app.text_input(key="login_password").input("wrong")
+    app.button[0].click().run()
+    assert [e.value for e in app.error] == ["Wrong password."]
+    assert not [m for m in app.markdown if "trading-banner" in m.value]
+    app.text_input(key="login_password").input("s3cret")
+    app.button[0].click().run()
+    assert not app.exception
+    assert 'data-state="ACTIVE"' in _banner(app)

@@ -193,3 +193,24 @@ def test_schedule_day_marks_past_jobs_due_and_future_pending(make_settings: Call
     statuses = {j.job: j.status for j in day.jobs}
     assert statuses["warm_up"] == "due" and statuses["intraday_refresh_1130"] == "pending"
     assert schedule_day(settings, date(2026, 11, 28), datetime(2026, 11, 28, tzinfo=UTC)).jobs == []
+
+
+def test_robustness_rows_show_in_and_out_of_sample_figures() -> None:
+    from app.ui.views.backtests import robustness_rows
+
+    report = {
+        "GOOG": {
+            "trials": 144,
+            "in_sample": {"deflated_sharpe": 0.91},
+            "pbo": {"probability": 0.25},
+            "walk_forward": {
+                "oos": {"sharpe": 0.4, "total_return": 0.12},
+                "oos_dsr": {"deflated_sharpe": 0.6},
+            },
+            "promotable": False,
+            "reason": "out-of-sample DSR 0.60 below 0.95",
+        }
+    }
+    row = robustness_rows(report).iloc[0]
+    assert (row["trials"], row["in-sample DSR"], row["PBO"], row["OOS DSR"]) == (144, 0.91, 0.25, 0.6)
+    assert (row["OOS sharpe"], row["OOS total_return"], row["promotable"]) == (0.4, 0.12, False)
