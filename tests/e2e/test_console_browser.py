@@ -312,8 +312,9 @@ def test_800px_layout_shows_the_key_columns_first(platform: Platform, browser: B
         _open(narrow, platform.ui, "orders")
         grid = narrow.locator('[data-testid="stDataFrame"]').first
         grid.wait_for(timeout=15_000)
-        headers = grid.locator("table tr").first.locator("th, td").all_text_contents()
-        shown = [h.strip() for h in headers if h.strip()]
+        header = grid.locator("table tr").first.locator("th")
+        header.first.wait_for(state="attached", timeout=15_000)
+        shown = [h.strip() for h in header.all_text_contents() if h.strip()]
         assert shown[:4] == ["symbol", "side", "status", "notional"], shown
         box = grid.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 800

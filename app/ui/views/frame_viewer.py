@@ -112,15 +112,15 @@ def _regime_spans(frame: pd.DataFrame) -> list[tuple[Any, Any, str]]:
 
 
 def frame_figure(frame: pd.DataFrame) -> go.Figure:
-    rows = 3 if "equity" in frame.columns else 2
-    titles = ["price", "prob and frac", "equity and drawdown"][:rows]
+    rows = 4 if "equity" in frame.columns else 2
+    titles = ["price (entries ▲, exits ▼, regime shading)", "prob and frac", "equity", "drawdown"][:rows]
     figure = make_subplots(
         rows=rows,
         cols=1,
         shared_xaxes=True,
         vertical_spacing=0.06,
         subplot_titles=titles,
-        specs=[[{}], [{}], [{"secondary_y": True}]][:rows],
+        row_heights=[0.4, 0.2, 0.2, 0.2][:rows],
     )
     figure.add_trace(go.Scatter(x=frame.index, y=frame["close"], name="close", line={"width": 1.4}), 1, 1)
     entries, exits = trade_marks(frame)
@@ -155,22 +155,19 @@ def frame_figure(frame: pd.DataFrame) -> go.Figure:
     for column in ("prob", "frac"):
         if column in frame.columns:
             figure.add_trace(go.Scatter(x=frame.index, y=frame[column], name=column, line={"width": 1}), 2, 1)
-    if rows == 3:
+    if rows == 4:
         equity = pd.to_numeric(frame["equity"], errors="coerce")
         drawdown = equity / equity.cummax() - 1
         figure.add_trace(go.Scatter(x=frame.index, y=equity, name="equity"), 3, 1)
         figure.add_trace(
-            go.Scatter(x=frame.index, y=drawdown, name="drawdown", fill="tozeroy", line={"width": 0.5}),
-            3,
-            1,
-            secondary_y=True,
+            go.Scatter(x=frame.index, y=drawdown, name="drawdown", fill="tozeroy", line={"width": 0.8}), 4, 1
         )
         low, high = float(equity.min()), float(equity.max())
         pad = (high - low) * 0.05 or abs(high) * 0.001 or 1.0
-        figure.update_yaxes(range=[low - pad, high + pad], row=3, col=1, secondary_y=False)
-        figure.update_yaxes(tickformat=".1%", row=3, col=1, secondary_y=True)
+        figure.update_yaxes(range=[low - pad, high + pad], row=3, col=1)  # fits the data, not from 0
+        figure.update_yaxes(tickformat=".1%", row=4, col=1)
     figure.update_yaxes(autorange=True, rangemode="normal", row=1, col=1)
-    figure.update_layout(height=720, margin={"l": 40, "r": 10, "t": 30, "b": 20}, legend={"orientation": "h"})
+    figure.update_layout(height=820, margin={"l": 40, "r": 10, "t": 30, "b": 20}, legend={"orientation": "h"})
     return figure
 
 

@@ -176,7 +176,7 @@ def test_frame_viewer_metrics_and_refusals(
     assert _metric(app, "Max drawdown") == "-1.78%"  # 992 / 1010 - 1
     assert _metric(app, "Trades") == "2"
     chart = json.loads(app.get("plotly_chart")[0].proto.spec)
-    equity_axis = chart["layout"]["yaxis3"]["range"]
+    equity_axis = chart["layout"]["yaxis3"]["range"]  # the third row: equity
     assert 980 < equity_axis[0] < 992 and 1010 < equity_axis[1] < 1020  # fits the data, not from 0
     app.selectbox(key="frame_choice").select(0).run()
     for bad, words in [
