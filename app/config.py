@@ -327,6 +327,17 @@ class Settings(BaseSettings):
     SCHEDULE_RETRAIN_CONFIG: Path | None = Field(
         default=None, description="Sweep config the 17:30 retrain runs; unset: retrain disabled."
     )
+    MODEL_MIN_BRIER_IMPROVEMENT: float = Field(
+        default=0.005,
+        ge=0.0,
+        lt=1.0,
+        description="Relative Brier-score improvement over the Beta prior (out of sample) a model "
+        "needs to be promoted (0.005 = 0.5 %).",
+    )
+    MODEL_ESTIMATOR: Literal["hgb", "logistic"] = Field(
+        default="hgb",
+        description="Classifier the retrain fits: gradient-boosted trees or logistic regression.",
+    )
 
     @field_validator(
         "DATABASE_URL",

@@ -37,17 +37,22 @@ class PurgedKFold:
             raise InputError(f"horizon and embargo must be >= 0, got {self.horizon}, {self.embargo}")
 
     def split(self, rows: np.ndarray) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """Yield (train, test) positions into ``rows``, the samples' increasing bar indices.
+        """Yield (train, test) positions into ``rows``, the samples' bar indices in time order.
+
+        Several samples may share a bar (one per symbol on a shared calendar); a sample on the
+        same bar as a test sample is never trained on.
 
         Raises:
-            InputError: ``rows`` is not increasing or has fewer samples than folds.
+            InputError: ``rows`` decreases somewhere or has fewer samples than folds.
         """
         bars = np.asarray(rows, dtype=np.int64)
         n = bars.shape[0]
         if n < self.folds:
             raise InputError(f"{n} samples are too few for {self.folds} folds")
-        if n > 1 and not bool(np.all(np.diff(bars) > 0)):
-            raise InputError("sample rows must be strictly increasing bar indices")
+        if n > 1 and not bool(np.all(np.diff(bars) >= 0)):
+            raise InputError(
+                "sample rows must be non-decreasing bar indices (several symbols may share a bar)"
+            )
         edges = np.linspace(0, n, self.folds + 1).astype(np.int64)
         positions = np.arange(n)
         for fold in range(self.folds):

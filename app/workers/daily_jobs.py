@@ -7,7 +7,9 @@
 * ``warm_up`` runs every strategy's decision pipeline once so compiled kernels are loaded;
 * intraday refreshes route each watchlist symbol through the router (publish / execute as
   ``SCHEDULE_PUBLISH_ORDERS`` / ``SCHEDULE_EXECUTE_ORDERS`` say; the kill switch still guards);
-* ``retrain`` runs the sweep in ``SCHEDULE_RETRAIN_CONFIG``;
+* ``retrain`` runs the (walk-forward) sweep in ``SCHEDULE_RETRAIN_CONFIG``, promotes its best set
+  only when the sweep says it is promotable, then fits, registers and decides on a
+  win-probability model (:mod:`app.workers.retrain`);
 * ``reports`` summarises the session's orders, fills and kill-switch state.
 """
 
@@ -212,11 +214,40 @@ class DailyJobs:
         config = self.settings.SCHEDULE_RETRAIN_CONFIG
         if config is None:
             raise InputError("retrain is disabled: SCHEDULE_RETRAIN_CONFIG is not set")
+        from app.backtest.sweeps.config import load_sweep_config
+        from app.backtest.sweeps.runner import dal_loader
+        from app.models.params import champion_parameters, record_parameters
+        from app.models.registry import ModelRegistry, PromotionPolicy
+        from app.models.training import TrainingConfig
+        from app.workers.retrain import retrain_model
+
         out = self.settings.ARTIFACTS_DIR / "daily" / session.isoformat() / "retrain"
-        result = run_sweep(config, out, settings=self.settings)
+        sweep_config = load_sweep_config(config)
+        result = run_sweep(sweep_config, out, settings=self.settings)
         if not result.succeeded:
             first = "; ".join(result.errors) or "no error recorded"
             raise RetrainFailed(f"retrain sweep failed: {result.failed} of {result.total} runs; {first}")
+        now = datetime.now(UTC)
+        blob = self.services.blob
+        container = self.settings.BLOB_CONTAINER_MODELS
+        run = json.loads((result.output_dir / "run.json").read_text(encoding="utf-8"))
+        params_decision = record_parameters(blob, sweep_config.strategy, run, now=now, container=container)
+        champion = champion_parameters(blob, sweep_config.strategy, container)
+        params = (champion or {}).get("params") or (result.best or {}).get("params") or {}
+        loader = dal_loader(self.settings)
+        markets = [loader(sweep_config, symbol) for symbol in sweep_config.symbols]
+        try:
+            model = retrain_model(
+                sweep_config,
+                params,
+                markets,
+                ModelRegistry(blob, container),
+                policy=PromotionPolicy(min_brier_improvement=self.settings.MODEL_MIN_BRIER_IMPROVEMENT),
+                training=TrainingConfig(estimator=self.settings.MODEL_ESTIMATOR),
+                now=now,
+            )
+        except InputError as exc:
+            model = {"promoted": False, "reason": f"no model fitted: {exc}"}
         return {
             "status": "ok" if result.failed == 0 else "partial",
             "output_dir": str(result.output_dir),
@@ -224,6 +255,9 @@ class DailyJobs:
             "failed": result.failed,
             "best": result.best,
             "frame_path": result.frame_path,
+            "sweep_promotable": result.promotable,
+            "parameters": params_decision,
+            "model": model,
         }
 
     def reports(self, session: date) -> dict[str, Any]:

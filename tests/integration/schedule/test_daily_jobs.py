@@ -87,3 +87,61 @@ def test_retrain_runs_the_configured_sweep(make_settings: Callable[..., Settings
     assert report["count"] == 3230
     assert (Path(report["output_dir"]) / "summary.jsonl").exists()
     assert report["best"]["params"]["fast"] < report["best"]["params"]["slow"]
+
+
+RETRAIN_CONFIG = """\
+name: retrain_momentum
+symbols: [AAPL, MSFT]
+vendor: synthetic
+interval: 1Day
+start: 2016-01-04
+end: 2023-12-29
+strategy: momentum
+params:
+  lookback: [5, 20, 60]
+  threshold: [0.0, 0.01]
+risk: {agent: all_in}
+allow_short: true
+objective: {metric: sharpe}
+walk_forward: {folds: 5, train_bars: 500}
+promotion: {min_oos_deflated_sharpe: 0.5, pbo_splits: 8}
+"""
+
+
+def test_retrain_decides_parameters_and_a_model_with_their_numbers(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    from app.models.params import champion_parameters
+    from app.models.registry import ModelRegistry
+
+    config = tmp_path / "retrain.yaml"
+    config.write_text(RETRAIN_CONFIG)
+    services = Services(make_settings(SCHEDULE_RETRAIN_CONFIG=config, MODEL_ESTIMATOR="logistic"))
+    services.db.upgrade()
+    try:
+        summary = DailyJobs(services).run("retrain", SESSION)
+        report = json.loads(Path(summary["output"]).read_text())
+        blob = services.blob
+        registry = ModelRegistry(blob, "trader-models")
+        parameters = report["parameters"]
+        model = report["model"]
+        champion = champion_parameters(blob, "momentum")
+        versions = registry.versions("momentum")
+        decisions = registry.decisions("momentum")
+    finally:
+        services.close()
+    assert report["count"] == 12  # 6 sets x 2 symbols
+    # The parameter decision follows the sweep's own verdict, and records its reason either way.
+    assert parameters["promoted"] == report["sweep_promotable"]
+    assert parameters["reason"]
+    if parameters["promoted"]:
+        assert champion is not None and champion["params"] == report["best"]["params"]
+    else:
+        assert champion is None
+    # A model was fitted on both symbols, registered, and decided on with its numbers.
+    assert model["version"] in versions
+    assert model["samples"] > 1_000
+    assert {"brier", "log_loss", "ece"} <= set(model["model"]) and {"brier"} <= set(model["prior"])
+    assert [d.version for d in decisions] == [model["version"]]
+    assert decisions[0].promoted == model["promoted"]
+    assert (registry.champion_version("momentum") == model["version"]) == model["promoted"]

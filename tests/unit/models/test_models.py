@@ -105,8 +105,12 @@ def test_purged_folds_refuse_bad_input() -> None:
         PurgedKFold(folds=1)
     with pytest.raises(InputError, match="too few"):
         list(PurgedKFold(folds=5).split(np.arange(3)))
-    with pytest.raises(InputError, match="increasing"):
+    with pytest.raises(InputError, match="non-decreasing"):
         list(PurgedKFold(folds=2).split(np.array([0, 2, 1, 3])))
+    # several symbols on one bar: a sample sharing a bar with the test fold is not trained on
+    shared = np.array([0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5])
+    for train_idx, test_idx in PurgedKFold(folds=3, horizon=1, embargo=0).split(shared):
+        assert not set(shared[train_idx]) & set(shared[test_idx])
 
 
 def test_scores_match_scikit_learn_and_a_hand_computed_ece() -> None:
