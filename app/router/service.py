@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+from concurrent.futures import ThreadPoolExecutor
 from functools import cached_property
 
 from app.bus.ports import Bus
 from app.config import Settings
 from app.dal import MarketData
 from app.domain.intervals import get_interval
-from app.errors import InputError
+from app.errors import AiTraderError, InputError
 from app.execution.factory import create_broker
 from app.execution.ports import Broker
 from app.risk.guard import GuardLimits, OrderGuard
 from app.risk.sizing import RiskConfig
 from app.router.graph import compiled_graph, run_router
 from app.router.offline import OfflineBars
+from app.router.run_records import record_run
 from app.router.schemas import RouterRunRequest, RouterRunResult
 from app.router.state import RouterContext
 from app.services.container import Services
@@ -23,6 +26,8 @@ from app.storage.repositories.guard import GuardRepository
 from app.validation import check_date_range, estimate_bars
 
 __all__ = ["RouterService", "check_router_window", "router_risk_config"]
+
+log = logging.getLogger(__name__)
 
 
 def check_router_window(request: RouterRunRequest, max_bars: int) -> int:
@@ -52,6 +57,7 @@ class RouterService:
         self.services = services
         self._broker: Broker | None = None
         self._lock = threading.Lock()
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-run-record")
         compiled_graph()  # compile at start-up, not on the first request
 
     @cached_property
@@ -85,8 +91,18 @@ class RouterService:
                 any bar is fetched or built).
         """
         check_router_window(request, self.services.settings.ROUTER_MAX_BARS)
-        return run_router(request, self.context)
+        result = run_router(request, self.context)
+        if result.intent is not None:  # kept for the order's detail; off the request's path
+            self._recorder.submit(self._record, result)
+        return result
+
+    def _record(self, result: RouterRunResult) -> None:
+        try:
+            record_run(self.services.blob, self.services.settings.BLOB_CONTAINER_DATA, result)
+        except AiTraderError as exc:
+            log.warning("router run %s not recorded: %s", result.run_id, exc, extra={"run_id": result.run_id})
 
     def close(self) -> None:
+        self._recorder.shutdown(wait=True)
         if self._broker is not None:
             self._broker.close()

@@ -219,6 +219,17 @@ def test_orders_page_numbers_equal_the_apis(platform: Platform, page: Page) -> N
         assert order["symbol"] in grid and f"{float(order['notional']):.2f}" in grid
     _choose(page, "Order detail", f"#{orders[0]['id']}")
     page.get_by_text(orders[0]["client_order_id"]).wait_for(timeout=15_000)
+    run = platform.get(f"/orders/{orders[0]['id']}/run")
+    assert "order:executed" in run["events"]
+    page.get_by_text("Router run").wait_for(timeout=15_000)
+    deadline = time.monotonic() + 15
+    while True:
+        grids = page.locator('[data-testid="stDataFrame"] table')
+        shown = " ".join(grids.nth(i).inner_text() for i in range(grids.count()))
+        if all(event in shown for event in run["events"]):
+            break
+        assert time.monotonic() < deadline, (shown, run["events"])
+        page.wait_for_timeout(200)
     _shot(page, "orders")
 
 

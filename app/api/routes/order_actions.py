@@ -1,4 +1,4 @@
-"""``POST /orders/{ref}/cancel``: cancel a working order at the broker and record the outcome.
+"""``POST /orders/{ref}/cancel`` and ``GET /orders/{ref}/run``: act on one order, and its router run.
 
 Only an order the history shows as working (``new``, ``accepted``, ``partially_filled``) can be
 cancelled; any other is a 409 naming its status. The cancel goes to the configured broker
@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import uuid
 from datetime import UTC
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
 from pydantic import BaseModel, ConfigDict, Field
@@ -19,12 +19,13 @@ from starlette.concurrency import run_in_threadpool
 
 from app.api.routes.orders import FillOut, OrderWithFills, _order
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
-from app.errors import OrderRejected
+from app.errors import NotFoundError, OrderRejected
 from app.execution.factory import create_broker
+from app.router.run_records import read_order_run
 from app.services.container import Services
 from app.storage.repositories.orders import OrderDetail, OrdersRepository, SourcedOrderEvent
 
-__all__ = ["CancelRequest", "router"]
+__all__ = ["CancelRequest", "RouterRunRecord", "router"]
 
 log = logging.getLogger("app.api.orders")
 
@@ -102,3 +103,44 @@ async def cancel(
     """Cancel a working order at the broker; the order as recorded afterwards (with its fills)."""
     services: Services = request.app.state.services
     return await run_in_threadpool(cancel_order, services, ref, body)
+
+
+class RouterRunRecord(BaseModel):
+    """The newest router run that moved an order: its events in order, guard verdict, timings."""
+
+    run_id: str
+    client_order_id: str | None
+    symbol: str
+    strategy: str
+    vendor: str | None = None
+    bars: int | None = None
+    signal_bar_time: str | None = None
+    regime: str | None = None
+    events: list[str]
+    prob: float | None = None
+    frac: float | None = None
+    notional: float | None = None
+    guard: dict[str, Any] | None = None
+    published: bool
+    executed: bool
+    fallback_reason: str | None = None
+    total_ms: float | None = None
+    recorded_at: str
+
+
+def order_run(services: Services, ref: str) -> RouterRunRecord:
+    detail = OrdersRepository(services.db).get_order(ref)
+    found = read_order_run(services.blob, services.settings.BLOB_CONTAINER_DATA, detail.order.client_order_id)
+    if found is None:
+        raise NotFoundError(f"no router run is recorded for order {detail.order.id}")
+    return RouterRunRecord.model_validate(found)
+
+
+@router.get("/orders/{ref}/run")
+async def get_order_run(
+    request: Request,
+    ref: Annotated[str, Path(min_length=1, max_length=128, description="Numeric id or client_order_id.")],
+) -> RouterRunRecord:
+    """The router run that produced (or last executed) the order, as recorded by the router."""
+    services: Services = request.app.state.services
+    return await run_in_threadpool(order_run, services, ref)

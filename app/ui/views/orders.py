@@ -121,7 +121,13 @@ def _detail(console: Console, orders: list[dict[str, Any]]) -> None:
     )
     if chosen is None:
         return
-    outcome = console.fetch({"detail": lambda: console.api.get(f"/orders/{chosen}")})["detail"]
+    fetched = console.fetch(
+        {
+            "detail": lambda: console.api.get(f"/orders/{chosen}"),
+            "run": lambda: console.api.get(f"/orders/{chosen}/run"),
+        }
+    )
+    outcome = fetched["detail"]
     if not outcome.ok:
         panel_error("order detail", outcome)
         return
@@ -144,8 +150,33 @@ def _detail(console: Console, orders: list[dict[str, Any]]) -> None:
         st.dataframe(fill_rows(fills, console.tz), hide_index=True, width="stretch")
     else:
         st.caption("No fills for this order.")
+    _router_run(console, fetched["run"])
     if order["status"] in OPEN_STATUSES:
         _cancel(console, order)
+
+
+def _router_run(console: Console, outcome: Outcome) -> None:
+    st.markdown("**Router run**")
+    if not outcome.ok:
+        if "no router run is recorded" in str(outcome.error):
+            st.caption("No router run is recorded for this order.")
+        else:
+            panel_error("router run", outcome)
+        return
+    run = outcome.value
+    guard = run.get("guard") or {}
+    verdict = "passed" if guard.get("allowed") else f"tripped: {guard.get('reason')}" if guard else "-"
+    st.caption(
+        f"run `{run['run_id'][:12]}` · {run['strategy']} on {run['symbol']}"
+        f" · regime {run.get('regime') or '-'}"
+        f" · prob {run.get('prob') or '-'} · frac {run.get('frac') or '-'} · guard {verdict}"
+        f" · {run.get('total_ms') or 0:.0f} ms · recorded {to_local(run['recorded_at'], console.tz)}"
+    )
+    st.dataframe(
+        pd.DataFrame({"step": range(1, len(run["events"]) + 1), "event": run["events"]}),
+        hide_index=True,
+        width="stretch",
+    )
 
 
 def _cancel(console: Console, order: dict[str, Any]) -> None:

@@ -173,3 +173,41 @@ def test_cancel_a_working_order_at_the_broker(make_settings: Callable[..., Setti
             assert refused.status_code == 409
             assert "is filled" in json.dumps(refused.json())
             assert client.post("/orders/999999/cancel", json={"reason": "x"}).status_code == 404
+
+
+def test_an_orders_router_run_is_served_once_recorded(api: tuple[Services, httpx.Client]) -> None:
+    from app.router.run_records import record_run
+    from app.router.schemas import RouterRunResult
+    from tests.factories import filled_order
+
+    services, client = api
+    order = record_filled_order(services.db)
+    assert client.get(f"/orders/{order.client_order_id}/run").status_code == 404
+    result = RouterRunResult(
+        run_id="run-42",
+        symbol="AAPL",
+        strategy="breakout",
+        vendor="synthetic",
+        bars=492,
+        latest_bar_time=None,
+        signal_bar_time=None,
+        regime="trend_up_low_vol",
+        events=["ingest:synthetic", "guard:passed", "order:executed", "broker:simulated:filled"],
+        intent=filled_order(),
+        prob=0.58,
+        payoff=1.2,
+        frac=0.03,
+        notional=556.5,
+        guard=None,
+        published=True,
+        executed=True,
+        execution=None,
+        fallback_reason=None,
+        timings_ms={},
+        total_ms=12.5,
+    )
+    assert record_run(services.blob, services.settings.BLOB_CONTAINER_DATA, result)
+    run = client.get(f"/orders/{order.client_order_id}/run").json()
+    assert run["run_id"] == "run-42" and run["events"][-1] == "broker:simulated:filled"
+    order_id = client.get(f"/orders/{order.client_order_id}").json()["id"]
+    assert client.get(f"/orders/{order_id}/run").json()["events"] == result.events

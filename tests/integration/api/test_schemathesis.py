@@ -31,7 +31,7 @@ from tests.servers import free_port
 
 TOKEN = "schemathesis-token"
 MAX_EXAMPLES = 15
-"""Examples per operation and token mode: 21 operations x 2 modes x 15 = 630 requests (about 90 s)."""
+"""Examples per operation and token mode: 22 operations x 2 modes x 15 = 660 requests (about 90 s)."""
 VENDOR_URLS = (
     "ALPACA_DATA_BASE_URL",
     "ALPHAVANTAGE_BASE_URL",
@@ -111,9 +111,9 @@ def _fuzz(operation: APIOperation, headers: dict[str, str]) -> None:
 
 def test_every_operation_is_covered(api_app: FastAPI) -> None:
     operations = {(op.method.upper(), op.path) for op in _operations(api_app)}
-    # 13 + the console's 8: status, risk history and limits, schedule day, backtest runs,
-    # sweep overview and configs, order cancel
-    assert len(operations) == 21
+    # 13 + the console's 9: status, risk history and limits, schedule day, backtest runs,
+    # sweep overview and configs, order cancel, order router run
+    assert len(operations) == 22
     assert ("POST", "/router/run") in operations and ("GET", "/orders/{ref}") in operations
 
 

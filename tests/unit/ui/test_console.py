@@ -214,3 +214,12 @@ def test_robustness_rows_show_in_and_out_of_sample_figures() -> None:
     row = robustness_rows(report).iloc[0]
     assert (row["trials"], row["in-sample DSR"], row["PBO"], row["OOS DSR"]) == (144, 0.91, 0.25, 0.6)
     assert (row["OOS sharpe"], row["OOS total_return"], row["promotable"]) == (0.4, 0.12, False)
+
+
+def test_router_run_records_are_keyed_by_a_safe_order_id() -> None:
+    from app.router.run_records import run_key
+
+    assert run_key("rt-breakout-AAPL-20261006T0000-sell-a81550fa") == (
+        "router-runs/orders/rt-breakout-AAPL-20261006T0000-sell-a81550fa.json"
+    )
+    assert run_key("../x/y") == "router-runs/orders/.._x_y.json"  # no folder escapes the prefix
