@@ -169,14 +169,19 @@ def _router_run(console: Console, outcome: Outcome) -> None:
     st.caption(
         f"run `{run['run_id'][:12]}` · {run['strategy']} on {run['symbol']}"
         f" · regime {run.get('regime') or '-'}"
-        f" · prob {run.get('prob') or '-'} · frac {run.get('frac') or '-'} · guard {verdict}"
+        f" · prob {_num(run.get('prob'), 3)} · frac {_num(run.get('frac'), 4)} · guard {verdict}"
         f" · {run.get('total_ms') or 0:.0f} ms · recorded {to_local(run['recorded_at'], console.tz)}"
     )
     st.dataframe(
         pd.DataFrame({"step": range(1, len(run["events"]) + 1), "event": run["events"]}),
         hide_index=True,
         width="stretch",
+        height=min(600, 36 * (len(run["events"]) + 1) + 4),
     )
+
+
+def _num(value: Any, places: int) -> str:
+    return f"{float(value):.{places}f}" if isinstance(value, int | float) else "-"
 
 
 def _cancel(console: Console, order: dict[str, Any]) -> None:
