@@ -47,6 +47,9 @@ ensure_system_packages() {
   compgen -G "/usr/lib/postgresql/*/bin/initdb" >/dev/null || command -v initdb >/dev/null 2>&1 || queue_apt postgresql
   command -v chromium >/dev/null 2>&1 || queue_apt chromium chromium-driver
   command -v npm >/dev/null 2>&1 || queue_apt nodejs npm
+  # tests/integration/deploy/test_image.py builds the image's virtualenv from Debian's python3,
+  # which an unprivileged user can run (an interpreter under /root is out of its reach)
+  /usr/bin/python3 -c 'import ensurepip, venv' >/dev/null 2>&1 || queue_apt python3-venv
   if [ ${#need_apt[@]} -gt 0 ]; then
     apt_install "${need_apt[@]}"
   fi

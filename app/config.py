@@ -250,6 +250,45 @@ class Settings(BaseSettings):
     SIM_INITIAL_CASH: Annotated[Decimal, Field(gt=0, le=10**12, allow_inf_nan=False)] = Field(
         default=Decimal(100_000), description="Simulated broker: cash the paper account starts with."
     )
+    ALPACA_STREAM_URL: str | None = Field(
+        default=None,
+        description="Alpaca trade_updates websocket (ws:// or wss://); unset: <trading base URL>/stream "
+        "with the scheme made ws/wss.",
+    )
+    VENUE_HEARTBEAT_S: Annotated[float, Field(gt=0, le=300)] = Field(
+        default=10.0,
+        description="Venue stream: ping the venue after this long without a frame; also how often "
+        "the worker reports its status.",
+    )
+    VENUE_MAX_FRAME_AGE_S: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=30.0,
+        description="Venue stream: no frame and no answered ping for this long means the stream is "
+        "dead: reconnect and catch up.",
+    )
+    VENUE_RECONNECT_INITIAL_S: Annotated[float, Field(gt=0, le=60)] = Field(
+        default=1.0, description="Venue stream: first reconnect back-off (doubles per failure, plus jitter)."
+    )
+    VENUE_RECONNECT_MAX_S: Annotated[float, Field(gt=0, le=600)] = Field(
+        default=60.0, description="Venue stream: longest wait between two reconnect attempts."
+    )
+    VENUE_RECONNECT_MAX_ATTEMPTS: Annotated[int, Field(ge=1, le=10_000)] = Field(
+        default=30,
+        description="Venue stream: consecutive failed connects after which the worker stops (exit 1) "
+        "so its supervisor restarts it and alerts.",
+    )
+    VENUE_CATCHUP_OVERLAP_S: Annotated[float, Field(ge=0, le=3600)] = Field(
+        default=60.0,
+        description="Venue catch-up: how far before the last update it saw it lists orders and fills again.",
+    )
+    VENUE_CATCHUP_LOOKBACK_H: Annotated[float, Field(gt=0, le=24 * 90)] = Field(
+        default=24.0,
+        description="Venue catch-up on a fresh start: hours of orders and fills it lists (open orders "
+        "of any age are always listed).",
+    )
+    VENUE_SWEEP_INTERVAL_S: Annotated[float, Field(gt=0, le=3600)] = Field(
+        default=60.0,
+        description="How often the venue worker expires orders past their time in force.",
+    )
 
     # --- risk -------------------------------------------------------------------------
     RISK_MAX_POSITION_FRACTION: Fraction = Field(
@@ -404,6 +443,12 @@ class Settings(BaseSettings):
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
         checked = _check_url(value, ("http", "https"))
+        return checked.rstrip("/") if checked else checked
+
+    @field_validator("ALPACA_STREAM_URL")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        checked = _check_url(value, ("ws", "wss"))
         return checked.rstrip("/") if checked else checked
 
     @field_validator("SCHEDULE_TIMEZONE")

@@ -28,13 +28,13 @@ from typing import Any
 
 import psycopg
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus
 from app.config import Settings
 from app.domain.orders import OrderEvent
 from app.storage.db import Database
 from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
-from bench.report import write_section
+from bench.report import Goal, Section
 from tests import servers
 from tests.integration.orders.scenario import Scenario, build
 
@@ -51,7 +51,7 @@ def _settings(root: Path, **values: Any) -> Settings:
 
 
 def _consumer_rate(settings: Settings, database_url: str, scenario: Scenario) -> float:
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     for start in range(0, len(scenario.envelopes), 5000):
         bus.publish(HUB, scenario.envelopes[start : start + 5000])
     database = Database(database_url)
@@ -198,7 +198,7 @@ def _fresh_pg(port: int) -> str:
     return f"postgresql://postgres@127.0.0.1:{port}/{name}"
 
 
-def main() -> None:
+def run(quick: bool = False) -> Section:
     results: list[tuple[str, float, float, float]] = []
     scenario = build(EVENTS, seed=1)
     # The generated events are harness data: keep them out of the collector's scans, for
@@ -222,8 +222,6 @@ def main() -> None:
             results.append(("Redis Streams + PostgreSQL", rate_pg, raw_pg, 5_000))
             print(f"redis+postgresql: {rate_pg:,.0f} events/s (raw psycopg {raw_pg:,.0f} events/s)")
     lines = [
-        "## Order consumer",
-        "",
         f"{len(scenario.envelopes):,} `exec.orders` events ({len(scenario.expected):,} orders, "
         f"{scenario.fill_count:,} fills, partial fills, redelivered and late reports), batches of {BATCH}."
         " ai-trader = bus read + envelope/OrderEvent validation + one-transaction upsert "
@@ -239,8 +237,20 @@ def main() -> None:
     for name, rate, raw, goal in results:
         verdict = "met" if rate >= goal else "missed"
         lines.append(f"| {name} | {rate:,.0f} | {raw:,.0f} | {rate / raw:.2f} | {goal:,} ({verdict}) |")
-    write_section("order_consumer", "\n".join(lines))
+    return Section(
+        name="order_consumer",
+        title="Order consumer",
+        body="\n".join(lines),
+        ratios={
+            "order_consumer.sqlite.over_raw": results[0][1] / results[0][2],
+            "order_consumer.postgres.over_raw": results[1][1] / results[1][2],
+        },
+        goals=[
+            Goal(f"order consumer, {name}: >= {goal:,} events/s", f"{rate:,.0f}/s", rate >= goal)
+            for name, rate, _, goal in results
+        ],
+    )
 
 
 if __name__ == "__main__":
-    main()
+    print(run().body)

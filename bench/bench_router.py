@@ -27,19 +27,17 @@ import httpx
 import numpy as np
 from langgraph.runtime import Runtime
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus, build_database, build_guard_limits, build_router_risk_config
 from app.config import Settings
 from app.dal import MarketData
 from app.execution.simulated import SimulatedBroker
-from app.risk.guard import GuardLimits, OrderGuard
+from app.risk.guard import OrderGuard
 from app.router import NODE_NAMES, RouterRunRequest, run_router
 from app.router import nodes as router_nodes
 from app.router.offline import OfflineBars
-from app.router.service import router_risk_config
 from app.router.state import RouterContext
-from app.storage.db import Database
 from app.storage.repositories.guard import GuardRepository
-from bench.report import write_section
+from bench.report import Goal, Section
 from tests.servers import free_port, wait_for
 
 REQUESTS = 1_000
@@ -110,17 +108,17 @@ def _context(root: Path) -> tuple[RouterContext, Callable[[], None]]:
         DATABASE_URL=f"sqlite:///{root / 'graph' / 'router.db'}",
         BUS_URL=f"local://{root / 'graph' / 'bus.db'}",
     )
-    db = Database.from_settings(settings)
+    db = build_database(settings)
     db.upgrade()
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     bus.provision()
     broker = SimulatedBroker()
     context = RouterContext(
         settings=settings,
         market_data=MarketData(settings, None),
         offline_bars=OfflineBars(MarketData(settings, None)),
-        guard=OrderGuard(GuardRepository(db), GuardLimits.from_settings(settings)),
-        risk=router_risk_config(settings),
+        guard=OrderGuard(GuardRepository(db), build_guard_limits(settings)),
+        risk=build_router_risk_config(settings),
         bus=lambda: bus,
         broker=lambda: broker,
     )
@@ -174,7 +172,7 @@ def bench_plain_loop(context: RouterContext) -> dict[str, float]:
     return _summary(samples)
 
 
-def main() -> None:
+def run(quick: bool = False) -> Section:
     with tempfile.TemporaryDirectory(prefix="bench-router-") as tmp:
         root = Path(tmp)
         http = bench_http(root)
@@ -190,8 +188,6 @@ def main() -> None:
         ("same nodes, plain Python loop (no LangGraph)", plain),
     ]
     lines = [
-        "## Router (`POST /router/run`, offline)",
-        "",
         f"Runbook smoke payload (AAPL, breakout, synthetic bars from 2025-01-02, fractional Kelly, "
         f"guard, publish to the local bus), {REQUESTS:,} sequential requests after {WARMUP} warm-up "
         "runs; SQLite + local bus log. Goal: p50 under 25 ms over HTTP.",
@@ -212,10 +208,14 @@ def main() -> None:
         f"HTTP p50 goal (< 25 ms): **{verdict}** ({http['p50']:.2f} ms). Load average during the run: "
         f"{load} (1, 5, 15 min) on a machine shared with other jobs; wall-clock figures move with it.",
     ]
-    body = "\n".join(lines)
-    print(body)
-    write_section("router", body)
+    return Section(
+        name="router",
+        title="Router (`POST /router/run`, offline)",
+        body="\n".join(lines),
+        ratios={"router.graph_over_plain_loop": plain["p50"] / graph["p50"]},
+        goals=[Goal("router HTTP p50 under 25 ms", f"{http['p50']:.2f} ms", http["p50"] < 25)],
+    )
 
 
 if __name__ == "__main__":
-    main()
+    print(run().body)

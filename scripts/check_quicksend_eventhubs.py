@@ -14,8 +14,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from app.bootstrap import build_bus
 from app.bus.diagnostics import peek_rows, quicksend
-from app.bus.factory import create_bus
 from app.bus.topology import topology
 from app.config import load_settings
 from app.errors import AiTraderError, ConfigError, InputError
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         hub = args.hub or settings.EH_HUB_ORDERS
         backend = settings.bus_backend
         print(f"bus: {backend.kind} ({backend.target})")
-        bus = create_bus(settings)
+        bus = build_bus(settings)
         try:
             if args.peek is not None:
                 if args.peek < 1:

@@ -2,7 +2,8 @@
 
 Usage: python scripts/dal_smoke.py --output-dir artifacts/ops/dal_smoke
        [--check vendor:symbol:interval:lookbackDays ...] [--as-of YYYY-MM-DD]
-See docs/dal.md. Exit code 1 when any check fails (the report is written either way).
+The same as ``ai-trader data smoke``; see docs/dal.md. Exit code 1 when any check fails
+(the report is written either way).
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from app.dal.smoke import main
+from app.cli.data import smoke_main
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    sys.exit(smoke_main(sys.argv[1:]))

@@ -2,7 +2,8 @@
 
 Usage: SWEEP_CONFIG_PATH=configs/backtest/momentum_sweep.yaml OUTPUT_DIR=artifacts/backtests/momentum \\
        python scripts/sweep_job_entry.py
-See docs/sweeps.md.
+The same as ``ai-trader sweep run`` (options --config, --config-blob, --output-dir, --job-id
+override the environment); see docs/sweeps.md.
 """
 
 from __future__ import annotations
@@ -15,4 +16,4 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from app.workers.sweep_job_entry import main
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))

@@ -16,9 +16,9 @@ from app.api.middleware import BodyLimitMiddleware, RequestIdMiddleware
 from app.api.openapi import install_openapi
 from app.api.problems import install_problem_handlers
 from app.api.routes import health
+from app.bootstrap import Container
 from app.config import Settings, load_settings
 from app.errors import AiTraderError
-from app.services.container import Services
 
 __all__ = ["create_app", "migrate_until_done"]
 
@@ -29,7 +29,7 @@ MIGRATE_FIRST_WAIT_S = 2.0
 """How long start-up waits for the first migration before serving without it."""
 
 
-def migrate_until_done(services: Services, stop: threading.Event, *, first_wait_s: float = 1.0) -> bool:
+def migrate_until_done(services: Container, stop: threading.Event, *, first_wait_s: float = 1.0) -> bool:
     """Apply migrations, retrying with growing pauses until they succeed or ``stop`` is set.
 
     The API serves (``/health/live`` 200, ``/health/ready`` 503 naming the database) while
@@ -59,14 +59,18 @@ def migrate_until_done(services: Services, stop: threading.Event, *, first_wait_
 
 
 def create_app(
-    settings: Settings | None = None, services: Services | None = None, *, migrate: bool = False
+    settings: Settings | None = None, container: Container | None = None, *, migrate: bool = False
 ) -> FastAPI:
-    """Build the API around ``services`` (or new ones from ``settings`` / the environment).
+    """Build the API around ``container`` (or a new one from ``settings`` / the environment).
 
-    ``migrate`` applies database migrations in the background once the API serves, retrying
-    while the database is down, so liveness never depends on the database."""
-    if services is None:
-        services = Services(settings if settings is not None else load_settings())
+    The app owns the container: routes take their clients from it through ``app/api/deps.py``
+    and the lifespan closes every client it built (the database pool, the bus, the broker the
+    router opened ...). ``migrate`` applies database migrations in the background once the API
+    serves, retrying while the database is down, so liveness never depends on the database;
+    they run at start-up only, never per request."""
+    if container is None:
+        container = Container(settings if settings is not None else load_settings())
+    services = container
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -83,7 +87,7 @@ def create_app(
         stop.set()
         if migrator is not None:
             migrator.join(timeout=10)
-        services.close()
+        container.close()
 
     api = FastAPI(
         title="ai-trader",
@@ -91,8 +95,8 @@ def create_app(
         summary="Market data, backtests, sweeps, the order router and order history.",
         lifespan=lifespan,
     )
-    api.state.services = services
-    _register_readiness(services)
+    api.state.container = container
+    _register_readiness(container)
     install_problem_handlers(api)
     api.add_middleware(BodyLimitMiddleware, max_bytes=services.settings.API_MAX_BODY_BYTES)
     api.add_middleware(RequestIdMiddleware)
@@ -120,8 +124,10 @@ def _feature_routers() -> list[APIRouter]:
     ]
 
 
-def _register_readiness(services: Services) -> None:
+def _register_readiness(services: Container) -> None:
     """Readiness checks of features that run beside the API (consumer lag ...)."""
     from app.workers.order_consumer import register_readiness as order_consumer_readiness
+    from app.workers.venue_updates import register_readiness as venue_updates_readiness
 
     order_consumer_readiness(services)
+    venue_updates_readiness(services)

@@ -7,6 +7,8 @@ from hmac import compare_digest
 from fastapi import HTTPException, Request
 from pydantic import SecretStr
 
+from app.api.deps import get_container
+
 __all__ = ["configured_token", "presented_token", "require_bearer", "token_is_valid", "tokens_match"]
 
 _SCHEME = b"bearer "
@@ -23,7 +25,7 @@ def tokens_match(presented: bytes | str, expected: bytes | str) -> bool:
 
 def configured_token(request: Request) -> SecretStr | None:
     """The API's token, or ``None`` when auth is off (a blank setting is already ``None``)."""
-    token: SecretStr | None = request.app.state.services.settings.API_BEARER_TOKEN
+    token: SecretStr | None = get_container(request).settings.API_BEARER_TOKEN
     if token is None or not token.get_secret_value().strip():
         return None
     return token

@@ -31,7 +31,7 @@ def deployment_commands(
     ui_app: str,
     secret_expiry_days: int,
 ) -> list[Step]:
-    """Build image, push it, deploy infra/main.bicep with the parameters, restart the web apps."""
+    """Registry, image build and push, infra/main.bicep with the parameters, web app restarts."""
     if not image_tag or any(
         c not in "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._-" for c in image_tag
     ):
@@ -40,26 +40,28 @@ def deployment_commands(
         raise ConfigError(f"parameter file {parameters} does not exist")
     rg, q = shlex.quote(resource_group), shlex.quote
     image = f"ai-trader:{image_tag}"
+    expiry = f"$(date -d '+{secret_expiry_days} days' +%s)"
+    deployment = (
+        f"az deployment group create -g {rg} -n ai-trader -f infra/main.bicep -p @{q(str(parameters))} "
+        f'-p imageTag={q(image_tag)} -p postgresAdminPassword="$PG_ADMIN_PASSWORD" '
+        f'-p apiBearerToken="$API_BEARER_TOKEN" -p secretExpiry={expiry}'
+    )
     return [
         Step(
             "the secrets come from the environment, never from the command line",
             ': "${PG_ADMIN_PASSWORD:?set PG_ADMIN_PASSWORD}" "${API_BEARER_TOKEN:?set API_BEARER_TOKEN}"',
         ),
         Step(
-            "registry first (the image must exist before the apps and jobs reference it)",
-            f"az deployment group create -g {rg} -f infra/main.bicep -p @{q(str(parameters))} "
-            f'-p imageTag={q(image_tag)} -p postgresAdminPassword="$PG_ADMIN_PASSWORD" '
-            f'-p apiBearerToken="$API_BEARER_TOKEN" '
-            f"-p secretExpiry=$(date -d '+{secret_expiry_days} days' +%s) --what-if",
+            "the registry first: the image must be in it before the apps and jobs reference it",
+            f"az deployment group create -g {rg} -n ai-trader-registry -f infra/modules/registry.bicep "
+            f'-p name={q(registry)} -p location="$(az group show -n {rg} --query location -o tsv)"',
         ),
-        Step("build the image and push it", f"az acr build -r {q(registry)} -t {q(image)} ."),
         Step(
-            "deploy every resource, role and app setting",
-            f"az deployment group create -g {rg} -f infra/main.bicep -p @{q(str(parameters))} "
-            f'-p imageTag={q(image_tag)} -p postgresAdminPassword="$PG_ADMIN_PASSWORD" '
-            f'-p apiBearerToken="$API_BEARER_TOKEN" '
-            f"-p secretExpiry=$(date -d '+{secret_expiry_days} days' +%s)",
+            "build the image in the registry (no local Docker needed)",
+            f"az acr build -r {q(registry)} -t {q(image)} .",
         ),
+        Step("preview what the deployment changes", f"{deployment} --what-if"),
+        Step("deploy every resource, role, secret and app setting", deployment),
         Step(
             "restart the web apps so their Key Vault references resolve with the new roles",
             f"az webapp restart -g {rg} -n {q(api_app)} && az webapp restart -g {rg} -n {q(ui_app)}",

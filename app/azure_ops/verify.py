@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +106,9 @@ def _first_line(exc: BaseException) -> str:
 
 
 def _get(obj: Any, name: str) -> Any:
-    return getattr(obj, name, None)
+    """An attribute of an SDK model, or None; enum members become their plain value ("Deny")."""
+    value = getattr(obj, name, None)
+    return value.value if isinstance(value, Enum) else value
 
 
 def _eventhubs(report: _Report, client: Any, names: AzureNames, hubs: list[HubSpec]) -> None:

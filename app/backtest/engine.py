@@ -55,8 +55,10 @@ __all__ = [
     "TRADE_FIELDS",
     "BacktestResult",
     "EngineConfig",
+    "first_bad_price_nb",
     "periods_per_year",
     "run_backtest",
+    "simulate_core_nb",
     "simulate_metrics_nb",
     "simulate_nb",
     "status_message",
@@ -129,10 +131,29 @@ def _close_position_nb(
 
 
 @njit(cache=True)
-def simulate_nb(
+def first_bad_price_nb(open_: np.ndarray, close: np.ndarray) -> int:  # pragma: no cover - compiled
+    """Index of the first bar whose open or close is missing, zero, negative or infinite (``n`` if none)."""
+    n = min(open_.shape[0], close.shape[0])
+    for t in range(n):
+        o = open_[t]
+        c = close[t]
+        if not (o > 0.0 and c > 0.0 and o < np.inf and c < np.inf):
+            return int(t)
+    return int(n)
+
+
+@njit(cache=True, inline="always")
+def simulate_core_nb(
     open_: np.ndarray,
     close: np.ndarray,
     target: np.ndarray,
+    cross_fast: np.ndarray,
+    cross_slow: np.ndarray,
+    scale_long: np.ndarray,
+    scale_short: np.ndarray,
+    allow_short: bool,
+    from_cross: bool,
+    first_bad: int,
     fill_close: bool,
     commission: float,
     slippage: float,
@@ -143,18 +164,31 @@ def simulate_nb(
     trades_out: np.ndarray,
     metrics_out: np.ndarray,
 ) -> int:  # pragma: no cover - compiled
-    """Simulate one instrument and write metrics into ``metrics_out`` (length :data:`N_METRICS`).
+    """The one simulation loop behind :func:`simulate_nb` and the crossover sweep kernel.
 
-    ``equity_out`` (length ``n`` or 0) receives the equity at each close when non-empty;
-    ``trades_out`` (shape ``(k, N_TRADE_FIELDS)``, ``k`` may be 0) receives closed trades in
-    order while rows remain. ``slippage`` is a fraction (bps / 10,000). ``years`` is the
-    span used for CAGR (NaN when unknown). Returns a status code (``STATUS_OK`` = 0).
-    Nothing is allocated per bar, so this is safe to call inside ``numba.prange``.
+    With ``from_cross`` False the decision of bar ``d`` is ``target[d]`` (``cross_*`` and
+    ``scale_*`` are ignored). With ``from_cross`` True it is derived on the fly, without a
+    target array: the crossover state of ``cross_fast`` over ``cross_slow`` at ``d`` (as
+    :func:`app.strategies.kernels.cross_target_nb` writes it), sized with ``scale_long[d]``
+    / ``scale_short[d]`` (as :func:`app.backtest.sweeps.kernels.size_target_nb` does), so
+    both modes give the same numbers for the same decisions, bit for bit.
+
+    ``first_bad`` is :func:`first_bad_price_nb` of the prices when the caller already knows it
+    (a sweep checks its prices once for every set), or -1 to compute it here. In crossover mode
+    no equity curve is written (sweeps keep none). The function is inlined into its callers,
+    so each gets a copy specialised for its mode.
     """
     for m in range(metrics_out.shape[0]):
         metrics_out[m] = np.nan
     n = close.shape[0]
-    if open_.shape[0] != n or target.shape[0] != n:
+    if open_.shape[0] != n:
+        return STATUS_SHAPE
+    if from_cross:
+        if cross_fast.shape[0] != n or cross_slow.shape[0] != n:
+            return STATUS_SHAPE
+        if scale_long.shape[0] != n or scale_short.shape[0] != n:
+            return STATUS_SHAPE
+    elif target.shape[0] != n:
         return STATUS_SHAPE
     if equity_out.shape[0] != 0 and equity_out.shape[0] != n:
         return STATUS_SHAPE
@@ -177,6 +211,7 @@ def simulate_nb(
     n_wins = 0
     prev_eq = initial_cash
     peak = initial_cash
+    trough = initial_cash  # lowest equity since the current peak was set
     max_dd = 0.0
     sum_r = 0.0
     sum_r2 = 0.0
@@ -186,20 +221,43 @@ def simulate_nb(
     status = STATUS_OK
     ruined = False
     eq = initial_cash
-    record_equity = equity_out.shape[0] != 0
+    # the crossover mode serves sweeps, which keep no curve (a constant once inlined)
+    record_equity = not from_cross and equity_out.shape[0] != 0
     last = n - 1
+    cross_state = 0
 
-    for t in range(n):
+    # Prices are checked in one tight pass first; the bar loop then stops where the first bad
+    # price is, which returns the same status at the same point as checking bar by bar.
+    bad_at = first_bad_price_nb(open_, close) if first_bad < 0 else first_bad
+    f_prev = np.nan
+    s_prev = np.nan
+    for t in range(min(n, bad_at)):
         o = open_[t]
         c = close[t]
-        if not (o > 0.0 and c > 0.0 and o < np.inf and c < np.inf):
-            return STATUS_BAD_PRICE
         # the decision that fills on this bar: the previous close's (next-open) or this close's
         d = t if fill_close else t - 1
-        if d >= 0 and not ruined:
-            tv = target[d]
+        if d >= 0:
+            if from_cross:
+                f1 = cross_fast[d]
+                s1 = cross_slow[d]
+                if d > 0:
+                    if f_prev < s_prev and f1 > s1:
+                        cross_state = 1
+                    elif f_prev > s_prev and f1 < s1:
+                        cross_state = -1
+                f_prev = f1
+                s_prev = s1
+                if cross_state > 0:
+                    tv = min(1.0, scale_long[d])
+                elif cross_state < 0 and allow_short:
+                    tv = -min(1.0, scale_short[d])
+                else:
+                    tv = 0.0
+            else:
+                tv = target[d]
             desired = 1 if tv > 0.0 else (-1 if tv < 0.0 else 0)  # NaN -> 0
-            if desired != side:
+            # after a ruin nothing trades again; the flag is read only when the side would change
+            if desired != side and not ruined:
                 if tv > 1.0 + 1e-12 or tv < -1.0 - 1e-12:
                     return STATUS_BAD_TARGET
                 price = c if fill_close else o
@@ -223,6 +281,7 @@ def simulate_nb(
                     n_trades += 1
                     if pnl > 0.0:
                         n_wins += 1
+                    exposed += t - entry_bar  # held at the closes of entry_bar .. t-1
                     qty = 0.0
                     side = 0
                 # with close fills a decision on the last bar opens nothing: it would close at once
@@ -246,52 +305,63 @@ def simulate_nb(
                         entry_bar = t
 
         eq = cash + qty * c
-        if side != 0:
-            exposed += 1
-            if eq <= 0.0 and not ruined:
+        # exposure (bars held at the close) is added when a position closes, not bar by bar
+        if side != 0 and (eq <= 0.0 or t == last):
+            ruin_now = eq <= 0.0
+            # the end of the data (or ruin): close at this close
+            cash, pnl, exit_price, fee = _close_position_nb(
+                cash, qty, side, entry_price, c, commission, slippage
+            )
+            pnl -= entry_fee
+            _record_trade(
+                trades_out,
+                n_trades,
+                entry_bar,
+                t,
+                side,
+                abs(qty),
+                entry_price,
+                exit_price,
+                pnl,
+                entry_fee + fee,
+            )
+            n_trades += 1
+            if pnl > 0.0:
+                n_wins += 1
+            exposed += t - entry_bar + 1  # held at the closes of entry_bar .. t
+            qty = 0.0
+            side = 0
+            eq = cash
+            if ruin_now:
                 ruined = True
                 status = STATUS_RUINED
-            if t == last or ruined:
-                # the end of the data (or ruin): close at this close
-                cash, pnl, exit_price, fee = _close_position_nb(
-                    cash, qty, side, entry_price, c, commission, slippage
-                )
-                pnl -= entry_fee
-                _record_trade(
-                    trades_out,
-                    n_trades,
-                    entry_bar,
-                    t,
-                    side,
-                    abs(qty),
-                    entry_price,
-                    exit_price,
-                    pnl,
-                    entry_fee + fee,
-                )
-                n_trades += 1
-                if pnl > 0.0:
-                    n_wins += 1
-                qty = 0.0
-                side = 0
-                eq = cash
         if record_equity:
             equity_out[t] = eq
+        # Branch-free accumulation: a data-dependent branch per bar (is the return negative?)
+        # mispredicts about half the time. min(r, 0)^2 adds exactly 0.0 when r >= 0.
         if prev_eq > 0.0:
             r = eq / prev_eq - 1.0
             sum_r += r
             sum_r2 += r * r
-            if r < 0.0:
-                sum_down2 += r * r
+            down = min(r, 0.0)
+            sum_down2 += down * down
             n_r += 1
         prev_eq = eq
+        # Drawdown without a division per bar: eq / peak - 1 is monotonic in eq for a fixed
+        # peak, so the deepest point under one peak is its lowest equity; it is divided once,
+        # when a new peak closes the stretch (and after the loop). Same value, bit for bit.
         if eq > peak:
+            if trough < peak:
+                max_dd = min(max_dd, trough / peak - 1.0)
             peak = eq
-        elif eq < peak:
-            dd = eq / peak - 1.0
-            if dd < max_dd:
-                max_dd = dd
+            trough = eq
+        else:
+            trough = min(trough, eq)
 
+    if bad_at < n:
+        return STATUS_BAD_PRICE
+    if trough < peak:
+        max_dd = min(max_dd, trough / peak - 1.0)
     metrics_out[M_FINAL] = eq
     metrics_out[M_TOTAL_RETURN] = eq / initial_cash - 1.0
     if years > 0.0 and eq > 0.0:
@@ -310,6 +380,53 @@ def simulate_nb(
     metrics_out[M_EXPOSURE] = exposed / n
     metrics_out[M_TRADES] = n_trades
     return status
+
+
+@njit(cache=True)
+def simulate_nb(
+    open_: np.ndarray,
+    close: np.ndarray,
+    target: np.ndarray,
+    fill_close: bool,
+    commission: float,
+    slippage: float,
+    initial_cash: float,
+    periods_per_year: float,
+    years: float,
+    equity_out: np.ndarray,
+    trades_out: np.ndarray,
+    metrics_out: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """Simulate one instrument and write metrics into ``metrics_out`` (length :data:`N_METRICS`).
+
+    ``equity_out`` (length ``n`` or 0) receives the equity at each close when non-empty;
+    ``trades_out`` (shape ``(k, N_TRADE_FIELDS)``, ``k`` may be 0) receives closed trades in
+    order while rows remain. ``slippage`` is a fraction (bps / 10,000). ``years`` is the
+    span used for CAGR (NaN when unknown). Returns a status code (``STATUS_OK`` = 0).
+    Nothing is allocated per bar, so this is safe to call inside ``numba.prange``.
+    """
+    unused = np.empty(0, dtype=np.float64)
+    return simulate_core_nb(
+        open_,
+        close,
+        target,
+        unused,
+        unused,
+        unused,
+        unused,
+        False,
+        False,
+        -1,
+        fill_close,
+        commission,
+        slippage,
+        initial_cash,
+        periods_per_year,
+        years,
+        equity_out,
+        trades_out,
+        metrics_out,
+    )
 
 
 @njit(cache=True)

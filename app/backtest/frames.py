@@ -11,7 +11,7 @@ temporary name and renamed into place, and each manifest line is appended under 
 exclusive ``fcntl`` lock in a single ``write``, so lines never interleave.
 
 The API, the dashboard and the sweep job run on separate hosts, so a local file is not
-enough. With a :class:`BlobFrames` (see :func:`frame_publisher`), each frame is also
+enough. With a :class:`BlobFrames` (``app.bootstrap.build_frame_publisher``), each frame is also
 published to the data container: the parquet under
 ``probabilistic/frames/runs/<run id>/<file name>`` (one object per run, never overwritten)
 and its manifest record as one small JSON object under
@@ -24,7 +24,6 @@ manifest line as ``blob_path: null`` with ``blob_error``.
 from __future__ import annotations
 
 import fcntl
-import hashlib
 import io
 import json
 import logging
@@ -57,7 +56,6 @@ __all__ = [
     "append_manifest",
     "call_with_deadline",
     "frame_filename",
-    "frame_publisher",
     "frames_blob_enabled",
     "read_manifest",
     "write_frame",
@@ -242,20 +240,6 @@ class BlobFrames:
         self.identity = f"{identity or id(self)}:{container}"
         self.retry_after_s = retry_after_s
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> BlobFrames:
-        from app.storage.blob import BlobStore
-
-        conn = settings.AZURE_STORAGE_CONNECTION_STRING
-        secret = "" if conn is None else conn.get_secret_value()
-        backend = settings.blob_backend
-        return cls(
-            lambda: BlobStore.from_settings(settings),
-            settings.BLOB_CONTAINER_DATA,
-            timeout_s=settings.FRAMES_BLOB_TIMEOUT_S,
-            identity=f"{backend.kind}:{backend.target}:{hashlib.sha256(secret.encode()).hexdigest()[:12]}",
-        )
-
     @property
     def store(self) -> BlobStore:
         with self._lock:
@@ -406,11 +390,6 @@ def frames_blob_enabled(settings: Settings) -> bool:
     if settings.FRAMES_BLOB_PUBLISH is not None:
         return settings.FRAMES_BLOB_PUBLISH
     return settings.blob_backend.kind == "azure"
-
-
-def frame_publisher(settings: Settings) -> BlobFrames | None:
-    """The :class:`BlobFrames` writers pass to :func:`write_frame`, or ``None`` when disabled."""
-    return BlobFrames.from_settings(settings) if frames_blob_enabled(settings) else None
 
 
 def _iso(value: Any) -> str | None:

@@ -1,7 +1,9 @@
 """Run one backtest end to end: DAL fetch -> signals + regimes -> decisions -> engine -> outputs.
 
-The CLI (``python -m app.backtest.run_breakout``) and the API call :func:`run_request`;
-they only parse input and render the returned :class:`BacktestRun`.
+The CLI (``ai-trader backtest run``, ``python -m app.backtest.run_breakout``) and the API
+(``POST /backtests/run``) build one :class:`BacktestRequest` and call :func:`run_request`
+with the process's :class:`BacktestDeps` (from the composition root); they only parse input
+and render the returned :class:`BacktestRun`.
 """
 
 from __future__ import annotations
@@ -11,21 +13,22 @@ import logging
 import math
 import shutil
 import uuid
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
 import pandas as pd
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from app.backtest.engine import STATUS_RUINED, BacktestResult, EngineConfig, run_backtest, status_message
 from app.backtest.frames import (
     MANIFEST_NAME,
+    BlobFrames,
     FrameRecord,
     FrameSource,
     append_manifest,
-    frame_publisher,
     write_frame,
 )
 from app.config import Settings
@@ -33,17 +36,23 @@ from app.dal import FetchResult, MarketData
 from app.decision import compute_regimes, compute_signals
 from app.decision.pipeline import DecisionFrame, decide
 from app.domain.intervals import get_interval
-from app.errors import InputError, StorageError
+from app.errors import ConfigError, InputError, StorageError
 from app.risk.sizing import RiskConfig, SizingMethod
 from app.strategies import get_strategy
-from app.validation import check_date_range, check_finite
+from app.validation import StrictFlag, check_date_range, check_finite
+
+if TYPE_CHECKING:
+    from app.storage.db import Database
 
 __all__ = [
     "MAX_WARMUP_BARS",
+    "BacktestDeps",
     "BacktestRequest",
     "BacktestRun",
+    "BacktestSummary",
     "build_frame",
     "check_backtest_request",
+    "check_backtest_values",
     "run_request",
     "summary_json",
 ]
@@ -52,6 +61,8 @@ log = logging.getLogger("app.backtest")
 
 MAX_DEBUG_DECISIONS = 2_000
 DEFAULT_WARMUP_BARS = 250
+MAX_WARMUP_BARS = 100_000
+"""Most warm-up bars a run may ask for (the API's bound too)."""
 """History fetched before ``start`` so indicators, regimes and priors are formed on the first
 traded bar (250 daily bars fill the regime rule's volatility baseline)."""
 
@@ -77,29 +88,116 @@ def warmup_start(start: date | datetime, interval: str, bars: int) -> date | dat
 _TRADE_NUMBERS = ("qty", "entry_price", "exit_price", "pnl")
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class BacktestRequest:
-    """Everything one backtest run needs (the CLI flags, typed)."""
+SYMBOL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9.\-^=_/:]{0,31}$"
 
-    symbol: str
+
+class BacktestRequest(BaseModel):
+    """One backtest's parameters: the body of ``POST /backtests/run`` and the CLI's flags.
+
+    Field names are the CLI flags without their leading dashes (``--dal-vendor`` ->
+    ``dal_vendor``); the CLI-only ``--data-path`` and ``--no-cache`` are arguments of
+    :func:`run_request`, never accepted over HTTP.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+    symbol: Annotated[str, Field(min_length=1, max_length=32, pattern=SYMBOL_PATTERN)]
     start: date | datetime
     end: date | datetime
-    strategy: str
-    params: dict[str, Any] = field(default_factory=dict)
-    vendor: str = "synthetic"
-    interval: str = "1Day"
-    data_path: str | None = None
+    strategy: Annotated[str, Field(min_length=1, max_length=64)]
+    params: dict[str, Any] = Field(default_factory=dict)
+    dal_vendor: Annotated[str, Field(min_length=1, max_length=32)] = "synthetic"
+    dal_interval: Annotated[str, Field(min_length=1, max_length=16)] = "1Day"
+    use_probabilistic: StrictFlag = False
     risk_agent: SizingMethod = "all_in"
-    risk_fraction: float = 0.5
-    regime_aware: bool = False
-    use_probabilistic: bool = False
-    allow_short: bool = False
-    commission: float = 0.0
-    slippage_bps: float = 0.0
+    risk_agent_fraction: Annotated[float, Field(json_schema_extra={"exclusiveMinimum": 0, "maximum": 1})] = (
+        0.5
+    )
+    regime_aware_sizing: StrictFlag = False
+    allow_short: StrictFlag = False
+    commission: Annotated[float, Field(ge=0, lt=1)] = 0.0
+    slippage_bps: Annotated[float, Field(ge=0, lt=10_000)] = 0.0
     fill: Literal["next_open", "close"] = "next_open"
-    initial_cash: float = 10_000.0
-    use_cache: bool = True
-    warmup_bars: int = DEFAULT_WARMUP_BARS
+    initial_cash: Annotated[float, Field(gt=0)] = 10_000.0
+    warmup_bars: Annotated[int, Field(ge=0, le=MAX_WARMUP_BARS)] = DEFAULT_WARMUP_BARS
+
+    @field_validator("symbol")
+    @classmethod
+    def _upper(cls, value: str) -> str:
+        return value.strip().upper()
+
+    @field_validator("risk_agent_fraction")
+    @classmethod
+    def _fraction(cls, value: float) -> float:
+        if not 0.0 < value <= 1.0:
+            raise ValueError(f"risk agent fraction must be in (0, 1], got {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _ordered(self) -> BacktestRequest:
+        if isinstance(self.start, datetime) != isinstance(self.end, datetime):
+            raise ValueError("start and end must both be dates or both be timestamps")
+        if self.end < self.start:
+            raise ValueError("end is before start")
+        return self
+
+
+class BacktestTrade(BaseModel):
+    entry_time: str
+    exit_time: str
+    side: str
+    qty: float
+    entry_price: float
+    exit_price: float
+    pnl: float
+
+
+class BacktestSummary(BaseModel):
+    """What ``POST /backtests/run`` returns and ``run_breakout --json`` prints (the CLI adds
+    ``published``, the events per hub, with ``--publish``)."""
+
+    run_id: str
+    symbol: str
+    strategy: str
+    params: dict[str, Any]
+    vendor: str
+    interval: str
+    bars: int
+    signals: int
+    regimes: int
+    risk_agent: str
+    num_trades: int
+    trades: list[BacktestTrade]
+    final_equity: float
+    total_return: float
+    cagr: float | None
+    sharpe: float | None
+    sortino: float | None
+    max_drawdown: float
+    win_rate: float | None
+    exposure: float
+    prob_frame_path: str
+    prob_frame_blob_uri: str | None
+    prob_frame_blob_error: str | None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BacktestDeps:
+    """The process's clients a backtest uses (built once by ``app.bootstrap.Container``).
+
+    Attributes:
+        market_data: where bars come from (cached).
+        risk_defaults: sizing defaults from settings (cap, regime multipliers); each run
+            replaces the agent, fraction and flags it asks for.
+        frames: where frames are published besides ``frames_dir`` (``None``: not published).
+        database: where runs are recorded; ``None`` records nothing (``BACKTEST_NO_SAVE``).
+            Its schema is migrated by ``ai-trader db upgrade``/``up``/API start-up, not here.
+    """
+
+    market_data: MarketData
+    risk_defaults: RiskConfig
+    frames: BlobFrames | None = None
+    database: Database | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -240,33 +338,23 @@ def _finish_outputs(staging: Path, out_dir: Path, summary: dict[str, Any]) -> No
         ) from exc
 
 
-def _record(settings: Settings, run: BacktestRun, source: FrameSource, summary: dict[str, Any]) -> None:
-    from app.storage.db import Database
+def _record(database: Database, run: BacktestRun, source: FrameSource, summary: dict[str, Any]) -> None:
     from app.storage.repositories.backtest_runs import BacktestRunRecord, BacktestRunsRepository
 
-    database = Database.from_settings(settings)
-    try:
-        database.upgrade()
-        metrics = {k: v for k, v in summary.items() if k not in ("trades", "params", "run_id")}
-        BacktestRunsRepository(database).add(
-            BacktestRunRecord(
-                run_id=run.run_id,
-                source=source,
-                symbol=run.fetch.symbol,
-                strategy=run.request.strategy,
-                vendor=run.fetch.vendor,
-                interval=run.fetch.interval,
-                params=summary["params"],
-                metrics=metrics,
-                frame_path=run.frame.path,
-            )
+    metrics = {k: v for k, v in summary.items() if k not in ("trades", "params", "run_id")}
+    BacktestRunsRepository(database).add(
+        BacktestRunRecord(
+            run_id=run.run_id,
+            source=source,
+            symbol=run.fetch.symbol,
+            strategy=run.request.strategy,
+            vendor=run.fetch.vendor,
+            interval=run.fetch.interval,
+            params=summary["params"],
+            metrics=metrics,
+            frame_path=run.frame.path,
         )
-    finally:
-        database.dispose()
-
-
-MAX_WARMUP_BARS = 100_000
-"""Most warm-up bars a run may ask for (the API's bound too)."""
+    )
 
 
 def check_backtest_request(request: BacktestRequest) -> None:
@@ -275,41 +363,62 @@ def check_backtest_request(request: BacktestRequest) -> None:
     Raises:
         InputError: naming the field and its bound.
     """
-    check_date_range(request.start, request.end)
-    for name in ("initial_cash", "commission", "slippage_bps", "risk_fraction"):
-        check_finite(name, float(getattr(request, name)))
-    if request.initial_cash <= 0:
-        raise InputError(f"initial_cash must be above 0; got {request.initial_cash!r}")
-    if not 0 <= request.warmup_bars <= MAX_WARMUP_BARS:
-        raise InputError(f"warm-up must be 0 to {MAX_WARMUP_BARS:,} bars; got {request.warmup_bars:,}")
+    check_backtest_values(
+        start=request.start,
+        end=request.end,
+        warmup_bars=request.warmup_bars,
+        initial_cash=request.initial_cash,
+        commission=request.commission,
+        slippage_bps=request.slippage_bps,
+        risk_agent_fraction=request.risk_agent_fraction,
+    )
+
+
+def check_backtest_values(
+    *, start: date | datetime, end: date | datetime, warmup_bars: int, **money: float
+) -> None:
+    """:func:`check_backtest_request` on plain values (the CLI checks its flags with it first,
+    so each problem is named the same way however the run was asked for)."""
+    check_date_range(start, end)
+    for name, value in money.items():
+        check_finite(name, float(value))
+    if money.get("initial_cash", 1.0) <= 0:
+        raise InputError(f"initial_cash must be above 0; got {money['initial_cash']!r}")
+    if not 0 <= warmup_bars <= MAX_WARMUP_BARS:
+        raise InputError(f"warm-up must be 0 to {MAX_WARMUP_BARS:,} bars; got {warmup_bars:,}")
 
 
 def run_request(
     settings: Settings,
     request: BacktestRequest,
+    deps: BacktestDeps,
     *,
     source: FrameSource = "cli",
-    market_data: MarketData | None = None,
+    data_path: str | None = None,
+    use_cache: bool = True,
 ) -> BacktestRun:
     """Fetch, decide, simulate, write the frame and outputs, and record the run.
 
-    The frame goes to ``settings.frames_dir`` and, when frames are published to the blob
-    store (:func:`~app.backtest.frames.frames_blob_enabled`), to the data container too (a
-    blob failure is logged and returned as ``frame.blob_error``); summary, trades and equity to
-    ``BACKTEST_OUT_DIR/<run id>/`` (default ``<ARTIFACTS_DIR>/backtests/<run id>/``); the
-    run is recorded in ``backtest_runs`` unless ``BACKTEST_NO_SAVE`` is set.
+    The frame goes to ``settings.frames_dir`` and, with ``deps.frames``, to the data
+    container too (a blob failure is logged and returned as ``frame.blob_error``); summary,
+    trades and equity to ``BACKTEST_OUT_DIR/<run id>/`` (default
+    ``<ARTIFACTS_DIR>/backtests/<run id>/``); the run is recorded in ``backtest_runs``
+    through ``deps.database`` unless ``BACKTEST_NO_SAVE`` is set. ``data_path`` (the ``file``
+    vendor's input) and ``use_cache`` are the CLI's ``--data-path`` and ``--no-cache``.
 
     Raises:
         InputError: bad strategy, parameter, vendor, dates, or a range with no bars.
         StorageError: outputs or the database record cannot be written.
     """
+    if not settings.BACKTEST_NO_SAVE and deps.database is None:
+        raise ConfigError("backtest runs are recorded (BACKTEST_NO_SAVE is off) but no database was given")
     check_backtest_request(request)
     strategy = get_strategy(request.strategy, request.params)
-    risk = RiskConfig.from_settings(
-        settings,
+    risk = replace(
+        deps.risk_defaults,
         agent=request.risk_agent,
-        fraction=request.risk_fraction,
-        regime_aware=request.regime_aware,
+        fraction=request.risk_agent_fraction,
+        regime_aware=request.regime_aware_sizing,
         use_probabilistic=request.use_probabilistic,
         allow_short=request.allow_short,
     )
@@ -323,15 +432,14 @@ def run_request(
         raise InputError(f"end {request.end} is before start {request.start}")
     if request.warmup_bars < 0:
         raise InputError(f"warm-up must be zero or more bars, got {request.warmup_bars}")
-    md = market_data or MarketData.from_settings(settings)
-    fetched = md.fetch(
-        request.vendor,
+    fetched = deps.market_data.fetch(
+        request.dal_vendor,
         request.symbol,
-        warmup_start(request.start, request.interval, request.warmup_bars),
+        warmup_start(request.start, request.dal_interval, request.warmup_bars),
         request.end,
-        interval=request.interval,
-        use_cache=request.use_cache,
-        path=request.data_path,
+        interval=request.dal_interval,
+        use_cache=use_cache,
+        path=data_path,
     )
     history = fetched.bars
     # Indicators, regimes and priors are computed over the warm-up history too (all causal),
@@ -384,7 +492,7 @@ def run_request(
             source=source,
             run_id=run_id,
             extra={"risk_agent": request.risk_agent, "params": strategy.params()},
-            blob=frame_publisher(settings),
+            blob=deps.frames,
             register=False,
         )
     except BaseException:
@@ -419,6 +527,6 @@ def run_request(
         result.metrics["total_return"],
         out_dir,
     )
-    if not settings.BACKTEST_NO_SAVE:
-        _record(settings, run, source, summary)
+    if not settings.BACKTEST_NO_SAVE and deps.database is not None:
+        _record(deps.database, run, source, summary)
     return run

@@ -28,8 +28,14 @@ def verify_command(
     arm_url: str = typer.Option("https://management.azure.com", help="Azure Resource Manager endpoint."),
     public_url: str | None = typer.Option(None, help="Call the smoke routes here instead of the FD host."),
     ca_file: Path | None = typer.Option(None, help="CA bundle for ARM and the smoke routes."),
+    credential: str = typer.Option(
+        "auto",
+        help="auto (Azure CLI when LOCAL_DEV=1, else DefaultAzureCredential), cli, default, or "
+        "loopback (a placeholder token, only for an --arm-url on this machine).",
+    ),
 ) -> None:
     """Hubs, Front Door, access restrictions, role assignments and smoke routes; exit 1 on a failure."""
+    from app.azure_ops.credentials import make_credential
     from app.azure_ops.verify import AzureNames, verify, write_report
     from app.bus.topology import topology
 
@@ -40,7 +46,7 @@ def verify_command(
         checks = verify(
             names,
             topology(settings),
-            _credential(settings.LOCAL_DEV),
+            make_credential(credential, arm_url=arm_url, local_dev=settings.LOCAL_DEV),
             arm_base_url=arm_url,
             connection_verify=tls,
             public_base_url=public_url,
@@ -59,12 +65,6 @@ def verify_command(
     console.print(f"{len(checks) - failed}/{len(checks)} checks passed; report {report}")
     if failed:
         raise typer.Exit(1)
-
-
-def _credential(local_dev: bool) -> object:
-    from azure.identity import AzureCliCredential, DefaultAzureCredential
-
-    return AzureCliCredential() if local_dev else DefaultAzureCredential()
 
 
 @azure_app.command("deploy")

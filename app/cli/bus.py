@@ -12,7 +12,7 @@ import typer
 from rich.table import Table
 from typer.core import TyperGroup
 
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, container_or_exit, settings_or_exit
 from app.errors import ConfigError
 
 __all__ = ["bus_app"]
@@ -79,19 +79,14 @@ def provision_command(
     Local log and Redis are created directly. For Event Hubs the equivalent ``az eventhubs``
     commands and the runbook's verification query are printed, or run with ``--apply``.
     """
-    from app.bus.factory import create_bus
     from app.bus.provisioning import az_provision_commands, az_verify_command, namespace_from_fqdn
     from app.bus.topology import topology
 
-    settings = settings_or_exit()
-    with exit_on_error():
+    with container_or_exit() as container:
+        settings = container.settings
         if settings.bus_backend.kind != "eventhubs":
-            bus = create_bus(settings)
-            try:
-                for line in bus.provision():
-                    console.print(line, highlight=False)
-            finally:
-                bus.close()
+            for line in container.bus.provision():
+                console.print(line, highlight=False)
             return
         ns = namespace or namespace_from_fqdn(settings.EH_FQDN)
         commands = [*az_provision_commands(topology(settings), resource_group, ns)]
@@ -122,17 +117,12 @@ def lag_command(
     ``--json`` prints ``{hub, group, events_behind (sum), seconds_behind (max), partitions:
     [{partition, events_behind, seconds_behind}]}``.
     """
-    from app.bus.factory import create_bus
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        bus = create_bus(settings)
-        consumer = bus.consumer(hub, group)
+    with container_or_exit() as container:
+        consumer = container.bus.consumer(hub, group)
         try:
             lag = consumer.lag()
         finally:
             consumer.close()
-            bus.close()
     if as_json:
         payload = {
             "hub": hub,
@@ -188,15 +178,8 @@ def dead_letters_command(
     replayed_at}]``, where ``raw`` is the event's bytes as UTF-8 text (undecodable bytes
     replaced) and ``id`` is what ``replay --id`` takes.
     """
-    from app.bus.factory import create_bus
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        bus = create_bus(settings)
-        try:
-            letters = bus.dead_letters(hub, group, limit)
-        finally:
-            bus.close()
+    with container_or_exit() as container:
+        letters = container.bus.dead_letters(hub, group, limit)
     if as_json:
         rows = [
             {
@@ -244,24 +227,18 @@ def dead_letters_replay_command(
     Fix what made the consumer refuse them first; an event it refuses again becomes a new
     dead letter. Events that are not valid envelopes are reported and left alone.
     """
-    from app.bus.factory import create_bus
     from app.bus.replay import replay_dead_letters
 
-    settings = settings_or_exit()
-    with exit_on_error():
-        bus = create_bus(settings)
-        try:
-            outcome = replay_dead_letters(
-                bus,
-                hub,
-                group,
-                ids=ids,
-                replay_all=replay_all,
-                include_replayed=include_replayed,
-                dry_run=dry_run,
-            )
-        finally:
-            bus.close()
+    with container_or_exit() as container:
+        outcome = replay_dead_letters(
+            container.bus,
+            hub,
+            group,
+            ids=ids,
+            replay_all=replay_all,
+            include_replayed=include_replayed,
+            dry_run=dry_run,
+        )
     verb = "would replay" if dry_run else "replayed"
     if as_json:
         body = {

@@ -8,12 +8,13 @@ from contextlib import contextmanager
 import typer
 from rich.console import Console
 
+from app.bootstrap import Container
 from app.config import Settings, load_settings
 from app.errors import AiTraderError, ConfigError, InputError
 from app.failures import EDGE_FAILURES, describe_failure
 from app.observability import configure_logging
 
-__all__ = ["console", "err_console", "exit_on_error", "settings_or_exit"]
+__all__ = ["console", "container_or_exit", "err_console", "exit_on_error", "settings_or_exit"]
 
 console = Console()
 err_console = Console(stderr=True)
@@ -30,6 +31,19 @@ def settings_or_exit(component: str | None = None) -> Settings:
         configure_logging(settings.LOG_LEVEL, component=component)
         return settings
     raise AssertionError("unreachable")  # pragma: no cover
+
+
+@contextmanager
+def container_or_exit(component: str | None = None, *, migrate: bool = False) -> Iterator[Container]:
+    """The command's :class:`Container` (closed on the way out), errors turned into exits.
+
+    ``migrate`` applies the database migrations first, for commands that read or write it.
+    """
+    settings = settings_or_exit(component)
+    with exit_on_error(), Container(settings) as container:
+        if migrate:
+            container.db.upgrade()
+        yield container
 
 
 @contextmanager

@@ -12,14 +12,16 @@ from rich.table import Table
 
 from app.cli.azure import azure_app
 from app.cli.bus import bus_app
-from app.cli.common import console, err_console, exit_on_error, settings_or_exit
+from app.cli.common import console, container_or_exit, err_console, exit_on_error, settings_or_exit
 from app.cli.consumer import consumer_app
 from app.cli.data import data_app
 from app.cli.router import kill_switch_app, router_app
+from app.cli.runs import backtest_app, sweep_app
 from app.cli.schedule import schedule_app
 from app.cli.strategy import strategy_app
 from app.cli.ui import ui_command
 from app.cli.up import up_command
+from app.cli.venue import venue_app
 
 app = typer.Typer(
     name="ai-trader",
@@ -31,6 +33,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database schema.", no_args_is_help=True)
 config_app = typer.Typer(help="Effective settings.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+app.add_typer(backtest_app, name="backtest")
+app.add_typer(sweep_app, name="sweep")
 app.add_typer(bus_app, name="bus")
 app.add_typer(azure_app, name="azure")
 app.add_typer(config_app, name="config")
@@ -42,6 +46,7 @@ app.add_typer(router_app, name="router")
 app.command("ui")(ui_command)
 app.add_typer(schedule_app, name="schedule")
 app.add_typer(strategy_app, name="strategy")
+app.add_typer(venue_app, name="venue")
 
 
 @app.command("api")
@@ -67,17 +72,14 @@ def api_command(
 @db_app.command("upgrade")
 def db_upgrade(revision: str = typer.Argument("head", help="Target revision.")) -> None:
     """Apply migrations (idempotent)."""
-    from app.storage.db import Database
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        database = Database.from_settings(settings)
-        database.upgrade(revision)
+    with container_or_exit() as container:
+        settings = container.settings
+        container.db.upgrade(revision)
+        current = container.db.current_revision()
         console.print(
             f"database [bold]{settings.database_backend.kind}[/bold] at "
-            f"{settings.database_backend.target} is at revision [bold]{database.current_revision()}[/bold]"
+            f"{settings.database_backend.target} is at revision [bold]{current}[/bold]"
         )
-        database.dispose()
 
 
 @config_app.command("show")

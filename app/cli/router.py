@@ -8,7 +8,7 @@ from typing import Any
 import typer
 from rich.table import Table
 
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, container_or_exit
 
 __all__ = ["kill_switch_app", "router_app"]
 
@@ -40,17 +40,8 @@ def _print_status(status: Any, as_json: bool) -> None:
 
 
 def _set(active: bool, reason: str, actor: str, as_json: bool) -> None:
-    from app.storage.db import Database
-    from app.storage.repositories.kill_switch import KillSwitchRepository
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        database = Database.from_settings(settings)
-        try:
-            database.upgrade()
-            _print_status(KillSwitchRepository(database).set(active, reason=reason, actor=actor), as_json)
-        finally:
-            database.dispose()
+    with container_or_exit(migrate=True) as container:
+        _print_status(container.kill_switch.set(active, reason=reason, actor=actor), as_json)
 
 
 @kill_switch_app.command("on")
@@ -76,17 +67,8 @@ def kill_switch_off(
 @kill_switch_app.command("status")
 def kill_switch_status(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """Show the switch, who set it and why, and how often each guard has refused an order."""
-    from app.storage.db import Database
-    from app.storage.repositories.kill_switch import KillSwitchRepository
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        database = Database.from_settings(settings)
-        try:
-            database.upgrade()
-            _print_status(KillSwitchRepository(database).status(), as_json)
-        finally:
-            database.dispose()
+    with container_or_exit(migrate=True) as container:
+        _print_status(container.kill_switch.status(), as_json)
 
 
 @kill_switch_app.command("history")
@@ -95,17 +77,8 @@ def kill_switch_history(
     as_json: bool = typer.Option(False, "--json", help="Print a JSON array."),
 ) -> None:
     """List changes of the switch and refused orders (``kill_switch_events``), newest first."""
-    from app.storage.db import Database
-    from app.storage.repositories.kill_switch import KillSwitchRepository
-
-    settings = settings_or_exit()
-    with exit_on_error():
-        database = Database.from_settings(settings)
-        try:
-            database.upgrade()
-            events = KillSwitchRepository(database).history(limit)
-        finally:
-            database.dispose()
+    with container_or_exit(migrate=True) as container:
+        events = container.kill_switch.history(limit)
     if as_json:
         rows = [
             {
@@ -162,11 +135,8 @@ def router_run(
 
     from app.errors import InputError
     from app.router.schemas import RouterRunRequest
-    from app.router.service import RouterService
-    from app.services.container import Services
 
-    settings = settings_or_exit()
-    with exit_on_error():
+    with container_or_exit(migrate=True) as container:
         try:
             request = RouterRunRequest(
                 symbol=symbol,
@@ -183,14 +153,7 @@ def router_run(
         except ValidationError as exc:
             fields = ", ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
             raise InputError(f"invalid value for {fields}") from None
-        services = Services(settings)
-        try:
-            services.db.upgrade()
-            service = RouterService(services)
-            result = service.run(request)
-            service.close()
-        finally:
-            services.close()
+        result = container.router.run(request)
     if as_json:
         typer.echo(result.model_dump_json(indent=2))
         return

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 
-from app.cli.common import console, exit_on_error, settings_or_exit
+from app.cli.common import console, container_or_exit, exit_on_error, settings_or_exit
 from app.config import Settings
 from app.errors import InputError
 
@@ -132,12 +132,11 @@ def run(
     ),
 ) -> None:
     """Run one job now (outside the schedule; the ledger is not touched) and print its result."""
-    from app.services.container import Services
     from app.workers.daily_jobs import DailyJobs
     from app.workers.scheduler import JOBS_BY_NAME
 
-    settings = settings_or_exit()
-    with exit_on_error():
+    with container_or_exit() as container:
+        settings = container.settings
         if job not in JOBS_BY_NAME:
             raise InputError(f"unknown job {job!r} (known: {', '.join(JOBS_BY_NAME)})")
         try:
@@ -148,37 +147,26 @@ def run(
             )
         except ValueError:
             raise InputError(f"--session: not a date (YYYY-MM-DD): {session!r}") from None
-        services = Services(settings)
-        try:
-            services.db.upgrade()
-            summary = DailyJobs(services).run(job, day)
-        finally:
-            services.close()
+        container.db.upgrade()
+        summary = DailyJobs(container).run(job, day)
         typer.echo(json.dumps(summary, indent=2, default=str))
 
 
 @schedule_app.command("serve")
 def serve() -> None:
     """Run the schedule until SIGTERM / Ctrl-C."""
-    from app.services.container import Services
     from app.workers.daily_jobs import DailyJobs
     from app.workers.scheduler import Scheduler
     from app.workers.scheduler_lease import SchedulerLease
 
-    settings = settings_or_exit("scheduler")
-    with exit_on_error():
-        services = Services(settings)
-        services.db.upgrade()
-        jobs = DailyJobs(services)
+    with container_or_exit("scheduler", migrate=True) as container:
+        jobs = DailyJobs(container)
         # one scheduler per database: a second platform on it stands by (see docs/schedule.md)
-        scheduler = Scheduler(settings, jobs.run, lease=SchedulerLease(services.db))
+        scheduler = Scheduler(container.settings, jobs.run, lease=SchedulerLease(container.db))
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
             scheduler.stop()
 
         signal.signal(signal.SIGTERM, stop)
         signal.signal(signal.SIGINT, stop)
-        try:
-            scheduler.serve()
-        finally:
-            services.close()
+        scheduler.serve()

@@ -91,12 +91,13 @@ def up_command(
 ) -> None:
     """Start the whole platform and supervise it until interrupted."""
     from app.api.server import check_bind
-    from app.storage.db import Database
+    from app.bootstrap import Container
 
     settings = settings_or_exit("up")
     with exit_on_error():
         check_bind(settings, host)
-    database = Database.from_settings(settings)
+    container = Container(settings)  # closed on the way out
+    database = container.db
     migrated = _migrate(database, first=True)
     selected = [c for c in components(settings, host) if not only or c.name in only]
     with exit_on_error():
@@ -155,7 +156,7 @@ def up_command(
                 stopping = True
                 break
         time.sleep(0.2)
-    database.dispose()
+    container.close()
     for proc in procs.values():
         if proc.poll() is None:
             proc.terminate()

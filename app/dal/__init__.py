@@ -2,7 +2,7 @@
 
 Public contract::
 
-    md = MarketData.from_settings(settings)
+    md = build_market_data(settings)  # app.bootstrap
     res = md.fetch("synthetic", "AAPL", date(2023, 1, 3), date(2023, 2, 3), interval="1Day")
 
 Signals and regimes computed from the bars live in :mod:`app.decision`.

@@ -18,7 +18,6 @@ import httpx
 from pydantic import SecretStr
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, stop_after_attempt
 
-from app.config import Settings
 from app.dal.errors import BadBars, MissingVendorKey, VendorDown
 
 __all__ = ["HttpConfig", "Route", "Transient", "VendorHttp", "json_body", "require_key"]
@@ -45,15 +44,6 @@ class HttpConfig:
     backoff_s: float = 1.0
     max_backoff_s: float = 30.0
     headers: Mapping[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, base_url: str) -> HttpConfig:
-        return cls(
-            base_url=base_url.rstrip("/"),
-            timeout_s=settings.DAL_HTTP_TIMEOUT_S,
-            max_retries=settings.DAL_MAX_RETRIES,
-            backoff_s=settings.DAL_RETRY_BACKOFF_S,
-        )
 
 
 class Transient(Exception):

@@ -1,24 +1,29 @@
-"""Build vendor adapters by name. Network adapters are imported only when selected."""
+"""Vendor names, and the offline adapters (network adapters are wired in ``app.bootstrap``)."""
 
 from __future__ import annotations
 
 from app.config import Settings
 from app.dal.ports import BarSource
-from app.errors import InputError
+from app.errors import ConfigError, InputError
 
-__all__ = ["NETWORK_VENDORS", "OFFLINE_VENDORS", "VENDORS", "build_vendor"]
+__all__ = ["NETWORK_VENDORS", "OFFLINE_VENDORS", "VENDORS", "build_offline_vendor"]
 
 OFFLINE_VENDORS: tuple[str, ...] = ("synthetic", "file", "sample")
 NETWORK_VENDORS: tuple[str, ...] = ("alpaca", "alphavantage", "yahoo", "twelvedata", "finnhub")
 VENDORS: tuple[str, ...] = (*OFFLINE_VENDORS, *NETWORK_VENDORS)
 
 
-def build_vendor(name: str, settings: Settings) -> BarSource:
-    """Return the adapter called ``name``, configured from ``settings``.
+def build_offline_vendor(name: str, settings: Settings) -> BarSource:
+    """Return the offline adapter called ``name`` (``synthetic``, ``file``, ``sample``).
+
+    Network adapters need their keys and endpoints from the composition root: build
+    :class:`~app.dal.service.MarketData` with ``app.bootstrap.build_market_data`` for those.
 
     Raises:
         InputError: ``name`` is not a known vendor.
+        ConfigError: ``name`` is a network vendor and no vendor factory was wired.
     """
+    del settings  # the offline adapters need no settings; the signature is the factory's
     if name == "synthetic":
         from app.dal.synthetic import SyntheticVendor
 
@@ -31,24 +36,9 @@ def build_vendor(name: str, settings: Settings) -> BarSource:
         from app.dal.filesource import SampleVendor
 
         return SampleVendor()
-    if name == "alpaca":
-        from app.dal.alpaca import AlpacaConfig, AlpacaVendor
-
-        return AlpacaVendor(AlpacaConfig.from_settings(settings))
-    if name == "alphavantage":
-        from app.dal.alphavantage import AlphaVantageConfig, AlphaVantageVendor
-
-        return AlphaVantageVendor(AlphaVantageConfig.from_settings(settings))
-    if name == "yahoo":
-        from app.dal.yahoo import YahooConfig, YahooVendor
-
-        return YahooVendor(YahooConfig.from_settings(settings))
-    if name == "twelvedata":
-        from app.dal.twelvedata import TwelveDataConfig, TwelveDataVendor
-
-        return TwelveDataVendor(TwelveDataConfig.from_settings(settings))
-    if name == "finnhub":
-        from app.dal.finnhub import FinnhubConfig, FinnhubVendor
-
-        return FinnhubVendor(FinnhubConfig.from_settings(settings))
+    if name in NETWORK_VENDORS:
+        raise ConfigError(
+            f"market-data vendor {name!r} is not wired in this MarketData: "
+            "build it with app.bootstrap.build_market_data (or pass a vendor_factory)"
+        )
     raise InputError(f"unknown market-data vendor {name!r}; use one of {', '.join((*VENDORS, 'auto'))}")

@@ -16,10 +16,9 @@ from app.dal.cache import BarCache
 from app.dal.errors import RouteError
 from app.dal.ports import BarRequest, BarSource, Capability, Quote, QuoteSource
 from app.dal.quality import QualityReport, check_bars
-from app.dal.registry import VENDORS, build_vendor
+from app.dal.registry import VENDORS, build_offline_vendor
 from app.domain.intervals import Interval, Window, build_window, get_interval
 from app.errors import ConfigError, InputError, VendorRejected, VendorUnavailable
-from app.storage.blob import BlobStore
 
 __all__ = ["FetchResult", "MarketData"]
 
@@ -59,14 +58,15 @@ class MarketData:
     Parameters:
         settings: platform settings (vendor keys, base URLs, ``DAL_AUTO_ORDER``).
         cache: where fetched bars are stored; ``None`` disables caching.
-        vendor_factory: builds an adapter from its name (tests inject their own).
+        vendor_factory: builds an adapter from its name; the default knows only the offline
+            vendors, ``app.bootstrap.build_market_data`` wires the network ones.
     """
 
     def __init__(
         self,
         settings: Settings,
         cache: BarCache | None,
-        vendor_factory: Callable[[str, Settings], BarSource] = build_vendor,
+        vendor_factory: Callable[[str, Settings], BarSource] = build_offline_vendor,
     ) -> None:
         self.settings = settings
         self.cache = cache
@@ -80,12 +80,6 @@ class MarketData:
                 f"use {', '.join(VENDORS)}"
             )
         self.auto_order: tuple[str, ...] = tuple(order)
-
-    @classmethod
-    def from_settings(cls, settings: Settings, blob: BlobStore | None = None) -> MarketData:
-        """Build a client whose cache lives in ``BLOB_CONTAINER_DATA`` of the settings' blob store."""
-        store = blob if blob is not None else BlobStore.from_settings(settings)
-        return cls(settings, BarCache(store, settings.BLOB_CONTAINER_DATA))
 
     def vendor(self, name: str) -> BarSource:
         """The adapter called ``name`` (built on first use)."""

@@ -1,6 +1,7 @@
 """DAL smoke test: fetch fresh bars from each vendor, compute signals and regimes, write a report.
 
-``python scripts/dal_smoke.py --output-dir artifacts/ops/dal_smoke`` runs :data:`DEFAULT_CHECKS`;
+``ai-trader data smoke`` (or ``python scripts/dal_smoke.py``) ``--output-dir artifacts/ops/dal_smoke``
+runs :data:`DEFAULT_CHECKS`;
 ``--check vendor:symbol:interval:lookbackDays`` (repeatable) replaces them. Every window ends
 at the close of ``--as-of`` (default: today in New York). Bars always come from the vendor
 (never from the cache) and are written to the cache; the report names the parquet file.
@@ -14,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -26,7 +26,8 @@ import pandas as pd
 from rich.console import Console
 from rich.table import Table
 
-from app.config import Settings, load_settings
+from app.bus.ports import Bus
+from app.config import Settings
 from app.dal.errors import VendorRefused
 from app.dal.quality import xnys
 from app.dal.registry import VENDORS
@@ -34,10 +35,10 @@ from app.dal.service import MarketData
 from app.decision.regimes import compute_regimes
 from app.decision.signals import compute_signals
 from app.domain.intervals import INTERVALS, NEW_YORK
-from app.errors import AiTraderError, ConfigError, InputError
+from app.errors import AiTraderError, InputError
 from app.validation import check_market_date
 
-__all__ = ["DEFAULT_CHECKS", "Check", "build_parser", "main", "parse_check", "run_smoke"]
+__all__ = ["DEFAULT_CHECKS", "Check", "as_of_date", "build_parser", "parse_check", "render", "run_smoke"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,22 +178,26 @@ def run_check(md: MarketData, check: Check, as_of: date, publish: Publisher | No
 
 
 def run_smoke(
-    settings: Settings, checks: Sequence[Check], as_of: date, output_dir: Path, *, publish: bool = False
+    settings: Settings,
+    checks: Sequence[Check],
+    as_of: date,
+    output_dir: Path,
+    *,
+    market_data: MarketData,
+    bus: Bus | None = None,
 ) -> tuple[Path, dict[str, Any]]:
     """Run ``checks`` and write the JSON report into ``output_dir``; return its path and content.
 
-    With ``publish`` the fetched rows also go to the market hubs of the configured bus (a bus
-    that cannot be opened is a ``ConfigError`` before any vendor is called).
+    With a ``bus`` the fetched rows also go to its market hubs (the caller opens it before
+    any vendor is called, so a bus that cannot be opened fails first).
     """
     started = datetime.now(UTC)
     run_id = f"dal-smoke-{started.strftime('%Y%m%dT%H%M%S%fZ')}"
-    bus = None
     publisher: Publisher | None = None
-    if publish:
-        from app.bus.factory import create_bus
+    if bus is not None:
         from app.bus.market_events import publish_market_frames
 
-        market_bus = bus = create_bus(settings)
+        market_bus = bus
 
         def publisher(
             symbol: str, bars: pd.DataFrame, sig: pd.DataFrame, reg: pd.DataFrame, vendor: str, interval: str
@@ -210,20 +215,14 @@ def run_smoke(
             )
             return result.counts
 
-    md = MarketData.from_settings(settings)
-    try:
-        results = [run_check(md, check, as_of, publisher) for check in checks]
-    finally:
-        md.close()
-        if bus is not None:
-            bus.close()
+    results = [run_check(market_data, check, as_of, publisher) for check in checks]
     report = {
         "run_id": run_id,
         "as_of": as_of.isoformat(),
         "started_at": _iso(started),
         "finished_at": _iso(datetime.now(UTC)),
         "ok": all(r["status"] == "ok" for r in results),
-        "published": publish,
+        "published": bus is not None,
         "checks": results,
     }
     output_dir.mkdir(parents=True, exist_ok=True)
@@ -272,9 +271,9 @@ def render(report: dict[str, Any], path: Path, console: Console) -> None:
     console.print(f"report: {path}")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(prog: str = "dal_smoke.py") -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="dal_smoke.py",
+        prog=prog,
         description="Fetch fresh bars from each market-data vendor and write a JSON report.",
     )
     parser.add_argument(
@@ -299,7 +298,8 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _as_of(text: str | None) -> date:
+def as_of_date(text: str | None) -> date:
+    """``--as-of``: a YYYY-MM-DD date, or today in New York when not given."""
     if text is None:
         return datetime.now(ZoneInfo(NEW_YORK)).date()
     try:
@@ -308,32 +308,6 @@ def _as_of(text: str | None) -> date:
         raise InputError(f"--as-of must be YYYY-MM-DD; got {text!r}") from None
     check_market_date("--as-of", as_of)
     return as_of
-
-
-def main(argv: Sequence[str] | None = None, console: Console | None = None) -> int:
-    """Entry point of ``scripts/dal_smoke.py``: 0 all ok, 1 a check failed, 2 bad arguments or config."""
-    from app.failures import EDGE_FAILURES, describe_failure
-
-    out = console or Console(width=None if sys.stdout.isatty() else 160)
-    args = build_parser().parse_args(argv)
-    try:
-        settings = load_settings()
-        checks = [parse_check(c) for c in args.check] or list(DEFAULT_CHECKS)
-        as_of = _as_of(args.as_of)
-        path, report = run_smoke(settings, checks, as_of, args.output_dir, publish=args.publish)
-    except (ConfigError, InputError) as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return 2
-    except AiTraderError as exc:
-        Console(stderr=True).print(f"[red]error:[/red] {exc}", highlight=False, soft_wrap=True)
-        return 1
-    except EDGE_FAILURES as exc:
-        Console(stderr=True).print(
-            f"[red]error:[/red] {describe_failure(exc)}", highlight=False, soft_wrap=True
-        )
-        return 1
-    render(report, path, out)
-    return 0 if report["ok"] else 1
 
 
 def check_dicts() -> list[dict[str, Any]]:

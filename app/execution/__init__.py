@@ -1,6 +1,8 @@
-"""Brokers: where guarded order intents are executed (``simulated`` or ``alpaca``)."""
+"""Brokers: where guarded order intents are executed (``simulated`` or ``alpaca``).
 
-from app.execution.factory import create_broker
+The configured broker is built by the composition root (``app.bootstrap.build_broker``).
+"""
+
 from app.execution.ports import Broker, BrokerCapability
 
-__all__ = ["Broker", "BrokerCapability", "create_broker"]
+__all__ = ["Broker", "BrokerCapability"]

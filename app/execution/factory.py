@@ -1,28 +1,10 @@
-"""Build the configured broker (``BROKER=simulated|alpaca``); heavy SDKs load only here."""
+"""How the configured broker is named; brokers themselves are built in ``app.bootstrap``."""
 
 from __future__ import annotations
 
 from app.config import Settings
-from app.execution.ports import Broker
 
-__all__ = ["broker_label", "create_broker"]
-
-
-def create_broker(settings: Settings) -> Broker:
-    """Return the broker ``settings.BROKER`` names.
-
-    Raises:
-        ConfigError: the broker needs settings that are missing (Alpaca keys) or its SDK is
-            not installed.
-    """
-    if settings.BROKER == "simulated":
-        from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
-
-        return SimulatedBroker(SimulatedBrokerConfig.from_settings(settings))
-    from app.execution.alpaca.broker import AlpacaBroker
-    from app.execution.alpaca.config import AlpacaTradingConfig
-
-    return AlpacaBroker(AlpacaTradingConfig.from_settings(settings))
+__all__ = ["broker_label"]
 
 
 def broker_label(settings: Settings) -> str:

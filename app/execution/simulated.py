@@ -29,7 +29,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from app.config import Settings
 from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
 from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import NotFoundError, OrderRejected
@@ -64,16 +63,6 @@ class SimulatedBrokerConfig:
             raise ValueError(f"initial_cash must be a finite amount > 0, got {self.initial_cash}")
         if not self.account:
             raise ValueError("account must not be empty")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> SimulatedBrokerConfig:
-        return cls(
-            slippage_bps=settings.SIM_SLIPPAGE_BPS,
-            commission_bps=settings.SIM_COMMISSION_BPS,
-            fee_per_order=settings.SIM_FEE_PER_ORDER,
-            allow_short=settings.SIM_ALLOW_SHORT,
-            initial_cash=settings.SIM_INITIAL_CASH,
-        )
 
 
 @dataclass(slots=True)

@@ -27,7 +27,6 @@ from datetime import UTC, datetime, time
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from app.config import Settings
 from app.risk.kill_switch import (
     KILL_SWITCH_ACTIVE,
     KILL_SWITCH_DAILY_LOSS,
@@ -64,14 +63,6 @@ class GuardLimits:
     notional: float | None = None
     daily_loss: float | None = None
     max_open_orders: int | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> GuardLimits:
-        return cls(
-            notional=settings.KILL_SWITCH_NOTIONAL,
-            daily_loss=settings.KILL_SWITCH_DAILY_LOSS_LIMIT,
-            max_open_orders=settings.KILL_SWITCH_MAX_OPEN_ORDERS,
-        )
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

@@ -32,11 +32,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_DOWN, Decimal
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import Literal, get_args
 
 import numpy as np
 
-from app.config import Settings
 from app.errors import ConfigError, InputError
 from app.risk.priors import PriorConfig
 
@@ -215,18 +214,6 @@ class RiskConfig:
     @property
     def needs_priors(self) -> bool:
         return self.use_probabilistic or self.agent == "fractional_kelly"
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **overrides: Any) -> RiskConfig:
-        """Build from settings (per-position cap, regime multipliers) plus explicit overrides."""
-        multipliers = dict(DEFAULT_REGIME_MULTIPLIERS)
-        multipliers.update(parse_regime_multipliers(settings.RISK_REGIME_MULTIPLIERS))
-        values: dict[str, Any] = {
-            "max_position_fraction": settings.RISK_MAX_POSITION_FRACTION,
-            "regime_multipliers": MappingProxyType(multipliers),
-        }
-        values.update(overrides)
-        return cls(**values)
 
 
 def regime_multipliers_for(labels: np.ndarray, table: Mapping[str, float]) -> np.ndarray:

@@ -18,7 +18,6 @@ from typing import IO, Any
 import fsspec
 from fsspec.implementations.local import LocalFileSystem
 
-from app.config import Settings
 from app.errors import ConfigError, InputError, NotFoundError, StorageError
 from app.validation import check_container_name
 
@@ -127,18 +126,6 @@ class BlobStore:
             raise ConfigError("Azure Blob needs STORAGE_ACCOUNT or AZURE_STORAGE_CONNECTION_STRING")
         fs = _bounded_retry_class(AzureBlobFileSystem)(skip_instance_cache=True, **kwargs)
         return cls(fs, "", "azure")
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> BlobStore:
-        backend = settings.blob_backend
-        if backend.kind == "local":
-            return cls.local(backend.target)
-        conn = settings.AZURE_STORAGE_CONNECTION_STRING
-        return cls.azure(
-            account_name=backend.target if conn is None else None,
-            connection_string=None if conn is None else conn.get_secret_value(),
-            use_cli_credential=settings.LOCAL_DEV,
-        )
 
     # --- paths --------------------------------------------------------------------------
     def path(self, container: str, key: str = "") -> str:

@@ -12,19 +12,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config as AlembicConfig
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, Row, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from app.config import Settings
 from app.errors import ConfigError, StorageError
 from app.storage.models import TRADING_SCHEMA
 
-__all__ = ["Database", "DatabaseError", "is_transient_db_error", "normalize_database_url"]
+__all__ = ["Database", "DatabaseError", "is_transient_db_error", "normalize_database_url", "sqlite_file_url"]
 
 DatabaseError = SQLAlchemyError
 """The driver-neutral base of every database failure (for edges that report, not handle, them)."""
@@ -62,6 +58,11 @@ def is_transient_db_error(exc: BaseException) -> bool:
         return name not in ("IntegrityError", "DataError", "InterfaceError", "ProgrammingError")
     # A StatementError without a driver error is a value the driver could not bind: the data.
     return not isinstance(exc, StatementError)
+
+
+def sqlite_file_url(path: str | Path) -> URL:
+    """The URL of the embedded SQLite database at ``path``."""
+    return URL.create("sqlite+pysqlite", database=str(path))
 
 
 def normalize_database_url(raw: str) -> URL:
@@ -113,12 +114,6 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> Database:
-        if settings.DATABASE_URL is None:
-            return cls(URL.create("sqlite+pysqlite", database=str(settings.sqlite_path)))
-        return cls(settings.DATABASE_URL.get_secret_value())
-
     def session(self) -> Session:
         return self._sessions()
 
@@ -135,6 +130,11 @@ class Database:
         lock (SQLite: an exclusive transaction) until it commits, so one process migrates and
         the others wait, then find the schema current and do nothing.
         """
+        # alembic is imported here, not at module level: every entry point imports this module
+        # (app.failures), and a backtest process should not pay for the migration machinery
+        from alembic import command
+        from alembic.config import Config as AlembicConfig
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         try:
@@ -161,6 +161,9 @@ class Database:
     @staticmethod
     def head_revision() -> str | None:
         """The newest migration this code ships."""
+        from alembic.config import Config as AlembicConfig
+        from alembic.script import ScriptDirectory
+
         cfg = AlembicConfig()
         cfg.set_main_option("script_location", str(MIGRATIONS_DIR))
         return ScriptDirectory.from_config(cfg).get_current_head()

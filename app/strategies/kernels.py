@@ -127,11 +127,13 @@ def sma_cross_target_nb(
 ) -> None:  # pragma: no cover - compiled
     """SMA crossover target in one pass: both means (as :func:`rolling_mean_nb`) and the crosses.
 
-    Writes the fast and slow simple moving averages of ``close`` into the two buffers and
-    the target into ``out``; the result equals ``rolling_mean_nb`` twice followed by
-    :func:`cross_target_nb`, with one sweep over memory instead of three.
+    Writes the fast and slow simple moving averages of ``close`` into the two buffers (when
+    they have ``close``'s length; pass empty buffers to skip them) and the target into
+    ``out``; the result equals ``rolling_mean_nb`` twice followed by :func:`cross_target_nb`,
+    with one sweep over memory instead of three.
     """
     n = close.shape[0]
+    keep_means = fast_buf.shape[0] == n and slow_buf.shape[0] == n
     # per window: [nobs, sum, add compensation, remove compensation, same-value run, last value]
     f_nobs = 0
     f_sum = 0.0
@@ -195,8 +197,9 @@ def sma_cross_target_nb(
         sv = np.nan
         if s_nobs >= slow and s_nobs > 0:
             sv = prev_value if s_same >= s_nobs else s_sum / s_nobs
-        fast_buf[i] = fv
-        slow_buf[i] = sv
+        if keep_means:
+            fast_buf[i] = fv
+            slow_buf[i] = sv
         if i > 0:
             if prev_f < prev_s and fv > sv:
                 state = 1.0

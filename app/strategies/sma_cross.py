@@ -69,8 +69,7 @@ class SmaCross(Strategy):
         regimes: pd.DataFrame | None = None,
     ) -> np.ndarray:
         close = close_array(bars)
-        fast_buf = np.empty_like(close)
-        slow_buf = np.empty_like(close)
         out = np.empty_like(close)
-        sma_cross_target_nb(close, self.fast, self.slow, fast_buf, slow_buf, out)
+        no_means = np.empty(0, dtype=np.float64)  # the means themselves are not needed here
+        sma_cross_target_nb(close, self.fast, self.slow, no_means, no_means, out)
         return out

@@ -11,8 +11,8 @@ import json
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 
+from app.bootstrap import Container, ReadinessCheck
 from app.errors import BusError, NotFoundError
-from app.services.container import ReadinessCheck, Services
 from app.storage.blob import BlobStore
 
 __all__ = ["ConsumerStatus", "lag_readiness_check", "read_status", "status_key", "write_status"]
@@ -61,7 +61,7 @@ def read_status(blob: BlobStore, container: str, name: str, hub: str, group: str
     return ConsumerStatus(**data)
 
 
-def lag_readiness_check(services: Services, name: str, hub: str, group: str) -> ReadinessCheck:
+def lag_readiness_check(services: Container, name: str, hub: str, group: str) -> ReadinessCheck:
     """A ``/health/ready`` check that fails while the consumer lags or stopped reporting.
 
     A consumer that never ran, or that stopped cleanly, does not fail the check.

@@ -21,10 +21,12 @@ import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from app.errors import AiTraderError, InputError
-from app.services.container import Services
+
+if TYPE_CHECKING:
+    from app.bootstrap import Container
 
 __all__ = ["DailyJobs", "RetrainFailed"]
 
@@ -44,12 +46,11 @@ class RetrainFailed(AiTraderError):
 
 
 class DailyJobs:
-    """The schedule's jobs, bound to one process's services."""
+    """The schedule's jobs, bound to one process's container (its clients and router)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Container) -> None:
         self.services = services
         self.settings = services.settings
-        self._router: Any = None
 
     # --- dispatch -----------------------------------------------------------------------
     def run(self, name: str, session: date) -> dict[str, Any]:
@@ -94,10 +95,9 @@ class DailyJobs:
         return {"status": "ok", "checks": checks}
 
     def scan(self, session: date, label: str) -> dict[str, Any]:
-        from app.dal import MarketData
         from app.decision import compute_regimes, compute_signals
 
-        market = MarketData.from_settings(self.settings, blob=self.services.blob)
+        market = self.services.market_data
         rows: list[dict[str, Any]] = []
         errors: dict[str, str] = {}
         for symbol in self.settings.WATCHLIST.split(","):
@@ -156,20 +156,16 @@ class DailyJobs:
         return self.settings.WATCHLIST.split(",")[: self.settings.WATCHLIST_SIZE]
 
     def warm_up(self, session: date) -> dict[str, Any]:
-        from app.dal import MarketData
         from app.decision import compute_regimes, compute_signals
         from app.decision.pipeline import decide
-        from app.risk.sizing import RiskConfig
         from app.strategies import STRATEGIES, get_strategy
 
-        bars = (
-            MarketData.from_settings(self.settings, blob=self.services.blob)
-            .fetch("synthetic", "WARMUP", session - timedelta(days=SCAN_LOOKBACK_DAYS), session)
-            .bars
-        )
+        bars = self.services.market_data.fetch(
+            "synthetic", "WARMUP", session - timedelta(days=SCAN_LOOKBACK_DAYS), session
+        ).bars
         signals = compute_signals(bars)
         regimes = compute_regimes(bars, signals)
-        risk = RiskConfig.from_settings(self.settings, agent="fractional_kelly", regime_aware=True)
+        risk = self.services.router_risk
         timings: dict[str, float] = {}
         for name in sorted(STRATEGIES):
             started = time.perf_counter()
@@ -179,10 +175,7 @@ class DailyJobs:
 
     def intraday_refresh(self, session: date, label: str) -> dict[str, Any]:
         from app.router.schemas import RouterRunRequest
-        from app.router.service import RouterService
 
-        if self._router is None:
-            self._router = RouterService(self.services)
         runs: list[dict[str, Any]] = []
         start = datetime.combine(
             session - timedelta(days=SCAN_LOOKBACK_DAYS), datetime.min.time(), tzinfo=UTC
@@ -197,7 +190,7 @@ class DailyJobs:
                 execute_orders=self.settings.SCHEDULE_EXECUTE_ORDERS,
             )
             try:
-                result = self._router.run(request)
+                result = self.services.router.run(request)
             except AiTraderError as exc:
                 runs.append({"symbol": symbol, "error": str(exc)})
                 continue
@@ -223,7 +216,7 @@ class DailyJobs:
 
         out = self.settings.ARTIFACTS_DIR / "daily" / session.isoformat() / "retrain"
         sweep_config = load_sweep_config(config)
-        result = run_sweep(sweep_config, out, settings=self.settings)
+        result = run_sweep(sweep_config, out, settings=self.settings, deps=self.services.sweep_deps)
         if not result.succeeded:
             first = "; ".join(result.errors) or "no error recorded"
             raise RetrainFailed(f"retrain sweep failed: {result.failed} of {result.total} runs; {first}")
@@ -234,7 +227,7 @@ class DailyJobs:
         params_decision = record_parameters(blob, sweep_config.strategy, run, now=now, container=container)
         champion = champion_parameters(blob, sweep_config.strategy, container)
         params = (champion or {}).get("params") or (result.best or {}).get("params") or {}
-        loader = dal_loader(self.settings)
+        loader = dal_loader(self.services.market_data)
         markets = [loader(sweep_config, symbol) for symbol in sweep_config.symbols]
         try:
             model = retrain_model(
@@ -261,18 +254,15 @@ class DailyJobs:
         }
 
     def reports(self, session: date) -> dict[str, Any]:
-        from app.storage.repositories.kill_switch import KillSwitchRepository
-        from app.storage.repositories.orders import OrdersRepository
-
         since = datetime.combine(session, datetime.min.time(), tzinfo=UTC)
-        orders_repository = OrdersRepository(self.services.db)
-        orders = orders_repository.list_orders(limit=500, since=since).items
-        fills = orders_repository.list_fills(limit=500, since=since).items
+        orders_service = self.services.orders
+        orders = orders_service.list_orders(limit=500, since=since).items
+        fills = orders_service.list_fills(limit=500, since=since).items
         by_status: dict[str, int] = {}
         for order in orders:
             by_status[order.status] = by_status.get(order.status, 0) + 1
         notional = sum(float(f.qty * f.price) for f in fills)
-        switch = KillSwitchRepository(self.services.db).status()
+        switch = self.services.kill_switch.status()
         report = {
             "session": session.isoformat(),
             "orders": len(orders),

@@ -38,12 +38,11 @@ from tenacity import (
     wait_random,
 )
 
+from app.bootstrap import Container
 from app.bus.diagnostics import QUICKSEND_EVENT
 from app.bus.ports import Consumer, Delivered
-from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
 from app.errors import AiTraderError, BusError, ConfigError, InputError, RetryableError, StorageError
-from app.services.container import Services
 from app.storage.blob import BlobStore
 from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 from app.workers.consumer_status import LAG_LIMIT_S, ConsumerStatus, lag_readiness_check, write_status
@@ -107,17 +106,6 @@ class OrderConsumerConfig:
     lag_limit_s: float = LAG_LIMIT_S
     retry_initial_s: float = 0.2
     retry_max_s: float = 30.0
-
-    @classmethod
-    def from_settings(
-        cls, settings: Settings, *, idle_exit_s: float | None = None, batch_size: int = 1000
-    ) -> OrderConsumerConfig:
-        return cls(
-            hub=settings.EH_HUB_ORDERS,
-            group=settings.EH_CONSUMER_GROUP,
-            idle_exit_s=idle_exit_s,
-            batch_size=batch_size,
-        )
 
 
 @dataclass(slots=True)
@@ -354,7 +342,7 @@ def _decode(delivered: Delivered) -> tuple[SourcedOrderEvent | None, str]:
     return SourcedOrderEvent(event, envelope.event_id, envelope.payload), ""
 
 
-def register_readiness(services: Services) -> None:
+def register_readiness(services: Container) -> None:
     """Make ``/health/ready`` fail while this platform's order consumer lags past 60 s."""
     settings = services.settings
     services.add_readiness_check(
@@ -395,7 +383,7 @@ def main(argv: Sequence[str]) -> int:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     configure_logging(settings.LOG_LEVEL, component=CONSUMER_NAME)
-    services = Services(settings)
+    services = Container(settings)
     worker: OrderConsumer | None = None
     stop_early = threading.Event()
 
@@ -408,12 +396,17 @@ def main(argv: Sequence[str]) -> int:
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
         services.db.upgrade()
-        config = OrderConsumerConfig.from_settings(settings, idle_exit_s=idle, batch_size=batch_size)
+        config = OrderConsumerConfig(
+            hub=settings.EH_HUB_ORDERS,
+            group=settings.EH_CONSUMER_GROUP,
+            idle_exit_s=idle,
+            batch_size=batch_size,
+        )
         consumer = services.bus.consumer(config.hub, config.group)
         try:
             worker = OrderConsumer(
                 consumer,
-                OrdersRepository(services.db),
+                services.orders,
                 config,
                 status=_status_writer(services.blob, settings.BLOB_CONTAINER_DATA),
             )

@@ -71,8 +71,8 @@ ACCEPTED_KEYS: frozenset[str] = frozenset(
 )
 """``KEY=VALUE`` arguments ``scripts/sweep_job_consumer.py`` takes."""
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
-ENTRY_SCRIPT = REPO_ROOT / "scripts" / "sweep_job_entry.py"
+ENTRY_MODULE = "app.workers.sweep_job_entry"
+"""What the local dispatcher runs per job (``python -m``): the installed package, not a checkout path."""
 _RESOURCE_ID = re.compile(
     r"^/subscriptions/(?P<sub>[^/]+)/resourceGroups/(?P<rg>[^/]+)/providers/Microsoft\.App/jobs/(?P<job>[^/]+)/?$",
     re.IGNORECASE,
@@ -117,16 +117,18 @@ class _Child:
 
 @dataclass
 class LocalDispatcher:
-    """Runs ``sweep_job_entry.py`` as a child process per job, at most ``max_running`` at a time.
+    """Runs ``python -m app.workers.sweep_job_entry`` as a child process per job, at most
+    ``max_running`` at a time.
 
     ``env`` is layered over this process's environment (the consumer's ``KEY=VALUE`` arguments,
-    so children see the same database, blob store and data folders).
+    so children see the same database, blob store and data folders). ``script``, when set, is
+    run instead of the entry module (tests start stand-ins this way).
     """
 
     settings: Settings
     env: Mapping[str, str] = field(default_factory=dict)
     max_running: int = 1
-    script: Path = ENTRY_SCRIPT
+    script: Path | None = None
     on_exit: Callable[[str, int], None] | None = None
     kind: str = "local"
     _children: list[_Child] = field(default_factory=list)
@@ -150,7 +152,7 @@ class LocalDispatcher:
         log_file = (logs / f"{job.job_id}.log").open("ab")
         try:
             process = subprocess.Popen(
-                [sys.executable, str(self.script)],
+                self.argv(),
                 env=env,
                 stdout=log_file,
                 stderr=subprocess.STDOUT,
@@ -159,9 +161,15 @@ class LocalDispatcher:
             )
         except OSError as exc:
             log_file.close()
-            raise ConfigError(f"cannot start {self.script}: {exc}") from exc
+            raise ConfigError(f"cannot start {' '.join(self.argv())}: {exc}") from exc
         self._children.append(_Child(job.job_id, process, log_file))
         return f"local-{process.pid}"
+
+    def argv(self) -> list[str]:
+        """The child's command line."""
+        if self.script is not None:
+            return [sys.executable, str(self.script)]
+        return [sys.executable, "-m", ENTRY_MODULE]
 
     def _reap(self, block_until_below: int | None = None) -> None:
         while True:
@@ -202,28 +210,6 @@ class ContainerAppsDispatcher:
         self.subscription, self.resource_group, self.job_name = parse_job_resource_id(resource_id)
         self.container = container
         self.client = client
-
-    @classmethod
-    def from_settings(cls, settings: Settings, **client_kwargs: Any) -> ContainerAppsDispatcher:
-        """Build the SDK client with ``DefaultAzureCredential`` (Azure CLI when ``LOCAL_DEV=1``).
-
-        ``client_kwargs`` go to ``ContainerAppsAPIClient`` (``base_url``, ``credential``, transport options).
-        """
-        assert settings.SWEEP_JOB_RESOURCE_ID is not None
-        try:
-            from azure.mgmt.appcontainers import ContainerAppsAPIClient
-        except ImportError as exc:
-            raise ConfigError(
-                "SWEEP_JOB_RESOURCE_ID needs the azure extra: pip install 'ai-trader[azure]'"
-            ) from exc
-        credential = client_kwargs.pop("credential", None)
-        if credential is None:
-            from azure.identity import AzureCliCredential, DefaultAzureCredential
-
-            credential = AzureCliCredential() if settings.LOCAL_DEV else DefaultAzureCredential()
-        subscription, _, _ = parse_job_resource_id(settings.SWEEP_JOB_RESOURCE_ID)
-        client = ContainerAppsAPIClient(credential, subscription, **client_kwargs)
-        return cls(settings.SWEEP_JOB_RESOURCE_ID, settings.SWEEP_JOB_CONTAINER, client)
 
     def start(self, job: SweepJobPublic) -> str:
         from azure.core.exceptions import HttpResponseError, ServiceRequestError, ServiceResponseError
@@ -274,11 +260,30 @@ class ContainerAppsDispatcher:
         self.client.close()
 
 
-def make_dispatcher(settings: Settings, env: Mapping[str, str] | None = None) -> Dispatcher:
-    """Container Apps when ``SWEEP_JOB_RESOURCE_ID`` is set, else a local subprocess."""
+def make_dispatcher(
+    settings: Settings, env: Mapping[str, str] | None = None, **client_kwargs: Any
+) -> Dispatcher:
+    """Container Apps when ``SWEEP_JOB_RESOURCE_ID`` is set, else a local subprocess.
+
+    ``client_kwargs`` go to the Container Apps client (``credential``, ``base_url`` ...).
+    """
     if settings.SWEEP_JOB_RESOURCE_ID:
-        return ContainerAppsDispatcher.from_settings(settings)
+        return container_apps_dispatcher(settings, **client_kwargs)
     return LocalDispatcher(settings, env=dict(env or {}))
+
+
+def container_apps_dispatcher(settings: Settings, **client_kwargs: Any) -> ContainerAppsDispatcher:
+    """The dispatcher for ``SWEEP_JOB_RESOURCE_ID``; its client comes from the composition root.
+
+    ``client_kwargs`` go to ``ContainerAppsAPIClient`` (``credential``, ``base_url``, transport options).
+    """
+    from app.bootstrap import build_container_apps_client
+
+    if not settings.SWEEP_JOB_RESOURCE_ID:
+        raise ConfigError("the Container Apps dispatcher needs SWEEP_JOB_RESOURCE_ID")
+    subscription, _, _ = parse_job_resource_id(settings.SWEEP_JOB_RESOURCE_ID)
+    client = build_container_apps_client(settings, subscription, **client_kwargs)
+    return ContainerAppsDispatcher(settings.SWEEP_JOB_RESOURCE_ID, settings.SWEEP_JOB_CONTAINER, client)
 
 
 # --- the consumer loop ------------------------------------------------------------------------
@@ -427,11 +432,9 @@ def install_signal_handlers(consumer: SweepJobConsumer) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``scripts/sweep_job_consumer.py``: exit 0 when done, 2 on bad input or
     settings, 1 when the bus or the dispatcher failed."""
-    from app.bus.factory import create_bus
+    from app.bootstrap import Container
     from app.errors import InputError
     from app.observability import configure_logging
-    from app.storage.blob import BlobStore
-    from app.storage.db import Database
     from app.workers.kv_args import idle_exit_seconds, parse_kv_args, settings_from_kv
 
     try:
@@ -442,16 +445,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     configure_logging(settings.LOG_LEVEL)
+    container = Container(settings)
     try:
-        database = Database.from_settings(settings)
-        database.upgrade()
-        bus = create_bus(settings)
-        service = SweepJobService(settings, database, BlobStore.from_settings(settings), bus)
+        container.db.upgrade()
         env = {k: v for k, v in values.items() if k != "IDLE_EXIT_SECONDS"}
-        consumer = SweepJobConsumer(settings, bus, service, make_dispatcher(settings, env))
+        consumer = SweepJobConsumer(
+            settings, container.bus, container.sweep_jobs, make_dispatcher(settings, env)
+        )
     except (InputError, ConfigError) as exc:
+        container.close()
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
+    except BaseException:
+        container.close()
+        raise
     install_signal_handlers(consumer)
     try:
         consumer.run(idle_exit_s=idle)
@@ -462,8 +469,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 1
     finally:
-        bus.close()
-        database.dispose()
+        container.close()
     return 0
 
 

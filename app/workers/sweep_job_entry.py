@@ -1,6 +1,9 @@
-"""The sweep job's entry point (``scripts/sweep_job_entry.py``; the Container Apps job runs it).
+"""The sweep job's entry point: ``ai-trader sweep run``, ``python -m app.workers.sweep_job_entry``
+and ``scripts/sweep_job_entry.py`` (the Container Apps job runs it; the local dispatcher starts
+``python -m app.workers.sweep_job_entry``).
 
-Configuration comes from the environment:
+Configuration comes from the environment (each key also has an option that wins over it:
+``--config``, ``--config-blob``, ``--output-dir``, ``--job-id``):
 
 * ``SWEEP_CONFIG_PATH`` (a YAML file) or ``SWEEP_CONFIG_BLOB`` (``blob://configs/<file>``,
   read from the blob store; it wins when both are set);
@@ -15,10 +18,12 @@ Exit codes: 0 done, 1 the sweep failed, 2 bad configuration.
 
 from __future__ import annotations
 
+import argparse
 import logging
 import sys
+from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from app.config import Settings, load_settings
 from app.errors import AiTraderError, ConfigError, InputError, NotFoundError
@@ -27,8 +32,11 @@ from app.observability import configure_logging
 
 if TYPE_CHECKING:
     from app.backtest.sweeps.jobs import SweepJobService
+    from app.bootstrap import Container
 
-__all__ = ["main", "output_dir_for"]
+__all__ = ["build_parser", "main", "output_dir_for"]
+
+SHIM_PROG = "sweep_job_entry.py"
 
 log = logging.getLogger("app.workers.sweep_job_entry")
 
@@ -41,19 +49,18 @@ def output_dir_for(settings: Settings, config_name: str) -> Path:
     return base if base is not None else settings.ARTIFACTS_DIR / "backtests" / "sweeps" / config_name
 
 
-def _run(settings: Settings) -> int:
+def _run(container: Container) -> int:
     from app.backtest.sweeps import run_sweep
     from app.backtest.sweeps.config import load_job_config
-    from app.storage.blob import BlobStore
 
-    blob = BlobStore.from_settings(settings)
+    settings = container.settings
+    blob = container.blob
     job_id = settings.SWEEP_JOB_ID
     registry: SweepJobService | None = None
     if job_id:
         from app.backtest.sweeps.jobs import SweepJobService
-        from app.storage.db import Database
 
-        registry = SweepJobService(settings, Database.from_settings(settings), blob)
+        registry = SweepJobService(settings, container.db, blob)
     try:
         config = load_job_config(
             blob, config_path=settings.SWEEP_CONFIG_PATH, config_blob=settings.SWEEP_CONFIG_BLOB or None
@@ -76,9 +83,9 @@ def _run(settings: Settings) -> int:
             from app.backtest.sweeps.jobs import JobHeartbeat
 
             with JobHeartbeat(registry, job_id):
-                result = run_sweep(config, output_dir, settings=settings)
+                result = run_sweep(config, output_dir, settings=settings, deps=container.sweep_deps)
         else:
-            result = run_sweep(config, output_dir, settings=settings)
+            result = run_sweep(config, output_dir, settings=settings, deps=container.sweep_deps)
     except Exception as exc:
         if registry is not None and job_id:
             _safe_fail(registry, job_id, f"{type(exc).__name__}: {exc}")
@@ -123,16 +130,55 @@ def _safe_fail(registry: SweepJobService, job_id: str, error: str) -> None:
         log.error("cannot record the failure in sweep_registry", extra={"job_id": job_id, "error": str(exc)})
 
 
-def main() -> int:
-    """Run the sweep the environment describes; return the exit code."""
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> NoReturn:
+        sys.stderr.write(f"error: {message} (see --help)\n")
+        raise SystemExit(2)
+
+
+_OPTION_KEYS = {
+    "config": "SWEEP_CONFIG_PATH",
+    "config_blob": "SWEEP_CONFIG_BLOB",
+    "output_dir": "SWEEP_OUTPUT_DIR",
+    "job_id": "SWEEP_JOB_ID",
+}
+
+
+def build_parser(prog: str = SHIM_PROG) -> argparse.ArgumentParser:
+    """Options of ``ai-trader sweep run``; each overrides the environment key it names."""
+    parser = _Parser(prog=prog, description="Run one parameter sweep (configured by env vars or options).")
+    parser.add_argument("--config", metavar="PATH", help="sweep YAML (SWEEP_CONFIG_PATH)")
+    parser.add_argument(
+        "--config-blob",
+        metavar="blob://configs/FILE",
+        help="sweep YAML in the blob store (SWEEP_CONFIG_BLOB)",
+    )
+    parser.add_argument("--output-dir", metavar="DIR", help="output folder (SWEEP_OUTPUT_DIR)")
+    parser.add_argument("--job-id", metavar="ID", help="sweep_registry job to track (SWEEP_JOB_ID)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, prog: str = SHIM_PROG) -> int:
+    """Run the sweep the environment (and ``argv``'s options) describe; return the exit code.
+
+    ``argv`` defaults to no options (the Container Apps job passes none); the script and
+    ``python -m`` shims pass their command line.
+    """
+    from app.bootstrap import Container
+
+    args = build_parser(prog).parse_args(list(argv or []))
+    overrides: dict[str, Any] = {
+        key: getattr(args, name) for name, key in _OPTION_KEYS.items() if getattr(args, name) is not None
+    }
     try:
-        settings = load_settings()
+        settings = load_settings(**overrides)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
     configure_logging(settings.LOG_LEVEL)
     try:
-        return _run(settings)
+        with Container(settings) as container:
+            return _run(container)
     except (ConfigError, InputError) as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 2
@@ -142,3 +188,7 @@ def main() -> int:
     except EDGE_FAILURES as exc:
         print(f"error: {describe_failure(exc)}", file=sys.stderr)  # noqa: T201
         return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:], prog="python -m app.workers.sweep_job_entry"))

@@ -17,8 +17,8 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 
 REPO = Path(__file__).resolve().parents[2]
 AUTH = {"Authorization": "Bearer e2e-token"}
@@ -44,9 +44,9 @@ def test_post_consume_dispatch_run_and_get_completed(tmp_path: Path) -> None:
         ARTIFACTS_DIR=tmp_path / "artifacts",
         API_BEARER_TOKEN="e2e-token",
     )
-    services = Services(settings)
+    services = Container(settings)
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         created = client.post(
             "/backtests/sweeps/jobs",
             json={

@@ -13,8 +13,9 @@ from pydantic import BaseModel, Field
 
 import app as app_package
 from app.api.auth import configured_token, token_is_valid
+from app.api.deps import ContainerDep, SettingsDep
+from app.bootstrap import ReadinessCheck
 from app.config import Settings, mask_secrets_in
-from app.services.container import ReadinessCheck
 
 router = APIRouter(tags=["health"])
 
@@ -31,18 +32,37 @@ class ReadyView(BaseModel):
     checks: dict[str, CheckView]
 
 
+class IndexLinks(BaseModel):
+    docs: str
+    openapi: str
+    live: str
+    ready: str
+    ui: str
+
+
+class IndexView(BaseModel):
+    """``GET /``: what this service is and where to go next."""
+
+    name: str
+    version: str
+    links: IndexLinks
+
+
+class LiveView(BaseModel):
+    status: str
+
+
 log = logging.getLogger("app.api.health")
 _WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
-@router.get("/")
-async def index(request: Request) -> dict[str, Any]:
+@router.get("/", response_model=IndexView)
+async def index(settings: SettingsDep) -> dict[str, Any]:
     """Name, version and links to the API's main entry points.
 
     Links are built from ``API_BASE_URL`` when set, else they are relative: never from the
     request's ``Host`` header, which a client chooses.
     """
-    settings: Settings = request.app.state.services.settings
     base = (settings.API_BASE_URL or "").rstrip("/")
     return {
         "name": "ai-trader",
@@ -69,12 +89,12 @@ def _ui_url(settings: Settings) -> str:
 
 @router.get("/ui", include_in_schema=False)
 @router.get("/ui/{rest:path}", include_in_schema=False)
-async def ui_redirect(request: Request) -> RedirectResponse:
+async def ui_redirect(settings: SettingsDep) -> RedirectResponse:
     """The dashboard is its own server (Front Door routes ``/ui`` to it); sent here, redirect."""
-    return RedirectResponse(_ui_url(request.app.state.services.settings), status_code=307)
+    return RedirectResponse(_ui_url(settings), status_code=307)
 
 
-@router.get("/health/live")
+@router.get("/health/live", response_model=LiveView)
 async def live() -> dict[str, str]:
     """200 while the process serves requests; touches no dependency."""
     return {"status": "ok"}
@@ -106,13 +126,12 @@ async def _run_check(name: str, check: ReadinessCheck, timeout_s: float) -> dict
         503: {"model": ReadyView, "description": "Some dependency does not answer (`failing` names it)."},
     },
 )
-async def ready(request: Request) -> JSONResponse:
+async def ready(request: Request, services: ContainerDep) -> JSONResponse:
     """200 when every dependency answers; 503 naming each failing one.
 
     The public answer names each dependency and its state only; the reason and latency are
     added for a caller with the bearer token (or when auth is off) and always logged.
     """
-    services = request.app.state.services
     timeout_s = services.settings.READY_CHECK_TIMEOUT_S
     results = await asyncio.gather(
         *(_run_check(name, check, timeout_s) for name, check in services.readiness_checks().items())

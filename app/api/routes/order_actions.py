@@ -13,17 +13,17 @@ import uuid
 from datetime import UTC
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import run_in_threadpool
 
+from app.api.deps import ContainerDep
 from app.api.routes.orders import FillOut, OrderWithFills, _order
+from app.bootstrap import Container
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import NotFoundError, OrderRejected
-from app.execution.factory import create_broker
 from app.router.run_records import read_order_run
-from app.services.container import Services
-from app.storage.repositories.orders import OrderDetail, OrdersRepository, SourcedOrderEvent
+from app.storage.repositories.orders import OrderDetail, SourcedOrderEvent
 
 __all__ = ["CancelRequest", "RouterRunRecord", "router"]
 
@@ -62,8 +62,8 @@ def _as_event(detail: OrderDetail) -> OrderEvent:
     )
 
 
-def cancel_order(services: Services, ref: str, body: CancelRequest) -> OrderWithFills:
-    orders = OrdersRepository(services.db)
+def cancel_order(services: Container, ref: str, body: CancelRequest) -> OrderWithFills:
+    orders = services.orders
     detail = orders.get_order(ref)
     status = OrderStatus(detail.order.status)
     if status not in WORKING:
@@ -72,11 +72,7 @@ def cancel_order(services: Services, ref: str, body: CancelRequest) -> OrderWith
             f"order {detail.order.id} is {status}; "
             "only new, accepted or partially filled orders can be cancelled",
         )
-    broker = create_broker(services.settings)
-    try:
-        report = broker.cancel(_as_event(detail))
-    finally:
-        broker.close()
+    report = services.broker.cancel(_as_event(detail))
     orders.apply([SourcedOrderEvent(event=report, event_id=f"cancel-{uuid.uuid4().hex}")])
     log.warning(
         "order cancel requested",
@@ -96,13 +92,12 @@ def cancel_order(services: Services, ref: str, body: CancelRequest) -> OrderWith
 
 @router.post("/orders/{ref}/cancel")
 async def cancel(
-    request: Request,
+    container: ContainerDep,
     body: CancelRequest,
     ref: Annotated[str, Path(min_length=1, max_length=128, description="Numeric id or client_order_id.")],
 ) -> OrderWithFills:
     """Cancel a working order at the broker; the order as recorded afterwards (with its fills)."""
-    services: Services = request.app.state.services
-    return await run_in_threadpool(cancel_order, services, ref, body)
+    return await run_in_threadpool(cancel_order, container, ref, body)
 
 
 class RouterRunRecord(BaseModel):
@@ -128,8 +123,8 @@ class RouterRunRecord(BaseModel):
     recorded_at: str
 
 
-def order_run(services: Services, ref: str) -> RouterRunRecord:
-    detail = OrdersRepository(services.db).get_order(ref)
+def order_run(services: Container, ref: str) -> RouterRunRecord:
+    detail = services.orders.get_order(ref)
     found = read_order_run(services.blob, services.settings.BLOB_CONTAINER_DATA, detail.order.client_order_id)
     if found is None:
         raise NotFoundError(f"no router run is recorded for order {detail.order.id}")
@@ -138,9 +133,8 @@ def order_run(services: Services, ref: str) -> RouterRunRecord:
 
 @router.get("/orders/{ref}/run")
 async def get_order_run(
-    request: Request,
+    container: ContainerDep,
     ref: Annotated[str, Path(min_length=1, max_length=128, description="Numeric id or client_order_id.")],
 ) -> RouterRunRecord:
     """The router run that produced (or last executed) the order, as recorded by the router."""
-    services: Services = request.app.state.services
-    return await run_in_threadpool(order_run, services, ref)
+    return await run_in_threadpool(order_run, container, ref)

@@ -11,12 +11,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 from pydantic import BaseModel, ConfigDict, PlainSerializer
 
+from app.api.deps import OrderServiceDep
 from app.domain.orders import OrderStatus
 from app.errors import InputError
-from app.storage.repositories.orders import MAX_PAGE_SIZE, FillView, OrdersRepository, OrderView
+from app.storage.repositories.orders import MAX_PAGE_SIZE, FillView, OrderView
 from app.validation import IsoDateTime
 
 __all__ = ["router"]
@@ -84,10 +85,6 @@ class FillPage(BaseModel):
     next_cursor: str | None
 
 
-def _service(request: Request) -> OrdersRepository:
-    return OrdersRepository(request.app.state.services.db)
-
-
 def _aware(name: str, value: datetime | None) -> datetime | None:
     if value is not None and value.tzinfo is None:
         raise InputError(f"{name}: needs a timezone, e.g. 2026-11-02T14:30:00Z (got {value.isoformat()})")
@@ -106,7 +103,7 @@ Since = Annotated[
 
 @router.get("/orders", response_model=OrderPage)
 def list_orders(
-    request: Request,
+    service: OrderServiceDep,
     limit: Limit = 20,
     cursor: Cursor = None,
     symbol: Symbol = None,
@@ -114,7 +111,7 @@ def list_orders(
     since: Since = None,
 ) -> OrderPage:
     """Orders newest first; ``since`` compares with the time the order was first observed."""
-    page = _service(request).list_orders(
+    page = service.list_orders(
         limit=limit, cursor=cursor, symbol=symbol, status=status, since=_aware("since", since)
     )
     return OrderPage(items=[_order(o) for o in page.items], next_cursor=page.next_cursor)
@@ -122,11 +119,11 @@ def list_orders(
 
 @router.get("/orders/{ref}", response_model=OrderWithFills)
 def get_order(
-    request: Request,
+    service: OrderServiceDep,
     ref: Annotated[str, Path(min_length=1, max_length=128, description="Numeric id or client_order_id.")],
 ) -> OrderWithFills:
     """One order and its fills (oldest first)."""
-    detail = _service(request).get_order(ref)
+    detail = service.get_order(ref)
     return OrderWithFills(
         **_order(detail.order).model_dump(), fills=[FillOut.model_validate(f) for f in detail.fills]
     )
@@ -134,7 +131,7 @@ def get_order(
 
 @router.get("/fills", response_model=FillPage)
 def list_fills(
-    request: Request,
+    service: OrderServiceDep,
     limit: Limit = 50,
     cursor: Cursor = None,
     symbol: Symbol = None,
@@ -142,7 +139,7 @@ def list_fills(
     since: Since = None,
 ) -> FillPage:
     """Fills newest first; ``since`` compares with the execution time."""
-    page = _service(request).list_fills(
+    page = service.list_fills(
         limit=limit, cursor=cursor, symbol=symbol, order_id=order_id, since=_aware("since", since)
     )
     return FillPage(items=[_fill(f) for f in page.items], next_cursor=page.next_cursor)

@@ -5,11 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field
 
+from app.api.deps import KillSwitchDep
 from app.risk.kill_switch import KillSwitchStatus
-from app.storage.repositories.kill_switch import KillSwitchRepository
 from app.validation import StrictFlag
 
 __all__ = ["KillSwitchChange", "KillSwitchView", "router"]
@@ -49,17 +49,13 @@ class KillSwitchView(BaseModel):
         )
 
 
-def _store(request: Request) -> KillSwitchRepository:
-    return KillSwitchRepository(request.app.state.services.db)
-
-
-@router.get("/kill-switch")
-def get_kill_switch(request: Request) -> KillSwitchView:
+@router.get("/kill-switch", response_model=KillSwitchView)
+def get_kill_switch(store: KillSwitchDep) -> KillSwitchView:
     """The global switch (who set it, why, when) and trip counts per ``kill_switch_*`` reason."""
-    return KillSwitchView.of(_store(request).status())
+    return KillSwitchView.of(store.status())
 
 
-@router.post("/kill-switch")
-def set_kill_switch(change: KillSwitchChange, request: Request) -> KillSwitchView:
+@router.post("/kill-switch", response_model=KillSwitchView)
+def set_kill_switch(change: KillSwitchChange, store: KillSwitchDep) -> KillSwitchView:
     """Turn the global switch on or off; the change is recorded in ``kill_switch_events``."""
-    return KillSwitchView.of(_store(request).set(change.active, reason=change.reason, actor=change.actor))
+    return KillSwitchView.of(store.set(change.active, reason=change.reason, actor=change.actor))

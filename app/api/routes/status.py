@@ -18,17 +18,16 @@ from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
-from app.backtest.sweeps.jobs import SweepJobPublic, SweepJobService
+from app.api.deps import ContainerDep
+from app.backtest.sweeps.jobs import SweepJobPublic
+from app.bootstrap import Container
 from app.config import Settings
 from app.errors import AiTraderError, InputError
-from app.services.container import Services
 from app.storage.repositories.backtest_runs import BacktestRunsRepository
-from app.storage.repositories.kill_switch import KillSwitchRepository
-from app.storage.repositories.orders import OrdersRepository
 from app.workers.consumer_status import LAG_LIMIT_S, read_status
 from app.workers.schedule import EXCHANGE_ZONE, JOBS_BY_NAME, is_session, occurrences
 from app.workers.scheduler import Ledger
@@ -115,18 +114,13 @@ class StatusView(BaseModel):
     data: DataView
 
 
-def _services(request: Request) -> Services:
-    services: Services = request.app.state.services
-    return services
-
-
 def _line(exc: Exception) -> str:
     return str(exc) if isinstance(exc, AiTraderError) else f"{type(exc).__name__}: {exc}"
 
 
-def _trading(services: Services) -> TradingStateView:
+def _trading(services: Container) -> TradingStateView:
     try:
-        status = KillSwitchRepository(services.db).status()
+        status = services.kill_switch.status()
     except AiTraderError as exc:
         return TradingStateView(state="UNKNOWN", error=_line(exc))
     return TradingStateView(
@@ -138,11 +132,15 @@ def _trading(services: Services) -> TradingStateView:
     )
 
 
-def _consumers(services: Services, now: datetime) -> ConsumersView:
+def _consumers(services: Container, now: datetime) -> ConsumersView:
+    from app.execution.factory import broker_label
     from app.workers.order_consumer import CONSUMER_NAME
+    from app.workers.venue_updates import WORKER_NAME
 
     settings = services.settings
     watched = [(CONSUMER_NAME, settings.EH_HUB_ORDERS, settings.EH_CONSUMER_GROUP)]
+    if settings.BROKER != "simulated":  # a venue's trade updates stream (the simulator has none)
+        watched.append((WORKER_NAME, settings.EH_HUB_ORDERS, broker_label(settings)))
     items: list[ConsumerView] = []
     try:
         for name, hub, group in watched:
@@ -218,10 +216,9 @@ def _scheduler(settings: Settings, now: datetime) -> SchedulerView:
     return SchedulerView(last=last, next=following)
 
 
-def _sweep_health(services: Services, now: datetime) -> SweepHealthView:
+def _sweep_health(services: Container, now: datetime) -> SweepHealthView:
     try:
-        service = SweepJobService(services.settings, services.db, services.blob)
-        listing = service.list_jobs("queued", 500)
+        listing = services.sweep_jobs.list_jobs("queued", 500)
     except AiTraderError as exc:
         return SweepHealthView(health="unknown", counts={}, error=_line(exc))
     counts = listing.counts
@@ -249,9 +246,9 @@ def _aware(value: datetime | None) -> datetime | None:
     return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
-def _data(services: Services, now: datetime) -> DataView:
+def _data(services: Container, now: datetime) -> DataView:
     try:
-        orders = OrdersRepository(services.db).list_orders(limit=1).items
+        orders = services.orders.list_orders(limit=1).items
         runs = BacktestRunsRepository(services.db).recent(limit=1)
     except AiTraderError as exc:
         return DataView(as_of=now, error=_line(exc))
@@ -262,7 +259,7 @@ def _data(services: Services, now: datetime) -> DataView:
     )
 
 
-def build_status(services: Services, now: datetime | None = None) -> StatusView:
+def build_status(services: Container, now: datetime | None = None) -> StatusView:
     """Every section of the status bar, each read on its own."""
     now = now or datetime.now(UTC)
     return StatusView(
@@ -275,9 +272,9 @@ def build_status(services: Services, now: datetime | None = None) -> StatusView:
 
 
 @router.get("/status")
-async def get_status(request: Request) -> StatusView:
+async def get_status(container: ContainerDep) -> StatusView:
     """Trading state, consumer lag, scheduler last/next job, sweep consumer health, data as-of."""
-    return await run_in_threadpool(build_status, _services(request))
+    return await run_in_threadpool(build_status, container)
 
 
 # --- risk history ---------------------------------------------------------------------------
@@ -297,10 +294,10 @@ class RiskHistory(BaseModel):
 
 @router.get("/risk/kill-switch/history")
 async def kill_switch_history(
-    request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 100
+    container: ContainerDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> RiskHistory:
     """Kill-switch changes and the orders it refused, newest first."""
-    rows = await run_in_threadpool(KillSwitchRepository(_services(request).db).history, limit)
+    rows = await run_in_threadpool(container.kill_switch.history, limit)
     return RiskHistory(
         items=[
             RiskEventView(
@@ -367,7 +364,7 @@ def schedule_day(settings: Settings, day: date, now: datetime) -> ScheduleDay:
 
 @router.get("/schedule/day")
 async def get_schedule_day(
-    request: Request,
+    container: ContainerDep,
     day: Annotated[date | None, Query(description="Session date (New York); default today.")] = None,
 ) -> ScheduleDay:
     """A session's jobs on the exchange clock (ET and PT) with status, duration and output."""
@@ -375,7 +372,7 @@ async def get_schedule_day(
     when = day or now.astimezone(EXCHANGE_ZONE).date()
     if abs((when - now.date()).days) > 366:
         raise InputError(f"day: must be within a year of today, got {when}")
-    return await run_in_threadpool(schedule_day, _services(request).settings, when, now)
+    return await run_in_threadpool(schedule_day, container.settings, when, now)
 
 
 # --- backtests and sweeps -------------------------------------------------------------------
@@ -398,10 +395,10 @@ class BacktestRunList(BaseModel):
 
 @router.get("/backtests/runs")
 async def list_backtest_runs(
-    request: Request, limit: Annotated[int, Query(ge=1, le=500)] = 50
+    container: ContainerDep, limit: Annotated[int, Query(ge=1, le=500)] = 50
 ) -> BacktestRunList:
     """Recorded backtest runs (CLI, API, sweeps' best sets), newest first, with their metrics."""
-    rows = await run_in_threadpool(BacktestRunsRepository(_services(request).db).recent, limit)
+    rows = await run_in_threadpool(BacktestRunsRepository(container.db).recent, limit)
     return BacktestRunList(
         items=[
             BacktestRunView(
@@ -436,8 +433,8 @@ class SweepOverview(BaseModel):
     total: int
 
 
-def sweep_overview(services: Services, limit: int) -> SweepOverview:
-    service = SweepJobService(services.settings, services.db, services.blob)
+def sweep_overview(services: Container, limit: int) -> SweepOverview:
+    service = services.sweep_jobs
     listing = service.list_jobs(None, limit)
     rows = []
     for job in listing.items:
@@ -454,10 +451,10 @@ def sweep_overview(services: Services, limit: int) -> SweepOverview:
 
 @router.get("/backtests/sweeps/overview")
 async def get_sweep_overview(
-    request: Request, limit: Annotated[int, Query(ge=1, le=100)] = 20
+    container: ContainerDep, limit: Annotated[int, Query(ge=1, le=100)] = 20
 ) -> SweepOverview:
     """The newest sweep jobs with ok/failed parameter-set counts from each finished run."""
-    return await run_in_threadpool(sweep_overview, _services(request), limit)
+    return await run_in_threadpool(sweep_overview, container, limit)
 
 
 class SweepConfigView(BaseModel):
@@ -518,11 +515,9 @@ class LimitsView(BaseModel):
 
 
 @router.get("/risk/limits")
-async def get_limits(request: Request) -> LimitsView:
+async def get_limits(container: ContainerDep) -> LimitsView:
     """The order guard's configured limits (``None``: that limit is not enforced)."""
-    from app.risk.guard import GuardLimits
-
-    limits = GuardLimits.from_settings(_services(request).settings)
+    limits = container.guard_limits
     return LimitsView(
         items=[
             LimitView(

@@ -203,6 +203,23 @@ def _evaluate_batch(
         status[:] = _BUILD_FAILED
         errors[:] = [f"{type(exc).__name__}: {exc}"] * len(sets)
         return
+    if cls.name == "sma_cross":
+        # the crossover's fused kernel: one pass per set, the same numbers as the generic loop
+        kernels.sma_cross_batch_nb(
+            market.open,
+            market.close,
+            inputs.tables[0],
+            np.ascontiguousarray(inputs.ints[:, 0]),
+            np.ascontiguousarray(inputs.ints[:, 1]),
+            sizing.scale_long,
+            sizing.scale_short,
+            sizing.allow_short,
+            fill_close,
+            costs,
+            metrics,
+            status,
+        )
+        return
     kernels.strategy_batch_nb(
         kernel.target,
         market.open,

@@ -5,6 +5,8 @@ one status code per set with the engine's kernel (:func:`app.backtest.engine.sim
 :func:`strategy_batch_nb` builds each set's target with the strategy's own batch kernel
 (:attr:`app.strategies.base.Strategy.batch`) and sizes it (:func:`size_target_nb`) before
 simulating; :func:`targets_batch_nb` simulates targets the decision pipeline already sized.
+:func:`sma_cross_batch_nb` is the crossover strategies' fused path: one pass per set, the
+crossover derived inside the engine's loop instead of a target array built first.
 """
 
 from __future__ import annotations
@@ -15,10 +17,10 @@ import numpy as np
 from numba import njit, prange
 from numba import types as nb_types
 
-from app.backtest.engine import simulate_metrics_nb
+from app.backtest.engine import N_TRADE_FIELDS, first_bad_price_nb, simulate_core_nb, simulate_metrics_nb
 from app.strategies.base import SET_TARGET_SIGNATURE
 
-__all__ = ["size_target_nb", "strategy_batch_nb", "targets_batch_nb"]
+__all__ = ["size_target_nb", "sma_cross_batch_nb", "strategy_batch_nb", "targets_batch_nb"]
 
 
 @njit(cache=True)
@@ -134,4 +136,102 @@ def targets_batch_nb(
             costs[3],
             costs[4],
             metrics_out[i],
+        )
+
+
+@njit(cache=True)
+def _sma_cross_sets_nb(
+    lo: int,
+    hi: int,
+    open_: np.ndarray,
+    close: np.ndarray,
+    smas: np.ndarray,
+    fast_row: np.ndarray,
+    slow_row: np.ndarray,
+    scale_long: np.ndarray,
+    scale_short: np.ndarray,
+    allow_short: bool,
+    fill_close: bool,
+    first_bad: int,
+    costs: np.ndarray,
+    metrics_out: np.ndarray,
+    status_out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    unused = np.empty(0, dtype=np.float64)
+    no_trades = np.empty((0, N_TRADE_FIELDS), dtype=np.float64)
+    for i in range(lo, hi):
+        status_out[i] = simulate_core_nb(
+            open_,
+            close,
+            unused,
+            smas[fast_row[i]],
+            smas[slow_row[i]],
+            scale_long,
+            scale_short,
+            allow_short,
+            True,
+            first_bad,
+            fill_close,
+            costs[0],
+            costs[1],
+            costs[2],
+            costs[3],
+            costs[4],
+            unused,
+            no_trades,
+            metrics_out[i],
+        )
+
+
+_CHUNK = 64  # sets per parallel task: the serial inner loop compiles tighter than a prange body
+
+
+@njit(cache=True, parallel=True)
+def sma_cross_batch_nb(
+    open_: np.ndarray,
+    close: np.ndarray,
+    smas: np.ndarray,
+    fast_row: np.ndarray,
+    slow_row: np.ndarray,
+    scale_long: np.ndarray,
+    scale_short: np.ndarray,
+    allow_short: bool,
+    fill_close: bool,
+    costs: np.ndarray,
+    metrics_out: np.ndarray,
+    status_out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """SMA crossover sets: row ``fast_row[i]`` of ``smas`` against row ``slow_row[i]``.
+
+    ``smas`` holds one SMA per distinct window (the crossover strategy's batch ``tables[0]``).
+    Each set is one pass over the bars: the engine's loop derives the crossover and its sizing
+    bar by bar (``from_cross``) instead of reading a target array built by two earlier passes;
+    the numbers are the same as :func:`app.strategies.kernels.cross_target_nb` followed by
+    :func:`size_target_nb` and :func:`app.backtest.engine.simulate_metrics_nb`. The prices
+    are checked once for all sets.
+
+    ``costs`` is ``[commission, slippage fraction, initial cash, periods per year, years]``.
+    """
+    first_bad = first_bad_price_nb(open_, close)
+    if open_.shape[0] != close.shape[0]:
+        first_bad = -1  # let each set report the shape error
+    m = fast_row.shape[0]
+    chunks = (m + _CHUNK - 1) // _CHUNK
+    for c in prange(chunks):
+        _sma_cross_sets_nb(
+            c * _CHUNK,
+            min(m, (c + 1) * _CHUNK),
+            open_,
+            close,
+            smas,
+            fast_row,
+            slow_row,
+            scale_long,
+            scale_short,
+            allow_short,
+            fill_close,
+            first_bad,
+            costs,
+            metrics_out,
+            status_out,
         )

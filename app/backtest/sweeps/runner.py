@@ -21,10 +21,10 @@ import os
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from app.backtest.engine import STATUS_OK, STATUS_RUINED
 from app.backtest.sweeps.config import SweepConfig, load_sweep_config
@@ -51,12 +51,34 @@ from app.errors import AiTraderError, ConfigError
 from app.risk.sizing import RiskConfig
 from app.strategies import get_strategy
 
-__all__ = ["MarketLoader", "SweepResult", "run_sweep"]
+if TYPE_CHECKING:
+    from app.backtest.frames import BlobFrames
+    from app.dal import MarketData
+
+__all__ = ["MarketLoader", "SweepDeps", "SweepResult", "dal_loader", "run_sweep"]
 
 log = logging.getLogger("app.backtest.sweeps")
 
 MarketLoader = Callable[[SweepConfig, str], MarketArrays]
 """Loads one symbol's data for a config (the DAL by default; tests may pass their own)."""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class SweepDeps:
+    """The process's clients a sweep uses (built once by ``app.bootstrap.Container``).
+
+    Attributes:
+        loader: loads one symbol's bars, signals and regimes (:func:`dal_loader` on the
+            process's market data).
+        risk_defaults: sizing defaults from settings; the config's ``risk`` block replaces
+            the agent, fraction and flags.
+        frames: where the best run's frame is published besides ``frames_dir`` (``None``:
+            not published).
+    """
+
+    loader: MarketLoader
+    risk_defaults: RiskConfig
+    frames: BlobFrames | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,14 +120,12 @@ def _resolve_backend(config: SweepConfig, settings: Settings) -> str:
     return backend
 
 
-def dal_loader(settings: Settings) -> MarketLoader:
-    """Fetch bars through :class:`app.dal.MarketData` (cached) and compute signals and regimes once."""
+def dal_loader(market_data: MarketData) -> MarketLoader:
+    """Fetch bars through ``market_data`` (cached) and compute signals and regimes once."""
 
     def load(config: SweepConfig, symbol: str) -> MarketArrays:
-        from app.dal import MarketData
         from app.decision import compute_regimes, compute_signals
 
-        market_data = MarketData.from_settings(settings)
         fetched = market_data.fetch(
             config.vendor, symbol, config.start, config.end, interval=config.interval, path=config.data_path
         )
@@ -127,11 +147,11 @@ def dal_loader(settings: Settings) -> MarketLoader:
     return load
 
 
-def risk_config_for(config: SweepConfig, settings: Settings) -> RiskConfig:
-    """The pipeline's risk config for a sweep (per-position cap and regime multipliers from settings)."""
+def risk_config_for(config: SweepConfig, risk_defaults: RiskConfig) -> RiskConfig:
+    """The pipeline's risk config for a sweep (per-position cap and regime multipliers from the defaults)."""
     try:
-        return RiskConfig.from_settings(
-            settings,
+        return replace(
+            risk_defaults,
             agent=config.risk.agent,
             fraction=config.risk.fraction,
             regime_aware=config.risk.regime_aware,
@@ -331,6 +351,7 @@ def run_sweep(
     config: SweepConfig | str | Path,
     output_dir: str | Path,
     *,
+    deps: SweepDeps,
     settings: Settings | None = None,
     loader: MarketLoader | None = None,
     resume: bool = True,
@@ -343,7 +364,8 @@ def run_sweep(
     ``run.json`` and, with ``write_frame``, the best run's probabilistic frame (registered in
     the frame manifest with source ``sweep``). A parameter set that fails is recorded as
     ``failed`` with its error and the sweep goes on; a symbol whose data cannot be loaded
-    fails all its sets the same way.
+    fails all its sets the same way. ``deps`` are the process's clients (``Container.sweep_deps``);
+    ``loader``, when given, replaces ``deps.loader``.
 
     Raises:
         ConfigError: invalid config, unknown strategy, no parameter set left after constraints.
@@ -358,7 +380,7 @@ def run_sweep(
     except AiTraderError as exc:
         raise ConfigError(f"sweep {config.name!r}: {exc}") from None
     check_sweep_size(config, settings.SWEEP_MAX_SETS)
-    risk = risk_config_for(config, settings)
+    risk = risk_config_for(config, deps.risk_defaults)
     sets = expand_grid(config)
     invalid = _validate_sets(config.strategy, sets)
     valid = [s for s in sets if s.set_id not in invalid]
@@ -367,7 +389,7 @@ def run_sweep(
     fingerprint = config_fingerprint(config)
     finished = read_finished(out, fingerprint) if resume else {}
     backend = _resolve_backend(config, settings)
-    loader = loader if loader is not None else dal_loader(settings)
+    loader = loader if loader is not None else deps.loader
     evaluator = _Evaluator(backend, config, settings)
     base_info = {
         "name": config.name,
@@ -444,7 +466,9 @@ def run_sweep(
     best_report = robustness.get(str(best["symbol"])) if best is not None else None
     frame_path = None
     if best is not None and write_frame:
-        frame_path = _write_best_frame(config, settings, risk, best, markets.get(best["symbol"]), loader)
+        frame_path = _write_best_frame(
+            config, settings, risk, best, markets.get(best["symbol"]), loader, deps.frames
+        )
     ok = sum(1 for r in ordered if r["status"] == "ok")
     failed = len(ordered) - ok
     errors = first_errors(ordered)
@@ -569,12 +593,13 @@ def _write_best_frame(
     best: Mapping[str, Any],
     market: MarketArrays | None,
     loader: MarketLoader,
+    frames: BlobFrames | None,
 ) -> str | None:
     """Re-run the best set through the pipeline and register its frame (source ``sweep``)."""
     import pandas as pd
 
     from app.backtest.engine import EngineConfig, run_backtest
-    from app.backtest.frames import frame_filename, frame_publisher, write_frame
+    from app.backtest.frames import frame_filename, write_frame
     from app.backtest.service import build_frame
     from app.decision.pipeline import decide
 
@@ -606,7 +631,7 @@ def _write_best_frame(
                 "objective": config.objective.metric,
                 "job_id": settings.SWEEP_JOB_ID,
             },
-            blob=frame_publisher(settings),
+            blob=frames,
         )
     except AiTraderError as exc:
         log.error("cannot write the best run's frame", extra={"symbol": symbol, "error": str(exc)})

@@ -5,16 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
-from app.config import Settings
 from app.errors import ConfigError
 
-__all__ = ["MEMORY_CHECKPOINT_GROUPS", "EventHubsConfig"]
+__all__ = ["MEMORY_CHECKPOINT_GROUPS", "EventHubsConfig", "without_entity_path"]
 
 MEMORY_CHECKPOINT_GROUPS: frozenset[str] = frozenset({"diagnostics"})
 """Groups that may consume with in-memory checkpoints: throwaway readers such as the quicksend check."""
 
 
-def _without_entity_path(connection_string: str) -> str:
+def without_entity_path(connection_string: str) -> str:
+    """The connection string without its ``EntityPath`` (the bus opens one client per hub)."""
     parts = [p for p in connection_string.split(";") if p and not p.lower().startswith("entitypath=")]
     return ";".join(parts)
 
@@ -79,28 +79,4 @@ class EventHubsConfig:
             "its position: set AZURE_STORAGE_CONNECTION_STRING, STORAGE_ACCOUNT or BLOB_URL=az://<account> "
             f"(checkpoints go to its {self.checkpoint_container} container), or set "
             "EH_ALLOW_MEMORY_CHECKPOINTS=1 to accept checkpoints that are lost on restart"
-        )
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> EventHubsConfig:
-        fqdn = settings.EH_FQDN
-        if settings.BUS_URL is not None and settings.BUS_URL.startswith("eventhubs://"):
-            fqdn = urlsplit(settings.BUS_URL).netloc or fqdn
-        connection = (
-            settings.EH_CONNECTION_STRING.get_secret_value() if settings.EH_CONNECTION_STRING else None
-        )
-        if not fqdn and not connection:
-            raise ConfigError(
-                "the eventhubs bus needs EH_FQDN (or BUS_URL=eventhubs://<fqdn>) or EH_CONNECTION_STRING"
-            )
-        storage = settings.AZURE_STORAGE_CONNECTION_STRING
-        return cls(
-            fully_qualified_namespace=fqdn if not connection else None,
-            connection_string=_without_entity_path(connection) if connection else None,
-            use_cli_credential=settings.LOCAL_DEV,
-            storage_account=settings.STORAGE_ACCOUNT or settings.blob_url_account,
-            storage_connection_string=storage.get_secret_value() if storage else None,
-            checkpoint_container=settings.CHECKPOINT_CONTAINER,
-            allow_memory_checkpoints=settings.EH_ALLOW_MEMORY_CHECKPOINTS,
-            ownership_s=settings.BUS_LEASE_S,
         )

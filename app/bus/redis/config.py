@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from app.config import Settings, mask_url
-from app.errors import ConfigError
+from app.config import mask_url
 
 __all__ = ["RedisBusConfig"]
 
@@ -30,11 +29,3 @@ class RedisBusConfig:
     @property
     def display_url(self) -> str:
         return mask_url(self.url)
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> RedisBusConfig:
-        if settings.BUS_URL is not None and settings.BUS_URL.startswith(("redis://", "rediss://")):
-            return cls(url=settings.BUS_URL, lease_s=settings.BUS_LEASE_S)
-        if settings.REDIS_URL is not None:
-            return cls(url=settings.REDIS_URL, lease_s=settings.BUS_LEASE_S)
-        raise ConfigError("the redis bus needs BUS_URL=redis://host:port/db or REDIS_URL")

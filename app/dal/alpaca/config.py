@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from app.config import Settings
 from app.dal.http import HttpConfig
 
 __all__ = ["AlpacaConfig"]
@@ -26,14 +25,6 @@ class AlpacaConfig:
     feed: str = "iex"
     adjustment: str = "raw"
     page_size: int = 10000
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AlpacaConfig:
-        return cls(
-            http=HttpConfig.from_settings(settings, settings.ALPACA_DATA_BASE_URL),
-            api_key=settings.ALPACA_API_KEY,
-            api_secret=settings.ALPACA_API_SECRET,
-        )
 
     def __repr__(self) -> str:
         return f"AlpacaConfig(base_url={self.http.base_url!r}, feed={self.feed!r}, keys=***)"

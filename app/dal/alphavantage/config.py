@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from app.config import Settings
 from app.dal.http import HttpConfig
 
 __all__ = ["AlphaVantageConfig"]
@@ -24,13 +23,6 @@ class AlphaVantageConfig:
     http: HttpConfig
     api_key: SecretStr | None = None
     compact_days: int = 140
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AlphaVantageConfig:
-        return cls(
-            http=HttpConfig.from_settings(settings, settings.ALPHAVANTAGE_BASE_URL),
-            api_key=settings.ALPHAVANTAGE_API_KEY,
-        )
 
     def __repr__(self) -> str:
         return f"AlphaVantageConfig(base_url={self.http.base_url!r}, api_key=***)"

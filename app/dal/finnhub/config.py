@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 from pydantic import SecretStr
 
-from app.config import Settings
 from app.dal.http import HttpConfig
 
 __all__ = ["FinnhubConfig"]
@@ -18,13 +17,6 @@ class FinnhubConfig:
 
     http: HttpConfig
     api_key: SecretStr | None = None
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> FinnhubConfig:
-        return cls(
-            http=HttpConfig.from_settings(settings, settings.FINNHUB_BASE_URL),
-            api_key=settings.FINNHUB_API_KEY,
-        )
 
     def __repr__(self) -> str:
         return f"FinnhubConfig(base_url={self.http.base_url!r}, api_key=***)"

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
-from app.config import Settings
 from app.dal.http import HttpConfig
 
 __all__ = ["BROWSER_USER_AGENT", "YahooConfig"]
@@ -20,8 +19,3 @@ class YahooConfig:
     """Connection settings for the Yahoo chart API (``YAHOO_BASE_URL``)."""
 
     http: HttpConfig
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> YahooConfig:
-        http = HttpConfig.from_settings(settings, settings.YAHOO_BASE_URL)
-        return cls(http=replace(http, headers={"User-Agent": BROWSER_USER_AGENT}))

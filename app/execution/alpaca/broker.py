@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import time
 import warnings
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -48,6 +48,7 @@ __all__ = ["AlpacaBroker"]
 _NOT_FOUND = 404
 _UNPROCESSABLE = 422
 _ORDERS_PAGE = 500  # the most GET /v2/orders returns at once
+_ACTIVITIES_PAGE = 100  # the most GET /v2/account/activities returns at once
 _DONE = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
 
 
@@ -145,25 +146,72 @@ class AlpacaBroker:
 
     def list_open_orders(self) -> list[OpenOrder]:
         found: dict[str, OpenOrder] = {}
-        after = None
+        for raw in self.list_orders_raw(QueryOrderStatus.OPEN):
+            order = parse_open_order(raw)
+            if order is not None:
+                found.setdefault(order.broker_order_id, order)
+        return sorted(found.values(), key=lambda o: (o.submitted_at, o.broker_order_id))
+
+    def list_orders_raw(
+        self, status: QueryOrderStatus, after: datetime | None = None
+    ) -> list[dict[str, Any]]:
+        """``GET /v2/orders`` with ``status``, submitted after ``after``: every page, oldest first.
+
+        Pages are 500 orders; the next page starts a microsecond before the newest submission
+        time seen (``after`` is exclusive), and orders read twice at the boundary count once.
+        """
+        found: dict[str, dict[str, Any]] = {}
         while True:
-            request = GetOrdersRequest(
-                status=QueryOrderStatus.OPEN, limit=_ORDERS_PAGE, direction=Sort.ASC, after=after
-            )
+            request = GetOrdersRequest(status=status, limit=_ORDERS_PAGE, direction=Sort.ASC, after=after)
             page = self._call(self._client.get_orders, request)
             if not isinstance(page, list):
                 raise OrderRejected("broker_protocol", "Alpaca answered GET /v2/orders with no list")
             fresh = 0
             for raw in page:
-                order = parse_open_order(raw)
-                if order is not None and order.broker_order_id not in found:
-                    found[order.broker_order_id] = order
+                if not isinstance(raw, dict) or not raw.get("id"):
+                    raise OrderRejected("broker_protocol", "Alpaca listed an order without an id")
+                if str(raw["id"]) not in found:
+                    found[str(raw["id"])] = raw
                     fresh += 1
             if len(page) < _ORDERS_PAGE or fresh == 0:
                 break
-            # ``after`` is exclusive: step back a microsecond so ties at the boundary are re-read
-            after = max(o.submitted_at for o in found.values()) - timedelta(microseconds=1)
-        return sorted(found.values(), key=lambda o: (o.submitted_at, o.broker_order_id))
+            after = max(_submitted(o) for o in found.values()) - timedelta(microseconds=1)
+        return sorted(found.values(), key=lambda o: (_submitted(o), str(o["id"])))
+
+    def get_order_raw(self, order_id: str) -> dict[str, Any] | None:
+        """``GET /v2/orders/{order_id}``; ``None`` when Alpaca does not know the order."""
+        try:
+            raw = self._call(self._client.get_order_by_id, order_id)
+        except _NotFound:
+            return None
+        if not isinstance(raw, dict):
+            raise OrderRejected(
+                "broker_protocol", f"Alpaca answered GET /v2/orders/{order_id} with no object"
+            )
+        return raw
+
+    def list_fill_activities(self, after: datetime) -> list[dict[str, Any]]:
+        """``GET /v2/account/activities/FILL`` since ``after``: every page, oldest first.
+
+        Pages are 100 rows; the next page is asked with ``page_token`` = the last row's id.
+        """
+        rows: list[dict[str, Any]] = []
+        params: dict[str, Any] = {
+            "after": after.astimezone(UTC).isoformat().replace("+00:00", "Z"),
+            "direction": "asc",
+            "page_size": _ACTIVITIES_PAGE,
+        }
+        seen: set[str] = set()
+        while True:
+            page = self._call(self._client.get, "/account/activities/FILL", dict(params))
+            if not isinstance(page, list):
+                raise OrderRejected("broker_protocol", "Alpaca answered the FILL activities with no list")
+            fresh = [row for row in page if isinstance(row, dict) and str(row.get("id")) not in seen]
+            seen.update(str(row.get("id")) for row in fresh)
+            rows.extend(fresh)
+            if len(page) < _ACTIVITIES_PAGE or not fresh:
+                return rows
+            params["page_token"] = str(page[-1].get("id"))
 
     def close(self) -> None:
         session = getattr(self._client, "_session", None)  # alpaca-py keeps a requests.Session
@@ -223,6 +271,17 @@ class _NotFound(Exception):
 
 class _Duplicate(Exception):
     pass
+
+
+def _submitted(raw: dict[str, Any]) -> datetime:
+    value = str(raw.get("submitted_at") or raw.get("created_at") or "")
+    try:
+        stamp = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise OrderRejected(
+            "broker_protocol", f"Alpaca order {raw.get('id')!r} has no submission time"
+        ) from None
+    return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
 def _message(exc: APIError) -> str:

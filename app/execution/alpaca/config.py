@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-
-from app.config import Settings
-from app.errors import ConfigError
+from urllib.parse import urlsplit, urlunsplit
 
 __all__ = ["PAPER_URL", "AlpacaTradingConfig"]
 
@@ -21,6 +19,7 @@ class AlpacaTradingConfig:
     api_secret: str = field(repr=False)
     paper: bool = True
     base_url: str | None = None
+    stream_base_url: str | None = None
     fill_wait_s: float = 2.0
     fill_poll_s: float = 0.2
 
@@ -30,20 +29,12 @@ class AlpacaTradingConfig:
             return self.base_url
         return PAPER_URL if self.paper else LIVE_URL
 
-    @classmethod
-    def from_settings(cls, settings: Settings) -> AlpacaTradingConfig:
-        """Raises ConfigError naming the missing key when the Alpaca keys are not set."""
-        missing = [
-            name
-            for name in ("ALPACA_API_KEY", "ALPACA_API_SECRET")
-            if getattr(settings, name) is None or not getattr(settings, name).get_secret_value().strip()
-        ]
-        if missing:
-            raise ConfigError(f"BROKER=alpaca needs {' and '.join(missing)}")
-        assert settings.ALPACA_API_KEY is not None and settings.ALPACA_API_SECRET is not None
-        return cls(
-            api_key=settings.ALPACA_API_KEY.get_secret_value().strip(),
-            api_secret=settings.ALPACA_API_SECRET.get_secret_value().strip(),
-            paper=settings.ALPACA_PAPER,
-            base_url=settings.ALPACA_TRADING_BASE_URL,
-        )
+    @property
+    def stream_url(self) -> str:
+        """The ``trade_updates`` websocket: ``ALPACA_STREAM_URL``, else the trading URL's
+        ``/stream`` with ``http(s)`` made ``ws(s)`` (``wss://paper-api.alpaca.markets/stream``)."""
+        if self.stream_base_url:
+            return self.stream_base_url
+        parts = urlsplit(self.url)
+        scheme = "wss" if parts.scheme == "https" else "ws"
+        return urlunsplit((scheme, parts.netloc, parts.path.rstrip("/") + "/stream", "", ""))

@@ -21,6 +21,7 @@ from app.errors import OrderRejected
 
 __all__ = [
     "TradeUpdate",
+    "fill_id",
     "parse_account",
     "parse_fill_activities",
     "parse_open_order",
@@ -28,6 +29,7 @@ __all__ = [
     "parse_position",
     "parse_status",
     "parse_trade_update",
+    "parse_venue_order",
 ]
 
 _STATUS = {
@@ -77,8 +79,25 @@ def _time(value: Any) -> datetime | None:
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=UTC)
 
 
+def fill_id(order_id: str, cumulative_qty: Decimal) -> str:
+    """The id of the execution that brought ``order_id``'s filled quantity to ``cumulative_qty``.
+
+    Alpaca reports one execution three ways: a ``fill``/``partial_fill`` stream frame (its
+    ``order.filled_qty``), a FILL activity (``cum_qty``) and, summed up, the order itself
+    (``filled_qty``). Their own ids differ (``execution_id`` against the activity ``id``), but
+    the cumulative quantity after the execution is the same in all three and grows with every
+    execution of the order, so ``<order id>:<cumulative qty>`` names the execution whichever
+    way it arrived, and the fills table stores it once.
+    """
+    return f"{order_id}:{cumulative_qty.normalize():f}"
+
+
 def parse_fill_activities(activities: Iterable[Mapping[str, Any]], order_id: str) -> list[FillPayload]:
-    """Fills of one order from ``GET /v2/account/activities/FILL`` rows (other orders ignored)."""
+    """Fills of one order from ``GET /v2/account/activities/FILL`` rows (other orders ignored).
+
+    Each fill's ``venue_fill_id`` is :func:`fill_id` of the row's ``cum_qty`` (the row's own
+    ``id`` when Alpaca sent no ``cum_qty``).
+    """
     fills: list[FillPayload] = []
     for row in activities:
         if row.get("order_id") != order_id or row.get("activity_type", "FILL") != "FILL":
@@ -90,7 +109,9 @@ def parse_fill_activities(activities: Iterable[Mapping[str, Any]], order_id: str
         )
         if qty is None or price is None or ts is None:
             raise OrderRejected("broker_protocol", f"Alpaca fill {row.get('id')!r} lacks qty, price or time")
-        fills.append(FillPayload(venue_fill_id=str(row["id"]), qty=qty, price=price, ts=ts))
+        cumulative = _decimal(row.get("cum_qty"))
+        venue_id = fill_id(order_id, cumulative) if cumulative is not None else str(row["id"])
+        fills.append(FillPayload(venue_fill_id=venue_id, qty=qty, price=price, ts=ts))
     fills.sort(key=lambda f: f.ts)
     return fills
 
@@ -99,7 +120,7 @@ def parse_order(raw: Mapping[str, Any], intent: OrderEvent, fills: list[FillPayl
     """Alpaca's order JSON as an ``OrderEvent`` report carrying the intent's run metadata.
 
     When Alpaca reports filled quantity but the activity feed has no rows yet, one fill is
-    derived from ``filled_qty`` and ``filled_avg_price`` (id ``<order id>:<filled_qty>``).
+    derived from ``filled_qty`` and ``filled_avg_price`` (id :func:`fill_id` of ``filled_qty``).
     """
     if raw.get("client_order_id") != intent.client_order_id:
         raise OrderRejected(
@@ -113,7 +134,7 @@ def parse_order(raw: Mapping[str, Any], intent: OrderEvent, fills: list[FillPayl
     if not fills and filled_qty is not None and avg_price is not None:
         ts = _time(raw.get("filled_at")) or _time(raw.get("updated_at")) or datetime.now(UTC)
         fills = [
-            FillPayload(venue_fill_id=f"{order_id}:{filled_qty}", qty=filled_qty, price=avg_price, ts=ts)
+            FillPayload(venue_fill_id=fill_id(order_id, filled_qty), qty=filled_qty, price=avg_price, ts=ts)
         ]
     observed = _time(raw.get("updated_at")) or _time(raw.get("submitted_at")) or datetime.now(UTC)
     return OrderEvent(
@@ -227,14 +248,17 @@ class TradeUpdate:
     """One ``trade_updates`` stream event: the order as it now stands at Alpaca.
 
     ``order.fills`` holds only this event's execution (``fill`` and ``partial_fill`` events;
-    ``venue_fill_id`` is the frame's ``execution_id``); ``order.status`` is the order's status
-    after the event. ``position_qty`` is the account's position in the symbol after it.
+    ``venue_fill_id`` is :func:`fill_id` of the order's cumulative ``filled_qty`` after it);
+    ``order.status`` is the order's status after the event. ``execution_id`` is the frame's
+    own id of the execution (``None`` for events without one). ``position_qty`` is the
+    account's position in the symbol after it.
     """
 
     event: str
     at: datetime
     order: OrderEvent
     position_qty: Decimal | None
+    execution_id: str | None = None
 
 
 def parse_trade_update(frame: Mapping[str, Any]) -> TradeUpdate | None:
@@ -260,11 +284,14 @@ def parse_trade_update(frame: Mapping[str, Any]) -> TradeUpdate | None:
     fills: list[FillPayload] = []
     if event in ("fill", "partial_fill"):
         qty, price = _decimal(data.get("qty")), _decimal(data.get("price"))
-        if qty is None or price is None or not data.get("execution_id"):
+        cumulative = _decimal(order.get("filled_qty"))
+        if qty is None or price is None or cumulative is None or not data.get("execution_id"):
             raise OrderRejected(
-                "broker_protocol", f"{event} frame of {order['id']} lacks execution_id, qty or price"
+                "broker_protocol",
+                f"{event} frame of {order['id']} lacks execution_id, qty, price or order.filled_qty",
             )
-        fills = [FillPayload(venue_fill_id=str(data["execution_id"]), qty=qty, price=price, ts=at)]
+        venue_id = fill_id(str(order["id"]), cumulative)
+        fills = [FillPayload(venue_fill_id=venue_id, qty=qty, price=price, ts=at)]
     raw_type = str(order.get("type") or order.get("order_type") or "")
     try:
         order_type, side = OrderType(raw_type), OrderSide(str(order.get("side")))
@@ -284,7 +311,34 @@ def parse_trade_update(frame: Mapping[str, Any]) -> TradeUpdate | None:
         at=at,
         order=report,
         position_qty=_amount(data, "position_qty", required=False) if position is not None else None,
+        execution_id=str(data["execution_id"]) if data.get("execution_id") else None,
     )
+
+
+def parse_venue_order(raw: Mapping[str, Any], fills: list[FillPayload]) -> OrderEvent:
+    """An order as ``GET /v2/orders`` lists it, with the given fills, as an update report.
+
+    Unlike :func:`parse_order` this needs no intent: the order may have been placed by another
+    process, or outside ai-trader. ``ts`` is the order's ``updated_at``.
+
+    Raises:
+        OrderRejected: (reason ``broker_protocol``) the order lacks its ids or time, or has a
+            type, side or status ai-trader does not track.
+    """
+    at = _time(raw.get("updated_at")) or _time(raw.get("submitted_at")) or _time(raw.get("created_at"))
+    if at is None or not raw.get("id") or not raw.get("client_order_id"):
+        raise OrderRejected("broker_protocol", f"Alpaca order {raw.get('id')!r} lacks its ids or times")
+    raw_type = str(raw.get("type") or raw.get("order_type") or "")
+    try:
+        order_type, side = OrderType(raw_type), OrderSide(str(raw.get("side")))
+    except ValueError:
+        raise OrderRejected(
+            "broker_protocol", f"order {raw['id']}: type {raw_type!r} / side {raw.get('side')!r} not tracked"
+        ) from None
+    try:
+        return _update_event(raw, order_type, side, _decimal(raw.get("qty")), at, fills)
+    except ValidationError as exc:
+        raise OrderRejected("broker_protocol", f"order {raw['id']}: {exc}") from None
 
 
 def _update_event(

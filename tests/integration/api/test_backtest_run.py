@@ -8,15 +8,15 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 
 
 @pytest.fixture
 def client(make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
-    services = Services(make_settings(API_BEARER_TOKEN="tok"))
+    services = Container(make_settings(API_BEARER_TOKEN="tok"))
     services.db.upgrade()
-    with TestClient(create_app(services=services), headers={"Authorization": "Bearer tok"}) as test_client:
+    with TestClient(create_app(container=services), headers={"Authorization": "Bearer tok"}) as test_client:
         yield test_client
     services.close()
 

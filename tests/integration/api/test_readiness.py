@@ -6,15 +6,15 @@ from collections.abc import Callable
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 from tests.servers import free_port
 
 
 def test_ready_is_503_naming_a_dead_database_within_3_seconds(make_settings: Callable[..., Settings]) -> None:
     dead = free_port()  # nothing listens here
-    services = Services(make_settings(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{dead}/ai"))
-    with TestClient(create_app(services=services)) as client:
+    services = Container(make_settings(DATABASE_URL=f"postgresql://postgres@127.0.0.1:{dead}/ai"))
+    with TestClient(create_app(container=services)) as client:
         started = time.monotonic()
         response = client.get("/health/ready")
         elapsed = time.monotonic() - started
@@ -33,13 +33,13 @@ def test_ready_is_200_on_postgres_and_azurite(
     from tests.servers import Server
 
     assert isinstance(azurite, Server)
-    services = Services(
+    services = Container(
         make_settings(
             DATABASE_URL=postgres_url, AZURE_STORAGE_CONNECTION_STRING=azurite.extra["connection_string"]
         )
     )
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         response = client.get("/health/ready")
     assert response.status_code == 200, response.text
     assert response.json()["checks"]["blob"]["status"] == "ok"

@@ -25,8 +25,8 @@ from schemathesis.specs.openapi.checks import (
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 from tests.servers import free_port
 
 TOKEN = "schemathesis-token"
@@ -63,9 +63,9 @@ def api_app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FastAPI]:
         "DAL_HTTP_TIMEOUT_S": 1,
         **dict.fromkeys(VENDOR_URLS, closed),
     }
-    services = Services(Settings(_env_file=None, **values))  # type: ignore[call-arg]
+    services = Container(Settings(_env_file=None, **values))  # type: ignore[call-arg]
     services.db.upgrade()
-    yield create_app(services=services)
+    yield create_app(container=services)
     services.close()
 
 

@@ -17,12 +17,17 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
-from app.backtest.frames import MANIFEST_NAME, BlobFrames, frames_blob_enabled, read_manifest
+from app.backtest.frames import MANIFEST_NAME, frames_blob_enabled, read_manifest
 from app.backtest.service import BacktestRequest, run_request, summary_json
 from app.backtest.sweeps import parse_sweep_config, run_sweep
+from app.bootstrap import (
+    Container,
+    build_backtest_deps,
+    build_blob_frames,
+    build_market_data,
+    build_sweep_deps,
+)
 from app.config import Settings
-from app.dal import MarketData
-from app.services.container import Services
 from app.ui.frames import load_entry, merge_manifests
 from app.ui.frames import read_manifest as read_local_listing
 from tests.servers import Server, free_port
@@ -32,10 +37,10 @@ REQUEST = BacktestRequest(
     start=date(2023, 1, 3),
     end=date(2023, 2, 3),
     strategy="momentum",
-    vendor="synthetic",
+    dal_vendor="synthetic",
     use_probabilistic=True,
     risk_agent="fractional_kelly",
-    risk_fraction=0.4,
+    risk_agent_fraction=0.4,
 )
 
 
@@ -66,8 +71,8 @@ def host(
 
 @pytest.fixture
 def api(host: Callable[..., Settings]) -> Iterator[tuple[TestClient, Settings]]:
-    services = Services(host("api", API_BEARER_TOKEN="tok"))
-    with TestClient(create_app(services=services), headers={"Authorization": "Bearer tok"}) as client:
+    services = Container(host("api", API_BEARER_TOKEN="tok"))
+    with TestClient(create_app(container=services), headers={"Authorization": "Bearer tok"}) as client:
         yield client, services.settings
     services.close()
 
@@ -102,7 +107,7 @@ def test_api_backtest_writes_the_local_frame_and_publishes_it(
     assert summary["prob_frame_blob_error"] is None
     (line,) = read_manifest(settings.frames_dir / MANIFEST_NAME)
     assert line["blob_path"] == uri and line["source"] == "api" and line["run_id"] == summary["run_id"]
-    blob = BlobFrames.from_settings(settings)
+    blob = build_blob_frames(settings)
     pd.testing.assert_frame_equal(blob.load(uri), pd.read_parquet(local))
     (record,) = blob.records()
     assert record == line
@@ -115,7 +120,7 @@ def test_a_second_host_lists_and_loads_the_frame(
     summary = client.post("/backtests/run", json=_body()).json()
     dashboard = host("dashboard")
     assert not dashboard.frames_dir.exists()
-    blob = BlobFrames.from_settings(dashboard)
+    blob = build_blob_frames(dashboard)
     local_entries = read_local_listing(dashboard.frames_dir / MANIFEST_NAME)
     (entry,) = merge_manifests(local_entries, blob.records())
     assert entry["origin"] == "blob" and entry["run_id"] == summary["run_id"] and entry["source"] == "api"
@@ -131,11 +136,11 @@ def test_a_second_host_lists_and_loads_the_frame(
 
 def test_two_hosts_writing_the_same_frame_name_keep_both_runs(host: Callable[..., Settings]) -> None:
     first_host, second_host = host("cli-a"), host("cli-b")
-    first = run_request(first_host, REQUEST, source="cli")
-    second = run_request(second_host, REQUEST, source="cli")
+    first = run_request(first_host, REQUEST, build_backtest_deps(first_host), source="cli")
+    second = run_request(second_host, REQUEST, build_backtest_deps(second_host), source="cli")
     assert Path(first.frame.path).name == Path(second.frame.path).name
     assert first.frame.blob_path != second.frame.blob_path
-    listed = BlobFrames.from_settings(host("viewer")).records()
+    listed = build_blob_frames(host("viewer")).records()
     assert [r["run_id"] for r in listed] == [second.run_id, first.run_id]
     assert {r["host"] for r in listed} and all(r["blob_error"] is None for r in listed)
 
@@ -146,9 +151,9 @@ def test_a_sweep_job_publishes_its_best_frame(host: Callable[..., Settings], tmp
         "strategy: sma_cross\nparams: {fast: [5, 10], slow: [30]}\n"
     )
     job = host("sweep-job", SWEEP_JOB_ID="job-1")
-    result = run_sweep(config, tmp_path / "sweep-out", settings=job)
+    result = run_sweep(config, tmp_path / "sweep-out", settings=job, deps=build_sweep_deps(job))
     assert result.frame_path is not None and Path(result.frame_path).is_file()
-    (record,) = BlobFrames.from_settings(host("viewer")).records()
+    (record,) = build_blob_frames(host("viewer")).records()
     assert record["source"] == "sweep" and record["job_id"] == "job-1" and record["sweep"] == "blob_sweep"
     assert record["blob_path"].endswith(f"/{Path(result.frame_path).name}")
 
@@ -161,8 +166,8 @@ def test_blob_down_keeps_the_local_frame_and_records_the_warning(
     settings = make_settings(
         AZURE_STORAGE_CONNECTION_STRING=dead, FRAMES_BLOB_TIMEOUT_S=1, BACKTEST_NO_SAVE=True
     )
-    bars = MarketData.from_settings(make_settings())  # the DAL cache stays on local disk
-    run = run_request(settings, REQUEST, source="api", market_data=bars)
+    bars = build_market_data(make_settings())  # the DAL cache stays on local disk
+    run = run_request(settings, REQUEST, build_backtest_deps(settings, market_data=bars), source="api")
     assert Path(run.frame.path).is_file()
     assert run.frame.blob_path is None
     assert run.frame.blob_error is not None and "did not finish within 1 s" in run.frame.blob_error
@@ -180,8 +185,9 @@ def test_blob_rejecting_the_write_is_recorded_with_its_reason(
     conn = azurite.extra["connection_string"]
     key = next(part for part in conn.split(";") if part.startswith("AccountKey="))
     wrong = conn.replace(key, "AccountKey=" + "A" * 86 + "==")
-    bars = MarketData.from_settings(host("local-dal", AZURE_STORAGE_CONNECTION_STRING=None))
-    run = run_request(host("api", AZURE_STORAGE_CONNECTION_STRING=wrong), REQUEST, market_data=bars)
+    bars = build_market_data(host("local-dal", AZURE_STORAGE_CONNECTION_STRING=None))
+    api_host = host("api", AZURE_STORAGE_CONNECTION_STRING=wrong)
+    run = run_request(api_host, REQUEST, build_backtest_deps(api_host, market_data=bars))
     assert Path(run.frame.path).is_file() and run.frame.blob_path is None
     assert run.frame.blob_error is not None and run.frame.blob_error.startswith("StorageError: cannot")
     assert "not published" in caplog.text

@@ -6,10 +6,11 @@ from collections.abc import Callable
 from datetime import date
 
 import pytest
+from pydantic import ValidationError
 
 from app.backtest.service import BacktestRequest, run_request, warmup_start
+from app.bootstrap import build_backtest_deps
 from app.config import Settings
-from app.errors import InputError
 
 
 def _request(**overrides: object) -> BacktestRequest:
@@ -19,9 +20,9 @@ def _request(**overrides: object) -> BacktestRequest:
         "end": date(2023, 2, 3),
         "strategy": "momentum",
         "risk_agent": "fractional_kelly",
-        "risk_fraction": 0.4,
+        "risk_agent_fraction": 0.4,
         "use_probabilistic": True,
-        "regime_aware": True,
+        "regime_aware_sizing": True,
     }
     values.update(overrides)
     return BacktestRequest(**values)  # type: ignore[arg-type]
@@ -31,8 +32,9 @@ def test_warmup_history_forms_regimes_before_the_first_traded_bar(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings = make_settings(BACKTEST_NO_SAVE=True)
-    warm = run_request(settings, _request())
-    cold = run_request(settings, _request(warmup_bars=0))
+    deps = build_backtest_deps(settings)
+    warm = run_request(settings, _request(), deps)
+    cold = run_request(settings, _request(warmup_bars=0), deps)
     for run in (warm, cold):
         assert len(run.fetch.bars) == len(run.signals) == len(run.regimes) == 24  # business days
         assert run.fetch.bars.index[0].date() == date(2023, 1, 3)
@@ -43,9 +45,9 @@ def test_warmup_history_forms_regimes_before_the_first_traded_bar(
     assert all(t >= warm.fetch.bars.index[0] for t in warm.result.trades["entry_time"])
 
 
-def test_negative_warmup_is_refused(make_settings: Callable[..., Settings]) -> None:
-    with pytest.raises(InputError, match="warm-up"):
-        run_request(make_settings(BACKTEST_NO_SAVE=True), _request(warmup_bars=-1))
+def test_negative_warmup_is_refused() -> None:
+    with pytest.raises(ValidationError, match="warmup_bars"):
+        _request(warmup_bars=-1)
 
 
 @pytest.mark.parametrize(

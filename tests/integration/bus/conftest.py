@@ -11,7 +11,7 @@ from typing import cast
 
 import pytest
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus
 from app.bus.ports import Bus, BusAdmin
 from app.config import Settings
 from tests.eventhubs_server.fixtures import eventhubs_server
@@ -75,7 +75,7 @@ def open_bus(bus_settings: Settings) -> Iterator[Callable[[], Bus]]:
     opened: list[Bus] = []
 
     def build() -> Bus:
-        bus = create_bus(bus_settings)
+        bus = build_bus(bus_settings)
         opened.append(bus)
         return bus
 

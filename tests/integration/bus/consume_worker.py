@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus
 from app.config import load_settings
 
 
@@ -22,7 +22,7 @@ def main() -> None:
         client_patch.install()
     hub, group, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
     delay = float(sys.argv[4]) if len(sys.argv) > 4 else 0.0
-    bus = create_bus(load_settings())
+    bus = build_bus(load_settings())
     consumer = bus.consumer(hub, group)
     with out.open("a") as sink:
         while True:

@@ -12,14 +12,14 @@ import sys
 import time
 from pathlib import Path
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus
 from app.bus.redis.client import RedisConsumer
 from app.config import load_settings
 
 
 def main() -> None:
     hub, group, out = sys.argv[1], sys.argv[2], Path(sys.argv[3])
-    bus = create_bus(load_settings())
+    bus = build_bus(load_settings())
     consumer = bus.consumer(hub, group)
     assert isinstance(consumer, RedisConsumer)
     with out.open("a") as sink:

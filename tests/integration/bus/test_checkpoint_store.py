@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from app.bootstrap import build_bus
 from app.bus.diagnostics import quicksend
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus
 from app.config import Settings
 from app.errors import ConfigError
 from tests.eventhubs_server.server import EventHubsTestServer
@@ -28,7 +28,7 @@ def test_consumer_is_refused_while_publishing_and_the_diagnostics_check_work(
     eventhubs_server: EventHubsTestServer, make_settings: Callable[..., Settings]
 ) -> None:
     settings = make_settings(EH_CONNECTION_STRING=eventhubs_server.connection_string())
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     try:
         with pytest.raises(ConfigError, match=r"exec.orders/orchestrator has no checkpoint store"):
             bus.consumer(HUB, settings.EH_CONSUMER_GROUP)
@@ -46,7 +46,7 @@ def test_opt_in_memory_checkpoints_are_lost_with_the_consumer(
     settings = make_settings(
         EH_CONNECTION_STRING=eventhubs_server.connection_string(), EH_ALLOW_MEMORY_CHECKPOINTS=True
     )
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     try:
         sent = Envelope.wrap("order.intent", {"n": 1}, partition_key="AAPL")
         bus.publish(HUB, [sent])

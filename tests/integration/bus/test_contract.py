@@ -6,8 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any, cast
 
+from app.bootstrap import build_bus
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus
 from app.bus.ports import Bus, BusAdmin, Consumer, Delivered
 from app.config import Settings
 
@@ -156,7 +156,7 @@ def test_consumers_in_one_group_split_partitions_and_take_over_on_close(
     bus_settings: Settings, backend: str
 ) -> None:
     lease = 1.5 if backend == "eventhubs" else 0.3
-    bus = create_bus(bus_settings.model_copy(update={"BUS_LEASE_S": lease}))
+    bus = build_bus(bus_settings.model_copy(update={"BUS_LEASE_S": lease}))
     first = bus.consumer(SIGNALS, "api")
     assert _poll_until(lambda: _owned(first) == [[0, 1, 2, 3]], first)
     second = bus.consumer(SIGNALS, "api")

@@ -102,9 +102,9 @@ def test_publishers_in_several_processes_share_one_log(
     code = (
         "import sys\n"
         "from app.bus.envelope import Envelope\n"
-        "from app.bus.factory import create_bus\n"
+        "from app.bootstrap import build_bus\n"
         "from app.config import load_settings\n"
-        "bus = create_bus(load_settings())\n"
+        "bus = build_bus(load_settings())\n"
         "tag = sys.argv[1]\n"
         "for n in range(50):\n"
         "    bus.publish('exec.orders', [Envelope.wrap('t', {'tag': tag, 'n': n}, partition_key=tag)])\n"

@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
+from app.bootstrap import build_bus
 from app.bus.diagnostics import quicksend
-from app.bus.factory import create_bus
 from app.config import Settings
 
 
@@ -22,7 +22,7 @@ def test_live_namespace_round_trip_through_diagnostics(make_settings: Callable[.
     if storage:
         values["AZURE_STORAGE_CONNECTION_STRING"] = storage
     settings = make_settings(**values)
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     try:
         bus.ping()
         hub = os.environ.get("EH_TEST_HUB", settings.EH_HUB_ORDERS)

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
+from app.bootstrap import build_bus
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus
 from app.bus.redis.client import RedisBus, RedisConsumer
 from app.config import Settings
 from app.errors import BusError
@@ -91,7 +91,7 @@ def test_consumer_resumes_after_redis_restarts_empty(
     port = free_port()
     settings = make_settings(BUS_URL=f"redis://127.0.0.1:{port}/0", BUS_LEASE_S=2)
     with _redis_on(port):
-        bus = create_bus(settings)
+        bus = build_bus(settings)
         assert isinstance(bus, RedisBus)
         consumer = bus.consumer(HUB, GROUP)
         assert isinstance(consumer, RedisConsumer)
@@ -115,7 +115,7 @@ def test_persistence_check_warns_when_aof_is_off(
 ) -> None:
     port = free_port()
     with _redis_on(port):
-        bus = create_bus(make_settings(BUS_URL=f"redis://127.0.0.1:{port}/0"))
+        bus = build_bus(make_settings(BUS_URL=f"redis://127.0.0.1:{port}/0"))
         assert isinstance(bus, RedisBus)
         with caplog.at_level(logging.WARNING, logger="app.bus.redis"):
             bus.consumer(HUB, GROUP).close()
@@ -129,7 +129,7 @@ def test_persistence_check_tolerates_config_being_disabled(
 ) -> None:
     port = free_port()
     with _redis_on(port, no_config=True):
-        bus = create_bus(make_settings(BUS_URL=f"redis://127.0.0.1:{port}/0"))
+        bus = build_bus(make_settings(BUS_URL=f"redis://127.0.0.1:{port}/0"))
         assert isinstance(bus, RedisBus)
         with caplog.at_level(logging.INFO, logger="app.bus.redis"):
             consumer = bus.consumer(HUB, GROUP)
@@ -142,7 +142,7 @@ def test_persistence_check_tolerates_config_being_disabled(
 def test_persistence_check_reports_aof_on(make_settings: Callable[..., Settings]) -> None:
     port = free_port()
     with _redis_on(port, aof=True):
-        bus = create_bus(make_settings(BUS_URL=f"redis://127.0.0.1:{port}/0"))
+        bus = build_bus(make_settings(BUS_URL=f"redis://127.0.0.1:{port}/0"))
         assert isinstance(bus, RedisBus)
         assert bus.check_persistence() is True
         bus.close()
@@ -151,7 +151,7 @@ def test_persistence_check_reports_aof_on(make_settings: Callable[..., Settings]
 def test_lag_survives_a_peer_acknowledging_between_its_reads(
     redis_url: str, make_settings: Callable[..., Settings]
 ) -> None:
-    bus = create_bus(make_settings(BUS_URL=redis_url))
+    bus = build_bus(make_settings(BUS_URL=redis_url))
     assert isinstance(bus, RedisBus)
     consumer = bus.consumer(HUB, GROUP)
     assert isinstance(consumer, RedisConsumer)

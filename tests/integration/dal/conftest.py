@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from app.bootstrap import build_market_data
 from app.config import Settings
 from app.dal import MarketData
 from tests.integration.dal.vendor_server import VendorServer, vendor_server
@@ -38,4 +39,4 @@ def vendor_settings(vendors: VendorServer, make_settings: Callable[..., Settings
 
 @pytest.fixture
 def md(vendor_settings: Callable[..., Settings]) -> MarketData:
-    return MarketData.from_settings(vendor_settings())
+    return build_market_data(vendor_settings())

@@ -7,8 +7,8 @@ from datetime import date
 
 import pandas as pd
 
+from app.bootstrap import build_market_data
 from app.config import Settings
-from app.dal import MarketData
 from tests import servers
 
 
@@ -19,7 +19,7 @@ def test_repeated_fetch_is_served_from_azure_blob(
         AZURE_STORAGE_CONNECTION_STRING=azurite.extra["connection_string"],
         BLOB_CONTAINER_DATA="dal-cache-test",
     )
-    md = MarketData.from_settings(settings)
+    md = build_market_data(settings)
     first = md.fetch("sample", "GOOG", date(2012, 1, 3), date(2012, 3, 30))
     assert first.cache_path is None  # the shipped sample is a local file: nothing to cache
     fresh = md.fetch("synthetic", "AAPL", date(2023, 1, 3), date(2023, 2, 3))

@@ -12,11 +12,11 @@ from rich.console import Console
 from typer.testing import CliRunner
 
 from app.backtest.run_breakout import main as run_breakout
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus
 from app.bus.ports import Delivered
+from app.cli.data import smoke_main as dal_smoke
 from app.cli.main import app
 from app.config import load_settings
-from app.dal.smoke import main as dal_smoke
 from tests.servers import free_port
 
 runner = CliRunner()
@@ -25,7 +25,7 @@ HUBS = ("bars.raw", "signals.enriched", "regimes.snapshot")
 
 def _drain(hub: str) -> list[Delivered]:
     """Everything on ``hub`` through a fresh group member (and checkpoint it)."""
-    bus = create_bus(load_settings())
+    bus = build_bus(load_settings())
     consumer = bus.consumer(hub, "orchestrator")
     out: list[Delivered] = []
     while batch := consumer.poll(1000, 0.3):

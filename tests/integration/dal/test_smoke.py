@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 from rich.console import Console
 
-from app.dal.smoke import DEFAULT_CHECKS, main, parse_check, session_close
+from app.cli.data import smoke_main as main
+from app.dal.smoke import DEFAULT_CHECKS, parse_check, session_close
 from app.errors import InputError
 from tests.integration.dal.vendor_server import Answer, VendorServer, fixture
 

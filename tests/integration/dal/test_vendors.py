@@ -9,6 +9,7 @@ from datetime import date
 import pandas as pd
 import pytest
 
+from app.bootstrap import build_http_config, build_market_data
 from app.config import Settings
 from app.dal import BadBars, MarketData, MissingVendorKey, VendorDown, VendorRefused, make_bars
 from app.dal.ports import BarRequest
@@ -100,7 +101,7 @@ def test_alpaca_follows_next_page_token_with_same_parameters(md: MarketData, ven
 
 
 def test_alpaca_wrong_keys_are_an_auth_refusal(vendor_settings: Callable[..., Settings]) -> None:
-    md = MarketData.from_settings(vendor_settings(ALPACA_API_KEY="wrong"))
+    md = build_market_data(vendor_settings(ALPACA_API_KEY="wrong"))
     with pytest.raises(VendorRefused, match=r"forbidden\.") as info:
         md.fetch("alpaca", "AAPL", date(2023, 1, 3), date(2023, 1, 10))
     err = info.value
@@ -111,7 +112,7 @@ def test_alpaca_wrong_keys_are_an_auth_refusal(vendor_settings: Callable[..., Se
 def test_missing_key_names_the_variable_and_sends_nothing(
     vendor_settings: Callable[..., Settings], vendors: VendorServer
 ) -> None:
-    md = MarketData.from_settings(
+    md = build_market_data(
         vendor_settings(
             ALPACA_API_SECRET=None, TWELVEDATA_API_KEY="", ALPHAVANTAGE_API_KEY=None, FINNHUB_API_KEY=None
         )
@@ -137,7 +138,7 @@ def test_alpaca_429_is_retried_then_served(md: MarketData, vendors: VendorServer
 def test_server_errors_past_the_budget_become_vendor_down(
     vendor_settings: Callable[..., Settings], vendors: VendorServer
 ) -> None:
-    md = MarketData.from_settings(vendor_settings(DAL_MAX_RETRIES=2))
+    md = build_market_data(vendor_settings(DAL_MAX_RETRIES=2))
     vendors.queue("alpaca", *[Answer(503, b'{"message":"service unavailable"}')] * 3)
     with pytest.raises(VendorDown, match="service unavailable") as info:
         md.fetch("alpaca", "AAPL", date(2023, 1, 3), date(2023, 1, 10))
@@ -185,7 +186,7 @@ def test_alphavantage_note_rate_limit_with_http_200_is_retried(md: MarketData, v
 def test_alphavantage_rate_limit_past_the_budget(
     vendor_settings: Callable[..., Settings], vendors: VendorServer
 ) -> None:
-    md = MarketData.from_settings(vendor_settings(DAL_MAX_RETRIES=1))
+    md = build_market_data(vendor_settings(DAL_MAX_RETRIES=1))
     vendors.queue("alphavantage", *[Answer(200, fixture("alphavantage", "note_rate_limit.json"))] * 2)
     with pytest.raises(VendorDown, match="call frequency"):
         md.fetch("alphavantage", "AAPL", date(2023, 1, 3), date(2023, 1, 10))
@@ -201,14 +202,14 @@ def test_alphavantage_daily_quota_fails_at_once(md: MarketData, vendors: VendorS
 def test_alphavantage_premium_bad_key_and_unknown_symbol_are_refusals(
     vendor_settings: Callable[..., Settings], vendors: VendorServer
 ) -> None:
-    md = MarketData.from_settings(vendor_settings())
+    md = build_market_data(vendor_settings())
     vendors.queue("alphavantage", Answer(200, fixture("alphavantage", "information_premium_outputsize.json")))
     with pytest.raises(VendorRefused, match="premium feature") as info:
         md.fetch("alphavantage", "AAPL", date(2023, 1, 3), date(2023, 1, 10))
     assert info.value.kind == "plan"
     with pytest.raises(VendorRefused, match="Invalid API call"):
         md.fetch("alphavantage", "NOPE", date(2023, 1, 3), date(2023, 1, 10))
-    wrong = MarketData.from_settings(vendor_settings(ALPHAVANTAGE_API_KEY="wrong"))
+    wrong = build_market_data(vendor_settings(ALPHAVANTAGE_API_KEY="wrong"))
     with pytest.raises(VendorRefused, match="apikey is invalid") as info:
         wrong.fetch("alphavantage", "AAPL", date(2023, 1, 3), date(2023, 1, 10))
     assert info.value.kind == "auth"
@@ -267,11 +268,11 @@ def test_yahoo_range_without_sessions_is_empty(md: MarketData, vendors: VendorSe
 
 
 def test_twelvedata_errors(vendor_settings: Callable[..., Settings], vendors: VendorServer) -> None:
-    md = MarketData.from_settings(vendor_settings())
+    md = build_market_data(vendor_settings())
     with pytest.raises(VendorRefused, match=r"\*\*symbol\*\*") as info:
         md.fetch("twelvedata", "NOPE", date(2023, 1, 3), date(2023, 1, 10))
     assert info.value.status == 404
-    wrong = MarketData.from_settings(vendor_settings(TWELVEDATA_API_KEY="wrong"))
+    wrong = build_market_data(vendor_settings(TWELVEDATA_API_KEY="wrong"))
     with pytest.raises(VendorRefused, match=r"\*\*apikey\*\*") as info:
         wrong.fetch("twelvedata", "AAPL", date(2023, 1, 3), date(2023, 1, 10))
     assert info.value.kind == "auth"
@@ -295,8 +296,8 @@ def test_twelvedata_pages_back_from_the_oldest_datetime(
     vendor_settings: Callable[..., Settings], vendors: VendorServer
 ) -> None:
     settings = vendor_settings()
-    config = TwelveDataConfig.from_settings(settings)
-    vendor = TwelveDataVendor(TwelveDataConfig(http=config.http, api_key=config.api_key, page_size=3))
+    http = build_http_config(settings, settings.TWELVEDATA_BASE_URL)
+    vendor = TwelveDataVendor(TwelveDataConfig(http=http, api_key=settings.TWELVEDATA_API_KEY, page_size=3))
     interval = INTERVALS["1Day"]
     import json
 
@@ -319,7 +320,7 @@ def test_twelvedata_pages_back_from_the_oldest_datetime(
 
 
 def test_finnhub_errors_and_no_data(vendor_settings: Callable[..., Settings], vendors: VendorServer) -> None:
-    md = MarketData.from_settings(vendor_settings())
+    md = build_market_data(vendor_settings())
     assert md.fetch("finnhub", "NOPE", date(2023, 1, 3), date(2023, 1, 10)).bars.empty
     vendors.queue("finnhub", Answer(403, fixture("finnhub", "error_403.json")))
     with pytest.raises(VendorRefused, match="don't have access") as info:
@@ -327,7 +328,7 @@ def test_finnhub_errors_and_no_data(vendor_settings: Callable[..., Settings], ve
     assert info.value.kind == "plan" and info.value.status == 403
     vendors.queue("finnhub", Answer(429, fixture("finnhub", "error_429.json")))
     assert len(md.fetch("finnhub", "AAPL", date(2023, 1, 3), date(2023, 1, 10), use_cache=False).bars) == 6
-    wrong = MarketData.from_settings(vendor_settings(FINNHUB_API_KEY="bad"))
+    wrong = build_market_data(vendor_settings(FINNHUB_API_KEY="bad"))
     with pytest.raises(VendorRefused, match="Invalid API key") as info:
         wrong.fetch("finnhub", "AAPL", date(2023, 1, 3), date(2023, 1, 10), use_cache=False)
     assert info.value.status == 401
@@ -348,7 +349,7 @@ def test_finnhub_quote(md: MarketData, vendors: VendorServer) -> None:
 def test_auto_skips_vendors_that_fail_and_records_who_served(
     vendor_settings: Callable[..., Settings], vendors: VendorServer
 ) -> None:
-    md = MarketData.from_settings(
+    md = build_market_data(
         vendor_settings(DAL_AUTO_ORDER="alpaca,twelvedata,yahoo", ALPACA_API_KEY=None, DAL_MAX_RETRIES=0)
     )
     vendors.queue("twelvedata", Answer(429, fixture("twelvedata", "error_429_minute.json")))
@@ -360,13 +361,13 @@ def test_auto_skips_vendors_that_fail_and_records_who_served(
 
 
 def test_auto_fails_with_every_vendors_reason(vendor_settings: Callable[..., Settings]) -> None:
-    md = MarketData.from_settings(vendor_settings(DAL_AUTO_ORDER="yahoo,twelvedata"))
+    md = build_market_data(vendor_settings(DAL_AUTO_ORDER="yahoo,twelvedata"))
     with pytest.raises(VendorUnavailable, match=r"yahoo: .*delisted.*twelvedata: .*\*\*symbol\*\*"):
         md.fetch("auto", "NOPE", date(2023, 1, 3), date(2023, 1, 10))
 
 
 def test_auto_moves_past_an_empty_answer(vendor_settings: Callable[..., Settings]) -> None:
-    md = MarketData.from_settings(vendor_settings(DAL_AUTO_ORDER="finnhub,yahoo"))
+    md = build_market_data(vendor_settings(DAL_AUTO_ORDER="finnhub,yahoo"))
     res = md.fetch("auto", "AAPL", date(2023, 1, 3), date(2023, 1, 10))
     assert res.vendor == "finnhub" and len(res.bars) == 6
     empty = md.fetch("auto", "ZZZZ", date(2023, 1, 3), date(2023, 1, 10))
@@ -401,7 +402,7 @@ def test_every_vendor_retries_a_server_error_then_serves(
 def test_every_vendor_gives_up_after_the_budget(
     vendor_settings: Callable[..., Settings], vendors: VendorServer, vendor: str
 ) -> None:
-    md = MarketData.from_settings(vendor_settings(DAL_MAX_RETRIES=1))
+    md = build_market_data(vendor_settings(DAL_MAX_RETRIES=1))
     vendors.queue(vendor, *[Answer(500, b"Internal Server Error", "text/plain")] * 2)
     with pytest.raises(VendorDown, match="Internal Server Error") as info:
         md.fetch(vendor, "AAPL", date(2023, 1, 3), date(2023, 1, 10))
@@ -412,7 +413,7 @@ def test_unreachable_vendor_is_vendor_down(make_settings: Callable[..., Settings
     from tests.servers import free_port
 
     port = free_port()  # nothing listens there
-    md = MarketData.from_settings(
+    md = build_market_data(
         make_settings(YAHOO_BASE_URL=f"http://127.0.0.1:{port}", DAL_MAX_RETRIES=1, DAL_RETRY_BACKOFF_S=0)
     )
     with pytest.raises(VendorDown, match="network error") as info:

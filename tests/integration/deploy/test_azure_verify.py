@@ -5,8 +5,11 @@
 from __future__ import annotations
 
 import json
+import os
 import socket
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -19,8 +22,10 @@ import pytest
 import uvicorn
 
 from app.api.app import create_app
+from app.azure_ops.credentials import LOOPBACK_TOKEN
 from app.azure_ops.grants import IDENTITIES, REQUIRED_GRANTS, ROLE_IDS
 from app.azure_ops.verify import AzureNames, verify
+from app.bootstrap import build_database
 from app.bus.topology import topology
 from app.config import Settings
 from tests.integration.sweeps.arm_server import _certificate
@@ -168,12 +173,17 @@ def arm(tmp_path: Path) -> Iterator[Arm]:
 
 @pytest.fixture
 def api_url(make_settings: Any) -> Iterator[str]:
-    """The real API (embedded defaults) on a loopback port: the smoke routes' target."""
+    """The real API (embedded defaults, database migrated as a deployment's is) on a loopback
+    port: the smoke routes' target."""
+    settings = make_settings()
+    database = build_database(settings)
+    database.upgrade()
+    database.dispose()
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     server = uvicorn.Server(
-        uvicorn.Config(create_app(make_settings()), host="127.0.0.1", port=port, log_level="error")
+        uvicorn.Config(create_app(settings), host="127.0.0.1", port=port, log_level="error")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
@@ -241,3 +251,52 @@ def test_open_access_restrictions_and_a_missing_role_fail(arm: Arm, api_url: str
     assert {f"{api}: Allow-FD-Backend", f"{api}: default action", f"{api}: SCM"} <= set(failing)
     assert "orderConsumer: Azure Event Hubs Data Receiver on hub:exec.orders" in failing
     assert "scheduler: Azure Event Hubs Data Sender on hub:exec.orders" in failing
+
+
+def _verify_cli(
+    arm: Arm, api_url: str, folder: Path
+) -> tuple[subprocess.CompletedProcess[str], dict[str, Any]]:
+    """``ai-trader azure verify`` in its own process, signed with the loopback credential."""
+    report = folder / "report.json"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AZURE_")}
+    env.update(DATA_DIR=str(folder / "var"), ARTIFACTS_DIR=str(folder / "artifacts"), COLUMNS="200")
+    done = subprocess.run(
+        [sys.executable, "-m", "app.cli", "azure", "verify", "--subscription", SUB, "--resource-group", RG,
+         "--parameters", str(PARAMS), "--report", str(report), "--arm-url", arm.url,
+         "--ca-file", str(arm.ca_file), "--public-url", api_url, "--credential", "loopback"],
+        capture_output=True, text=True, env=env, cwd=folder, timeout=180, check=False,
+    )  # fmt: skip
+    body = json.loads(report.read_text()) if report.exists() else {}
+    return done, body
+
+
+def test_the_command_passes_a_healthy_deployment_and_writes_a_green_report(
+    arm: Arm, api_url: str, tmp_path: Path
+) -> None:
+    done, body = _verify_cli(arm, api_url, tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert body["ok"] is True
+    assert body["checks"] and all(c["ok"] for c in body["checks"])
+    assert sum(c["step"] == "role assignment" for c in body["checks"]) == len(REQUIRED_GRANTS)
+    assert f"{len(body['checks'])}/{len(body['checks'])} checks passed" in done.stdout
+    assert LOOPBACK_TOKEN not in done.stdout + done.stderr
+
+
+def test_the_command_exits_1_and_names_each_failure_in_its_report(
+    arm: Arm, api_url: str, tmp_path: Path
+) -> None:
+    ns = f"{BASE}/Microsoft.EventHub/namespaces/{NAMES.eventhubs_namespace}"
+    arm.state[f"{ns}/eventhubs"]["value"][3]["properties"]["retentionDescription"]["retentionTimeInHours"] = (
+        24
+    )
+    config = arm.state[f"{BASE}/Microsoft.Web/sites/{NAMES.ui_app}/config/web"]["properties"]
+    config["ipSecurityRestrictionsDefaultAction"] = "Allow"
+    done, body = _verify_cli(arm, api_url, tmp_path)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert body["ok"] is False
+    failing = {c["target"]: c["detail"] for c in body["checks"] if not c["ok"]}
+    assert set(failing) == {f"{NAMES.eventhubs_namespace}/backtest.jobs", f"{NAMES.ui_app}: default action"}
+    assert "retention 24 h (want 72 h)" in failing[f"{NAMES.eventhubs_namespace}/backtest.jobs"]
+    assert failing[f"{NAMES.ui_app}: default action"] == "default Allow"
+    assert "FAIL" in done.stdout
+    assert f"{len(body['checks']) - 2}/{len(body['checks'])} checks passed" in done.stdout

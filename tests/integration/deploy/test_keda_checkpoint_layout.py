@@ -16,8 +16,8 @@ import pytest
 import yaml
 from azure.storage.blob import ContainerClient
 
+from app.bootstrap import build_bus
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus
 from app.bus.ports import Delivered
 from app.config import Settings
 from tests.eventhubs_server.fixtures import eventhubs_server
@@ -53,7 +53,7 @@ def test_checkpoint_sits_where_the_scaler_reads_it(
         BUS_LEASE_S=2,
     )
     hub, group = metadata["eventHubName"], metadata["consumerGroup"]
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     container = ContainerClient.from_connection_string(connection, metadata["blobContainer"])
     try:
         bus.publish(hub, [Envelope.wrap("diagnostics.quicksend", {"n": 1}, partition_key="AAPL")])

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus
 from app.config import Settings
 from app.storage.db import Database
 from app.storage.models import Fill, Order
@@ -75,7 +75,7 @@ def test_sigkill_at_random_points_loses_and_doubles_nothing(
     env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
     env.update({**backends, "DATA_DIR": str(tmp_path / "var"), "BUS_LEASE_S": "2", "LOG_LEVEL": "WARNING"})
     scenario = build(EVENTS, seed=20261125)
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     for start in range(0, len(scenario.envelopes), 2000):
         bus.publish(HUB, scenario.envelopes[start : start + 2000])
     database = Database(backends["DATABASE_URL"])
@@ -144,7 +144,7 @@ def test_sigterm_finishes_the_batch_in_hand_and_exits_0(
     env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
     env.update({**backends, "DATA_DIR": str(tmp_path / "var")})
     scenario = build(4000, seed=8)
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     bus.publish(HUB, scenario.envelopes)
     database = Database(backends["DATABASE_URL"])
     database.upgrade()

@@ -15,9 +15,8 @@ import uuid
 from collections.abc import Callable
 from pathlib import Path
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_blob_store, build_bus
 from app.config import Settings
-from app.storage.blob import BlobStore
 from app.storage.db import Database
 from app.storage.repositories.orders import OrdersRepository
 from tests.eventhubs_server.fixtures import eventhubs_server
@@ -66,7 +65,7 @@ def test_consumer_checkpoints_to_blob_and_resumes_there(
     env = {k: v for k, v in os.environ.items() if k not in Settings.model_fields}
     env["DATA_DIR"] = str(tmp_path / "var")
     scenario = build(300, seed=9)
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     bus.publish(HUB, scenario.envelopes)
 
     def run_consumer() -> int:
@@ -90,7 +89,7 @@ def test_consumer_checkpoints_to_blob_and_resumes_there(
         detail = service.get_order(cid)
         assert detail.order.status == expected.status, cid
         assert {f.venue_fill_id for f in detail.fills} == expected.fill_ids, cid
-    assert BlobStore.from_settings(settings).list(container), "no checkpoint blobs were written"
+    assert build_blob_store(settings).list(container), "no checkpoint blobs were written"
 
     # A restart resumes from the blob checkpoints: only the events published since are read.
     extra = build(5, seed=10, prefix="late")

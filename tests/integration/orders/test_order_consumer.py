@@ -13,14 +13,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bootstrap import Container, build_blob_store
 from app.bus.diagnostics import QUICKSEND_EVENT
 from app.bus.envelope import Envelope
 from app.bus.local import LocalBus, LocalBusConfig
 from app.bus.topology import topology
 from app.config import Settings
 from app.domain.orders import OrderStatus
-from app.services.container import Services
-from app.storage.blob import BlobStore
 from app.storage.db import Database
 from app.storage.repositories.orders import OrdersRepository
 from app.workers.consumer_status import ConsumerStatus, write_status
@@ -195,21 +194,21 @@ def test_lag_past_60_seconds_marks_readiness_degraded(
     publisher.publish(HUB, build(300, seed=4).envelopes)
     # The consumer's clock runs 120 s ahead: every unread event looks two minutes old.
     lagging = _bus(settings, clock=lambda: time.time() + 120)
-    blob = BlobStore.from_settings(settings)
+    blob = build_blob_store(settings)
     reported: list[ConsumerStatus] = []
 
     def record(status: ConsumerStatus) -> None:
         reported.append(status)
         write_status(blob, settings.BLOB_CONTAINER_DATA, status)
 
-    services = Services(settings)
+    services = Container(settings)
     services.db.upgrade()
     checked: list[int] = []
 
     def check_ready(status: ConsumerStatus) -> None:
         record(status)
         if status.state == "running" and len(checked) == 0:
-            with TestClient(create_app(services=services)) as client:
+            with TestClient(create_app(container=services)) as client:
                 body = client.get("/health/ready").json()
             checked.append(1)
             assert "order_consumer" in body["failing"]
@@ -225,7 +224,7 @@ def test_lag_past_60_seconds_marks_readiness_degraded(
         blob.get_text(settings.BLOB_CONTAINER_DATA, f"consumers/{HUB}/{GROUP}/order-consumer.json")
     )
     assert stored["state"] == "stopped"
-    with TestClient(create_app(services=Services(settings))) as client:
+    with TestClient(create_app(container=Container(settings))) as client:
         ready = client.get("/health/ready").json()
     assert ready["checks"]["order_consumer"]["status"] == "ok"
     publisher.close()
@@ -236,7 +235,7 @@ def test_lag_past_60_seconds_marks_readiness_degraded(
 @pytest.mark.parametrize("lag", [0.0, 75.0])
 def test_readiness_reads_the_last_status_blob(make_settings: Callable[..., Settings], lag: float) -> None:
     settings = make_settings()
-    services = Services(settings)
+    services = Container(settings)
     services.db.upgrade()
     status = ConsumerStatus(
         name="order-consumer",
@@ -253,7 +252,7 @@ def test_readiness_reads_the_last_status_blob(make_settings: Callable[..., Setti
         pid=1,
     )
     write_status(services.blob, settings.BLOB_CONTAINER_DATA, status)
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         response = client.get("/health/ready")
     check = response.json()["checks"]["order_consumer"]
     if lag:

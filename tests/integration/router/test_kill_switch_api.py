@@ -8,18 +8,18 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.cli.main import app as cli
 from app.config import Settings
-from app.services.container import Services
 
 
 def test_kill_switch_round_trip_records_actor_reason_and_trips(
     make_settings: Callable[..., Settings], database_url: str
 ) -> None:
-    services = Services(make_settings(DATABASE_URL=database_url, API_BEARER_TOKEN="s3cret-token"))
+    services = Container(make_settings(DATABASE_URL=database_url, API_BEARER_TOKEN="s3cret-token"))
     services.db.upgrade()
     headers = {"Authorization": "Bearer s3cret-token"}
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         assert client.get("/risk/kill-switch").status_code == 401
         initial = client.get("/risk/kill-switch", headers=headers).json()
         assert initial["active"] is False and initial["trips_total"] == 0
@@ -55,8 +55,8 @@ def test_cli_sets_the_switch_the_api_reads(make_settings: Callable[..., Settings
     assert status.exit_code == 0, status.output
     assert '"active": true' in status.output and "night-ops" in status.output
 
-    services = Services(make_settings())
-    with TestClient(create_app(services=services)) as client:
+    services = Container(make_settings())
+    with TestClient(create_app(container=services)) as client:
         body = client.get("/risk/kill-switch").json()
     assert (body["active"], body["reason"]) == (True, "vendor outage")
 

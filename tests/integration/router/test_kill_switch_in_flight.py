@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
+from app.bootstrap import Container
 from app.bus.envelope import Envelope
 from app.bus.ports import Bus, PublishReceipt
 from app.config import Settings
@@ -15,8 +16,6 @@ from app.execution.ports import Broker
 from app.risk.guard import GuardDecision, GuardRequest, OrderGuard
 from app.router.graph import run_router
 from app.router.schemas import RouterRunRequest
-from app.router.service import RouterService
-from app.services.container import Services
 from app.storage.repositories.guard import GuardRepository
 
 REQUEST = {
@@ -70,20 +69,20 @@ class _CountingBroker:
         return getattr(self._broker, name)
 
 
-def _service(make_settings: Callable[..., Settings]) -> RouterService:
+def _container(make_settings: Callable[..., Settings]) -> Container:
     # a fresh paper account holds nothing: shorting on, so the breakout's sell can fill
-    services = Services(make_settings(SIM_ALLOW_SHORT=True))
-    services.db.upgrade()
-    return RouterService(services)
+    container = Container(make_settings(SIM_ALLOW_SHORT=True))
+    container.db.upgrade()
+    return container
 
 
 def test_switch_flipped_between_guard_and_publish_stops_the_run(
     make_settings: Callable[..., Settings],
 ) -> None:
-    service = _service(make_settings)
-    base = service.context
-    guard = _FlipAfterGuard(GuardRepository(service.services.db), base.guard._limits)
-    bus = _FlipAfterIntent(service.services.bus, guard)
+    container = _container(make_settings)
+    base = container.router.context
+    guard = _FlipAfterGuard(GuardRepository(container.db), base.guard._limits)
+    bus = _FlipAfterIntent(container.bus, guard)
     broker = _CountingBroker(base.broker())
     context = dataclasses.replace(base, guard=guard, bus=lambda: bus, broker=lambda: broker)
     result = run_router(RouterRunRequest.model_validate(REQUEST), context)
@@ -91,18 +90,17 @@ def test_switch_flipped_between_guard_and_publish_stops_the_run(
     assert result.published is False and result.executed is False
     assert result.fallback_reason == "kill_switch_active"
     assert bus.published == [] and broker.submitted == 0
-    assert service.services.bus.peek(service.services.settings.EH_HUB_ORDERS) == []  # type: ignore[attr-defined]
+    assert container.bus.peek(container.settings.EH_HUB_ORDERS) == []  # type: ignore[attr-defined]
     assert guard.store.kill_switch.status().trips["kill_switch_active"] == 1  # type: ignore[attr-defined]
-    service.close()
-    service.services.close()
+    container.close()
 
 
 def test_switch_flipped_between_publish_and_submit_stops_the_broker(
     make_settings: Callable[..., Settings],
 ) -> None:
-    service = _service(make_settings)
-    base = service.context
-    bus = _FlipAfterIntent(service.services.bus, base.guard)
+    container = _container(make_settings)
+    base = container.router.context
+    bus = _FlipAfterIntent(container.bus, base.guard)
     broker = _CountingBroker(base.broker())
     context = dataclasses.replace(base, bus=lambda: bus, broker=lambda: broker)
     result = run_router(RouterRunRequest.model_validate(REQUEST), context)
@@ -114,16 +112,14 @@ def test_switch_flipped_between_publish_and_submit_stops_the_broker(
         (ORDER_EVENT_INTENT, "new"),
         (ORDER_EVENT_UPDATE, "rejected"),
     ]
-    service.close()
-    service.services.close()
+    container.close()
 
 
 def test_switch_left_off_lets_the_order_through(make_settings: Callable[..., Settings]) -> None:
-    service = _service(make_settings)
-    base = service.context
+    container = _container(make_settings)
+    base = container.router.context
     broker = _CountingBroker(base.broker())
     context = dataclasses.replace(base, broker=lambda: broker)
     result = run_router(RouterRunRequest.model_validate(REQUEST), context)
     assert result.published is True and result.executed is True and broker.submitted == 1
-    service.close()
-    service.services.close()
+    container.close()

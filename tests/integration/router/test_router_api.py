@@ -12,11 +12,10 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bootstrap import Container, build_bus
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus
 from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
-from app.services.container import Services
 from tests.integration.router.conftest import TOKEN, api_process
 from tests.unit.execution.alpaca_replay import alpaca_replay_server, load
 
@@ -32,7 +31,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 
 
 def _orders_on_bus(settings: Settings) -> list[Envelope]:
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     consumer = bus.consumer(settings.EH_HUB_ORDERS, "diagnostics")
     try:
         delivered = consumer.poll(max_events=1000, timeout_s=0.1)
@@ -85,9 +84,9 @@ def test_runbook_smoke_against_a_started_api(tmp_path: Path, make_settings: Call
 def test_bad_payload_is_422_naming_the_field(
     make_settings: Callable[..., Settings], changes: dict[str, Any], field: str
 ) -> None:
-    services = Services(make_settings())
+    services = Container(make_settings())
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         response = client.post("/router/run", json=SPEC_PAYLOAD | changes)
     assert response.status_code == 422
     assert field in response.json()["detail"]
@@ -103,10 +102,10 @@ def test_alpaca_execution_replays_recorded_fills_once(make_settings: Callable[..
             ALPACA_API_SECRET="secret",
             ALPACA_TRADING_BASE_URL=alpaca_url,
         )
-        services = Services(settings)
+        services = Container(settings)
         services.db.upgrade()
         payload = SPEC_PAYLOAD | {"end": "2026-11-20", "execute_orders": True}
-        with TestClient(create_app(services=services)) as client:
+        with TestClient(create_app(container=services)) as client:
             first = client.post("/router/run", json=payload).json()
             again = client.post("/router/run", json=payload).json()
     assert first["executed"] is True, first
@@ -129,10 +128,10 @@ def test_alpaca_refuses_to_sell_what_the_account_does_not_hold(
             ALPACA_API_SECRET="secret",
             ALPACA_TRADING_BASE_URL=alpaca_url,
         )
-        services = Services(settings)
+        services = Container(settings)
         services.db.upgrade()
         payload = SPEC_PAYLOAD | {"end": "2026-11-20", "execute_orders": True}
-        with TestClient(create_app(services=services)) as client:
+        with TestClient(create_app(container=services)) as client:
             body = client.post("/router/run", json=payload).json()
     assert body["intent"]["side"] == "sell"
     assert body["executed"] is False and body["fallback_reason"] == "broker_rejected"
@@ -140,9 +139,9 @@ def test_alpaca_refuses_to_sell_what_the_account_does_not_hold(
 
 
 def test_alpaca_without_keys_names_the_cause(make_settings: Callable[..., Settings]) -> None:
-    services = Services(make_settings(BROKER="alpaca"))
+    services = Container(make_settings(BROKER="alpaca"))
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         body = client.post("/router/run", json=SPEC_PAYLOAD | {"execute_orders": True}).json()
     assert body["fallback_reason"] == "broker_unconfigured" and body["executed"] is False
 
@@ -151,9 +150,9 @@ def test_postgres_and_redis_backends_run_the_same_flow(
     make_settings: Callable[..., Settings], postgres_url: str, redis_url: str
 ) -> None:
     settings = make_settings(DATABASE_URL=postgres_url, REDIS_URL=redis_url)
-    services = Services(settings)
+    services = Container(settings)
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         ok = client.post("/router/run", json=SPEC_PAYLOAD).json()
         client.post("/risk/kill-switch", json={"active": True, "reason": "drill", "actor": "tests"})
         halted = client.post("/router/run", json=SPEC_PAYLOAD).json()

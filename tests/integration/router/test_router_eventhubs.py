@@ -11,8 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 from tests.eventhubs_server.fixtures import eventhubs_server
 from tests.eventhubs_server.server import EventHubsTestServer
 from tests.servers import REPO, Server
@@ -52,9 +52,9 @@ def test_spec_smoke_publishes_one_intent_visible_to_the_peek_script(
     }
     settings = make_settings(**env)
     assert settings.bus_backend.kind == "eventhubs"
-    services = Services(settings)
+    services = Container(settings)
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         ok = client.post("/router/run", json=SPEC_PAYLOAD).json()
         halted = client.post("/router/run", json=SPEC_PAYLOAD | {"kill_switch_notional": 1.0}).json()
     for event in ("ingest:synthetic", "priors:computed", "risk:fractional_kelly", "order:published"):

@@ -9,8 +9,8 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 from app.storage.models import Fill, Order
 from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
@@ -25,7 +25,7 @@ PAYLOAD = {
 }
 
 
-def _consume(services: Services) -> None:
+def _consume(services: Container) -> None:
     settings = services.settings
     config = OrderConsumerConfig(
         hub=settings.EH_HUB_ORDERS, group=settings.EH_CONSUMER_GROUP, poll_timeout_s=0.1, idle_exit_s=0.5
@@ -39,9 +39,9 @@ def _consume(services: Services) -> None:
 
 def test_retried_execution_is_recorded_once_with_its_fill(make_settings: Callable[..., Settings]) -> None:
     # the payload's intent is a sell: the fresh paper account fills it only with shorting on
-    services = Services(make_settings(SIM_ALLOW_SHORT=True))
+    services = Container(make_settings(SIM_ALLOW_SHORT=True))
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         first = client.post("/router/run", json=PAYLOAD | {"execute_orders": True}).json()
         retry = client.post("/router/run", json=PAYLOAD | {"execute_orders": True}).json()
         _consume(services)
@@ -55,9 +55,9 @@ def test_retried_execution_is_recorded_once_with_its_fill(make_settings: Callabl
 
 
 def test_recorded_open_intent_trips_max_open_orders(make_settings: Callable[..., Settings]) -> None:
-    services = Services(make_settings(KILL_SWITCH_MAX_OPEN_ORDERS=1))
+    services = Container(make_settings(KILL_SWITCH_MAX_OPEN_ORDERS=1))
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         first = client.post("/router/run", json=PAYLOAD).json()
         _consume(services)  # the intent is now an open order (status new)
         second = client.post("/router/run", json=PAYLOAD | {"symbol": "MSFT"}).json()

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from app.bootstrap import Container
 from app.config import Settings
 from app.decision import REGIME_LABELS
 from app.errors import InputError
-from app.services.container import Services
 from app.workers.daily_jobs import DailyJobs
 from tests.factories import record_filled_order
 
@@ -21,7 +21,7 @@ SESSION = date(2025, 1, 2)
 
 @pytest.fixture
 def jobs(make_settings: Callable[..., Settings]) -> Iterator[DailyJobs]:
-    services = Services(make_settings(WATCHLIST="AAPL,MSFT,NVDA", WATCHLIST_SIZE=2))
+    services = Container(make_settings(WATCHLIST="AAPL,MSFT,NVDA", WATCHLIST_SIZE=2))
     services.db.upgrade()
     yield DailyJobs(services)
     services.close()
@@ -76,7 +76,7 @@ def test_retrain_without_config_and_unknown_jobs_are_clear_errors(jobs: DailyJob
 
 def test_retrain_runs_the_configured_sweep(make_settings: Callable[..., Settings]) -> None:
     config = Path(__file__).resolve().parents[3] / "configs" / "backtest" / "sma_cross_sweep.yaml"
-    services = Services(make_settings(SCHEDULE_RETRAIN_CONFIG=config))
+    services = Container(make_settings(SCHEDULE_RETRAIN_CONFIG=config))
     services.db.upgrade()
     try:
         summary = DailyJobs(services).run("retrain", SESSION)
@@ -116,7 +116,7 @@ def test_retrain_decides_parameters_and_a_model_with_their_numbers(
 
     config = tmp_path / "retrain.yaml"
     config.write_text(RETRAIN_CONFIG)
-    services = Services(make_settings(SCHEDULE_RETRAIN_CONFIG=config, MODEL_ESTIMATOR="logistic"))
+    services = Container(make_settings(SCHEDULE_RETRAIN_CONFIG=config, MODEL_ESTIMATOR="logistic"))
     services.db.upgrade()
     try:
         summary = DailyJobs(services).run("retrain", SESSION)

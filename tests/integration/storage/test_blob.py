@@ -8,6 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
+from app.bootstrap import build_blob_store
 from app.config import Settings
 from app.errors import InputError, NotFoundError, StorageError
 from app.storage import blob as blob_module
@@ -74,7 +75,7 @@ def test_settings_pick_azurite_through_connection_string(
     make_settings: Callable[..., Settings], azurite: Server
 ) -> None:
     settings = make_settings(AZURE_STORAGE_CONNECTION_STRING=azurite.extra["connection_string"])
-    store = BlobStore.from_settings(settings)
+    store = build_blob_store(settings)
     assert store.kind == "azure"
     store.put_text("configs", "a.yaml", "x: 1")
     assert store.get_text("configs", "a.yaml") == "x: 1"

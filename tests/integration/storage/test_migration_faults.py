@@ -15,9 +15,9 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
 from app.errors import StorageError
-from app.services.container import Services
 from app.storage.db import Database, is_transient_db_error
 from tests.servers import REPO
 
@@ -54,8 +54,8 @@ def test_three_processes_migrating_a_fresh_database_at_once_all_succeed(database
 def test_ready_is_503_on_an_unmigrated_database_and_200_after_upgrade(
     database_url: str, make_settings: Callable[..., Settings]
 ) -> None:
-    services = Services(make_settings(DATABASE_URL=database_url))
-    with TestClient(create_app(services=services)) as client:
+    services = Container(make_settings(DATABASE_URL=database_url))
+    with TestClient(create_app(container=services)) as client:
         before = client.get("/health/ready")
         services.db.upgrade()
         after = client.get("/health/ready")

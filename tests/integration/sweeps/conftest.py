@@ -9,11 +9,9 @@ from typing import Any
 import pytest
 
 from app.backtest.sweeps.jobs import SweepJobService
-from app.bus.factory import create_bus
+from app.bootstrap import build_blob_store, build_bus, build_database
 from app.bus.ports import Bus
 from app.config import Settings
-from app.storage.blob import BlobStore
-from app.storage.db import Database
 from tests.integration.sweeps.arm_server import ArmServer, arm_server
 
 
@@ -38,16 +36,16 @@ def sweep_settings(make_settings: Callable[..., Settings], database_url: str) ->
 
 @pytest.fixture
 def bus(sweep_settings: Settings) -> Iterator[Bus]:
-    created = create_bus(sweep_settings)
+    created = build_bus(sweep_settings)
     yield created
     created.close()
 
 
 @pytest.fixture
 def service(sweep_settings: Settings, bus: Bus) -> Iterator[SweepJobService]:
-    database = Database.from_settings(sweep_settings)
+    database = build_database(sweep_settings)
     database.upgrade()
-    yield SweepJobService(sweep_settings, database, BlobStore.from_settings(sweep_settings), bus)
+    yield SweepJobService(sweep_settings, database, build_blob_store(sweep_settings), bus)
     database.dispose()
 
 

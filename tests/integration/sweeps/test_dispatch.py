@@ -17,6 +17,7 @@ from app.workers.sweep_job_consumer import (
     ContainerAppsDispatcher,
     LocalDispatcher,
     SweepJobConsumer,
+    container_apps_dispatcher,
     make_dispatcher,
     parse_job_resource_id,
 )
@@ -27,7 +28,7 @@ CONFIG = "configs/backtest/momentum_sweep.yaml"
 
 
 def _aca(settings: Settings, arm: ArmServer) -> ContainerAppsDispatcher:
-    return ContainerAppsDispatcher.from_settings(
+    return container_apps_dispatcher(
         settings,
         credential=StaticCredential(),
         base_url=arm.url,

@@ -19,9 +19,9 @@ from app.api.app import create_app
 from app.backtest.sweeps import run_sweep
 from app.backtest.sweeps.config import parse_sweep_config
 from app.backtest.sweeps.jobs import JobHeartbeat, SweepJobService
+from app.bootstrap import Container, build_sweep_deps
 from app.config import Settings
-from app.services.container import Services
-from app.workers.sweep_job_entry import _run as run_entry
+from app.workers.sweep_job_entry import _run
 
 REPO = Path(__file__).resolve().parents[3]
 AUTH = {"Authorization": "Bearer sweep-token"}
@@ -31,6 +31,12 @@ NO_DATA = (
 )
 
 
+def run_entry(settings: Settings) -> int:
+    """The sweep job's body on its own container (as ``ai-trader sweep run`` builds it)."""
+    with Container(settings) as container:
+        return _run(container)
+
+
 @pytest.fixture
 def api_settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
     return make_settings(DATABASE_URL=database_url, API_BEARER_TOKEN="sweep-token", SWEEP_JOB_LEASE_S=5)
@@ -38,9 +44,9 @@ def api_settings(make_settings: Callable[..., Settings], database_url: str) -> S
 
 @pytest.fixture
 def client(api_settings: Settings) -> Iterator[TestClient]:
-    services = Services(api_settings)
+    services = Container(api_settings)
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as test_client:
+    with TestClient(create_app(container=services)) as test_client:
         yield test_client
     services.close()
 
@@ -48,7 +54,10 @@ def client(api_settings: Settings) -> Iterator[TestClient]:
 def test_runner_reports_an_all_failed_sweep_as_failed(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    result = run_sweep(parse_sweep_config(NO_DATA), tmp_path / "out", settings=make_settings())
+    settings = make_settings()
+    result = run_sweep(
+        parse_sweep_config(NO_DATA), tmp_path / "out", settings=settings, deps=build_sweep_deps(settings)
+    )
     assert (result.status, result.ok, result.failed) == ("failed", 0, 4)
     assert result.errors and "NODATA" in result.errors[0]
     run = json.loads((tmp_path / "out" / "run.json").read_text(encoding="utf-8"))
@@ -57,16 +66,17 @@ def test_runner_reports_an_all_failed_sweep_as_failed(
 
 def test_failure_ratio_is_configurable(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
     two = NO_DATA.replace("[NODATA]", "[GOOG, NODATA]")
-    half = run_sweep(parse_sweep_config(two), tmp_path / "a", settings=make_settings())
-    assert half.status == "completed" and half.failed == 4 and half.ok == 4
-    strict = run_sweep(
-        parse_sweep_config(two), tmp_path / "b", settings=make_settings(SWEEP_FAILURE_RATIO=0.5)
+    lenient, ratio = make_settings(), make_settings(SWEEP_FAILURE_RATIO=0.5)
+    half = run_sweep(
+        parse_sweep_config(two), tmp_path / "a", settings=lenient, deps=build_sweep_deps(lenient)
     )
+    assert half.status == "completed" and half.failed == 4 and half.ok == 4
+    strict = run_sweep(parse_sweep_config(two), tmp_path / "b", settings=ratio, deps=build_sweep_deps(ratio))
     assert strict.status == "failed"
 
 
 def test_entry_and_api_show_an_all_failed_sweep_as_failed(client: TestClient, api_settings: Settings) -> None:
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    services: Container = client.app.state.container  # type: ignore[attr-defined]
     services.blob.put_text("configs", "no-data.yaml", NO_DATA)
     job = client.post(
         "/backtests/sweeps/jobs", json={"config_blob": "blob://configs/no-data.yaml"}, headers=AUTH
@@ -86,7 +96,7 @@ def test_entry_and_api_show_an_all_failed_sweep_as_failed(client: TestClient, ap
 def test_a_heartbeat_keeps_a_running_job_alive_and_silence_fails_it(
     client: TestClient, api_settings: Settings
 ) -> None:
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    services: Container = client.app.state.container  # type: ignore[attr-defined]
     service = SweepJobService(api_settings, services.db, services.blob, services.bus)
     created = client.post(
         "/backtests/sweeps/jobs", json={"config_path": "configs/backtest/momentum_sweep.yaml"}, headers=AUTH
@@ -112,7 +122,7 @@ def test_a_heartbeat_keeps_a_running_job_alive_and_silence_fails_it(
 def test_a_killed_sweep_worker_is_detected_and_failed(
     client: TestClient, api_settings: Settings, tmp_path: Path, database_url: str
 ) -> None:
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    services: Container = client.app.state.container  # type: ignore[attr-defined]
     services.blob.put_text(
         "configs",
         "long.yaml",

@@ -9,10 +9,17 @@ from fastapi.testclient import TestClient
 
 from app.api.app import create_app
 from app.backtest.sweeps.jobs import JOB_EVENT_TYPE, SweepJobService
+from app.bootstrap import Container
 from app.bus.ports import Bus
 from app.config import Settings
-from app.services.container import Services
-from app.workers.sweep_job_entry import _run as run_entry
+from app.workers.sweep_job_entry import _run
+
+
+def run_entry(settings: Settings) -> int:
+    """The sweep job's body on its own container (as ``ai-trader sweep run`` builds it)."""
+    with Container(settings) as container:
+        return _run(container)
+
 
 CONFIG = "configs/backtest/momentum_sweep.yaml"
 AUTH = {"Authorization": "Bearer sweep-token"}
@@ -25,9 +32,9 @@ def api_settings(make_settings: Callable[..., Settings], database_url: str) -> S
 
 @pytest.fixture
 def client(api_settings: Settings) -> Iterator[TestClient]:
-    services = Services(api_settings)
+    services = Container(api_settings)
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as test_client:
+    with TestClient(create_app(container=services)) as test_client:
         yield test_client
 
 
@@ -77,7 +84,7 @@ def test_bad_submissions_are_422_problems(client: TestClient, body: dict[str, ob
 
 
 def test_line_numbers_reach_the_api_for_a_bad_blob_config(client: TestClient, api_settings: Settings) -> None:
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    services: Container = client.app.state.container  # type: ignore[attr-defined]
     services.blob.put_text(
         "configs", "bad.yaml", "name: bad\nsymbols: [GOOG]\nstart: 2020-01-01\nend: 2020-02-01\n"
     )
@@ -121,7 +128,7 @@ def test_entry_records_a_failure(
     api_settings: Settings, service: SweepJobService, client: TestClient
 ) -> None:
     job = client.post("/backtests/sweeps/jobs", json={"config_path": CONFIG}, headers=AUTH).json()
-    services: Services = client.app.state.services  # type: ignore[attr-defined]
+    services: Container = client.app.state.container  # type: ignore[attr-defined]
     services.blob.put_text("configs", "broken.yaml", "name: broken\nsymbols: [GOOG]\n")
     entry_settings = api_settings.model_copy(
         update={"SWEEP_JOB_ID": job["job_id"], "SWEEP_CONFIG_BLOB": "blob://configs/broken.yaml"}

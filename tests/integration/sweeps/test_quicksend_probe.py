@@ -16,11 +16,9 @@ from types import ModuleType
 import pytest
 
 from app.backtest.sweeps.jobs import SweepJobCreate, SweepJobService
-from app.bus.factory import create_bus
+from app.bootstrap import build_blob_store, build_bus, build_database
 from app.bus.ports import Bus
 from app.config import Settings
-from app.storage.blob import BlobStore
-from app.storage.db import Database
 from app.workers.sweep_job_consumer import LocalDispatcher, SweepJobConsumer
 from tests.servers import REPO
 
@@ -48,7 +46,7 @@ def probe_settings(
 
 @pytest.fixture
 def probe_bus(probe_settings: Settings) -> Iterator[Bus]:
-    created = create_bus(probe_settings)
+    created = build_bus(probe_settings)
     yield created
     created.close()
 
@@ -64,12 +62,10 @@ def test_quicksend_probe_on_the_jobs_hub_is_skipped_and_checkpointed(
     assert _script().main(["--hub", hub, "--timeout", "30"]) == 0
     assert "OK: event" in capsys.readouterr().out
 
-    database = Database.from_settings(probe_settings)
+    database = build_database(probe_settings)
     database.upgrade()
     try:
-        service = SweepJobService(
-            probe_settings, database, BlobStore.from_settings(probe_settings), probe_bus
-        )
+        service = SweepJobService(probe_settings, database, build_blob_store(probe_settings), probe_bus)
         job = service.submit(SweepJobCreate(config_path=CONFIG))  # a real job after the probe
         done = tmp_path / "ok.py"
         done.write_text("import sys\nsys.exit(0)\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from app.backtest.sweeps import parse_sweep_config, run_sweep
+from app.bootstrap import build_sweep_deps
 from app.config import Settings
 
 CONFIG = """\
@@ -42,9 +43,16 @@ def test_ray_backend_matches_the_local_backend(
     make_settings: Callable[..., Settings], tmp_path: Path, ray_local: None
 ) -> None:
     config = parse_sweep_config(CONFIG)
-    local = run_sweep(config, tmp_path / "local", settings=make_settings(), write_frame=False)
+    settings, on_ray_settings = make_settings(), make_settings(RAY_ADDRESS="local")
+    local = run_sweep(
+        config, tmp_path / "local", settings=settings, deps=build_sweep_deps(settings), write_frame=False
+    )
     on_ray = run_sweep(
-        config, tmp_path / "ray", settings=make_settings(RAY_ADDRESS="local"), write_frame=False
+        config,
+        tmp_path / "ray",
+        settings=on_ray_settings,
+        deps=build_sweep_deps(on_ray_settings),
+        write_frame=False,
     )
     assert (local.backend, on_ray.backend) == ("local", "ray")
     assert on_ray.ok == 8 and on_ray.failed == 0

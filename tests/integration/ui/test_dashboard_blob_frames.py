@@ -12,6 +12,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.backtest.service import BacktestRequest, BacktestRun, run_request
+from app.bootstrap import build_backtest_deps
 from app.config import Settings
 from tests.servers import Server, free_port
 
@@ -29,9 +30,13 @@ def published(make_settings: Callable[..., Settings], azurite: Server, tmp_path:
         BACKTEST_NO_SAVE=True,
     )
     request = BacktestRequest(
-        symbol="AAPL", start=date(2023, 1, 3), end=date(2023, 2, 3), strategy="momentum", vendor="synthetic"
+        symbol="AAPL",
+        start=date(2023, 1, 3),
+        end=date(2023, 2, 3),
+        strategy="momentum",
+        dal_vendor="synthetic",
     )
-    run = run_request(settings, request, source="api")
+    run = run_request(settings, request, build_backtest_deps(settings), source="api")
     assert run.frame.blob_path is not None
     return run
 

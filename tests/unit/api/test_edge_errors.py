@@ -15,8 +15,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 
 BACKTEST = {"symbol": "AAPL", "start": "2024-01-02", "end": "2024-03-01", "strategy": "breakout"}
 ROUTER = {"symbol": "AAPL", "start": "2025-01-02T00:00:00Z", "strategy": "breakout", "offline_mode": True}
@@ -24,9 +24,9 @@ ROUTER = {"symbol": "AAPL", "start": "2025-01-02T00:00:00Z", "strategy": "breako
 
 @pytest.fixture
 def api(make_settings: Callable[..., Settings]) -> Iterator[FastAPI]:
-    services = Services(make_settings(API_MAX_BODY_BYTES=4096, ROUTER_MAX_BARS=10_000))
+    services = Container(make_settings(API_MAX_BODY_BYTES=4096, ROUTER_MAX_BARS=10_000))
     services.db.upgrade()
-    yield create_app(services=services)
+    yield create_app(container=services)
     services.close()
 
 

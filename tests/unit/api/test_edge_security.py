@@ -13,10 +13,10 @@ from typer.testing import CliRunner
 from app.api import auth
 from app.api.app import create_app
 from app.api.server import check_bind
+from app.bootstrap import Container
 from app.cli.main import app as cli
 from app.config import Settings, load_settings, mask_url
 from app.errors import ConfigError, StorageError
-from app.services.container import Services
 
 
 def _with_private_route(api: FastAPI) -> FastAPI:
@@ -53,8 +53,8 @@ def test_every_empty_credential_is_no_credential(make_settings: Callable[..., Se
 
 @pytest.fixture
 def secured(make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
-    services = Services(make_settings(API_BEARER_TOKEN="s3cret-token"))
-    with TestClient(_with_private_route(create_app(services=services))) as client:
+    services = Container(make_settings(API_BEARER_TOKEN="s3cret-token"))
+    with TestClient(_with_private_route(create_app(container=services))) as client:
         yield client
     services.close()
 
@@ -87,8 +87,8 @@ def test_an_empty_token_never_matches() -> None:
 def test_open_api_with_blank_token_serves_everything_but_only_on_loopback(
     make_settings: Callable[..., Settings],
 ) -> None:
-    services = Services(make_settings(API_BEARER_TOKEN=""))
-    with TestClient(_with_private_route(create_app(services=services))) as client:
+    services = Container(make_settings(API_BEARER_TOKEN=""))
+    with TestClient(_with_private_route(create_app(container=services))) as client:
         assert client.get("/private").status_code == 200
     services.close()
 
@@ -149,9 +149,9 @@ def test_a_malformed_url_setting_is_echoed_masked(
 
 
 def test_links_and_ui_redirect_ignore_the_host_header(make_settings: Callable[..., Settings]) -> None:
-    services = Services(make_settings(UI_PORT=18501))
+    services = Container(make_settings(UI_PORT=18501))
     services.db.upgrade()
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         headers = {"Host": "evil.example", "X-Forwarded-Host": "evil.example"}
         links = client.get("/", headers=headers).json()["links"]
         assert all("evil" not in link for link in links.values())
@@ -160,8 +160,8 @@ def test_links_and_ui_redirect_ignore_the_host_header(make_settings: Callable[..
         redirect = client.get("/ui/x", headers=headers, follow_redirects=False)
         assert redirect.headers["location"] == "http://127.0.0.1:18501/ui/"
     services.close()
-    services = Services(make_settings(API_BASE_URL="https://fd.example.net/api"))
-    with TestClient(create_app(services=services)) as client:
+    services = Container(make_settings(API_BASE_URL="https://fd.example.net/api"))
+    with TestClient(create_app(container=services)) as client:
         assert client.get("/", headers={"Host": "evil.example"}).json()["links"]["docs"] == (
             "https://fd.example.net/api/docs"
         )
@@ -180,14 +180,14 @@ def test_forwarded_headers_are_trusted_only_from_configured_proxies(
 
 
 def test_public_readiness_names_dependency_and_state_only(make_settings: Callable[..., Settings]) -> None:
-    services = Services(make_settings(API_BEARER_TOKEN="tok"))
+    services = Container(make_settings(API_BEARER_TOKEN="tok"))
     services.db.upgrade()
 
     def broken() -> None:
         raise StorageError("connection to postgresql://app:pw@10.1.2.3/db refused at /srv/app/x.py")
 
     services.add_readiness_check("database", broken)
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         public = client.get("/health/ready")
         assert public.status_code == 503
         assert public.json()["checks"]["database"] == {"status": "error"}

@@ -11,16 +11,16 @@ from fastapi.testclient import TestClient
 from app.api import auth
 from app.api.app import create_app
 from app.api.server import check_bind
+from app.bootstrap import Container
 from app.config import Settings
 from app.errors import ConfigError, NotFoundError, OrderRejected, StorageError
-from app.services.container import Services
 
 
 @pytest.fixture
 def api(make_settings: Callable[..., Settings]) -> Iterator[FastAPI]:
-    services = Services(make_settings())
+    services = Container(make_settings())
     services.db.upgrade()
-    yield create_app(services=services)
+    yield create_app(container=services)
     services.close()
 
 
@@ -51,9 +51,9 @@ def test_ui_paths_redirect_to_the_dashboard_without_a_token(make_settings: Calla
             "https://fd.example.net/ui/",
         ),
     ):
-        services = Services(make_settings(**values))
+        services = Container(make_settings(**values))
         services.db.upgrade()
-        with TestClient(create_app(services=services)) as client:
+        with TestClient(create_app(container=services)) as client:
             for path in ("/ui", "/ui/", "/ui/some/page"):
                 answer = client.get(path, follow_redirects=False)
                 assert (answer.status_code, answer.headers["location"]) == (307, expected)
@@ -66,7 +66,7 @@ def test_ready_names_the_failing_dependency(api: FastAPI, client: TestClient) ->
     def broken() -> None:
         raise StorageError("connection refused")
 
-    api.state.services.add_readiness_check("database", broken)
+    api.state.container.add_readiness_check("database", broken)
     response = client.get("/health/ready")
     assert response.status_code == 503
     body = response.json()
@@ -81,9 +81,9 @@ def test_ready_check_that_hangs_times_out(
     import threading
 
     release = threading.Event()
-    services = Services(make_settings(READY_CHECK_TIMEOUT_S=0.2))
+    services = Container(make_settings(READY_CHECK_TIMEOUT_S=0.2))
     services.add_readiness_check("slow", lambda: release.wait(5) and None)
-    with TestClient(create_app(services=services)) as client:
+    with TestClient(create_app(container=services)) as client:
         response = client.get("/health/ready")
         release.set()
     assert response.status_code == 503
@@ -167,9 +167,9 @@ def test_logs_are_json_lines_with_request_id(client: TestClient, caplog: pytest.
 
 @pytest.fixture
 def secured(make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
-    services = Services(make_settings(API_BEARER_TOKEN="s3cret-token"))
+    services = Container(make_settings(API_BEARER_TOKEN="s3cret-token"))
     services.db.upgrade()  # readiness also checks the schema version
-    api = create_app(services=services)
+    api = create_app(container=services)
 
     def private() -> dict[str, bool]:
         return {"ok": True}

@@ -14,11 +14,11 @@ from app.backtest.frames import (
     MANIFEST_NAME,
     BlobFrames,
     call_with_deadline,
-    frame_publisher,
     frames_blob_enabled,
     read_manifest,
     write_frame,
 )
+from app.bootstrap import build_frame_publisher
 from app.config import Settings
 from app.errors import ConfigError, StorageError
 from app.storage.blob import BlobStore
@@ -148,14 +148,14 @@ def test_call_with_deadline_returns_raises_or_gives_up() -> None:
 
 def test_publishing_is_on_for_azure_only_unless_set(make_settings: Callable[..., Settings]) -> None:
     assert not frames_blob_enabled(make_settings())
-    assert frame_publisher(make_settings()) is None
+    assert build_frame_publisher(make_settings()) is None
     azure = make_settings(STORAGE_ACCOUNT="aitraderblobstore")
     assert frames_blob_enabled(azure)
     assert not frames_blob_enabled(
         make_settings(STORAGE_ACCOUNT="aitraderblobstore", FRAMES_BLOB_PUBLISH=False)
     )
     forced = make_settings(FRAMES_BLOB_PUBLISH=True, BLOB_CONTAINER_DATA="frames-x", FRAMES_BLOB_TIMEOUT_S=3)
-    publisher = frame_publisher(forced)
+    publisher = build_frame_publisher(forced)
     assert publisher is not None
     assert (publisher.container, publisher.timeout_s) == ("frames-x", 3.0)
     assert publisher.store.kind == "local"

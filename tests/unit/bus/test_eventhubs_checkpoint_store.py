@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app.bus.eventhubs import EventHubsConfig
+from app.bootstrap import build_eventhubs_config
 from app.config import Settings, load_settings
 from app.errors import ConfigError
 
@@ -25,7 +25,7 @@ def test_checkpoints_use_the_account_of_an_az_blob_url(
     make_settings: Callable[..., Settings], blob_url: str
 ) -> None:
     settings = make_settings(EH_FQDN=FQDN, BLOB_URL=blob_url)
-    config = EventHubsConfig.from_settings(settings)
+    config = build_eventhubs_config(settings)
     assert config.storage_account == "aitraderblobstore"
     assert config.durable_checkpoints
     config.require_checkpoint_store("exec.orders", "orchestrator")  # does not raise
@@ -35,7 +35,7 @@ def test_checkpoints_use_the_account_of_an_az_blob_url(
 
 def test_storage_account_still_wins_for_checkpoints(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(EH_FQDN=FQDN, BLOB_URL="az://otheraccount", STORAGE_ACCOUNT="aitraderblobstore")
-    assert EventHubsConfig.from_settings(settings).storage_account == "aitraderblobstore"
+    assert build_eventhubs_config(settings).storage_account == "aitraderblobstore"
 
 
 @pytest.mark.parametrize("blob_url", ["az://trader-data", "abfs://x@a.dfs.core.windows.net"])
@@ -53,7 +53,7 @@ def test_an_az_blob_url_must_name_an_account(monkeypatch: pytest.MonkeyPatch, bl
 def test_a_consumer_without_a_checkpoint_store_is_refused(
     make_settings: Callable[..., Settings], values: dict[str, str]
 ) -> None:
-    config = EventHubsConfig.from_settings(make_settings(EH_FQDN=FQDN, **values))
+    config = build_eventhubs_config(make_settings(EH_FQDN=FQDN, **values))
     assert not config.durable_checkpoints
     with pytest.raises(ConfigError) as info:
         config.require_checkpoint_store("exec.orders", "orchestrator")
@@ -71,7 +71,7 @@ def test_a_consumer_without_a_checkpoint_store_is_refused(
 
 
 def test_memory_checkpoints_are_an_explicit_opt_in(make_settings: Callable[..., Settings]) -> None:
-    config = EventHubsConfig.from_settings(make_settings(EH_FQDN=FQDN, EH_ALLOW_MEMORY_CHECKPOINTS=True))
+    config = build_eventhubs_config(make_settings(EH_FQDN=FQDN, EH_ALLOW_MEMORY_CHECKPOINTS=True))
     assert config.allow_memory_checkpoints and not config.durable_checkpoints
     config.require_checkpoint_store("backtest.jobs", "sweeper")  # does not raise
 
@@ -95,7 +95,7 @@ def test_config_show_reports_the_checkpoint_store_the_bus_uses(
     make_settings: Callable[..., Settings], values: dict[str, object], kind: str, account: str | None
 ) -> None:
     settings = make_settings(EH_FQDN=FQDN, **values)
-    config = EventHubsConfig.from_settings(settings)
+    config = build_eventhubs_config(settings)
     backend = settings.checkpoint_backend
     assert backend.kind == kind
     assert config.durable_checkpoints == (kind == "azure")

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import pytest
 
-from app.bus.eventhubs import EventHubsConfig
+from app.bootstrap import build_eventhubs_config
 from app.config import Settings
 from app.errors import ConfigError
 
@@ -16,7 +16,7 @@ def test_connection_string_drops_entity_path(make_settings: Callable[..., Settin
         EH_CONNECTION_STRING="Endpoint=sb://ns.servicebus.windows.net/;SharedAccessKeyName=k;"
         "SharedAccessKey=v;EntityPath=exec.orders"
     )
-    config = EventHubsConfig.from_settings(settings)
+    config = build_eventhubs_config(settings)
     assert config.connection_string is not None
     assert "EntityPath" not in config.connection_string
     assert config.namespace_label == "ns.servicebus.windows.net"
@@ -28,7 +28,7 @@ def test_fqdn_with_storage_account_uses_credentials(make_settings: Callable[...,
     settings = make_settings(
         EH_FQDN="ai-trader-ehns.servicebus.windows.net", STORAGE_ACCOUNT="aitraderblobstore", LOCAL_DEV=True
     )
-    config = EventHubsConfig.from_settings(settings)
+    config = build_eventhubs_config(settings)
     assert config.fully_qualified_namespace == "ai-trader-ehns.servicebus.windows.net"
     assert config.use_cli_credential
     assert config.durable_checkpoints
@@ -38,9 +38,9 @@ def test_fqdn_with_storage_account_uses_credentials(make_settings: Callable[...,
 
 def test_bus_url_names_the_namespace(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings(BUS_URL="eventhubs://other.servicebus.windows.net")
-    assert EventHubsConfig.from_settings(settings).fully_qualified_namespace == "other.servicebus.windows.net"
+    assert build_eventhubs_config(settings).fully_qualified_namespace == "other.servicebus.windows.net"
 
 
 def test_missing_namespace_is_a_config_error(make_settings: Callable[..., Settings]) -> None:
     with pytest.raises(ConfigError, match="EH_FQDN"):
-        EventHubsConfig.from_settings(make_settings())
+        build_eventhubs_config(make_settings())

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from app.bootstrap import build_bus
 from app.bus.capabilities import Capability
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus, local_bus_path
+from app.bus.factory import local_bus_path
 from app.bus.local import LocalBus, LocalBusConfig
 from app.bus.partitioning import partition_for
 from app.bus.ports import Bus, BusAdmin, Consumer
@@ -174,7 +175,7 @@ def test_closed_consumer_refuses_work(open_bus: Callable[..., LocalBus]) -> None
 
 def test_factory_builds_local_bus_by_default(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     assert bus.kind == "local"
     assert local_bus_path(settings) == settings.DATA_DIR / "bus.db"
     assert [hub.name for hub in topology(settings)] == [
@@ -191,5 +192,5 @@ def test_factory_builds_local_bus_by_default(make_settings: Callable[..., Settin
 def test_factory_honours_a_local_bus_url(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
     settings = make_settings(BUS_URL=f"local://{tmp_path}/elsewhere.db")
     assert local_bus_path(settings) == tmp_path / "elsewhere.db"
-    create_bus(settings).close()
+    build_bus(settings).close()
     assert (tmp_path / "elsewhere.db").exists()

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus
 from app.bus.local import LocalBus
 from app.bus.market_events import (
     BAR_EVENT,
@@ -38,7 +38,7 @@ def _frames(n: int) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame]:
 
 def test_frames_go_to_their_hubs_one_event_per_row(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     assert isinstance(bus, LocalBus)
     bars, signals, regimes = _frames(5)
     result = publish_market_frames(
@@ -78,7 +78,7 @@ def test_frames_go_to_their_hubs_one_event_per_row(make_settings: Callable[..., 
 
 def test_only_given_frames_are_published(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     bars, _, _ = _frames(3)
     result = publish_market_frames(bus, settings, "MSFT", bars=bars)
     assert result.counts == {"bars.raw": 3}
@@ -87,7 +87,7 @@ def test_only_given_frames_are_published(make_settings: Callable[..., Settings])
 
 def test_frame_without_required_columns_is_an_input_error(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     bars, _, regimes = _frames(3)
     with pytest.raises(InputError, match="volume"):
         publish_market_frames(bus, settings, "AAPL", bars=bars.drop(columns="volume"))

@@ -13,12 +13,11 @@ from collections.abc import Callable
 import pytest
 from typer.testing import CliRunner
 
+from app.bootstrap import build_blob_store, build_bus
 from app.bus.eventhubs import EventHubsBus
-from app.bus.factory import create_bus
 from app.cli.main import app
 from app.config import Settings
-from app.storage.blob import BlobStore
-from app.workers.sweep_job_consumer import ContainerAppsDispatcher
+from app.workers.sweep_job_consumer import container_apps_dispatcher
 
 JOB_ID = "/subscriptions/sub-1/resourceGroups/ai-trader-rg/providers/Microsoft.App/jobs/ai-trader-sweep"
 EXPECTED = {False: "DefaultAzureCredential", True: "AzureCliCredential"}
@@ -34,7 +33,7 @@ def test_blob_reason_names_the_credential_the_store_uses(
     make_settings: Callable[..., Settings], values: dict[str, str], local_dev: bool
 ) -> None:
     settings = make_settings(LOCAL_DEV=local_dev, **values)
-    store = BlobStore.from_settings(settings)
+    store = build_blob_store(settings)
     used = type(store.fs.credential).__name__
     assert used == EXPECTED[local_dev]
     assert f"({used}" in settings.blob_backend.reason
@@ -57,7 +56,7 @@ def test_bus_reason_names_the_credential_the_bus_uses(
     make_settings: Callable[..., Settings], values: dict[str, str], local_dev: bool
 ) -> None:
     settings = make_settings(LOCAL_DEV=local_dev, **values)
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     try:
         assert isinstance(bus, EventHubsBus)
         used = type(bus._get_credential()).__name__
@@ -74,7 +73,7 @@ def test_sweep_dispatch_reason_names_the_credential_the_dispatcher_uses(
     make_settings: Callable[..., Settings], local_dev: bool
 ) -> None:
     settings = make_settings(LOCAL_DEV=local_dev, SWEEP_JOB_RESOURCE_ID=JOB_ID)
-    dispatcher = ContainerAppsDispatcher.from_settings(settings)
+    dispatcher = container_apps_dispatcher(settings)
     try:
         used = type(dispatcher.client._config.credential).__name__
     finally:
@@ -97,7 +96,7 @@ def test_keys_and_connection_strings_name_no_identity_credential(
         STORAGE_ACCOUNT="aitraderblobstore",
         AZURE_STORAGE_CONNECTION_STRING="UseDevelopmentStorage=true",
     )
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     try:
         assert isinstance(bus, EventHubsBus)
         # the connection string wins over the BUS_URL host, as the report says

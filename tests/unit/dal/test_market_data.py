@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from app.bootstrap import build_market_data
 from app.config import Settings
 from app.dal import (
     INTERVALS,
@@ -25,7 +26,7 @@ from app.errors import DataQualityError, InputError, VendorRejected, VendorUnava
 
 @pytest.fixture
 def md(make_settings: Callable[..., Settings]) -> MarketData:
-    return MarketData.from_settings(make_settings())
+    return build_market_data(make_settings())
 
 
 def _assert_contract(res: FetchResult) -> None:
@@ -166,13 +167,13 @@ def test_file_vendor_reports_duplicates_and_rejects_impossible_rows(md: MarketDa
 
 
 def test_auto_tries_vendors_in_order_and_records_who_served(make_settings: Callable[..., Settings]) -> None:
-    md = MarketData.from_settings(make_settings(DAL_AUTO_ORDER="sample,synthetic"))
+    md = build_market_data(make_settings(DAL_AUTO_ORDER="sample,synthetic"))
     res = md.fetch("auto", "AAPL", date(2023, 1, 3), date(2023, 1, 31))
     assert res.vendor == "synthetic"
     assert res.attempts[0][0] == "sample" and "only holds GOOG" in res.attempts[0][1]
     goog = md.fetch("auto", "GOOG", date(2010, 1, 4), date(2010, 1, 8))
     assert goog.vendor == "sample" and goog.attempts == ()
-    only_sample = MarketData.from_settings(make_settings(DAL_AUTO_ORDER="sample"))
+    only_sample = build_market_data(make_settings(DAL_AUTO_ORDER="sample"))
     with pytest.raises(VendorUnavailable, match="no vendor could serve"):
         only_sample.fetch("auto", "AAPL", date(2023, 1, 3), date(2023, 1, 31))
 
@@ -204,7 +205,7 @@ def test_bad_auto_order_is_a_config_error(make_settings: Callable[..., Settings]
     from app.errors import ConfigError
 
     with pytest.raises(ConfigError, match="DAL_AUTO_ORDER"):
-        MarketData.from_settings(make_settings(DAL_AUTO_ORDER="alpaca,nasdaq"))
+        build_market_data(make_settings(DAL_AUTO_ORDER="alpaca,nasdaq"))
 
 
 def test_vendor_refusal_is_a_vendor_rejected() -> None:

@@ -8,6 +8,7 @@ scripts accept, the Settings defaults, the KEDA trigger settings, and the sweep 
 
 from __future__ import annotations
 
+import re
 import sys
 import typing
 from collections.abc import Callable
@@ -217,9 +218,24 @@ def test_consumer_job_runs_a_script_of_the_image_with_keys_it_accepts(
         )
 
 
-def test_order_consumer_runs_the_runbook_command() -> None:
+def test_order_consumer_sets_the_runbook_keys_as_environment_variables_like_the_templates() -> None:
     container = container_of(load(ORDER_CONSUMER))
-    assert container["args"] == ["scripts/order_consumer.py", *RUNBOOK_ORDER_ARGS]
+    assert container["args"] == ["scripts/order_consumer.py"]
+    # the runbook's command form stays valid: the script accepts each of its KEY=VALUE arguments ...
+    runbook = parse_kv_args(RUNBOOK_ORDER_ARGS, order_consumer.ACCEPTED_KEYS)
+    # ... and the job gives the same keys and values through its environment
+    env = plain_env(load(ORDER_CONSUMER))
+    assert {key: env.get(key) for key in runbook} == runbook
+    # the same names as the order consumer of infra/main.bicep (its common consumer keys included)
+    bicep = (ROOT / "infra" / "main.bicep").read_text()
+    common = re.search(r"var consumerCommon = \[(.*?)\n\]", bicep, flags=re.DOTALL)
+    block = re.search(r"orderConsumer: concat\(consumerCommon, \[(.*?)\]\)", bicep, flags=re.DOTALL)
+    assert common and block, "infra/main.bicep: consumerCommon or the orderConsumer env not found"
+    bicep_names = set(re.findall(r"name: '([A-Z_]+)'", common.group(1) + block.group(1)))
+    assert bicep_names == set(env_of(load(ORDER_CONSUMER))), (
+        "deploy/aca/jobs/order-consumer.containerapp.yaml and infra/main.bicep give the order consumer "
+        "different environment variables"
+    )
 
 
 def test_sweep_consumer_has_the_runbook_keys_and_starts_the_sweep_job() -> None:

@@ -8,10 +8,10 @@ from decimal import Decimal
 
 import pytest
 
+from app.bootstrap import build_alpaca_trading_config, build_broker
 from app.config import Settings
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus
 from app.errors import ConfigError, OrderRejected, RetryableError
-from app.execution import create_broker
 from app.execution.alpaca.broker import AlpacaBroker
 from app.execution.alpaca.config import PAPER_URL, AlpacaTradingConfig
 from app.execution.alpaca.parsing import parse_fill_activities, parse_order
@@ -66,7 +66,8 @@ def test_new_order_is_placed_once_and_reported_with_its_fills() -> None:
     assert (report.strategy, report.run_id, report.prob) == ("breakout", "run-1", 0.58)
     assert [f.qty for f in report.fills] == [Decimal("6"), Decimal("4.457789663")]
     assert sum(f.qty for f in report.fills) == Decimal("10.457789663")
-    assert report.fills[0].venue_fill_id.startswith("20250103093103411::")
+    # one execution, one id, whichever feed reports it: the order id and the cumulative quantity
+    assert [f.venue_fill_id for f in report.fills] == [f"{ORDER_ID}:6", f"{ORDER_ID}:10.457789663"]
 
 
 def test_resubmitting_the_same_client_order_id_places_no_second_order() -> None:
@@ -134,13 +135,13 @@ def test_answer_for_another_client_order_id_is_refused() -> None:
 
 def test_factory_needs_keys_and_defaults_to_paper(make_settings: Callable[..., Settings]) -> None:
     with pytest.raises(ConfigError, match="ALPACA_API_KEY and ALPACA_API_SECRET"):
-        create_broker(make_settings(BROKER="alpaca"))
-    paper = AlpacaTradingConfig.from_settings(
+        build_broker(make_settings(BROKER="alpaca"))
+    paper = build_alpaca_trading_config(
         make_settings(BROKER="alpaca", ALPACA_API_KEY="k", ALPACA_API_SECRET="s")
     )
     assert paper.paper and paper.url == PAPER_URL
     assert "k" not in repr(paper).replace("kw", "")  # keys are not shown in repr
-    live = create_broker(
+    live = build_broker(
         make_settings(BROKER="alpaca", ALPACA_API_KEY="k", ALPACA_API_SECRET="s", ALPACA_PAPER=False)
     )
     assert BrokerCapability.LIVE_TRADING in live.capabilities

@@ -1,9 +1,10 @@
 """Alpaca ``trade_updates`` frames parsed into order updates the book can apply.
 
 ``real_trade_update_new_aapl.json`` is a real captured frame (UUIDs scrubbed by its publisher).
-No ``partial_fill`` or ``fill`` frame with a known source exists: the two MSFT frames are
-written by us from Alpaca's documented frame format (execution ``price`` / ``qty`` and
-``position_qty`` in ``data``, cumulative ``filled_qty`` / ``filled_avg_price`` in ``order``).
+No ``partial_fill``, ``fill``, ``canceled``, ``expired`` or ``rejected`` frame with a known
+source exists: those frames are written by us from Alpaca's documented frame format
+(execution ``price`` / ``qty`` and ``position_qty`` in ``data``, cumulative ``filled_qty`` /
+``filled_avg_price`` in ``order``).
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ import pytest
 
 from app.domain.orders import OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
-from app.execution.alpaca.parsing import parse_trade_update
+from app.execution.alpaca.config import AlpacaTradingConfig
+from app.execution.alpaca.parsing import fill_id, parse_fill_activities, parse_trade_update, parse_venue_order
 from app.portfolio import BookFill, PositionBook
 from tests.unit.execution.alpaca_replay import load
 
@@ -77,3 +79,87 @@ def test_malformed_frames_are_protocol_errors(change: Any, match: str) -> None:
 def test_control_frames_are_not_trade_updates() -> None:
     assert parse_trade_update({"stream": "authorization", "data": {"status": "authorized"}}) is None
     assert parse_trade_update({"stream": "listening", "data": {"streams": ["trade_updates"]}}) is None
+
+
+@pytest.mark.parametrize(
+    ("name", "event", "status"),
+    [
+        ("trade_update_canceled_aapl.json", "canceled", OrderStatus.CANCELED),
+        ("trade_update_expired_tsla.json", "expired", OrderStatus.EXPIRED),
+        ("trade_update_rejected_nvda.json", "rejected", OrderStatus.REJECTED),
+    ],
+)
+def test_terminal_frames_close_the_order_without_fills(name: str, event: str, status: OrderStatus) -> None:
+    update = parse_trade_update(load(name))
+    assert update is not None and update.event == event
+    assert update.order.status is status and update.order.status.is_terminal
+    assert update.order.fills == []
+
+
+def test_a_replaced_order_counts_as_cancelled() -> None:
+    frame = load("trade_update_canceled_aapl.json")
+    frame["data"]["event"] = "replaced"
+    frame["data"]["order"].update(status="replaced", replaced_by="22222222-3333-4444-5555-666666666666")
+    update = parse_trade_update(frame)
+    assert update is not None and update.order.status is OrderStatus.CANCELED
+
+
+def test_one_execution_has_one_fill_id_on_the_stream_and_in_the_activity_feed() -> None:
+    partial = parse_trade_update(load("trade_update_partial_fill_msft.json"))
+    assert partial is not None
+    order_id = partial.order.broker_order_id
+    assert order_id is not None
+    row = {
+        "id": "20261125100212903::5f1c9f7e-2b64-4d0b-9a59-0c3e7b6d2f18",  # not the execution_id
+        "activity_type": "FILL",
+        "transaction_time": "2026-11-25T15:02:12.903811Z",
+        "price": "412.35",
+        "qty": "7",
+        "cum_qty": "7",
+        "order_id": order_id,
+    }
+    [from_feed] = parse_fill_activities([row], order_id)
+    [from_stream] = partial.order.fills
+    assert from_stream.venue_fill_id == from_feed.venue_fill_id == fill_id(order_id, D("7.000"))
+    assert (from_stream.qty, from_stream.price) == (from_feed.qty, from_feed.price)
+    assert partial.execution_id == "5f1c9f7e-2b64-4d0b-9a59-0c3e7b6d2f18"
+
+
+def test_a_fill_frame_without_the_cumulative_quantity_is_refused() -> None:
+    frame = load("trade_update_fill_msft.json")
+    frame["data"]["order"]["filled_qty"] = None
+    with pytest.raises(OrderRejected, match=r"order\.filled_qty"):
+        parse_trade_update(frame)
+
+
+def test_a_listed_order_needs_no_intent() -> None:
+    raw = load("real_order_filled_limit_spy.json")
+    report = parse_venue_order(raw, [])
+    assert (report.client_order_id, report.broker_order_id, report.symbol) == (
+        raw["client_order_id"],
+        raw["id"],
+        "SPY",
+    )
+    assert (report.status, report.type, report.qty, report.limit_price) == (
+        OrderStatus.FILLED,
+        OrderType.LIMIT,
+        D("10"),
+        D("362.4"),
+    )
+    assert report.ts == datetime(2022, 10, 14, 15, 28, 33, 578185, tzinfo=UTC)
+    trailing = raw | {"type": "trailing_stop"}
+    with pytest.raises(OrderRejected, match="not tracked"):
+        parse_venue_order(trailing, [])
+    with pytest.raises(OrderRejected, match="lacks its ids"):
+        parse_venue_order({k: v for k, v in raw.items() if k != "client_order_id"}, [])
+
+
+def test_the_stream_url_follows_the_trading_url_unless_set() -> None:
+    paper = AlpacaTradingConfig(api_key="k", api_secret="s")
+    assert paper.stream_url == "wss://paper-api.alpaca.markets/stream"
+    live = AlpacaTradingConfig(api_key="k", api_secret="s", paper=False)
+    assert live.stream_url == "wss://api.alpaca.markets/stream"
+    local = AlpacaTradingConfig(api_key="k", api_secret="s", base_url="http://127.0.0.1:8123")
+    assert local.stream_url == "ws://127.0.0.1:8123/stream"
+    explicit = AlpacaTradingConfig(api_key="k", api_secret="s", stream_base_url="ws://127.0.0.1:9/x")
+    assert explicit.stream_url == "ws://127.0.0.1:9/x"

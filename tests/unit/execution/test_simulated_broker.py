@@ -10,10 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.bootstrap import build_broker, build_simulated_broker_config
 from app.config import Settings
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
-from app.execution import Broker, BrokerCapability, create_broker
+from app.execution import Broker, BrokerCapability
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
 
 
@@ -57,7 +58,7 @@ def test_limit_orders_are_rejected() -> None:
 
 
 def test_factory_builds_the_configured_simulated_broker(make_settings: Callable[..., Settings]) -> None:
-    broker = create_broker(make_settings(SIM_SLIPPAGE_BPS=0, SIM_COMMISSION_BPS=0))
+    broker = build_broker(make_settings(SIM_SLIPPAGE_BPS=0, SIM_COMMISSION_BPS=0))
     assert isinstance(broker, Broker) and broker.kind == "simulated"
     report = broker.submit(_intent(), market_price=Decimal("50"))
     assert report.fills[0].price == Decimal("50") and report.fills[0].fee == 0
@@ -147,11 +148,11 @@ def test_settings_configure_the_paper_account(make_settings: Callable[..., Setti
     settings = make_settings(
         SIM_ALLOW_SHORT=True, SIM_INITIAL_CASH="2500", SIM_FEE_PER_ORDER="0.5", SIM_COMMISSION_BPS=0
     )
-    config = SimulatedBrokerConfig.from_settings(settings)
+    config = build_simulated_broker_config(settings)
     assert (config.allow_short, config.initial_cash, config.fee_per_order) == (True, 2500, Decimal("0.5"))
-    broker = create_broker(settings)
+    broker = build_broker(settings)
     assert broker.get_account().cash == Decimal("2500")
-    assert not SimulatedBrokerConfig.from_settings(make_settings()).allow_short
+    assert not build_simulated_broker_config(make_settings()).allow_short
 
 
 @pytest.mark.parametrize(

@@ -6,8 +6,8 @@ import json
 
 from typer.testing import CliRunner
 
+from app.bootstrap import build_bus
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus
 from app.bus.topology import topology
 from app.cli.main import app
 from app.config import load_settings
@@ -17,7 +17,7 @@ runner = CliRunner()
 
 def _publish_and_dead_letter_one() -> str:
     """Publish three events on exec.orders, dead-letter the first; return its event id."""
-    bus = create_bus(load_settings())
+    bus = build_bus(load_settings())
     try:
         events = [Envelope.wrap("order.intent", {"n": i}, partition_key="AAPL") for i in range(3)]
         bus.publish("exec.orders", events)

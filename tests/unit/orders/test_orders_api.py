@@ -7,9 +7,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
 from app.domain.orders import OrderStatus
-from app.services.container import Services
 from app.storage.repositories.orders import MAX_PAGE_SIZE, OrdersRepository, SourcedOrderEvent
 from tests.integration.orders.scenario import T0, fill, order_event
 
@@ -17,21 +17,21 @@ TOKEN = "orders-test-token"
 
 
 @pytest.fixture
-def services(make_settings: Callable[..., Settings]) -> Iterator[Services]:
-    services = Services(make_settings(API_BEARER_TOKEN=TOKEN))
+def services(make_settings: Callable[..., Settings]) -> Iterator[Container]:
+    services = Container(make_settings(API_BEARER_TOKEN=TOKEN))
     services.db.upgrade()
     yield services
     services.close()
 
 
 @pytest.fixture
-def client(services: Services) -> Iterator[TestClient]:
-    with TestClient(create_app(services=services)) as test_client:
+def client(services: Container) -> Iterator[TestClient]:
+    with TestClient(create_app(container=services)) as test_client:
         test_client.headers["Authorization"] = f"Bearer {TOKEN}"
         yield test_client
 
 
-def _seed(services: Services, count: int = 5) -> None:
+def _seed(services: Container, count: int = 5) -> None:
     events = []
     for i in range(count):
         status = OrderStatus.PARTIALLY_FILLED if i % 2 else OrderStatus.ACCEPTED
@@ -42,14 +42,14 @@ def _seed(services: Services, count: int = 5) -> None:
     OrdersRepository(services.db).apply(events)
 
 
-def test_orders_require_the_bearer_token(services: Services) -> None:
-    with TestClient(create_app(services=services)) as anonymous:
+def test_orders_require_the_bearer_token(services: Container) -> None:
+    with TestClient(create_app(container=services)) as anonymous:
         assert anonymous.get("/orders").status_code == 401
         assert anonymous.get("/fills").status_code == 401
 
 
 def test_get_orders_lists_newest_first_and_pages_with_the_cursor(
-    services: Services, client: TestClient
+    services: Container, client: TestClient
 ) -> None:
     _seed(services)
     first = client.get("/orders", params={"limit": 2})
@@ -66,7 +66,7 @@ def test_get_orders_lists_newest_first_and_pages_with_the_cursor(
     assert order["created_at"].startswith("2026-11-02T14:31:00")
 
 
-def test_get_orders_filters_by_symbol_status_and_since(services: Services, client: TestClient) -> None:
+def test_get_orders_filters_by_symbol_status_and_since(services: Container, client: TestClient) -> None:
     _seed(services)
     by_symbol = client.get("/orders", params={"symbol": "msft"}).json()["items"]
     assert [o["client_order_id"] for o in by_symbol] == ["c4", "c3"]
@@ -76,7 +76,7 @@ def test_get_orders_filters_by_symbol_status_and_since(services: Services, clien
     assert [o["client_order_id"] for o in since] == ["c4", "c3"]
 
 
-def test_get_order_by_client_id_or_numeric_id_includes_fills(services: Services, client: TestClient) -> None:
+def test_get_order_by_client_id_or_numeric_id_includes_fills(services: Container, client: TestClient) -> None:
     _seed(services)
     by_client = client.get("/orders/c3")
     assert by_client.status_code == 200
@@ -91,7 +91,7 @@ def test_get_order_by_client_id_or_numeric_id_includes_fills(services: Services,
     assert missing.headers["content-type"] == "application/problem+json"
 
 
-def test_get_fills_filters_by_symbol_and_order(services: Services, client: TestClient) -> None:
+def test_get_fills_filters_by_symbol_and_order(services: Container, client: TestClient) -> None:
     _seed(services)
     fills = client.get("/fills").json()["items"]
     assert [f["venue_fill_id"] for f in fills] == ["f3", "f1"]
@@ -126,7 +126,7 @@ def test_bad_query_values_are_422_naming_the_parameter(
     assert name in response.json()["detail"]
 
 
-def test_limit_above_the_maximum_is_capped(services: Services, client: TestClient) -> None:
+def test_limit_above_the_maximum_is_capped(services: Container, client: TestClient) -> None:
     _seed(services, count=MAX_PAGE_SIZE + 1)
     response = client.get("/orders", params={"limit": MAX_PAGE_SIZE * 10})
     assert response.status_code == 200

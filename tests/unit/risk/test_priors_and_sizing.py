@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from app.bootstrap import build_risk_config
 from app.config import Settings
 from app.errors import ConfigError, InputError
 from app.risk import (
@@ -162,7 +163,7 @@ def test_risk_config_from_settings_takes_cap_and_multiplier_overrides(
     make_settings: Callable[..., Settings],
 ) -> None:
     settings_ = make_settings(RISK_MAX_POSITION_FRACTION=0.1, RISK_REGIME_MULTIPLIERS="warmup=0, storm=0.3")
-    config = RiskConfig.from_settings(settings_, agent="fractional_kelly", fraction=0.4)
+    config = build_risk_config(settings_, agent="fractional_kelly", fraction=0.4)
     assert config.max_position_fraction == 0.1
     assert config.regime_multipliers["warmup"] == 0.0
     assert config.regime_multipliers["storm"] == 0.3

@@ -8,16 +8,15 @@ from typing import Any
 
 import pytest
 
+from app.bootstrap import build_bus, build_database, build_guard_limits, build_router_risk_config
 from app.bus.envelope import Envelope
-from app.bus.factory import create_bus
 from app.bus.ports import Bus
 from app.config import Settings
 from app.dal import MarketData
 from app.execution.ports import Broker
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
-from app.risk.guard import GuardLimits, OrderGuard
+from app.risk.guard import OrderGuard
 from app.router.offline import OfflineBars
-from app.router.service import router_risk_config
 from app.router.state import RouterContext
 from app.storage.db import Database
 from app.storage.repositories.guard import GuardRepository
@@ -47,9 +46,9 @@ class RouterRig:
 @pytest.fixture
 def rig(make_settings: Callable[..., Settings]) -> Iterator[RouterRig]:
     settings = make_settings()
-    db = Database.from_settings(settings)
+    db = build_database(settings)
     db.upgrade()
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     bus.provision()
     # shorting on, so the spec payload's sell intent fills on a fresh paper account
     broker = SimulatedBroker(SimulatedBrokerConfig(slippage_bps=5, commission_bps=1, allow_short=True))
@@ -58,8 +57,8 @@ def rig(make_settings: Callable[..., Settings]) -> Iterator[RouterRig]:
         settings=settings,
         market_data=MarketData(settings, None),
         offline_bars=OfflineBars(MarketData(settings, None)),
-        guard=OrderGuard(GuardRepository(db), GuardLimits.from_settings(settings)),
-        risk=router_risk_config(settings),
+        guard=OrderGuard(GuardRepository(db), build_guard_limits(settings)),
+        risk=build_router_risk_config(settings),
         bus=lambda: bus,
         broker=broker_factory,
     )

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from app.bootstrap import build_risk_config
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import BusError, ConfigError, OrderRejected
 from app.execution.simulated import SimulatedBroker
@@ -242,9 +243,8 @@ def test_end_after_now_reads_no_bar_from_the_future(rig: RouterRig) -> None:
 
 def test_zero_sized_position_yields_no_intent(rig: RouterRig) -> None:
     from app.decision import REGIME_LABELS
-    from app.risk.sizing import RiskConfig
 
-    flat_everywhere = RiskConfig.from_settings(
+    flat_everywhere = build_risk_config(
         rig.settings,
         agent="fractional_kelly",
         regime_aware=True,

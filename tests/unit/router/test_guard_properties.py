@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from app.bus.factory import create_bus
+from app.bootstrap import build_bus, build_database, build_router_risk_config
 from app.bus.ports import Bus
 from app.config import Settings
 from app.dal import MarketData
@@ -20,7 +20,6 @@ from app.domain.orders import OrderEvent
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
 from app.risk.guard import GuardLimits, OrderGuard
 from app.router import RouterRunRequest, run_router
-from app.router.service import router_risk_config
 from app.router.state import RouterContext
 from app.storage.db import Database
 from app.storage.repositories.guard import GuardRepository
@@ -63,13 +62,13 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
         DATABASE_URL=f"sqlite:///{root / 'var' / 'router.db'}",
         BUS_URL=f"local://{root / 'var' / 'bus.db'}",
     )
-    healthy = Database.from_settings(settings)
+    healthy = build_database(settings)
     healthy.upgrade()
     switched_on = Database(f"sqlite:///{root / 'on.db'}")
     switched_on.upgrade()
     KillSwitchRepository(switched_on).set(True, reason="property test", actor="tests")
     unmigrated = Database(f"sqlite:///{root / 'empty.db'}")
-    bus = create_bus(settings)
+    bus = build_bus(settings)
     bus.provision()
     yield {
         "settings": settings,
@@ -112,7 +111,7 @@ def test_no_tripped_or_undecidable_guard_yields_an_order(
         settings=world["settings"],
         market_data=world["market_data"],
         guard=OrderGuard(GuardRepository(world["dbs"][switch]), GuardLimits(notional=configured_notional)),
-        risk=router_risk_config(world["settings"]),
+        risk=build_router_risk_config(world["settings"]),
         bus=lambda: bus,  # type: ignore[arg-type, return-value]
         broker=lambda: broker,
     )

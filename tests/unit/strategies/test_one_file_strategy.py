@@ -19,6 +19,7 @@ from app.backtest.run_breakout import main as run_breakout
 from app.backtest.sweeps import parse_sweep_config, run_sweep
 from app.backtest.sweeps.evaluate import evaluate_sets, has_batch_kernel
 from app.backtest.sweeps.runner import dal_loader
+from app.bootstrap import build_market_data, build_risk_config, build_sweep_deps
 from app.config import Settings
 from app.decision import decide
 from app.errors import InputError
@@ -169,11 +170,13 @@ def test_a_sweep_runs_its_batch_kernel_and_matches_single_backtests(
 ) -> None:
     settings = make_settings()
     config = parse_sweep_config(SWEEP)
-    result = run_sweep(config, tmp_path / "out", settings=settings, write_frame=False)
+    result = run_sweep(
+        config, tmp_path / "out", settings=settings, deps=build_sweep_deps(settings), write_frame=False
+    )
     assert (result.total, result.ok, result.failed) == (6, 6, 0)
     assert result.best is not None
 
-    market = dal_loader(settings)(config, "GOOG")
+    market = dal_loader(build_market_data(settings))(config, "GOOG")
     sets: list[Mapping[str, Any]] = [
         {"band": band, "confirm": confirm} for band in (0.2, 0.5, 0.8) for confirm in (1, 2)
     ]
@@ -194,7 +197,7 @@ def test_a_sweep_runs_its_batch_kernel_and_matches_single_backtests(
         market.signals,
         market.regimes,
         best,
-        RiskConfig.from_settings(settings, allow_short=True),
+        build_risk_config(settings, allow_short=True),
     )
     single = run_backtest(market.bars, decisions.target, EngineConfig(**engine))
     assert result.best["metrics"]["final_equity"] == pytest.approx(single.metrics["final_equity"], rel=1e-12)
@@ -214,7 +217,7 @@ def test_batch_inputs_that_do_not_line_up_fail_every_set_with_a_clear_error(
 
     register_strategy(Misaligned)
     try:
-        market = dal_loader(make_settings())(parse_sweep_config(SWEEP), "GOOG")
+        market = dal_loader(build_market_data(make_settings()))(parse_sweep_config(SWEEP), "GOOG")
         evaluation = evaluate_sets(market, "toy_misaligned", [{"band": 0.2}, {"band": 0.4}], RiskConfig())
     finally:
         unregister_strategy("toy_misaligned")

@@ -15,9 +15,9 @@ from app.api.app import create_app
 from app.backtest.sweeps import run_sweep
 from app.backtest.sweeps.config import parse_sweep_config
 from app.backtest.sweeps.grid import check_sweep_size, count_sets
+from app.bootstrap import Container, build_sweep_deps
 from app.config import Settings
 from app.errors import InputError
-from app.services.container import Services
 from app.storage.blob import parse_blob_uri
 
 CONFIG = "configs/backtest/momentum_sweep.yaml"
@@ -26,12 +26,12 @@ REPO = Path(__file__).resolve().parents[3]
 
 @pytest.fixture
 def client_for(make_settings: Callable[..., Settings]) -> Iterator[Callable[..., TestClient]]:
-    opened: list[tuple[Services, TestClient]] = []
+    opened: list[tuple[Container, TestClient]] = []
 
     def build(**values: object) -> TestClient:
-        services = Services(make_settings(**values))
+        services = Container(make_settings(**values))
         services.db.upgrade()
-        client = TestClient(create_app(services=services))
+        client = TestClient(create_app(container=services))
         client.__enter__()
         opened.append((services, client))
         return client
@@ -156,7 +156,8 @@ def test_run_sweep_refuses_above_the_limit_before_running(
         "params: {lookback: {min: 1, max: 100000, step: 1}, threshold: [0.0, 0.1]}\n"
     )
     with pytest.raises(InputError, match=r"200,000 runs"):
-        run_sweep(config, tmp_path / "out", settings=make_settings(SWEEP_MAX_SETS=1000))
+        settings = make_settings(SWEEP_MAX_SETS=1000)
+        run_sweep(config, tmp_path / "out", settings=settings, deps=build_sweep_deps(settings))
     assert not (tmp_path / "out").exists()
 
 

@@ -16,6 +16,7 @@ from app.backtest.sweeps import parse_sweep_config, run_sweep
 from app.backtest.sweeps.evaluate import MarketArrays
 from app.backtest.sweeps.robustness import set_returns, window_scores
 from app.backtest.sweeps.walkforward import plan_walk_forward
+from app.bootstrap import build_sweep_deps
 from app.config import Settings
 from app.decision.pipeline import decide
 from app.errors import ConfigError
@@ -69,7 +70,9 @@ def test_walk_forward_sweep_reports_in_and_out_of_sample_side_by_side(
     settings: Settings, tmp_path: Path
 ) -> None:
     out = tmp_path / "wf"
-    result = run_sweep(parse_sweep_config(CONFIG), out, settings=settings, write_frame=False)
+    result = run_sweep(
+        parse_sweep_config(CONFIG), out, settings=settings, deps=build_sweep_deps(settings), write_frame=False
+    )
     assert result.ok == 9
     report = result.robustness["GOOG"]
     walk = report["walk_forward"]
@@ -101,7 +104,9 @@ def test_fold_choice_and_oos_dsr_recomputed_by_hand(
     goog: MarketArrays, settings: Settings, tmp_path: Path
 ) -> None:
     config = parse_sweep_config(CONFIG)
-    result = run_sweep(config, tmp_path / "wf", settings=settings, write_frame=False)
+    result = run_sweep(
+        config, tmp_path / "wf", settings=settings, deps=build_sweep_deps(settings), write_frame=False
+    )
     rows = [json.loads(line) for line in (tmp_path / "wf" / "summary.jsonl").read_text().splitlines()]
     risk = RiskConfig(agent="all_in", allow_short=True)
     returns = set_returns(config, goog, risk, [row["params"] for row in rows])
@@ -132,18 +137,36 @@ def test_without_walk_forward_nothing_is_promotable_and_windows_must_fit(
     settings: Settings, tmp_path: Path
 ) -> None:
     plain = CONFIG.replace("walk_forward: {folds: 4, train_bars: 400}\n", "")
-    result = run_sweep(parse_sweep_config(plain), tmp_path / "plain", settings=settings, write_frame=False)
+    result = run_sweep(
+        parse_sweep_config(plain),
+        tmp_path / "plain",
+        settings=settings,
+        deps=build_sweep_deps(settings),
+        write_frame=False,
+    )
     assert result.promotable is False
     assert "no walk_forward" in result.robustness["GOOG"]["reason"]
     assert result.robustness["GOOG"]["in_sample"]["deflated_sharpe"] is not None
     too_long = CONFIG.replace("train_bars: 400", "train_bars: 5000")
     with pytest.raises(ConfigError, match="walk_forward"):
-        run_sweep(parse_sweep_config(too_long), tmp_path / "long", settings=settings, write_frame=False)
+        run_sweep(
+            parse_sweep_config(too_long),
+            tmp_path / "long",
+            settings=settings,
+            deps=build_sweep_deps(settings),
+            write_frame=False,
+        )
     too_big = CONFIG.replace(
         "promotion: {pbo_splits: 8}", "promotion: {pbo_splits: 8, max_return_cells: 1000}"
     )
     with pytest.raises(ConfigError, match="max_return_cells"):
-        run_sweep(parse_sweep_config(too_big), tmp_path / "big", settings=settings, write_frame=False)
+        run_sweep(
+            parse_sweep_config(too_big),
+            tmp_path / "big",
+            settings=settings,
+            deps=build_sweep_deps(settings),
+            write_frame=False,
+        )
     with pytest.raises(ConfigError, match="even"):
         parse_sweep_config(CONFIG.replace("pbo_splits: 8", "pbo_splits: 7"))
 
@@ -155,7 +178,13 @@ def test_a_strategy_that_fails_its_bias_check_is_never_promotable(settings: Sett
         "strategy: momentum\nparams:\n  lookback: [5, 20, 60]\n  threshold: [0.0, 0.01, 0.03]",
         "strategy: sma_cross\nparams:\n  fast: [5, 10]\n  slow: [30, 60]",
     )
-    result = run_sweep(parse_sweep_config(config), tmp_path / "sma", settings=settings, write_frame=False)
+    result = run_sweep(
+        parse_sweep_config(config),
+        tmp_path / "sma",
+        settings=settings,
+        deps=build_sweep_deps(settings),
+        write_frame=False,
+    )
     report = result.robustness["GOOG"]
     assert report["bias_check"]["ok"] is False
     assert report["bias_check"]["divergences"][0]["kind"] == "recursive"

@@ -15,10 +15,10 @@ from app.backtest.frames import read_manifest
 from app.backtest.sweeps import SweepConfig, parse_sweep_config, run_sweep
 from app.backtest.sweeps.evaluate import MarketArrays
 from app.backtest.sweeps.progress import LogProgress, RichProgress, make_progress
+from app.bootstrap import build_risk_config, build_sweep_deps
 from app.config import Settings
 from app.decision.pipeline import decide
 from app.errors import ConfigError
-from app.risk.sizing import RiskConfig
 from app.strategies import get_strategy
 
 CONFIG = """\
@@ -49,7 +49,7 @@ def _leaderboard(out: Path) -> list[dict[str, str]]:
 
 def test_outputs_rank_and_register_the_best_frame(settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "out"
-    result = run_sweep(parse_sweep_config(CONFIG), out, settings=settings)
+    result = run_sweep(parse_sweep_config(CONFIG), out, settings=settings, deps=build_sweep_deps(settings))
     assert (result.total, result.ok, result.failed, result.evaluated) == (6, 6, 0, 6)
     rows = _summary(out)
     assert len(rows) == 6 and all(r["status"] == "ok" and r["error"] is None for r in rows)
@@ -69,9 +69,15 @@ def test_outputs_rank_and_register_the_best_frame(settings: Settings, tmp_path: 
 def test_best_row_equals_a_single_backtest_of_its_params(
     settings: Settings, tmp_path: Path, goog: MarketArrays
 ) -> None:
-    result = run_sweep(parse_sweep_config(CONFIG), tmp_path / "out", settings=settings, write_frame=False)
+    result = run_sweep(
+        parse_sweep_config(CONFIG),
+        tmp_path / "out",
+        settings=settings,
+        deps=build_sweep_deps(settings),
+        write_frame=False,
+    )
     assert result.best is not None and result.frame_path is None
-    risk = RiskConfig.from_settings(settings, allow_short=True)
+    risk = build_risk_config(settings, allow_short=True)
     decisions = decide(
         goog.bars, goog.signals, goog.regimes, get_strategy("sma_cross", result.best["params"]), risk
     )
@@ -83,12 +89,12 @@ def test_best_row_equals_a_single_backtest_of_its_params(
 def test_rerun_resumes_and_a_changed_config_starts_over(settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "out"
     config = parse_sweep_config(CONFIG)
-    run_sweep(config, out, settings=settings, write_frame=False)
-    again = run_sweep(config, out, settings=settings, write_frame=False)
+    run_sweep(config, out, settings=settings, deps=build_sweep_deps(settings), write_frame=False)
+    again = run_sweep(config, out, settings=settings, deps=build_sweep_deps(settings), write_frame=False)
     assert (again.evaluated, again.resumed, again.ok) == (0, 6, 6)
     assert len(_summary(out)) == 6
     wider = config.with_overrides(params={"fast": [5, 10, 20, 25], "slow": [30, 60]})
-    third = run_sweep(wider, out, settings=settings, write_frame=False)
+    third = run_sweep(wider, out, settings=settings, deps=build_sweep_deps(settings), write_frame=False)
     assert (third.evaluated, third.resumed) == (8, 0)
     assert len(list(out.glob("summary.*.jsonl"))) == 1
 
@@ -96,11 +102,11 @@ def test_rerun_resumes_and_a_changed_config_starts_over(settings: Settings, tmp_
 def test_interrupted_sweep_keeps_finished_chunks(settings: Settings, tmp_path: Path) -> None:
     out = tmp_path / "out"
     config = parse_sweep_config(CONFIG + "execution: {chunk_size: 2}\n")
-    run_sweep(config, out, settings=settings, write_frame=False)
+    run_sweep(config, out, settings=settings, deps=build_sweep_deps(settings), write_frame=False)
     lines = (out / "summary.jsonl").read_text().splitlines()
     # simulate a crash after two chunks: keep four rows and half a line
     (out / "summary.jsonl").write_text("\n".join(lines[:4]) + "\n" + lines[4][:20])
-    resumed = run_sweep(config, out, settings=settings, write_frame=False)
+    resumed = run_sweep(config, out, settings=settings, deps=build_sweep_deps(settings), write_frame=False)
     assert (resumed.resumed, resumed.evaluated, resumed.ok) == (4, 2, 6)
 
 
@@ -110,7 +116,13 @@ def test_failing_sets_and_symbols_are_recorded_and_the_sweep_goes_on(
     text = CONFIG.replace("symbols: [GOOG]", "symbols: [GOOG, MSFT]").replace(
         "slow: [30, 60]", "slow: [8, 60]"
     )
-    result = run_sweep(parse_sweep_config(text), tmp_path / "out", settings=settings, write_frame=False)
+    result = run_sweep(
+        parse_sweep_config(text),
+        tmp_path / "out",
+        settings=settings,
+        deps=build_sweep_deps(settings),
+        write_frame=False,
+    )
     rows = _summary(tmp_path / "out")
     assert len(rows) == 12
     bad_params = [r for r in rows if r["symbol"] == "GOOG" and r["status"] == "failed"]
@@ -128,18 +140,29 @@ def test_failing_sets_and_symbols_are_recorded_and_the_sweep_goes_on(
 def test_unknown_strategy_stops_before_any_work(settings: Settings, tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="unknown strategy"):
         run_sweep(
-            parse_sweep_config(CONFIG.replace("sma_cross", "nope")), tmp_path / "out", settings=settings
+            parse_sweep_config(CONFIG.replace("sma_cross", "nope")),
+            tmp_path / "out",
+            settings=settings,
+            deps=build_sweep_deps(settings),
         )
     assert not (tmp_path / "out").exists()
 
 
 def test_process_pool_backend_gives_the_same_rows(settings: Settings, tmp_path: Path) -> None:
     config = parse_sweep_config(CONFIG)
-    local = run_sweep(config, tmp_path / "local", settings=settings, write_frame=False)
+    local = run_sweep(
+        config, tmp_path / "local", settings=settings, deps=build_sweep_deps(settings), write_frame=False
+    )
     pooled_config = SweepConfig.model_validate(
         {**config.model_dump(mode="json"), "execution": {"backend": "process", "workers": 2, "chunk_size": 3}}
     )
-    pooled = run_sweep(pooled_config, tmp_path / "pool", settings=settings, write_frame=False)
+    pooled = run_sweep(
+        pooled_config,
+        tmp_path / "pool",
+        settings=settings,
+        deps=build_sweep_deps(settings),
+        write_frame=False,
+    )
     assert pooled.backend == "process"
     assert _summary(tmp_path / "pool") == _summary(tmp_path / "local")
     assert local.best == pooled.best
@@ -148,7 +171,7 @@ def test_process_pool_backend_gives_the_same_rows(settings: Settings, tmp_path: 
 def test_ray_backend_needs_ray_address(settings: Settings, tmp_path: Path) -> None:
     config = parse_sweep_config(CONFIG + "execution: {backend: ray}\n")
     with pytest.raises(ConfigError, match="RAY_ADDRESS"):
-        run_sweep(config, tmp_path / "out", settings=settings)
+        run_sweep(config, tmp_path / "out", settings=settings, deps=build_sweep_deps(settings))
 
 
 def test_progress_is_a_rich_bar_on_a_terminal_and_log_lines_otherwise(
