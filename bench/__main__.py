@@ -5,8 +5,9 @@
     python -m bench --only sweep,backtest --no-write   # a subset, printed only
     python -m bench --accept        # record this run even where the gate fails (an intended change)
 
-Suites: sweep, backtest, coldstart, dal, router, bus, order_consumer (the last two start their
-own PostgreSQL/Redis on loopback ports, as the integration tests do).
+Suites: sweep, backtest, coldstart, dal, router, bus, order_consumer (these two start their own
+PostgreSQL/Redis on loopback ports, as the integration tests do), console (the API and the
+dashboard as processes, pages loaded in Debian's Chromium).
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from bench import gate, report
 from bench.report import Section
 
 REPO = Path(__file__).resolve().parents[1]
-SUITES = ("sweep", "backtest", "coldstart", "dal", "router", "bus", "order_consumer")
+SUITES = ("sweep", "backtest", "coldstart", "dal", "router", "bus", "order_consumer", "console")
 MODULES = {name: f"bench.bench_{name}" for name in SUITES}
 PACKAGES = ("numpy", "pandas", "numba", "llvmlite", "vectorbt", "vectorbt-rust", "backtesting", "pyarrow")
 

@@ -3,6 +3,11 @@
 Every page starts with the status bar; the bar and the page's panels are fetched from the API
 in one concurrent batch with a short timeout, and re-fetched every ``UI_REFRESH_S`` seconds
 (pausable in the sidebar) without reloading the page.
+
+Streamlit re-runs this script on every interaction; the process's clients (API connection
+pool, database pool, blob store) live in one :class:`~app.bootstrap.Container` per
+configuration, kept across reruns with ``st.cache_resource``, so a rerun opens no new engine,
+blob login or connection.
 """
 
 from __future__ import annotations
@@ -12,8 +17,10 @@ from collections.abc import Callable
 from typing import Any
 
 import streamlit as st
+from pydantic import SecretStr
 
-from app.backtest.frames import BlobFrames, frames_blob_enabled
+from app.backtest.frames import frames_blob_enabled
+from app.bootstrap import Container
 from app.config import Settings, load_settings
 from app.errors import ConfigError
 from app.ui.auth import verify_password
@@ -30,24 +37,22 @@ from app.ui.views.schedule import render_schedule, schedule_calls
 PAGES = ("Orders", "Backtests", "Frames", "Risk", "Schedule")
 
 
+def settings_fingerprint(settings: Settings) -> str:
+    """A digest of every setting (secrets included, never shown): one container per distinct value."""
+    digest = hashlib.sha256()
+    for name, value in sorted(settings):
+        plain = value.get_secret_value() if isinstance(value, SecretStr) else value
+        digest.update(f"{name}={plain!r}\n".encode())
+    return digest.hexdigest()
+
+
 @st.cache_resource(show_spinner=False)
-def _resources(identity: str, _settings: Settings) -> tuple[ConsoleApi, DashboardSource]:
-    """One API client (and connection pool) and one order source per configuration."""
+def _resources(fingerprint: str, _settings: Settings) -> tuple[Container, ConsoleApi, DashboardSource]:
+    """The process's container, API client (one connection pool) and order source for one
+    configuration, kept across reruns."""
+    container = Container(_settings)
     api = build_api(_settings)
-    return api, build_source(_settings, api)
-
-
-@st.cache_resource(show_spinner=False)
-def _frames_blob(identity: str, _settings: Settings) -> BlobFrames:
-    """One blob client per configuration, kept across reruns (an Azure login per click is slow)."""
-    return BlobFrames.from_settings(_settings)
-
-
-def _identity(settings: Settings) -> str:
-    token = settings.API_BEARER_TOKEN.get_secret_value() if settings.API_BEARER_TOKEN else ""
-    database = settings.DATABASE_URL.get_secret_value() if settings.DATABASE_URL else ""
-    digest = hashlib.sha256(f"{token}\0{database}".encode()).hexdigest()[:16]
-    return f"{settings.API_BASE_URL or settings.api_port}:{digest}"
+    return container, api, build_source(container, api)
 
 
 def _login(settings: Settings) -> bool:
@@ -113,7 +118,7 @@ def main() -> None:
     settings = load_settings()
     if not _login(settings):
         return
-    api, source = _resources(_identity(settings), settings)
+    container, api, source = _resources(settings_fingerprint(settings), settings)
     refresh_s = _sidebar(settings)
     st.title("ai-trader")
     page = _page()
@@ -133,8 +138,7 @@ def main() -> None:
 
     st.fragment(live, run_every=refresh_s)()
     if page == "Frames":
-        blob = _frames_blob(BlobFrames.from_settings(settings).identity, settings)
-        render_frame_viewer(settings.frames_dir, blob, frames_blob_enabled(settings))
+        render_frame_viewer(settings.frames_dir, container.blob_frames, frames_blob_enabled(settings))
 
 
 main()

@@ -9,7 +9,7 @@ state.
 
 from __future__ import annotations
 
-import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -17,28 +17,24 @@ from app.config import Settings
 from app.ui.client import ConsoleApi, build_api
 
 if TYPE_CHECKING:
-    from app.storage.db import Database
+    from app.bootstrap import Container
+    from app.storage.repositories.orders import OrdersRepository
 
 __all__ = ["DashboardSource", "build_source"]
 
 
 class DashboardSource:
-    """Orders and fills from the database or the API as configured."""
+    """Orders and fills from the database or the API as configured.
 
-    def __init__(self, settings: Settings, api: ConsoleApi) -> None:
+    ``orders`` gives the order repository on the process's database (used only when
+    ``DATABASE_URL`` is set; called on first use, so no engine is opened otherwise).
+    """
+
+    def __init__(self, settings: Settings, api: ConsoleApi, orders: Callable[[], OrdersRepository]) -> None:
         self.settings = settings
         self.api = api
+        self._orders = orders
         self.orders_from = "database" if settings.DATABASE_URL is not None else "api"
-        self._database: Database | None = None
-        self._lock = threading.Lock()
-
-    def _db(self) -> Database:
-        with self._lock:
-            if self._database is None:
-                from app.storage.db import Database
-
-                self._database = Database.from_settings(self.settings)
-            return self._database
 
     def orders(
         self,
@@ -57,9 +53,8 @@ class DashboardSource:
             )
             return list(page["items"])
         from app.domain.orders import OrderStatus
-        from app.storage.repositories.orders import OrdersRepository
 
-        listing = OrdersRepository(self._db()).list_orders(
+        listing = self._orders().list_orders(
             limit=limit, symbol=symbol or None, status=OrderStatus(status) if status else None, since=since
         )
         return [_as_dict(item) for item in listing.items]
@@ -72,21 +67,14 @@ class DashboardSource:
                 "/fills", limit=limit, symbol=symbol, since=since.isoformat() if since else None
             )
             return list(page["items"])
-        from app.storage.repositories.orders import OrdersRepository
-
-        listing = OrdersRepository(self._db()).list_fills(limit=limit, symbol=symbol or None, since=since)
+        listing = self._orders().list_fills(limit=limit, symbol=symbol or None, since=since)
         return [_as_dict(item) for item in listing.items]
-
-    def close(self) -> None:
-        with self._lock:
-            if self._database is not None:
-                self._database.dispose()
-                self._database = None
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.__slots__}
 
 
-def build_source(settings: Settings, api: ConsoleApi | None = None) -> DashboardSource:
-    return DashboardSource(settings, api or build_api(settings))
+def build_source(container: Container, api: ConsoleApi | None = None) -> DashboardSource:
+    """The console's order source on the process's container (its database, when configured)."""
+    return DashboardSource(container.settings, api or build_api(container.settings), lambda: container.orders)

@@ -11,9 +11,9 @@ import httpx
 import pytest
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus
-from app.services.container import Services
 from app.storage.repositories.kill_switch import KillSwitchRepository
 from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 from app.workers.consumer_status import ConsumerStatus, write_status
@@ -29,17 +29,17 @@ TOKEN = "console-test-token"
 
 
 @pytest.fixture
-def api(make_settings: Callable[..., Settings]) -> Iterator[tuple[Services, httpx.Client]]:
-    services = Services(make_settings(API_BEARER_TOKEN=TOKEN))
+def api(make_settings: Callable[..., Settings]) -> Iterator[tuple[Container, httpx.Client]]:
+    services = Container(make_settings(API_BEARER_TOKEN=TOKEN))
     services.db.upgrade()
     with (
-        asgi_server(create_app(services=services)) as url,
+        asgi_server(create_app(container=services)) as url,
         httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client,
     ):
         yield services, client
 
 
-def test_every_console_route_needs_the_token(api: tuple[Services, httpx.Client]) -> None:
+def test_every_console_route_needs_the_token(api: tuple[Container, httpx.Client]) -> None:
     _, client = api
     for path in ("/status", "/risk/kill-switch/history", "/risk/limits", "/schedule/day", "/backtests/runs"):
         assert httpx.get(f"{client.base_url}{path}").status_code == 401, path
@@ -47,7 +47,7 @@ def test_every_console_route_needs_the_token(api: tuple[Services, httpx.Client])
     assert response.status_code == 401
 
 
-def test_status_reports_each_section(api: tuple[Services, httpx.Client]) -> None:
+def test_status_reports_each_section(api: tuple[Container, httpx.Client]) -> None:
     services, client = api
     settings = services.settings
     body = client.get("/status").json()
@@ -95,7 +95,7 @@ def test_status_reports_each_section(api: tuple[Services, httpx.Client]) -> None
     assert body["data"]["newest_order_at"] is not None
 
 
-def test_risk_history_and_limits(api: tuple[Services, httpx.Client]) -> None:
+def test_risk_history_and_limits(api: tuple[Container, httpx.Client]) -> None:
     _, client = api
     client.post("/risk/kill-switch", json={"active": True, "reason": "halt for test", "actor": "desk"})
     client.post("/risk/kill-switch", json={"active": False, "reason": "resume", "actor": "desk"})
@@ -109,7 +109,7 @@ def test_risk_history_and_limits(api: tuple[Services, httpx.Client]) -> None:
     assert client.get("/risk/kill-switch/history", params={"limit": 0}).status_code == 422
 
 
-def test_schedule_day_lists_a_sessions_jobs_on_both_clocks(api: tuple[Services, httpx.Client]) -> None:
+def test_schedule_day_lists_a_sessions_jobs_on_both_clocks(api: tuple[Container, httpx.Client]) -> None:
     _, client = api
     body = client.get("/schedule/day", params={"day": "2026-11-30"}).json()
     assert body["is_session"] is True
@@ -122,7 +122,7 @@ def test_schedule_day_lists_a_sessions_jobs_on_both_clocks(api: tuple[Services, 
     assert client.get("/schedule/day", params={"day": far}).status_code == 422
 
 
-def test_sweep_configs_are_listed_from_configs_backtest(api: tuple[Services, httpx.Client]) -> None:
+def test_sweep_configs_are_listed_from_configs_backtest(api: tuple[Container, httpx.Client]) -> None:
     _, client = api
     items = client.get("/backtests/sweeps/configs").json()["items"]
     names = {i["path"]: i for i in items}
@@ -145,7 +145,7 @@ def _working(db: object, coid: str) -> None:
 
 def test_cancel_a_working_order_at_the_broker(make_settings: Callable[..., Settings]) -> None:
     with alpaca_replay_server() as (broker_url, state):
-        services = Services(
+        services = Container(
             make_settings(
                 API_BEARER_TOKEN=TOKEN,
                 BROKER="alpaca",
@@ -161,7 +161,7 @@ def test_cancel_a_working_order_at_the_broker(make_settings: Callable[..., Setti
         _working(services.db, "rt-cancel-api")
         record_filled_order(services.db)
         with (
-            asgi_server(create_app(services=services)) as url,
+            asgi_server(create_app(container=services)) as url,
             httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client,
         ):
             assert client.post("/orders/rt-cancel-api/cancel", json={}).status_code == 422  # reason required
@@ -175,7 +175,7 @@ def test_cancel_a_working_order_at_the_broker(make_settings: Callable[..., Setti
             assert client.post("/orders/999999/cancel", json={"reason": "x"}).status_code == 404
 
 
-def test_an_orders_router_run_is_served_once_recorded(api: tuple[Services, httpx.Client]) -> None:
+def test_an_orders_router_run_is_served_once_recorded(api: tuple[Container, httpx.Client]) -> None:
     from app.router.run_records import record_run
     from app.router.schemas import RouterRunResult
     from tests.factories import filled_order

@@ -16,8 +16,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from app.api.app import create_app
+from app.bootstrap import Container
 from app.config import Settings
-from app.services.container import Services
 from app.storage.repositories.kill_switch import KillSwitchRepository
 from app.workers.schedule import occurrences
 from app.workers.scheduler import Ledger
@@ -30,10 +30,10 @@ pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def platform(make_settings: Callable[..., Settings]) -> Iterator[tuple[Services, str]]:
-    services = Services(make_settings())
+def platform(make_settings: Callable[..., Settings]) -> Iterator[tuple[Container, str]]:
+    services = Container(make_settings())
     services.db.upgrade()
-    with asgi_server(create_app(services=services)) as url:
+    with asgi_server(create_app(container=services)) as url:
         yield services, url
 
 
@@ -58,7 +58,7 @@ def _banner(app: AppTest) -> str:
 
 
 def test_orders_page_shows_the_apis_orders_and_fills(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
     record_filled_order(services.db)
@@ -86,7 +86,7 @@ def test_orders_page_shows_the_apis_orders_and_fills(
 
 
 def test_status_bar_turns_halted_with_reason_and_actor(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
     app = _run(monkeypatch, url, services.settings, page="Risk")
@@ -104,7 +104,7 @@ def test_status_bar_turns_halted_with_reason_and_actor(
 
 
 def test_backtests_page_counts_jobs_and_lists_runs(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
     overview = httpx.get(f"{url}/backtests/sweeps/overview").json()
@@ -115,7 +115,7 @@ def test_backtests_page_counts_jobs_and_lists_runs(
 
 
 def test_schedule_page_shows_a_sessions_jobs_with_the_ledger(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
     from datetime import datetime
@@ -140,7 +140,7 @@ def test_schedule_page_shows_a_sessions_jobs_with_the_ledger(
 
 
 def test_frame_viewer_metrics_and_refusals(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
     frames = services.settings.frames_dir
@@ -242,7 +242,7 @@ def test_a_hung_api_keeps_each_page_under_three_seconds(
 
 
 def test_kill_switch_state_unreadable_is_unknown_not_active(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     services, url = platform
     KillSwitchRepository(services.db).set(True, reason="maintenance", actor="ops")
@@ -251,7 +251,7 @@ def test_kill_switch_state_unreadable_is_unknown_not_active(
 
 
 def test_the_operator_login_guards_every_page(
-    platform: tuple[Services, str], monkeypatch: pytest.MonkeyPatch
+    platform: tuple[Container, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from app.ui.auth import hash_password
 
