@@ -188,6 +188,14 @@ class Settings(BaseSettings):
         description="Public URL of the dashboard (e.g. https://<fd-host>/ui/); where the API sends /ui.",
     )
     API_BASE_URL: str | None = None
+    UI_OPERATOR_PASSWORD_HASH: SecretStr | None = Field(
+        default=None,
+        description="scrypt hash of the operator password (python -m app.ui.auth); the dashboard asks "
+        "for it, and refuses to listen beyond loopback without it.",
+    )
+    UI_REFRESH_S: Annotated[float, Field(ge=1, le=3600)] = Field(
+        default=5.0, description="Default auto-refresh interval of the dashboard, in seconds."
+    )
     API_BEARER_TOKEN: SecretStr | None = Field(
         default=None, description="Bearer token every non-health route needs; blank counts as unset."
     )
@@ -413,6 +421,7 @@ class Settings(BaseSettings):
         "AZURE_STORAGE_CONNECTION_STRING",
         "EH_CONNECTION_STRING",
         "API_BEARER_TOKEN",
+        "UI_OPERATOR_PASSWORD_HASH",
         "ALPACA_API_KEY",
         "ALPACA_API_SECRET",
         "ALPHAVANTAGE_API_KEY",

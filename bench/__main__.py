@@ -7,7 +7,8 @@
 
 Suites: sweep, backtest, coldstart, dal, router, bus, order_consumer (these two start their
 own PostgreSQL/Redis on loopback ports, as the integration tests do), portfolio, models,
-walkforward.
+walkforward, console (the API and the dashboard as processes, pages loaded in Debian's
+Chromium).
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ SUITES = (
     "portfolio",
     "models",
     "walkforward",
+    "console",
 )
 MODULES = {name: f"bench.bench_{name}" for name in SUITES}
 PACKAGES = (

@@ -111,13 +111,15 @@ def create_app(
 
 def _feature_routers() -> list[APIRouter]:
     """Routers behind bearer auth; each feature adds its own module here."""
-    from app.api.routes import backtests, orders, portfolio, risk, router, sweeps
+    from app.api.routes import backtests, order_actions, orders, portfolio, risk, router, status, sweeps
 
     return [
         risk.router,
         risk.governor_router,
         router.router,
         orders.router,
+        order_actions.router,
+        status.router,
         portfolio.router,
         sweeps.router,
         backtests.router,

@@ -212,11 +212,12 @@ class Container:
 
         return SweepJobService(self.settings, self.db, self.blob, self.bus)
 
-    @component()
+    @component(closer="close")
     def router(self) -> RouterService:
         """The order router (graph compiled now; bus and broker opened by the first run needing them)."""
         from app.models.params import champion_parameters
         from app.router.offline import OfflineBars
+        from app.router.run_records import record_run
         from app.router.service import RouterService
         from app.router.state import RouterContext
 
@@ -233,7 +234,12 @@ class Container:
                 self.blob, strategy, self.settings.BLOB_CONTAINER_MODELS
             ),
         )
-        return RouterService(context, max_bars=self.settings.ROUTER_MAX_BARS)
+        container = self.settings.BLOB_CONTAINER_DATA
+        return RouterService(
+            context,
+            max_bars=self.settings.ROUTER_MAX_BARS,
+            record=lambda result: record_run(self.blob, container, result),
+        )
 
     @component()
     def prior_models(self) -> PriorModels:

@@ -48,6 +48,19 @@ class Broker(Protocol):
         """
         ...
 
+    def cancel(self, order: OrderEvent) -> OrderEvent:
+        """Cancel ``order`` (found by its ``client_order_id``) if it is still working.
+
+        Returns the venue's report after the request: ``canceled``, or the final status the
+        order reached first (a fill can win the race).
+
+        Raises:
+            NotFoundError: the venue does not know the order.
+            OrderRejected: the venue refused the cancel.
+            RetryableError: the venue did not answer.
+        """
+        ...
+
     def get_account(self) -> BrokerAccount:
         """The account's cash, equity and buying power as the venue reports them now.
 

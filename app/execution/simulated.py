@@ -31,7 +31,7 @@ from decimal import Decimal
 
 from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
 from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
-from app.errors import OrderRejected
+from app.errors import NotFoundError, OrderRejected
 from app.execution.ports import BrokerCapability
 from app.portfolio import BookFill, Position, PositionBook, money
 from app.risk.sizing import QTY_STEP, quantity_for_notional
@@ -117,6 +117,18 @@ class SimulatedBroker:
             report = self._fill(intent, market_price)
             self.state.orders[intent.client_order_id] = report
             return report
+
+    def cancel(self, order: OrderEvent) -> OrderEvent:
+        """The order's report: nothing is ever working here, so a known order keeps its final status.
+
+        Raises:
+            NotFoundError: this account never received ``order``.
+        """
+        with self._lock:
+            known = self.state.orders.get(order.client_order_id)
+        if known is None:
+            raise NotFoundError(f"the simulated broker has no order {order.client_order_id}")
+        return known
 
     def mark(self, prices: Mapping[str, Decimal]) -> None:
         """Record the latest prices (finite and positive ones only) used to value positions."""

@@ -2,14 +2,23 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
 from app.domain.intervals import get_interval
-from app.errors import InputError
+from app.errors import AiTraderError, InputError
 from app.router.graph import compiled_graph, run_router
 from app.router.schemas import RouterRunRequest, RouterRunResult
 from app.router.state import RouterContext
 from app.validation import check_date_range, estimate_bars
 
 __all__ = ["RouterService", "check_router_window"]
+
+log = logging.getLogger(__name__)
+
+RunRecorder = Callable[[RouterRunResult], object]
+"""Keeps a run that produced an order intent (see :mod:`app.router.run_records`)."""
 
 
 def check_router_window(request: RouterRunRequest, max_bars: int) -> int:
@@ -34,9 +43,11 @@ class RouterService:
     :class:`RouterContext`; the container, not the service, closes the bus and the broker.
     """
 
-    def __init__(self, context: RouterContext, *, max_bars: int) -> None:
+    def __init__(self, context: RouterContext, *, max_bars: int, record: RunRecorder | None = None) -> None:
         self.context = context
         self.max_bars = max_bars
+        self._record = record
+        self._recorder = ThreadPoolExecutor(max_workers=1, thread_name_prefix="router-run-record")
         compiled_graph()  # compile at start-up, not on the first request
 
     def run(self, request: RouterRunRequest) -> RouterRunResult:
@@ -47,4 +58,18 @@ class RouterService:
                 any bar is fetched or built).
         """
         check_router_window(request, self.max_bars)
-        return run_router(request, self.context)
+        result = run_router(request, self.context)
+        if result.intent is not None and self._record is not None:  # off the request's path
+            self._recorder.submit(self._keep, result)
+        return result
+
+    def _keep(self, result: RouterRunResult) -> None:
+        assert self._record is not None
+        try:
+            self._record(result)
+        except AiTraderError as exc:
+            log.warning("router run %s not recorded: %s", result.run_id, exc, extra={"run_id": result.run_id})
+
+    def close(self) -> None:
+        """Finish recording the runs already handed over."""
+        self._recorder.shutdown(wait=True)

@@ -1,41 +1,40 @@
-"""The ai-trader dashboard (Streamlit). Run with ``ai-trader ui``; served under ``/ui/``.
+"""The ai-trader operator console (Streamlit). Run with ``ai-trader ui``; served under ``/ui/``.
 
-Streamlit re-runs this script on every interaction; the process's clients (database pool,
-blob store) live in one :class:`~app.bootstrap.Container` per configuration, kept across
-reruns with ``st.cache_resource``, so a rerun opens no new engine or blob login.
+Every page starts with the status bar; the bar and the page's panels are fetched from the API
+in one concurrent batch with a short timeout, and re-fetched every ``UI_REFRESH_S`` seconds
+(pausable in the sidebar) without reloading the page.
+
+Streamlit re-runs this script on every interaction; the process's clients (API connection
+pool, database pool, blob store) live in one :class:`~app.bootstrap.Container` per
+configuration, kept across reruns with ``st.cache_resource``, so a rerun opens no new engine,
+blob login or connection.
 """
 
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 
-import pandas as pd
 import streamlit as st
 from pydantic import SecretStr
 
-from app.backtest.frames import BlobFrames, frames_blob_enabled
+from app.backtest.frames import frames_blob_enabled
 from app.bootstrap import Container
 from app.config import Settings, load_settings
-from app.errors import AiTraderError
-from app.ui.frames import load_entry, load_frame, merge_manifests, read_manifest, summarize
+from app.errors import ConfigError
+from app.ui.auth import verify_password
+from app.ui.client import ConsoleApi, build_api
+from app.ui.common import Console, browser_zone
 from app.ui.sources import DashboardSource, build_source
+from app.ui.status_bar import render_status_bar
+from app.ui.views.backtests import backtests_calls, render_backtests
+from app.ui.views.frame_viewer import render_frame_viewer
+from app.ui.views.orders import orders_calls, render_orders
+from app.ui.views.risk import render_risk, risk_calls
+from app.ui.views.schedule import render_schedule, schedule_calls
 
-
-def _table(rows: list[dict[str, Any]], empty: str) -> None:
-    if rows:
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
-    else:
-        st.info(empty)
-
-
-def _guarded(what: str, fn: Any) -> Any:
-    try:
-        return fn()
-    except AiTraderError as exc:
-        st.warning(f"{what} unavailable: {exc}")
-        return None
+PAGES = ("Orders", "Backtests", "Frames", "Risk", "Schedule")
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -48,119 +47,98 @@ def settings_fingerprint(settings: Settings) -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _container(fingerprint: str, _settings: Settings) -> Container:
-    """The process's container for one configuration, kept across reruns (no engine or Azure
-    login per click)."""
-    return Container(_settings)
+def _resources(fingerprint: str, _settings: Settings) -> tuple[Container, ConsoleApi, DashboardSource]:
+    """The process's container, API client (one connection pool) and order source for one
+    configuration, kept across reruns."""
+    container = Container(_settings)
+    api = build_api(_settings)
+    return container, api, build_source(container, api)
 
 
-def health_section(source: DashboardSource) -> None:
-    health = _guarded("health", source.health)
-    if health is None:
-        return
-    cols = st.columns(max(1, len(health.get("checks", {}))))
-    for col, (name, check) in zip(cols, health.get("checks", {}).items(), strict=False):
-        col.metric(name, check["status"], help=check.get("reason") or None)
+def _login(settings: Settings) -> bool:
+    """True when no login is configured or the operator has signed in this session."""
+    stored = settings.UI_OPERATOR_PASSWORD_HASH
+    if stored is None or st.session_state.get("operator_signed_in"):
+        return True
+    st.title("ai-trader")
+    with st.form("login"):
+        password = st.text_input("Operator password", type="password", key="login_password")
+        submitted = st.form_submit_button("Sign in")
+    if submitted:
+        try:
+            ok = verify_password(password, stored.get_secret_value())
+        except ConfigError as exc:
+            st.error(str(exc))
+            return False
+        if ok:
+            st.session_state["operator_signed_in"] = True
+            st.session_state.pop("login_password", None)
+            st.rerun()
+        st.error("Wrong password.")
+    return False
 
 
-def orders_tab(source: DashboardSource) -> None:
-    st.caption(f"Orders and fills read from the {source.orders_from}.")
-    left, right = st.columns(2)
-    symbol = left.text_input("Symbol filter", key="orders_symbol").strip().upper() or None
-    status = right.selectbox(
-        "Status filter",
-        ["", "new", "accepted", "partially_filled", "filled", "canceled", "rejected", "expired"],
-        key="orders_status",
-        format_func=lambda value: value or "any",
-    )
-    orders = _guarded("orders", lambda: source.orders(limit=100, symbol=symbol, status=status or None))
-    st.subheader("Orders")
-    _table(orders or [], "No orders yet.")
-    fills = _guarded("fills", lambda: source.fills(limit=100, symbol=symbol))
-    st.subheader("Fills")
-    _table(fills or [], "No fills yet.")
+def _page() -> str:
+    if "page" not in st.session_state:
+        asked = str(st.query_params.get("page", "")).capitalize()
+        st.session_state["page"] = asked if asked in PAGES else PAGES[0]
+    page = st.radio("Page", PAGES, horizontal=True, key="page", label_visibility="collapsed")
+    if st.query_params.get("page") != page.lower():
+        st.query_params["page"] = page.lower()
+    return str(page)
 
 
-def sweeps_tab(
-    source: DashboardSource, manifest_path: Path, blob: BlobFrames | None = None, list_blob: bool = False
-) -> None:
-    jobs = _guarded("sweep jobs", source.sweep_jobs)
-    if jobs is not None:
-        counts = jobs.get("counts", {})
-        cols = st.columns(5)
-        for col, name in zip(cols, ("queued", "dispatched", "running", "completed", "failed"), strict=True):
-            col.metric(name, counts.get(name, 0))
-        _table(jobs.get("items", jobs.get("jobs", [])), "No sweep jobs yet.")
-    with st.expander("Probabilistic Frame Viewer", expanded=True):
-        frame_viewer(manifest_path, blob, list_blob)
-
-
-def frame_viewer(manifest_path: Path, blob: BlobFrames | None, list_blob: bool) -> None:
-    """List this host's manifest merged with the blob manifest; show the chosen frame."""
-    remote: list[dict[str, Any]] = []
-    if blob is not None and list_blob:
-        remote = _guarded("blob frame manifest", blob.records) or []
-    entries = merge_manifests(read_manifest(manifest_path), remote)
-    labels = ["(paste a path below)"] + [
-        f"{e.get('created_at', '?')} · {e.get('source', '?')} · {e.get('symbol', '?')} "
-        f"{e.get('strategy', '?')} {e.get('vendor', '?')} {e.get('interval', '?')} · {e['origin']}"
-        for e in entries
-    ]
-    choice = st.selectbox("Frame", range(len(labels)), format_func=lambda i: labels[i], key="frame_choice")
-    manual = st.text_input("Frame path (.parquet or blob://<container>/<key>)", key="frame_path").strip()
-    if not manual and not choice:
-        where = f"{manifest_path}" + (
-            f" and blob://{blob.container}/{blob.manifest_prefix}" if list_blob and blob else ""
+def _sidebar(settings: Settings) -> float | None:
+    with st.sidebar:
+        st.markdown("**Refresh**")
+        auto = st.toggle("Auto-refresh", value=True, key="auto_refresh")
+        every = st.number_input(
+            "Every (s)", min_value=1.0, max_value=3600.0, value=float(settings.UI_REFRESH_S), key="refresh_s"
         )
-        st.info(f"No frame selected. Frames are listed from {where}.")
-        return
-    try:
-        if manual:
-            frame, path = load_frame(manual, base=manifest_path.parent, blob=blob), manual
-        else:
-            frame, path = load_entry(entries[choice - 1], base=manifest_path.parent, blob=blob)
-    except AiTraderError as exc:
-        st.error(str(exc))
-        return
-    summary = summarize(frame)
-    st.write(
-        {"path": path, "rows": summary.rows, "start": summary.start, "end": summary.end},
-    )
-    st.caption("Columns: " + ", ".join(summary.columns))
-    if "equity" in frame.columns:
-        st.line_chart(frame["equity"])
-    st.dataframe(frame.tail(20), width="stretch")
+        if settings.UI_OPERATOR_PASSWORD_HASH is not None and st.button("Sign out"):
+            st.session_state.clear()
+            st.rerun()
+    return float(every) if auto else None
 
 
-def risk_tab(source: DashboardSource) -> None:
-    state = _guarded("kill switch", source.kill_switch)
-    if state is None:
-        return
-    st.metric("Kill switch", "ACTIVE" if state["active"] else "off")
-    if state.get("reason"):
-        st.write(f"Reason: {state['reason']} (by {state.get('actor')}, {state.get('updated_at')})")
-    st.write({"trips_total": state.get("trips_total", 0), **state.get("trips", {})})
+def _calls(page: str, console: Console, source: DashboardSource) -> dict[str, Callable[[], Any]]:
+    if page == "Orders":
+        return orders_calls(console, source)
+    if page == "Backtests":
+        return backtests_calls(console)
+    if page == "Risk":
+        return risk_calls(console)
+    if page == "Schedule":
+        return schedule_calls(console)
+    return {}
 
 
 def main() -> None:
-    st.set_page_config(page_title="ai-trader", layout="wide")
+    st.set_page_config(page_title="ai-trader console", layout="wide")
     settings = load_settings()
-    container = _container(settings_fingerprint(settings), settings)
-    source = build_source(container)
+    if not _login(settings):
+        return
+    container, api, source = _resources(settings_fingerprint(settings), settings)
+    refresh_s = _sidebar(settings)
     st.title("ai-trader")
-    health_section(source)
-    orders, sweeps, risk = st.tabs(["Router Orders", "Backtest Sweeps", "Risk"])
-    with orders:
-        orders_tab(source)
-    with sweeps:
-        sweeps_tab(
-            source,
-            settings.frames_dir / "manifest.jsonl",
-            container.blob_frames,
-            frames_blob_enabled(settings),
-        )
-    with risk:
-        risk_tab(source)
+    page = _page()
+
+    def live() -> None:
+        console = Console(settings=settings, api=api, tz=browser_zone())
+        fetched = console.fetch({"status": lambda: api.get("/status"), **_calls(page, console, source)})
+        render_status_bar(console, fetched["status"])
+        if page == "Orders":
+            render_orders(console, source, fetched)
+        elif page == "Backtests":
+            render_backtests(console, fetched)
+        elif page == "Risk":
+            render_risk(console, fetched)
+        elif page == "Schedule":
+            render_schedule(console, fetched)
+
+    st.fragment(live, run_every=refresh_s)()
+    if page == "Frames":
+        render_frame_viewer(settings.frames_dir, container.blob_frames, frames_blob_enabled(settings))
 
 
 main()

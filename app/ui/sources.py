@@ -1,110 +1,80 @@
-"""Where the dashboard reads from.
+"""Where the console reads orders and fills from.
 
-Orders and fills come straight from the database when ``DATABASE_URL`` is set; otherwise
-(restricted or container-hosted deployments) from the API's ``GET /orders`` and ``GET /fills``
-at ``API_BASE_URL`` with ``API_BEARER_TOKEN``. Health, sweep jobs and the kill switch always
-come from the API, so the dashboard and the API agree on live state.
+The runbook's production mode reads everything from the API at ``API_BASE_URL`` with
+``API_BEARER_TOKEN`` (kept in this server process). When ``DATABASE_URL`` is set, orders and
+fills are read straight from the database instead, as before; everything else (status, kill
+switch, sweeps, schedule) always comes from the API, so the console and the API agree on live
+state.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-import httpx
-
 from app.config import Settings
-from app.errors import AiTraderError, RetryableError
+from app.ui.client import ConsoleApi, build_api
 
 if TYPE_CHECKING:
     from app.bootstrap import Container
     from app.storage.repositories.orders import OrdersRepository
 
-__all__ = ["ApiClient", "DashboardSource", "build_source"]
-
-
-@dataclass(frozen=True, slots=True)
-class ApiClient:
-    """A small synchronous client for the platform's own API."""
-
-    base_url: str
-    token: str | None = None
-    timeout_s: float = 5.0
-
-    def get(self, path: str, **params: Any) -> Any:
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
-        query = {k: v for k, v in params.items() if v not in (None, "")}
-        try:
-            response = httpx.get(
-                f"{self.base_url}{path}", params=query, headers=headers, timeout=self.timeout_s
-            )
-        except httpx.HTTPError as exc:
-            raise RetryableError(f"API at {self.base_url} unreachable: {exc}") from exc
-        if response.status_code == 503 and path.startswith("/health"):
-            return response.json()
-        if response.status_code >= 400:
-            try:
-                detail = response.json().get("detail", response.text)
-            except ValueError:
-                detail = response.text
-            raise AiTraderError(f"GET {path} answered {response.status_code}: {detail}")
-        return response.json()
+__all__ = ["DashboardSource", "build_source"]
 
 
 class DashboardSource:
-    """Everything the dashboard shows, from the database or the API as configured.
+    """Orders and fills from the database or the API as configured.
 
-    ``orders`` gives the order service on the process's database (used only when
+    ``orders`` gives the order repository on the process's database (used only when
     ``DATABASE_URL`` is set; called on first use, so no engine is opened otherwise).
     """
 
-    def __init__(self, settings: Settings, api: ApiClient, orders: Callable[[], OrdersRepository]) -> None:
+    def __init__(self, settings: Settings, api: ConsoleApi, orders: Callable[[], OrdersRepository]) -> None:
         self.settings = settings
         self.api = api
         self._orders = orders
         self.orders_from = "database" if settings.DATABASE_URL is not None else "api"
 
-    def health(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.api.get("/health/ready")
-        return result
-
     def orders(
-        self, limit: int = 50, symbol: str | None = None, status: str | None = None
+        self,
+        limit: int = 50,
+        symbol: str | None = None,
+        status: str | None = None,
+        since: datetime | None = None,
     ) -> list[dict[str, Any]]:
         if self.orders_from == "api":
-            page = self.api.get("/orders", limit=limit, symbol=symbol, status=status)
+            page = self.api.get(
+                "/orders",
+                limit=limit,
+                symbol=symbol,
+                status=status,
+                since=since.isoformat() if since else None,
+            )
             return list(page["items"])
         from app.domain.orders import OrderStatus
 
         listing = self._orders().list_orders(
-            limit=limit, symbol=symbol or None, status=OrderStatus(status) if status else None
+            limit=limit, symbol=symbol or None, status=OrderStatus(status) if status else None, since=since
         )
         return [_as_dict(item) for item in listing.items]
 
-    def fills(self, limit: int = 50, symbol: str | None = None) -> list[dict[str, Any]]:
+    def fills(
+        self, limit: int = 50, symbol: str | None = None, since: datetime | None = None
+    ) -> list[dict[str, Any]]:
         if self.orders_from == "api":
-            page = self.api.get("/fills", limit=limit, symbol=symbol)
+            page = self.api.get(
+                "/fills", limit=limit, symbol=symbol, since=since.isoformat() if since else None
+            )
             return list(page["items"])
-        listing = self._orders().list_fills(limit=limit, symbol=symbol or None)
+        listing = self._orders().list_fills(limit=limit, symbol=symbol or None, since=since)
         return [_as_dict(item) for item in listing.items]
-
-    def kill_switch(self) -> dict[str, Any]:
-        result: dict[str, Any] = self.api.get("/risk/kill-switch")
-        return result
-
-    def sweep_jobs(self, limit: int = 50) -> dict[str, Any]:
-        result: dict[str, Any] = self.api.get("/backtests/sweeps/jobs", limit=limit)
-        return result
 
 
 def _as_dict(item: Any) -> dict[str, Any]:
     return {name: getattr(item, name) for name in item.__slots__}
 
 
-def build_source(container: Container) -> DashboardSource:
-    """The dashboard's source on the process's container (its database, when configured)."""
-    settings = container.settings
-    base = settings.API_BASE_URL or f"http://127.0.0.1:{settings.api_port}"
-    token = settings.API_BEARER_TOKEN.get_secret_value() if settings.API_BEARER_TOKEN else None
-    return DashboardSource(settings, ApiClient(base, token), lambda: container.orders)
+def build_source(container: Container, api: ConsoleApi | None = None) -> DashboardSource:
+    """The console's order source on the process's container (its database, when configured)."""
+    return DashboardSource(container.settings, api or build_api(container.settings), lambda: container.orders)

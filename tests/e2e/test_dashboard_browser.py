@@ -41,7 +41,7 @@ def _answers(url: str) -> bool:
         return False
 
 
-def test_dashboard_renders_tabs_in_a_browser(tmp_path: Path) -> None:
+def test_dashboard_renders_its_pages_in_a_browser(tmp_path: Path) -> None:
     api_port, ui_port = free_port(), free_port()
     env = {
         **os.environ,
@@ -67,12 +67,12 @@ def test_dashboard_renders_tabs_in_a_browser(tmp_path: Path) -> None:
             browser = playwright.chromium.launch(executable_path=_chromium(), args=CHROMIUM_ARGS)
             page = browser.new_page()
             page.goto(ui)
-            page.get_by_text("Router Orders").first.wait_for(timeout=30_000)
+            page.locator('.trading-banner[data-state="ACTIVE"]').wait_for(timeout=30_000)
             page.get_by_text("No orders yet.").wait_for(timeout=30_000)
-            page.get_by_role("tab", name="Risk").click()
-            page.get_by_text("Kill switch").first.wait_for(timeout=30_000)
-            page.get_by_role("tab", name="Backtest Sweeps").click()
-            page.get_by_text("Probabilistic Frame Viewer").wait_for(timeout=30_000)
+            page.get_by_text("Risk", exact=True).click()
+            page.get_by_text("Refused orders").first.wait_for(timeout=30_000)
+            page.get_by_text("Frames", exact=True).click()
+            page.get_by_text("Frame viewer").wait_for(timeout=30_000)
             browser.close()
     finally:
         proc.send_signal(signal.SIGINT)

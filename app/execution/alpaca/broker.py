@@ -22,7 +22,7 @@ from alpaca.common.exceptions import APIError
 
 from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
-from app.errors import OrderRejected, RetryableError
+from app.errors import NotFoundError, OrderRejected, RetryableError
 from app.execution.alpaca.config import AlpacaTradingConfig
 from app.execution.alpaca.parsing import (
     parse_account,
@@ -98,8 +98,22 @@ class AlpacaBroker:
                     raise OrderRejected(
                         "broker_protocol", f"Alpaca says {intent.client_order_id} exists but cannot find it"
                     ) from None
+        return self._report(self._await_terminal(raw), intent)
+
+    def cancel(self, order: OrderEvent) -> OrderEvent:
+        raw = self._find(order.client_order_id)
+        if raw is None:
+            raise NotFoundError(f"Alpaca has no order {order.client_order_id}")
+        if parse_status(str(raw.get("status", ""))) not in _DONE:
+            try:
+                self._call(self._client.cancel_order_by_id, str(raw["id"]))
+            except _NotFound:
+                raise NotFoundError(f"Alpaca has no order {order.client_order_id}") from None
+            raw = self._await_terminal(raw)
+        return self._report(raw, order)
+
+    def _report(self, raw: dict[str, Any], intent: OrderEvent) -> OrderEvent:
         order_id = str(raw["id"])
-        raw = self._await_terminal(raw)
         fills = []
         if Decimal(str(raw.get("filled_qty") or 0)) > 0:
             activities = self._call(

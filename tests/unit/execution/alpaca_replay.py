@@ -110,7 +110,9 @@ def _handler(state: ReplayState) -> type[BaseHTTPRequestHandler]:
                 order_id = url.path.rsplit("/", 1)[1]
                 with state.lock:
                     found = [o for o in state.orders.values() if o["id"] == order_id]
-                if found:
+                if found and found[0]["status"] == "canceled":
+                    self._send(200, found[0])
+                elif found:
                     filled = load("order_filled.json")
                     filled["client_order_id"] = found[0]["client_order_id"]
                     with state.lock:
@@ -130,6 +132,20 @@ def _handler(state: ReplayState) -> type[BaseHTTPRequestHandler]:
                 self._send(200, load("activities_fill.json"))
             else:
                 self._send(404, {"code": 40400000, "message": "endpoint not found"})
+
+        def do_DELETE(self) -> None:
+            """``DELETE /v2/orders/{id}``: cancel a working order (204), like Alpaca."""
+            self._record()
+            order_id = urlsplit(self.path).path.rsplit("/", 1)[1]
+            with state.lock:
+                found = [o for o in state.orders.values() if o["id"] == order_id]
+                if found and found[0]["status"] in ("new", "accepted", "partially_filled"):
+                    found[0].update(status="canceled", canceled_at="2025-01-03T14:31:05Z")
+            if not found:
+                self._send(404, load("error_order_not_found.json"))
+                return
+            self.send_response(204)
+            self.end_headers()
 
         def do_POST(self) -> None:
             self._record()

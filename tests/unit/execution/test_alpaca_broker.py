@@ -182,3 +182,26 @@ def test_buy_needs_no_position_lookup() -> None:
         broker.submit(_intent(), market_price=Decimal("239"))
         broker.close()
     assert not any(path.startswith("/v2/positions/") for _, path in state.requests)
+
+
+def test_cancel_of_a_working_order_reports_it_canceled() -> None:
+    with alpaca_replay_server() as (url, state):
+        accepted = load("order_accepted.json")
+        accepted["client_order_id"] = "rt-cancel-1"
+        state.orders["rt-cancel-1"] = accepted
+        broker = _broker(url)
+        report = broker.cancel(_intent("rt-cancel-1"))
+        broker.close()
+    assert report.status is OrderStatus.CANCELED
+    assert report.client_order_id == "rt-cancel-1"
+    assert ("DELETE", f"/v2/orders/{accepted['id']}") in state.requests
+
+
+def test_cancel_of_an_unknown_order_is_not_found() -> None:
+    from app.errors import NotFoundError
+
+    with alpaca_replay_server() as (url, _state):
+        broker = _broker(url)
+        with pytest.raises(NotFoundError, match="no order rt-unknown"):
+            broker.cancel(_intent("rt-unknown"))
+        broker.close()
