@@ -28,6 +28,9 @@ param postgresAdminLogin string = 'aitrader'
 param postgresAdminPassword string
 @secure()
 param apiBearerToken string
+@secure()
+@description('Hash of the operator password in front of the dashboard (python -m app.ui.auth makes one).')
+param uiOperatorPasswordHash string
 @description('Unix time at which the Key Vault secrets expire.')
 param secretExpiry int
 @description('Optional office CIDR allowed into the web apps at priority 110; empty for none.')
@@ -146,6 +149,7 @@ module vault 'modules/keyvault.bicep' = {
     name: keyVaultName
     databaseUrl: 'postgresql://${postgresAdminLogin}:${uriComponent(postgresAdminPassword)}@${postgres.outputs.fqdn}/${postgres.outputs.databaseName}?sslmode=require'
     apiBearerToken: apiBearerToken
+    uiOperatorPasswordHash: uiOperatorPasswordHash
     secretExpiry: secretExpiry
   }
 }
@@ -158,6 +162,7 @@ module frontDoorProfile 'modules/frontdoor-profile.bicep' = {
 var image = '${registry.outputs.loginServer}/ai-trader:${imageTag}'
 var databaseUrlRef = '@Microsoft.KeyVault(SecretUri=${vault.outputs.uri}secrets/database-url/)'
 var apiTokenRef = '@Microsoft.KeyVault(SecretUri=${vault.outputs.uri}secrets/api-bearer-token/)'
+var uiPasswordRef = '@Microsoft.KeyVault(SecretUri=${vault.outputs.uri}secrets/ui-operator-password-hash/)'
 var publicUrl = 'https://${frontDoorProfile.outputs.endpointHostName}'
 var busSettings = {
   EH_FQDN: eventHubs.outputs.fqdn
@@ -195,6 +200,7 @@ module webApps 'modules/webapps.bicep' = {
       AI_TRADER_COMPONENT: 'ui'
       API_BASE_URL: publicUrl
       API_BEARER_TOKEN: apiTokenRef
+      UI_OPERATOR_PASSWORD_HASH: uiPasswordRef
       STORAGE_ACCOUNT: storage.outputs.name
       WEBSITES_ENABLE_APP_SERVICE_STORAGE: 'true'
       LOG_LEVEL: 'INFO'

@@ -44,7 +44,8 @@ def deployment_commands(
     deployment = (
         f"az deployment group create -g {rg} -n ai-trader -f infra/main.bicep -p @{q(str(parameters))} "
         f'-p imageTag={q(image_tag)} -p postgresAdminPassword="$PG_ADMIN_PASSWORD" '
-        f'-p apiBearerToken="$API_BEARER_TOKEN" -p secretExpiry={expiry}'
+        f'-p apiBearerToken="$API_BEARER_TOKEN" -p uiOperatorPasswordHash="$UI_OPERATOR_PASSWORD_HASH" '
+        f"-p secretExpiry={expiry}"
     )
     return [
         Step(

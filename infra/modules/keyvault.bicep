@@ -7,6 +7,8 @@ param tenantId string = subscription().tenantId
 param databaseUrl string
 @secure()
 param apiBearerToken string
+@secure()
+param uiOperatorPasswordHash string
 @description('Unix time after which the secrets expire; rotate before then (docs/howto/operations/deploy.md).')
 param secretExpiry int
 
@@ -45,6 +47,16 @@ resource apiTokenSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
   name: 'api-bearer-token'
   properties: {
     value: apiBearerToken
+    contentType: 'text/plain'
+    attributes: { enabled: true, exp: secretExpiry }
+  }
+}
+
+resource uiPasswordSecret 'Microsoft.KeyVault/vaults/secrets@2023-07-01' = {
+  parent: vault
+  name: 'ui-operator-password-hash'
+  properties: {
+    value: uiOperatorPasswordHash
     contentType: 'text/plain'
     attributes: { enabled: true, exp: secretExpiry }
   }

@@ -178,6 +178,7 @@ SAMPLES = {
 SECRETS = {
     "database-url": "postgresql://u:p@pg.example.net/aitrader?sslmode=require",
     "api-bearer-token": "0123456789abcdef0123456789abcdef",
+    "ui-operator-password-hash": "scrypt$16384$8$1$" + "00" * 16 + "$" + "11" * 32,
 }
 """What App Service puts in place of each Key Vault reference once it resolves."""
 
@@ -269,7 +270,13 @@ def test_env_selects_the_azure_backends_the_process_uses(workload: str, make_set
 def test_parameter_files_name_only_declared_parameters() -> None:
     declared = set(_parse("main.bicep")["parameters"])
     required = {n for n, p in _parse("main.bicep")["parameters"].items() if p.get("default") is None}
-    secure = {"postgresAdminPassword", "apiBearerToken", "imageTag", "secretExpiry"}  # given at deploy time
+    secure = {  # given at deploy time
+        "postgresAdminPassword",
+        "apiBearerToken",
+        "uiOperatorPasswordHash",
+        "imageTag",
+        "secretExpiry",
+    }
     files = sorted((INFRA / "env").glob("*.parameters.json"))
     assert {f.name for f in files} >= {"dev.parameters.json", "prod.parameters.json"}
     for path in files:
