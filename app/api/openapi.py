@@ -75,6 +75,30 @@ def _is_protected(route: APIRoute, dependencies: Sequence[Any]) -> bool:
     )
 
 
+LINKS: tuple[tuple[str, str, str, str, str, dict[str, str]], ...] = (
+    # (path, method, status, link name, target path, parameters from the response)
+    ("/backtests/sweeps/jobs", "post", "201", "GetSweepJob", "/backtests/sweeps/jobs/{job_id}",
+     {"job_id": "$response.body#/job_id"}),
+    ("/backtests/sweeps/jobs", "get", "200", "GetFirstSweepJob", "/backtests/sweeps/jobs/{job_id}",
+     {"job_id": "$response.body#/items/0/job_id"}),
+    ("/orders", "get", "200", "GetFirstOrder", "/orders/{ref}",
+     {"ref": "$response.body#/items/0/client_order_id"}),
+)  # fmt: skip
+"""How one response leads to the next request (OpenAPI ``links``): what stateful clients and
+schemathesis's state machine follow, e.g. a created sweep job to its detail."""
+
+
+def _declare_links(schema: dict[str, Any]) -> None:
+    paths = schema.get("paths", {})
+    for path, method, status, name, target, parameters in LINKS:
+        source = paths.get(path, {}).get(method)
+        operation = paths.get(target, {}).get("get")
+        if source is None or operation is None or status not in source.get("responses", {}):
+            continue  # the route is not mounted in this app
+        links = source["responses"][status].setdefault("links", {})
+        links[name] = {"operationId": operation["operationId"], "parameters": dict(parameters)}
+
+
 def install_openapi(app: FastAPI) -> None:
     """Make ``app.openapi()`` declare the problem responses of every operation."""
 
@@ -113,6 +137,7 @@ def install_openapi(app: FastAPI) -> None:
                     key = str(status)
                     if key == "422" or key not in responses:
                         responses[key] = {"description": description, "content": problem}
+        _declare_links(schema)
         app.openapi_schema = schema
         return schema
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import schemathesis
@@ -134,3 +135,34 @@ def test_no_5xx_and_no_schema_violation(api_app: FastAPI, with_token: bool) -> N
         except Exception as exc:  # collect all operations' failures, then report them together
             failures.append(f"{operation.method.upper()} {operation.path}: {exc}")
     assert not failures, "\n\n".join(failures)
+
+
+def test_stateful_links_are_declared_and_followed_without_5xx(api_app: FastAPI) -> None:
+    """The OpenAPI links (a created sweep job to its detail, a listed order to its page) hold:
+    schemathesis's state machine follows them for a bounded number of steps, with the token."""
+    schema = schemathesis.openapi.from_asgi("/openapi.json", _served(api_app))
+    document = schema.raw_schema
+    created = document["paths"]["/backtests/sweeps/jobs"]["post"]["responses"]["201"]["links"]
+    assert created["GetSweepJob"]["parameters"] == {"job_id": "$response.body#/job_id"}
+    listed = document["paths"]["/orders"]["get"]["responses"]["200"]["links"]
+    assert "GetFirstOrder" in listed
+
+    base = schema.as_state_machine()
+
+    class Machine(base):  # type: ignore[misc,valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"headers": {"Authorization": f"Bearer {TOKEN}"}}
+
+        def validate_response(self, response: Any, case: schemathesis.Case, **kwargs: Any) -> None:
+            case.validate_response(response, checks=(not_a_server_error, response_schema_conformance))
+
+    Machine.run(
+        settings=settings(
+            max_examples=12,
+            stateful_step_count=4,
+            deadline=None,
+            derandomize=True,
+            database=None,
+            suppress_health_check=list(HealthCheck),
+        )
+    )
