@@ -22,6 +22,7 @@ from app.api.routes.orders import DecimalText
 from app.errors import InputError
 from app.execution.factory import broker_label
 from app.portfolio import PortfolioSnapshot, Position
+from app.portfolio.attribution import PnlBucket
 from app.storage.repositories.portfolio import MAX_HISTORY, PortfolioRepository
 from app.validation import IsoDateTime, StrictFlag
 from app.workers.portfolio import book_cash, portfolio_summary, reconcile_book
@@ -233,6 +234,45 @@ def portfolio_history(
     account = broker_label(container.settings)
     items = PortfolioRepository(container.db).history(account, limit=limit, since=since, until=until)
     return HistoryOut(account=account, items=[SnapshotOut.of(s) for s in items])
+
+
+class PnlBucketOut(BaseModel):
+    key: str = Field(description="The session day (YYYY-MM-DD, New York) or the strategy's name.")
+    realised: DecimalText = Field(description="Realised P&L net of fees.")
+    fees: DecimalText
+    fills: int
+
+
+class RealisedPnlOut(BaseModel):
+    """Realised P&L from the stored fills, replayed with the book's average-cost arithmetic,
+    by session day (oldest first) and by the strategy of the order that realised it."""
+
+    account: str
+    total: DecimalText
+    by_day: list[PnlBucketOut]
+    by_strategy: list[PnlBucketOut]
+
+
+@router.get("/portfolio/pnl", response_model=RealisedPnlOut)
+def portfolio_pnl(
+    container: ContainerDep,
+    days: Annotated[int, Query(ge=1, le=366, description="Most recent session days listed.")] = 30,
+) -> RealisedPnlOut:
+    """Realised P&L by session day and by strategy (orders without one: ``(none)``)."""
+    from app.portfolio.attribution import realised_breakdown
+
+    account = broker_label(container.settings)
+    breakdown = realised_breakdown(PortfolioRepository(container.db).attributed_fills(), account=account)
+
+    def out(bucket: PnlBucket) -> PnlBucketOut:
+        return PnlBucketOut(key=bucket.key, realised=bucket.realised, fees=bucket.fees, fills=bucket.fills)
+
+    return RealisedPnlOut(
+        account=account,
+        total=breakdown.total,
+        by_day=[out(b) for b in breakdown.by_day[-days:]],
+        by_strategy=[out(b) for b in breakdown.by_strategy],
+    )
 
 
 @router.post("/portfolio/reconcile", response_model=ReconcileOut)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -249,6 +249,47 @@ class GuardRepository:
                 )
         except SQLAlchemyError as exc:
             raise StorageError(f"reservation not released: {type(exc).__name__}: {exc}") from exc
+
+    def governor_book(self, now: datetime, since: datetime, starting_equity: Decimal) -> GovernorBook:
+        """The book the governor would check against at ``now``, read without reserving anything.
+
+        Positions from every fill up to ``now``, live reservations (not expired and not yet
+        written by the order consumer), confirmed open orders, the switch's state and its
+        high-water mark; ``since`` starts the trading day for ``realised_today``.
+
+        Raises:
+            StorageError: the database did not answer; nothing is guessed.
+        """
+        try:
+            with self._db.engine.connect() as connection:
+                switch = connection.execute(
+                    select(_switch.c.active, _switch.c.state, _switch.c.high_water_mark).where(
+                        _switch.c.id == SWITCH_ID
+                    )
+                ).first()
+                confirmed = connection.execute(
+                    select(func.count()).select_from(_orders).where(_orders.c.status.in_(OPEN_STATUSES))
+                ).scalar_one()
+                pending_rows = connection.execute(
+                    select(_reservations.c.symbol, _reservations.c.side, _reservations.c.notional).where(
+                        _reservations.c.expires_at > now,
+                        _reservations.c.client_order_id.not_in(select(_orders.c.client_order_id)),
+                    )
+                ).all()
+                rows = list(
+                    _fill_rows(
+                        connection.execute(
+                            select(*_FILL_COLUMNS)
+                            .where(_fills.c.ts <= now)
+                            .order_by(_fills.c.ts, _fills.c.id)
+                        )
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"governor book unreadable: {type(exc).__name__}: {exc}") from exc
+        hwm = None if switch is None or switch[2] is None else Decimal(switch[2])
+        book = _book(rows, since, _state_of(switch), hwm, pending_rows, int(confirmed) + len(pending_rows))
+        return replace(book, starting_equity=starting_equity)
 
     # --- queries --------------------------------------------------------------------------
     @staticmethod
