@@ -55,6 +55,7 @@ def seed_fills(db: Database) -> None:
             symbol=symbol,
             side=OrderSide(side),
             qty=Decimal(qty),
+            notional=Decimal(qty) * Decimal(price),
             status=OrderStatus.FILLED,
             strategy=strategy,
             ts=ts,
@@ -72,16 +73,20 @@ def seed_fills(db: Database) -> None:
 
 
 def seed_snapshots(db: Database, cash: Decimal, account: str = "simulated") -> list[PortfolioSnapshot]:
-    """Mark the stored book at :data:`SNAPSHOT_PRICES` and store each snapshot (oldest first)."""
+    """Mark the stored book at :data:`SNAPSHOT_PRICES` and store each snapshot (oldest first).
+
+    Any other symbol the book holds (a platform's own trades) is marked at its average cost.
+    """
     repository = PortfolioRepository(db)
     positions = repository.positions(account, include_flat=True)
+    at_cost = {p.symbol: p.average_cost for p in positions if not p.is_flat}
     stored: list[PortfolioSnapshot] = []
     for at, qqa, qqb in SNAPSHOT_PRICES:
         snapshot = mark_to_market(
             positions,
             account=account,
             cash=cash,
-            prices={"QQA": qqa, "QQB": qqb},
+            prices={**at_cost, "QQA": qqa, "QQB": qqb},
             at=at,
             previous=stored[-1] if stored else None,
         )
