@@ -86,10 +86,11 @@ def seed(db: Database) -> None:
         ts = start + timedelta(seconds=37 * i)
         price = Decimal(100 + (i % 250)) + Decimal(i % 100) / 100
         qty = Decimal(1 + i % 9)
+        cycle = (i // len(SYMBOLS)) % 10  # every symbol gets fills: 50 positions
         status = (
             OrderStatus.FILLED
-            if i % 10 < 8
-            else (OrderStatus.ACCEPTED if i % 10 == 8 else OrderStatus.REJECTED)
+            if cycle < 8
+            else (OrderStatus.ACCEPTED if cycle == 8 else OrderStatus.REJECTED)
         )
         coid = f"bench-{i:06d}"
         fills = (

@@ -198,7 +198,7 @@ def equity_figure(frame: pd.DataFrame) -> go.Figure:
     low, high = axis_range([*frame["equity"], *frame["high_water_mark"]])
     figure.update_yaxes(range=[low, high], row=1, col=1)  # fits the data, not from 0
     deepest = float(frame["drawdown"].max()) if len(frame) else 0.0
-    figure.update_yaxes(range=[-(deepest * 1.1 or 0.01), 0], tickformat=".1%", row=2, col=1)
+    figure.update_yaxes(range=[-(deepest * 1.1 or 0.01), 0], tickformat=".2%", row=2, col=1)
     figure.update_layout(height=380, margin={"l": 10, "r": 10, "t": 10, "b": 10}, legend={"orientation": "h"})
     return figure
 
@@ -213,34 +213,36 @@ def _summary(console: Console, portfolio: Outcome, limits: Mapping[str, Any] | N
         panel_error("portfolio", portfolio)
         return
     value = portfolio.value
-    cols = st.columns(5)
-    cols[0].metric("Equity", _money(value.get("equity")))
-    cols[1].metric("Cash", _money(value.get("cash")))
-    cols[2].metric("Realised P&L", _money(value.get("realised_pnl")))
+    top = st.columns(3)
+    top[0].metric("Equity", _money(value.get("equity")))
+    top[1].metric("Cash", _money(value.get("cash")))
+    top[2].metric("Realised P&L", _money(value.get("realised_pnl")))
+    middle = st.columns(3)
     drawdown = _dec(value.get("drawdown"))
-    cols[3].metric("Drawdown", "-" if drawdown is None else f"{drawdown:.2%}")
-    cols[4].metric("Open positions", str(value.get("open_positions", 0)))
+    middle[0].metric("Drawdown", "-" if drawdown is None else f"{drawdown:.2%}")
+    middle[1].metric("Open positions", str(value.get("open_positions", 0)))
+    daily = daily_loss_view(limits)
+    if daily is None:
+        reason = (limits or {}).get("error") or "the governor's book is not available"
+        middle[2].metric("Today's P&L", "-")
+        st.caption(f"daily loss unavailable: {reason}")
+    else:
+        middle[2].metric("Today's P&L", f"{daily.pnl:,.2f}")
+        if daily.limit is None:
+            st.caption("Daily loss limit: not enforced (RISK_DAILY_LOSS_LIMIT).")
+        else:
+            use = daily.use or 0.0
+            left, right = st.columns([1, 2])
+            left.metric("Daily loss limit", f"{daily.limit:,.2f}", f"{use:.0%} used", delta_color="off")
+            right.progress(min(max(use, 0.0), 1.0), text="today's loss against the limit")
     marked = value.get("marked_at")
     st.caption(
-        f"Equity and drawdown as of the latest snapshot ({to_local(marked, console.tz, '%Y-%m-%d %H:%M')})."
+        f"Equity and drawdown as of the latest snapshot ({to_local(marked, console.tz, '%Y-%m-%d %H:%M')}); "
+        "today's P&L is realised today plus the open positions' unrealised at their newest fill price."
         if marked
         else "No snapshot yet: equity and drawdown appear after the 18:00 reports job "
         "(or `ai-trader portfolio snapshot`)."
     )
-    daily = daily_loss_view(limits)
-    left, right = st.columns(2)
-    if daily is None:
-        reason = (limits or {}).get("error") or "the governor's book is not available"
-        left.metric("Today's P&L", "-")
-        right.caption(f"daily loss unavailable: {reason}")
-    else:
-        left.metric("Today's P&L", f"{daily.pnl:,.2f}")
-        if daily.limit is None:
-            right.metric("Daily loss limit", "not enforced")
-        else:
-            use = daily.use or 0.0
-            right.metric("Daily loss limit", f"{daily.limit:,.2f}", f"{use:.0%} used", delta_color="off")
-            right.progress(min(max(use, 0.0), 1.0))
     today = value.get("today_pnl")
     if today:
         st.caption(
