@@ -10,6 +10,7 @@ strings, timestamps ISO 8601 in UTC.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -22,7 +23,7 @@ from app.api.routes.orders import DecimalText
 from app.errors import InputError
 from app.execution.factory import broker_label
 from app.portfolio import PortfolioSnapshot, Position
-from app.portfolio.attribution import PnlBucket
+from app.portfolio.attribution import PnlBucket, RealisedBreakdown
 from app.storage.repositories.portfolio import MAX_HISTORY, PortfolioRepository
 from app.validation import IsoDateTime, StrictFlag
 from app.workers.portfolio import book_cash, portfolio_summary, reconcile_book
@@ -236,6 +237,12 @@ def portfolio_history(
     return HistoryOut(account=account, items=[SnapshotOut.of(s) for s in items])
 
 
+_BREAKDOWN: dict[tuple[int, str, int, int | None], tuple[object, RealisedBreakdown]] = {}
+"""The newest breakdown per engine, kept while the fills' count and newest id are unchanged
+(the engine is held with it, so its ``id`` cannot be reused by another database meanwhile)."""
+_BREAKDOWN_LOCK = threading.Lock()
+
+
 class PnlBucketOut(BaseModel):
     key: str = Field(description="The session day (YYYY-MM-DD, New York) or the strategy's name.")
     realised: DecimalText = Field(description="Realised P&L net of fees.")
@@ -262,7 +269,17 @@ def portfolio_pnl(
     from app.portfolio.attribution import realised_breakdown
 
     account = broker_label(container.settings)
-    breakdown = realised_breakdown(PortfolioRepository(container.db).attributed_fills(), account=account)
+    repository = PortfolioRepository(container.db)
+    engine = container.db.engine
+    key = (id(engine), account, *repository.fills_version())
+    with _BREAKDOWN_LOCK:
+        kept = _BREAKDOWN.get(key)
+    if kept is None:  # the fills changed: replay them once
+        kept = (engine, realised_breakdown(repository.attributed_fills(), account=account))
+        with _BREAKDOWN_LOCK:
+            _BREAKDOWN.clear()
+            _BREAKDOWN[key] = kept
+    breakdown = kept[1]
 
     def out(bucket: PnlBucket) -> PnlBucketOut:
         return PnlBucketOut(key=bucket.key, realised=bucket.realised, fees=bucket.fees, fills=bucket.fills)

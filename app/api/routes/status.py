@@ -318,10 +318,11 @@ def limit_use_view(services: Container, now: datetime) -> LimitUseView:
     from app.storage.repositories.guard import GuardRepository
 
     limits = services.guard_limits
+    store = services.guard.store  # the process's guard repository: it keeps the fills' replay
     try:
-        book = GuardRepository(services.db).governor_book(
-            now, trading_day_start(now), Decimal(str(limits.starting_equity))
-        )
+        if not isinstance(store, GuardRepository):
+            raise InputError("the order guard's store cannot read the governor's book")
+        book = store.governor_book(now, trading_day_start(now), Decimal(str(limits.starting_equity)))
         report = limit_use(book, replace(limits.governor, max_open_orders=limits.max_open_orders))
     except AiTraderError as exc:
         return LimitUseView(as_of=now, error=_line(exc))

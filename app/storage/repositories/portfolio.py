@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -295,6 +295,17 @@ class PortfolioRepository:
             return [_snapshot(row._mapping) for row in connection.execute(query)]
 
     # --- fills for attribution ----------------------------------------------------------
+    def fills_version(self) -> tuple[int, int | None]:
+        """The count and newest id of the stored fills: unchanged means the same fills (they
+        are never updated), so a result computed from them can be kept.
+
+        Raises:
+            RetryableError | StorageError: the database did not answer.
+        """
+        with self._reading("reading fills") as connection:
+            count, last_id = connection.execute(select(func.count(), func.max(_fills.c.id))).one()
+        return int(count), None if last_id is None else int(last_id)
+
     def attributed_fills(self, *, until: datetime | None = None) -> list[AttributedFill]:
         """Every stored fill (up to ``until`` when given) with its order's strategy, in time order.
 

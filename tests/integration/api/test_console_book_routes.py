@@ -15,8 +15,10 @@ import pytest
 from app.api.app import create_app
 from app.bootstrap import Container
 from app.config import Settings
+from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus
 from app.models.features import FEATURE_NAMES, feature_hash
 from app.models.registry import ModelCard, ModelRegistry, PromotionPolicy
+from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 from tests.console_book import REALISED, UNREALISED_AT_FILL_MARKS, seed_fills, seed_snapshots
 from tests.servers import asgi_server
 
@@ -197,3 +199,34 @@ def test_models_overview_serves_calibration_and_champion_vs_challenger(
     (folder / "reports.json").write_text("{not json")
     broken = client.get("/models/overview").json()
     assert broken["calibration"] is None and "not readable JSON" in broken["calibration_error"]
+
+
+def test_a_new_fill_moves_limit_use_and_realised_pnl_at_once(book: tuple[Container, httpx.Client]) -> None:
+    """Both routes keep their replay of the fills; a new fill (count and newest id change) is seen."""
+    services, client = book
+    assert Decimal(client.get("/portfolio/pnl").json()["total"]) == REALISED
+    assert {s["symbol"] for s in client.get("/risk/limit-use").json()["symbols"]} == {"QQA", "QQB"}
+    when = datetime(2026, 12, 2, 15, 0, tzinfo=UTC)
+    OrdersRepository(services.db).apply(
+        [
+            SourcedOrderEvent(
+                event=OrderEvent(
+                    client_order_id="mo-3",
+                    symbol="QQA",
+                    side=OrderSide.SELL,
+                    qty=Decimal(6),
+                    status=OrderStatus.FILLED,
+                    strategy="momentum",
+                    ts=when,
+                    fills=[FillPayload(venue_fill_id="mo-3-f1", qty=Decimal(6), price=Decimal(120), ts=when)],
+                ),
+                event_id="evt-mo-3",
+            )
+        ]
+    )
+    pnl = client.get("/portfolio/pnl").json()
+    assert Decimal(pnl["total"]) == REALISED + 6 * 20
+    assert {b["key"]: Decimal(b["realised"]) for b in pnl["by_day"]}["2026-12-02"] == 120
+    use = client.get("/risk/limit-use").json()
+    assert {s["symbol"] for s in use["symbols"]} == {"QQB"}
+    assert Decimal(use["equity"]) == Decimal(100_000) + REALISED + 120  # QQB at its cost: no open gain
