@@ -382,7 +382,7 @@ class DailyJobs:
         """Each governor limit's use by the marked book (errors reported, not raised)."""
         from dataclasses import replace
 
-        from app.portfolio.limits import limit_use
+        from app.risk.limits import limit_use
         from app.storage.repositories.portfolio import PortfolioRepository
         from app.workers.portfolio import latest_closes
 

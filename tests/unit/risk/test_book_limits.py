@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from app.portfolio import DailyPnl, Position, mark_to_market
-from app.portfolio.limits import limit_use
 from app.risk.governor import GovernorLimits
+from app.risk.limits import limit_use
 
 AT = datetime(2026, 11, 3, 23, 0, tzinfo=UTC)
 
