@@ -19,6 +19,7 @@ from app.bootstrap import Container, build_bus
 from app.bus.envelope import Envelope
 from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
+from app.router.nodes import client_order_id
 from app.storage.models import PositionRow
 from tests.integration.router.conftest import TOKEN, api_process
 from tests.unit.execution.alpaca_replay import alpaca_replay_server, load
@@ -160,6 +161,28 @@ def test_alpaca_refuses_to_sell_what_the_account_does_not_hold(
             body = client.post("/router/run", json=TARGET_PAYLOAD).json()
     assert body["intent"]["side"] == "sell"
     assert body["executed"] is False and body["fallback_reason"] == "broker_rejected"
+    assert replay.posted == []
+
+
+def test_an_order_still_open_at_alpaca_after_a_crash_is_not_sent_again(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # a process submitted this bar's exit and died before anything was recorded: no reservation,
+    # no row in trading.orders, the book unchanged; only the venue knows the (working) order
+    bar = datetime(2026, 10, 13, tzinfo=UTC)
+    cid = client_order_id("alpaca-paper", "AAPL", "breakout", bar)
+    with alpaca_replay_server() as (alpaca_url, replay):
+        replay.positions["AAPL"] = load("position_aapl.json")
+        working = load("order_accepted.json")
+        working["client_order_id"] = cid
+        replay.orders[cid] = working
+        services = _alpaca_services(make_settings, alpaca_url, Decimal("12.5"))
+        with TestClient(create_app(container=services)) as client:
+            body = client.post("/router/run", json=TARGET_PAYLOAD).json()
+    assert body["intent"]["client_order_id"] == cid
+    assert "order:skipped:duplicate" in body["events"] and body["executed"] is False
+    assert body["existing_order"]["source"] == "broker"
+    assert body["existing_order"]["status"] == working["status"]
     assert replay.posted == []
 
 

@@ -148,3 +148,16 @@ def test_an_unreachable_database_raises_a_storage_error() -> None:
             RouterBookRepository(down).view("simulated", "AAPL", "rt-x", NOW)
     finally:
         down.dispose()
+
+
+def test_the_governor_state_is_read_for_the_last_check(database: Database) -> None:
+    from app.risk.governor import GovernorState
+    from app.storage.repositories.guard import GuardRepository
+    from app.storage.repositories.kill_switch import KillSwitchRepository
+
+    store, switch = GuardRepository(database), KillSwitchRepository(database)
+    assert store.governor_state() is GovernorState.ACTIVE  # no row yet
+    switch.set_state(GovernorState.REDUCING, reason="wind down", actor="pytest")
+    assert store.governor_state() is GovernorState.REDUCING
+    switch.set(True, reason="incident", actor="pytest")
+    assert store.governor_state() is GovernorState.HALTED
