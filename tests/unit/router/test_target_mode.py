@@ -385,3 +385,19 @@ def test_book_view_marks_equity_from_realised_and_the_symbol_price() -> None:
     )
     assert view.held == Decimal(10)
     assert view.marked_equity(Decimal(100_000), Decimal(120)) == Decimal(100_000 - 50 + 200)
+
+
+def test_an_order_only_the_venue_knows_is_recorded_from_its_report(rig: RouterRig) -> None:
+    crashed = _service(rig, MONDAY_MORNING)
+    first = crashed.run(_request(publish_orders=False, execute_orders=True))  # filled, never recorded
+    crashed.close()
+    restarted = _service(rig, MONDAY_MORNING)
+    second = restarted.run(_request(execute_orders=True))
+    restarted.close()
+    assert first.execution is not None and second.existing_order is not None
+    assert second.existing_order["source"] == "broker" and "order:update_published" in second.events
+    assert len(rig.broker.orders()) == 1
+    _consume(rig)
+    order = OrdersRepository(rig.db).get_order(first.execution.client_order_id)
+    assert order.order.status == OrderStatus.FILLED
+    assert _held(rig) == first.execution.fills[0].qty
