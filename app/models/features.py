@@ -140,10 +140,10 @@ def build_features(
     if missing:
         raise InputError(f"signals lack the model's columns: {', '.join(missing)}")
 
-    values = _signal_columns(signals, needed)
+    signal_values = _signal_columns(signals, needed)
 
     def column(name: str) -> np.ndarray:
-        return values[name]
+        return signal_values[name]
 
     sma_fast = column("sma_fast")
     sma_slow = column("sma_slow")
