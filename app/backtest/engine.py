@@ -130,6 +130,44 @@ def _close_position_nb(
     return cash - notional - fee, -qty * (entry_price - exit_price) - fee, exit_price, fee
 
 
+@njit(cache=True, inline="always")
+def _close_trade_nb(
+    trades_out: np.ndarray,
+    n_trades: int,
+    n_wins: int,
+    cash: float,
+    qty: float,
+    side: int,
+    entry_bar: int,
+    exit_bar: int,
+    entry_price: float,
+    entry_fee: float,
+    price: float,
+    commission: float,
+    slippage: float,
+) -> tuple[float, int, int]:  # pragma: no cover - compiled
+    """Close the open position at ``price`` on bar ``exit_bar`` and record the trade.
+
+    Returns the cash after the exit and the updated trade and win counts; the pnl recorded is
+    net of both fees. The caller clears the position and adds its bars to the exposure.
+    """
+    cash, pnl, exit_price, fee = _close_position_nb(cash, qty, side, entry_price, price, commission, slippage)
+    pnl -= entry_fee
+    _record_trade(
+        trades_out,
+        n_trades,
+        entry_bar,
+        exit_bar,
+        side,
+        abs(qty),
+        entry_price,
+        exit_price,
+        pnl,
+        entry_fee + fee,
+    )
+    return cash, n_trades + 1, n_wins + 1 if pnl > 0.0 else n_wins
+
+
 @njit(cache=True)
 def first_bad_price_nb(open_: np.ndarray, close: np.ndarray) -> int:  # pragma: no cover - compiled
     """Index of the first bar whose open or close is missing, zero, negative or infinite (``n`` if none)."""
@@ -262,26 +300,12 @@ def simulate_core_nb(
                     return STATUS_BAD_TARGET
                 price = c if fill_close else o
                 if side != 0:
-                    cash, pnl, exit_price, fee = _close_position_nb(
-                        cash, qty, side, entry_price, price, commission, slippage
-                    )
-                    pnl -= entry_fee
-                    _record_trade(
-                        trades_out,
-                        n_trades,
-                        entry_bar,
-                        t,
-                        side,
-                        abs(qty),
-                        entry_price,
-                        exit_price,
-                        pnl,
-                        entry_fee + fee,
-                    )
-                    n_trades += 1
-                    if pnl > 0.0:
-                        n_wins += 1
-                    exposed += t - entry_bar  # held at the closes of entry_bar .. t-1
+                    # held at the closes of entry_bar .. t-1
+                    cash, n_trades, n_wins = _close_trade_nb(
+                        trades_out, n_trades, n_wins, cash, qty, side, entry_bar, t, entry_price,
+                        entry_fee, price, commission, slippage,
+                    )  # fmt: skip
+                    exposed += t - entry_bar
                     qty = 0.0
                     side = 0
                 # with close fills a decision on the last bar opens nothing: it would close at once
@@ -309,25 +333,10 @@ def simulate_core_nb(
         if side != 0 and (eq <= 0.0 or t == last):
             ruin_now = eq <= 0.0
             # the end of the data (or ruin): close at this close
-            cash, pnl, exit_price, fee = _close_position_nb(
-                cash, qty, side, entry_price, c, commission, slippage
-            )
-            pnl -= entry_fee
-            _record_trade(
-                trades_out,
-                n_trades,
-                entry_bar,
-                t,
-                side,
-                abs(qty),
-                entry_price,
-                exit_price,
-                pnl,
-                entry_fee + fee,
-            )
-            n_trades += 1
-            if pnl > 0.0:
-                n_wins += 1
+            cash, n_trades, n_wins = _close_trade_nb(
+                trades_out, n_trades, n_wins, cash, qty, side, entry_bar, t, entry_price,
+                entry_fee, c, commission, slippage,
+            )  # fmt: skip
             exposed += t - entry_bar + 1  # held at the closes of entry_bar .. t
             qty = 0.0
             side = 0
