@@ -40,6 +40,7 @@ from numba import njit
 
 from app.errors import InputError
 from app.strategies.base import BarArrays
+from app.strategies.kernels import cross_side_nb
 
 __all__ = [
     "METRIC_NAMES",
@@ -206,7 +207,7 @@ def simulate_core_nb(
 
     With ``from_cross`` False the decision of bar ``d`` is ``target[d]`` (``cross_*`` and
     ``scale_*`` are ignored). With ``from_cross`` True it is derived on the fly, without a
-    target array: the crossover state of ``cross_fast`` over ``cross_slow`` at ``d`` (as
+    target array: the side of ``cross_fast`` against ``cross_slow`` at ``d`` (as
     :func:`app.strategies.kernels.cross_target_nb` writes it), sized with ``scale_long[d]``
     / ``scale_short[d]`` (as :func:`app.backtest.sweeps.kernels.size_target_nb` does), so
     both modes give the same numbers for the same decisions, bit for bit.
@@ -262,13 +263,11 @@ def simulate_core_nb(
     # the crossover mode serves sweeps, which keep no curve (a constant once inlined)
     record_equity = not from_cross and equity_out.shape[0] != 0
     last = n - 1
-    cross_state = 0
+    cross_state = 0.0
 
     # Prices are checked in one tight pass first; the bar loop then stops where the first bad
     # price is, which returns the same status at the same point as checking bar by bar.
     bad_at = first_bad_price_nb(open_, close) if first_bad < 0 else first_bad
-    f_prev = np.nan
-    s_prev = np.nan
     for t in range(min(n, bad_at)):
         o = open_[t]
         c = close[t]
@@ -276,15 +275,7 @@ def simulate_core_nb(
         d = t if fill_close else t - 1
         if d >= 0:
             if from_cross:
-                f1 = cross_fast[d]
-                s1 = cross_slow[d]
-                if d > 0:
-                    if f_prev < s_prev and f1 > s1:
-                        cross_state = 1
-                    elif f_prev > s_prev and f1 < s1:
-                        cross_state = -1
-                f_prev = f1
-                s_prev = s1
+                cross_state = cross_side_nb(cross_fast[d], cross_slow[d])
                 if cross_state > 0:
                     tv = min(1.0, scale_long[d])
                 elif cross_state < 0 and allow_short:
