@@ -131,8 +131,9 @@ def vectorbt_total_return(data: pd.DataFrame) -> Callable[[], None]:
     def run() -> None:
         fast_ma = vbt.MA.run(close, window=fast, short_name="fast")
         slow_ma = vbt.MA.run(close, window=slow, short_name="slow")
-        up = fast_ma.ma_crossed_above(slow_ma).vbt.fshift(1, fill_value=False)
-        down = fast_ma.ma_crossed_below(slow_ma).vbt.fshift(1, fill_value=False)
+        # state-based as ai-trader's sma_cross: long while fast > slow, short while below
+        up = fast_ma.ma_above(slow_ma).vbt.fshift(1, fill_value=False)
+        down = fast_ma.ma_below(slow_ma).vbt.fshift(1, fill_value=False)
         pf = vbt.Portfolio.from_signals(
             close, entries=up, short_entries=down, price=open_, size=np.inf, fees=COMMISSION,
             init_cash=CASH, freq="1D", engine="numba",
@@ -153,8 +154,9 @@ def vectorbt_sweep(data: pd.DataFrame, engine: str) -> Callable[[], dict[str, np
     def run() -> dict[str, np.ndarray]:
         fast_ma = vbt.MA.run(close, window=fast, short_name="fast")
         slow_ma = vbt.MA.run(close, window=slow, short_name="slow")
-        up = fast_ma.ma_crossed_above(slow_ma).vbt.fshift(1, fill_value=False)
-        down = fast_ma.ma_crossed_below(slow_ma).vbt.fshift(1, fill_value=False)
+        # state-based as ai-trader's sma_cross: long while fast > slow, short while below
+        up = fast_ma.ma_above(slow_ma).vbt.fshift(1, fill_value=False)
+        down = fast_ma.ma_below(slow_ma).vbt.fshift(1, fill_value=False)
         pf = vbt.Portfolio.from_signals(
             close,
             entries=up,
