@@ -1,6 +1,6 @@
 """Single backtest: ai-trader vs backtesting.py vs vectorbt (Numba and Rust engines), one thread each.
 
-Every side runs an SMA 10/20 crossover (strict cross on the close, filled at the next open,
+Every side runs an SMA 10/20 crossover (the side of fast vs slow on the close, filled at the next open,
 long/short reversals, commission 0.2 % a side) and hands back a full result:
 
 * ai-trader: ``run_backtest`` from the bar frame (column extraction, strategy kernel,
