@@ -49,7 +49,7 @@ class TrainingConfig:
     max_leaf_nodes: int = 15
     l2_regularization: float = 1.0
     random_state: int = 0
-    max_fit_rows: int | None = 250_000
+    max_fit_rows: int | None = 100_000
     """Each base-classifier fit (every fold's and the final refit) uses at most this many of its
     training samples, evenly spaced over them in time, so a fit on a million rows stays within a
     minute on two cores; out-of-sample scores and the calibration still cover every sample.
