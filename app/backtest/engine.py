@@ -131,7 +131,7 @@ def _close_position_nb(
     return cash - notional - fee, -qty * (entry_price - exit_price) - fee, exit_price, fee
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def _close_trade_nb(
     trades_out: np.ndarray,
     n_trades: int,
@@ -181,7 +181,7 @@ def first_bad_price_nb(open_: np.ndarray, close: np.ndarray) -> int:  # pragma: 
     return int(n)
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def simulate_core_nb(
     open_: np.ndarray,
     close: np.ndarray,

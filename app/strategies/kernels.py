@@ -114,7 +114,7 @@ def cross_target_nb(
         out[t] = cross_side_nb(fast[t], slow[t])
 
 
-@njit(cache=True, inline="always")
+@njit(inline="always")
 def cross_side_nb(fast: float, slow: float) -> float:  # pragma: no cover - compiled
     """The crossover side of one bar: 1.0 when ``fast > slow``, -1.0 when below, else 0.0."""
     if fast > slow:
