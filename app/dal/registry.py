@@ -8,22 +8,26 @@ from app.errors import ConfigError, InputError
 
 __all__ = ["NETWORK_VENDORS", "OFFLINE_VENDORS", "VENDORS", "build_offline_vendor"]
 
-OFFLINE_VENDORS: tuple[str, ...] = ("synthetic", "file", "sample")
+OFFLINE_VENDORS: tuple[str, ...] = ("synthetic", "file", "sample", "replay")
 NETWORK_VENDORS: tuple[str, ...] = ("alpaca", "alphavantage", "yahoo", "twelvedata", "finnhub")
 VENDORS: tuple[str, ...] = (*OFFLINE_VENDORS, *NETWORK_VENDORS)
 
 
 def build_offline_vendor(name: str, settings: Settings) -> BarSource:
-    """Return the offline adapter called ``name`` (``synthetic``, ``file``, ``sample``).
+    """Return the offline adapter called ``name`` (``synthetic``, ``file``, ``sample``, ``replay``).
 
     Network adapters need their keys and endpoints from the composition root: build
     :class:`~app.dal.service.MarketData` with ``app.bootstrap.build_market_data`` for those.
 
     Raises:
         InputError: ``name`` is not a known vendor.
-        ConfigError: ``name`` is a network vendor and no vendor factory was wired.
+        ConfigError: ``name`` is a network vendor and no vendor factory was wired, or
+            ``replay`` without a usable ``REPLAY_DIR``.
     """
-    del settings  # the offline adapters need no settings; the signature is the factory's
+    if name == "replay":
+        from app.dal.replay import ReplayVendor
+
+        return ReplayVendor.from_settings(settings)
     if name == "synthetic":
         from app.dal.synthetic import SyntheticVendor
 
