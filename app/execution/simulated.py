@@ -118,6 +118,10 @@ class SimulatedBroker:
             self.state.orders[intent.client_order_id] = report
             return report
 
+    def find_order(self, client_order_id: str) -> OrderEvent | None:
+        with self._lock:
+            return self.state.orders.get(client_order_id)
+
     def cancel(self, order: OrderEvent) -> OrderEvent:
         """The order's report: nothing is ever working here, so a known order keeps its final status.
 

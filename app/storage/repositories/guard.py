@@ -79,6 +79,22 @@ class GuardRepository:
         """Whether the global kill switch is on (read now, for the last check before an order leaves)."""
         return self.kill_switch.is_active()
 
+    def governor_state(self) -> GovernorState:
+        """The governor's state now (HALTED when the switch is on), for the last check before an
+        order leaves the process.
+
+        Raises:
+            StorageError: the database did not answer.
+        """
+        try:
+            with self._db.engine.connect() as connection:
+                row = connection.execute(
+                    select(_switch.c.active, _switch.c.state).where(_switch.c.id == SWITCH_ID)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"governor state unreadable: {type(exc).__name__}: {exc}") from exc
+        return _state_of(row)
+
     def guard_snapshot(self, query: SnapshotQuery) -> GuardSnapshot:
         """Read the parts of the snapshot ``query`` asks for.
 
