@@ -215,6 +215,7 @@ class Container:
     @component(closer="close")
     def router(self) -> RouterService:
         """The order router (graph compiled now; bus and broker opened by the first run needing them)."""
+        from app.domain.clock import build_clock
         from app.execution.factory import broker_label
         from app.models.params import champion_parameters
         from app.router.offline import OfflineBars
@@ -237,6 +238,7 @@ class Container:
             ),
             book=RouterBookRepository(self.db),
             account=broker_label(self.settings),
+            clock=build_clock(self.settings),
         )
         container = self.settings.BLOB_CONTAINER_DATA
         return RouterService(
