@@ -164,11 +164,17 @@ def serve() -> None:
     from app.workers.scheduler_lease import SchedulerLease
 
     with container_or_exit("scheduler", migrate=True) as container:
-        jobs = DailyJobs(container)
         with exit_on_error():
             clock = build_clock(container.settings)
+        jobs = DailyJobs(container, clock=clock)
         # one scheduler per database: a second platform on it stands by (see docs/schedule.md)
-        scheduler = Scheduler(container.settings, jobs.run, clock=clock, lease=SchedulerLease(container.db))
+        scheduler = Scheduler(
+            container.settings,
+            jobs.run,
+            clock=clock,
+            lease=SchedulerLease(container.db),
+            on_lead=jobs.startup_reconcile,
+        )
         if container.settings.REPLAY_CLOCK_FILE is not None:
             # a replayed clock jumps ahead whenever its driver moves it: look again often
             # instead of sleeping until the next job's time on that clock

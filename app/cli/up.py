@@ -47,6 +47,8 @@ def components(settings: Settings, host: str) -> list[Component]:
         ),
         Component("order-consumer", [py, "-m", "app.cli", "consumer", "orders"]),
         Component("sweep-consumer", [py, "-m", "app.cli", "consumer", "sweeps"]),
+        # order updates from the venue (Alpaca's stream) and the time-in-force sweep
+        Component("venue-updates", [py, "-m", "app.cli", "venue", "stream"]),
         Component(
             "ui",
             [py, "-m", "app.cli", "ui", "--host", host, "--port", str(settings.UI_PORT)],
