@@ -46,9 +46,7 @@ def test_up_labels_each_child_and_keeps_lines_clean(tmp_path: Path) -> None:
             def all_started() -> bool:
                 msgs = {x["msg"] for x in lines()}
                 started = {"order consumer started", "sweep job consumer started", "venue updates started"}
-                return started <= msgs and any(
-                    m.startswith("Uvicorn running on") for m in msgs
-                )
+                return started <= msgs and any(m.startswith("Uvicorn running on") for m in msgs)
 
             wait_for(all_started, 60, "ai-trader up's components")
             headers = {"X-Request-ID": "component-check"}

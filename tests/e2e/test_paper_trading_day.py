@@ -154,20 +154,34 @@ def test_a_paper_trading_day_on_a_replayed_session(tmp_path: Path) -> None:
         # 13:30: the crash in MSFT drags equity below the drawdown limit: REDUCING latches
         day.move_clock(13, 30)
         assert day.wait_job("intraday_refresh_1330")["status"] == "ok"
-        book_1330 = _check_books(day, "13:30")
+        _check_books(day, "13:30")
         runs = _runs(day, "intraday_refresh_1330")
-        status = json.loads(_cli(day, "kill-switch", "status", "--json").stdout)
-        assert status["state"] == "REDUCING", status
-        refused = [r for r in runs if (r.get("fallback_reason") or "").startswith("kill_switch_")]
-        assert refused, runs
-        placed = [r for r in runs if r["published"]]
-        for run in placed:  # only orders that shrink a holding passed
-            assert run["order_qty"] < 0 and abs(run["order_qty"]) <= run["held_qty"], run
-        del book_1330
+        with day.services() as c:
+            switch = c.kill_switch.status()
+            history = c.kill_switch.history(200)
+        assert (switch.state, switch.latched_reason) == ("REDUCING", "kill_switch_drawdown"), switch
+        (latched,) = [e for e in history if e.kind == "set" and e.actor == "governor"]
+        assert latched.reason == "reducing" and "latched by kill_switch_drawdown" in (latched.detail or "")
+        # REDUCING admits only orders that shrink a holding: every fill from the trip on is a
+        # sell of at most the long held; the buys the strategy still wanted were refused
+        held: dict[str, Decimal] = {}
+        reducing_fills = 0
+        for fill in sorted(day.fills(), key=lambda f: (f.ts, f.id)):
+            before = held.get(fill.symbol, Decimal(0))
+            if fill.ts >= latched.ts:
+                assert fill.side == "sell" and fill.qty <= before, (fill, before)
+                reducing_fills += 1
+            held[fill.symbol] = before + (fill.qty if fill.side == "buy" else -fill.qty)
+        assert reducing_fills >= 1, "the trip admitted no reducing order"
+        refused = [r for r in runs if r["fallback_reason"] == "kill_switch_reducing"]
+        assert refused and all(r["position"] == 1.0 and not r["published"] for r in refused), runs
+        assert {e.symbol for e in history if e.kind == "trip" and e.reason == "kill_switch_reducing"} == {
+            r["symbol"] for r in refused
+        }
 
         # the latch holds: `off` is refused, only `reset` clears it
         off = _cli(day, "kill-switch", "off", "--reason", "try", "--actor", "e2e")
-        assert off.returncode != 0
+        assert off.returncode == 2 and "kill-switch reset" in off.stderr + off.stdout, off
         assert json.loads(_cli(day, "kill-switch", "status", "--json").stdout)["state"] == "REDUCING"
         reset = _cli(day, "kill-switch", "reset", "--reason", "drawdown reviewed", "--actor", "e2e")
         assert reset.returncode == 0, reset.stderr
