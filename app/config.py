@@ -399,6 +399,11 @@ class Settings(BaseSettings):
     SCHEDULE_GRACE_MINUTES: Annotated[int, Field(ge=0, le=720)] = Field(
         default=30, description="A job found overdue by at most this much at start-up still runs."
     )
+    SCHEDULE_LEASE_S: Annotated[float, Field(ge=3, le=600)] = Field(
+        default=60.0,
+        description="How long the scheduler lease holds without renewal (renewed every third of it): "
+        "a crashed scheduler's successor takes over after at most this long.",
+    )
     WATCHLIST: str = Field(
         default="AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,SPY", description="Symbols the scans rank (comma list)."
     )

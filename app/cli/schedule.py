@@ -172,7 +172,7 @@ def serve() -> None:
             container.settings,
             jobs.run,
             clock=clock,
-            lease=SchedulerLease(container.db),
+            lease=SchedulerLease(container.db, lease_s=container.settings.SCHEDULE_LEASE_S),
             on_lead=jobs.startup_reconcile,
         )
         if container.settings.REPLAY_CLOCK_FILE is not None:

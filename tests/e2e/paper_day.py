@@ -37,8 +37,9 @@ __all__ = ["ET", "PLATFORM", "PaperDay", "et", "json_lines", "signed_fills"]
 
 ET = ZoneInfo("America/New_York")
 PLATFORM = ("order-consumer", "scheduler", "venue-updates")
-"""The components of ``ai-trader up`` the day runs (those present in this release): no HTTP
-surface is needed, everything is read from the database and the artifacts."""
+"""The components of ``ai-trader up`` the day runs: every process that trades or books (the
+HTTP surfaces and the sweep consumer are left out; everything is read from the database and
+the artifacts)."""
 
 
 def et(day: date, hour: int, minute: int = 0) -> datetime:
@@ -73,8 +74,11 @@ class PaperDay:
             "SCHEDULE_INTRADAY_INTERVAL": "5Min",
             "SCHEDULE_PUBLISH_ORDERS": "true",
             "SCHEDULE_EXECUTE_ORDERS": "true",
-            # every job the test's clock steps over is still due (never left for the next session)
-            "SCHEDULE_GRACE_MINUTES": "720",
+            # every job the test's clock steps over (at most 3 h 10 at once) is still due, and
+            # nothing of the previous session is (its 18:00 report is 9 h 50 before 03:50)
+            "SCHEDULE_GRACE_MINUTES": "240",
+            # a SIGKILLed scheduler keeps its lease until it expires: its successor waits that long
+            "SCHEDULE_LEASE_S": "6",
             "BROKER": "simulated",
             "SIM_INITIAL_CASH": "100000",
             "RISK_ACCOUNT_EQUITY": "100000",
@@ -115,10 +119,10 @@ class PaperDay:
         """Start the platform's processes (a new generation after a kill)."""
         self.generation += 1
         present = {c.name: c for c in components(self.settings(), "127.0.0.1")}
+        missing = [name for name in PLATFORM if name not in present]
+        assert not missing, f"`ai-trader up` no longer starts {missing}"
         for name in PLATFORM:
-            component = present.get(name)
-            if component is None:
-                continue
+            component = present[name]
             log = self.root / f"{name}.{self.generation}.log"
             self.logs[name] = log
             with log.open("wb") as sink:

@@ -199,6 +199,19 @@ def test_a_paper_trading_day_on_a_replayed_session(tmp_path: Path) -> None:
         assert reported == final
         assert report["fills"] == len(day.fills())
         _no_duplicate_orders(day)
+        ledger = day.ledger()
+        assert [e["job"] for e in ledger] == [
+            "startup_check",
+            "premarket_scan",
+            "finalize_watchlist",
+            "warm_up",
+            "intraday_refresh_0935",
+            "intraday_refresh_1130",
+            "intraday_refresh_1330",
+            "after_hours_scan",
+            "reports",
+        ], ledger
+        assert {e["session"] for e in ledger} == {session.isoformat()}
         codes = day.stop()
         assert all(code == 0 for code in codes.values()), (codes, day.tail_logs())
     finally:
