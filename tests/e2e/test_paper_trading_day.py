@@ -2,8 +2,8 @@
 
 The replay vendor serves a recorded session of 5-minute bars (and the daily history before it)
 for a 5-symbol watchlist, never a bar that had not ended at the replayed clock's now. The
-platform runs as ``ai-trader up`` starts it, as separate processes on one SQLite database and
-the local bus: the scheduler (which runs the router in-process for the refreshes), the order
+platform runs as ``ai-trader up`` starts it, as separate processes on one database (SQLite, and
+again on a real PostgreSQL) and the local bus: the scheduler (which runs the router in-process for the refreshes), the order
 consumer and the venue worker. The test moves the clock through the session and the
 scheduler drives premarket scan -> watchlist -> warm-up -> intraday refreshes (router -> bus ->
 consumer, simulated broker -> fills -> book) -> after-hours scan -> 18:00 report.
@@ -83,9 +83,11 @@ def _no_duplicate_orders(day: PaperDay) -> None:
     assert all(n == 1 for n in per_decision.values()), per_decision
 
 
-def test_a_paper_trading_day_on_a_replayed_session(tmp_path: Path) -> None:
+def test_a_paper_trading_day_on_a_replayed_session(tmp_path: Path, database_url: str) -> None:
+    """On SQLite and on a real PostgreSQL (``database_url`` runs it on both)."""
     day = PaperDay.create(
         tmp_path,
+        database_url,
         SCHEDULE_STRATEGY="breakout",
         RISK_MAX_DRAWDOWN="0.004",
     )
