@@ -547,6 +547,9 @@ def execute(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
         except Exception as exc:  # cannot tell: sending could place it twice
             return _not_executed("broker_unavailable", exc)
         if known is not None:
+            events = ["order:skipped:duplicate", f"order:existing:broker:{known.status}"]
+            if request.publish_orders and state.get("published"):
+                events += _publish_update(state, runtime, known)  # the record follows the venue
             return {
                 "executed": False,
                 "execution": known,
@@ -556,7 +559,7 @@ def execute(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
                     "source": "broker",
                     "side": str(known.side),
                 },
-                "events": ["order:skipped:duplicate", f"order:existing:broker:{known.status}"],
+                "events": events,
             }
     try:
         report = broker.submit(intent, market_price=price)

@@ -18,9 +18,9 @@ from app.decision.pipeline import DecisionFrame
 from app.domain.orders import OrderEvent
 from app.execution.ports import Broker
 from app.models.selection import PriorModels
+from app.portfolio.holdings import BookView, RouterBook
 from app.risk.guard import GuardDecision, OrderGuard
 from app.risk.sizing import RiskConfig
-from app.router.book import BookView, RouterBook
 from app.router.offline import OfflineBars
 from app.router.schemas import RouterRunRequest
 

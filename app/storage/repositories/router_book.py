@@ -18,7 +18,7 @@ from sqlalchemy import Table, exists, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.errors import StorageError
-from app.router.book import BookView, ExistingOrder, PendingOrder
+from app.portfolio.holdings import BookView, ExistingOrder, PendingOrder
 from app.storage.db import Database
 from app.storage.models import Order, OrderReservation, PositionRow
 from app.storage.repositories.guard import OPEN_STATUSES

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 
 from app.bootstrap import build_risk_config
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
@@ -273,3 +274,39 @@ def test_online_mode_goes_through_the_dal_vendor_chain(rig: RouterRig) -> None:
     # an empty book: the order is the whole target, published when it clears the band
     assert result.order_qty == result.target_qty
     assert result.published == (result.intent is not None)
+
+
+def test_a_drill_never_reaches_a_real_venue(rig: RouterRig) -> None:
+    from app.bootstrap import build_broker
+
+    # an Alpaca broker pointed at a closed loopback port: any request would fail loudly
+    settings = rig.settings.model_copy(
+        update={
+            "BROKER": "alpaca",
+            "ALPACA_API_KEY": SecretStr("test-key"),
+            "ALPACA_API_SECRET": SecretStr("test-secret"),
+            "ALPACA_TRADING_BASE_URL": "http://127.0.0.1:9",
+        }
+    )
+    alpaca = build_broker(settings)
+    assert alpaca.kind == "alpaca"
+    result = run_router(_request(execute_orders=True), rig.with_context(broker=lambda: alpaca))
+    assert result.fallback_reason == "drill_not_executable"
+    assert "order:skipped:drill_not_executable" in result.events
+    assert not result.published and not result.executed and rig.orders_on_bus() == []
+    # the simulated paper account may execute a drill
+    assert run_router(_request(execute_orders=True), rig.context).executed
+
+
+def test_runbook_smoke_passes_twice_with_the_identical_intent(rig: RouterRig) -> None:
+    runs = [run_router(_request(start="2025-01-02", end=None), rig.context) for _ in range(2)]
+    for result in runs:
+        for event in ("ingest:synthetic", "priors:computed", "risk:fractional_kelly", "order:published"):
+            assert event in result.events
+        assert result.fallback_reason is None and result.decision_mode == "drill"
+    first, second = runs
+    assert first.intent is not None and second.intent is not None
+    assert first.intent.client_order_id == second.intent.client_order_id
+    envelopes = rig.orders_on_bus()
+    # the same intent published twice under one event id: the consumer keeps one
+    assert len(envelopes) == 2 and envelopes[0].event_id == envelopes[1].event_id

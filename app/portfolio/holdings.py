@@ -1,7 +1,8 @@
-"""What a target-mode run needs to know about the account before it sizes an order.
+"""What the target-position router needs to know about an account before it sizes an order.
 
 :class:`BookView` is read in one go (one database connection) by a :class:`RouterBook`; the
-storage adapter is :class:`app.storage.repositories.router_book.RouterBookRepository`.
+storage adapter is :class:`app.storage.repositories.router_book.RouterBookRepository`. Pure
+values, no I/O.
 
 ``held`` is what ``trading.positions`` holds in the symbol; ``pending`` the signed quantity
 still to come from orders that are working (open in ``trading.orders``: quantity minus filled)
@@ -18,7 +19,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Protocol
 
-from app.portfolio import Position
+from app.portfolio.book import Position
 
 __all__ = ["BookView", "ExistingOrder", "PendingOrder", "RouterBook"]
 
