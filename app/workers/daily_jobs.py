@@ -366,6 +366,7 @@ class DailyJobs:
             "status": "ok",
             "account": summary.account,
             "snapshot": snapshot_dict(snapshot),
+            "limits": self._limits(session, snapshot, summary),
             "positions": [position_dict(p) for p in summary.positions],
             "day_pnl": None
             if today is None
@@ -375,6 +376,33 @@ class DailyJobs:
                 "unrealised": str(today.unrealised),
                 "fraction": str(today.fraction),
             },
+        }
+
+    def _limits(self, session: date, snapshot: Any, summary: Any) -> dict[str, Any]:
+        """Each governor limit's use by the marked book (errors reported, not raised)."""
+        from dataclasses import replace
+
+        from app.risk.limits import limit_use
+        from app.storage.repositories.portfolio import PortfolioRepository
+        from app.workers.portfolio import latest_closes
+
+        guard = self.services.guard_limits
+        limits = replace(guard.governor, max_open_orders=guard.max_open_orders)
+        try:
+            prices = latest_closes(self.services, [p.symbol for p in summary.positions], session)
+            open_orders = PortfolioRepository(self.services.db).open_order_count()
+        except AiTraderError as exc:
+            return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        use = limit_use(
+            snapshot, summary.positions, prices, limits, day=summary.today, open_orders=open_orders
+        )
+        return {
+            "status": "ok",
+            "use": use.use,
+            "measures": use.measures,
+            "limits": use.limits,
+            "warnings": use.warnings,
+            "unmeasured": use.unmeasured,
         }
 
     @staticmethod
@@ -393,6 +421,18 @@ class DailyJobs:
                 f"- day's P&L: {Decimal(day['total']):,.2f} (realised {Decimal(day['realised']):,.2f}, "
                 f"unrealised {Decimal(day['unrealised']):,.2f})"
             )
+        limits = book.get("limits") or {}
+        if limits.get("status") == "ok":
+            if limits["use"]:
+                used = ", ".join(
+                    f"{name} {use:.0%}{' (warning)' if name in limits['warnings'] else ''}"
+                    for name, use in sorted(limits["use"].items())
+                )
+                lines.append(f"- limits used: {used}")
+            else:
+                lines.append("- limits used: no portfolio limit is set")
+        elif limits:
+            lines.append(f"- limits used: not measured ({limits['error']})")
         for position in book["positions"]:
             lines.append(
                 f"  - {position['symbol']}: {position['qty']} @ {Decimal(position['avg_cost']):,.4f}, "
@@ -417,7 +457,13 @@ class DailyJobs:
             "orders_by_status": by_status,
             "fills": len(fills),
             "filled_notional": round(notional, 2),
-            "kill_switch": {"active": switch.active, "reason": switch.reason, "trips": switch.trips},
+            "kill_switch": {
+                "active": switch.active,
+                "state": switch.state,
+                "latched_reason": switch.latched_reason,
+                "reason": switch.reason,
+                "trips": switch.trips,
+            },
             "book": book,
             "count": len(orders),
         }
@@ -427,7 +473,9 @@ class DailyJobs:
             "",
             f"- orders: {len(orders)} ({statuses or 'none'})",
             f"- fills: {len(fills)}, filled notional {notional:,.2f}",
-            f"- kill switch: {'ACTIVE' if switch.active else 'off'}; trips {switch.trips_total}",
+            f"- kill switch: {'ACTIVE' if switch.active else 'off'} (governor {switch.state}"
+            f"{', latched by ' + switch.latched_reason if switch.latched_reason else ''}); "
+            f"trips {switch.trips_total}",
             *self._book_markdown(book),
         ]
         calibration = self.live_calibration(session)

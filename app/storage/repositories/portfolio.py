@@ -16,7 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -182,6 +182,16 @@ class PortfolioRepository:
             symbols = {str(row[0]) for row in connection.execute(open_orders)}
             symbols.update(str(row[0]) for row in connection.execute(reserved))
         return symbols
+
+    def open_order_count(self) -> int:
+        """Orders in ``trading.orders`` still open (what ``KILL_SWITCH_MAX_OPEN_ORDERS`` counts).
+
+        Raises:
+            RetryableError | StorageError: the database did not answer.
+        """
+        query = select(func.count()).select_from(_orders).where(_orders.c.status.in_(_OPEN_STATUSES))
+        with self._reading("counting open orders") as connection:
+            return int(connection.execute(query).scalar_one())
 
     def adjustments(self, account: str, *, limit: int = 100) -> list[dict[str, Any]]:
         """The account's adjusting entries, newest first (at most :data:`MAX_HISTORY`)."""
