@@ -2,11 +2,12 @@
 
 The replay vendor serves a recorded session of 5-minute bars (and the daily history before it)
 for a 5-symbol watchlist, never a bar that had not ended at the replayed clock's now. The
-platform runs as ``ai-trader up`` starts it, as separate processes on one database (SQLite, and
-again on a real PostgreSQL) and the local bus: the scheduler (which runs the router in-process for the refreshes), the order
-consumer and the venue worker. The test moves the clock through the session and the
-scheduler drives premarket scan -> watchlist -> warm-up -> intraday refreshes (router -> bus ->
-consumer, simulated broker -> fills -> book) -> after-hours scan -> 18:00 report.
+platform runs as ``ai-trader up`` starts it, as separate processes on one database (SQLite,
+and again on a real PostgreSQL) and the local bus: the scheduler (which runs the router
+in-process for the refreshes), the order consumer and the venue worker. The test moves the
+clock through the session and the scheduler drives premarket scan -> watchlist -> warm-up ->
+intraday refreshes (router -> bus -> consumer, simulated broker -> fills -> book) ->
+after-hours scan -> 18:00 report.
 
 After every step: the book (``trading.positions``) equals the sum of the stored fills and the
 paper account's positions; no sell was larger than the long it reduced. Mid-day every process
