@@ -241,7 +241,7 @@ class Container:
             ),
             book=RouterBookRepository(self.db),
             account=broker_label(self.settings),
-            clock=build_clock(self.settings),
+            clock=build_clock(self.settings.REPLAY_CLOCK_FILE, broker=self.settings.BROKER),
         )
         container = self.settings.BLOB_CONTAINER_DATA
         return RouterService(

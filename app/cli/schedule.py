@@ -165,7 +165,7 @@ def serve() -> None:
 
     with container_or_exit("scheduler", migrate=True) as container:
         with exit_on_error():
-            clock = build_clock(container.settings)
+            clock = build_clock(container.settings.REPLAY_CLOCK_FILE, broker=container.settings.BROKER)
         jobs = DailyJobs(container, clock=clock)
         # one scheduler per database: a second platform on it stands by (see docs/schedule.md)
         scheduler = Scheduler(

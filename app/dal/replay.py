@@ -112,7 +112,7 @@ class ReplayVendor:
             raise ConfigError("the replay vendor needs REPLAY_DIR (a directory of recorded bars)")
         if not root.is_dir():
             raise ConfigError(f"REPLAY_DIR {root} is not a directory")
-        return cls(root, build_clock(settings))
+        return cls(root, build_clock(settings.REPLAY_CLOCK_FILE, broker=settings.BROKER))
 
     def _path(self, symbol: str, interval: Interval) -> Path:
         for suffix in SUFFIXES:

@@ -16,12 +16,8 @@ import os
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from app.errors import ConfigError
-
-if TYPE_CHECKING:
-    from app.config import Settings
 
 __all__ = ["Clock", "FileClock", "build_clock", "set_clock_file", "wall_clock"]
 
@@ -78,21 +74,21 @@ def set_clock_file(path: Path, when: datetime) -> None:
     scratch.replace(path)
 
 
-def build_clock(settings: Settings) -> Clock:
-    """The clock ``settings`` select: :class:`FileClock` when ``REPLAY_CLOCK_FILE`` is set.
+def build_clock(clock_file: Path | None, *, broker: str) -> Clock:
+    """The clock the settings select (``REPLAY_CLOCK_FILE``, ``BROKER``): :class:`FileClock`
+    over ``clock_file`` when it is set, else the wall clock.
 
     Raises:
-        ConfigError: ``REPLAY_CLOCK_FILE`` is set while ``BROKER`` is not ``simulated``, or the
-            file cannot be read now.
+        ConfigError: ``clock_file`` is set while ``broker`` is not ``simulated``, or the file
+            cannot be read now.
     """
-    path = settings.REPLAY_CLOCK_FILE
-    if path is None:
+    if clock_file is None:
         return wall_clock
-    if settings.BROKER != "simulated":
+    if broker != "simulated":
         raise ConfigError(
-            f"REPLAY_CLOCK_FILE is set with BROKER={settings.BROKER}: a replayed clock only drives "
+            f"REPLAY_CLOCK_FILE is set with BROKER={broker}: a replayed clock only drives "
             "the simulated broker; unset REPLAY_CLOCK_FILE to trade on the wall clock"
         )
-    clock = FileClock(path)
+    clock = FileClock(clock_file)
     clock()  # fail at start-up, not at the first decision
     return clock

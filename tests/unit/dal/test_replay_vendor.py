@@ -135,15 +135,11 @@ def test_replay_needs_a_directory_and_a_replayed_clock_never_drives_a_real_broke
         market.fetch("replay", "AAPL", SESSION, SESSION)
     clock_file = tmp_path / "clock"
     with pytest.raises(ConfigError, match="cannot read the replay clock"):
-        build_clock(make_settings(REPLAY_CLOCK_FILE=clock_file))
+        build_clock(clock_file, broker="simulated")
     set_clock_file(clock_file, datetime(2026, 11, 18, 15, tzinfo=UTC))
     with pytest.raises(ConfigError, match="only drives the simulated broker"):
-        build_clock(
-            make_settings(
-                REPLAY_CLOCK_FILE=clock_file, BROKER="alpaca", ALPACA_API_KEY="k", ALPACA_API_SECRET="s"
-            )
-        )
-    replayed = build_clock(make_settings(REPLAY_CLOCK_FILE=clock_file))
+        build_clock(clock_file, broker="alpaca")
+    replayed = build_clock(clock_file, broker="simulated")
     assert replayed() == datetime(2026, 11, 18, 15, tzinfo=UTC)
     clock_file.write_text("2026-11-18T15:00:00\n", encoding="utf-8")
     with pytest.raises(ConfigError, match="no UTC offset"):
