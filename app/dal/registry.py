@@ -14,20 +14,17 @@ VENDORS: tuple[str, ...] = (*OFFLINE_VENDORS, *NETWORK_VENDORS)
 
 
 def build_offline_vendor(name: str, settings: Settings) -> BarSource:
-    """Return the offline adapter called ``name`` (``synthetic``, ``file``, ``sample``, ``replay``).
+    """Return the offline adapter called ``name`` (``synthetic``, ``file``, ``sample``).
 
     Network adapters need their keys and endpoints from the composition root: build
     :class:`~app.dal.service.MarketData` with ``app.bootstrap.build_market_data`` for those.
 
     Raises:
         InputError: ``name`` is not a known vendor.
-        ConfigError: ``name`` is a network vendor and no vendor factory was wired, or
-            ``replay`` without a usable ``REPLAY_DIR``.
+        ConfigError: ``name`` is a network vendor or ``replay`` (wired with its settings by
+            the composition root) and no vendor factory was wired.
     """
-    if name == "replay":
-        from app.dal.replay import ReplayVendor
-
-        return ReplayVendor.from_settings(settings)
+    del settings  # the offline adapters need no settings; the signature is the factory's
     if name == "synthetic":
         from app.dal.synthetic import SyntheticVendor
 
@@ -40,6 +37,11 @@ def build_offline_vendor(name: str, settings: Settings) -> BarSource:
         from app.dal.filesource import SampleVendor
 
         return SampleVendor()
+    if name == "replay":
+        raise ConfigError(
+            "market-data vendor 'replay' needs REPLAY_DIR and the platform's clock: "
+            "build it with app.bootstrap.build_market_data (or pass a vendor_factory)"
+        )
     if name in NETWORK_VENDORS:
         raise ConfigError(
             f"market-data vendor {name!r} is not wired in this MarketData: "

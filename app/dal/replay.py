@@ -13,8 +13,9 @@ clock's now, so nothing after "now" ever leaks into a decision:
   the XNYS calendar (early closes included); a bar on a date without a session, once the date
   is over in New York.
 
-The clock is the platform's (:func:`app.domain.clock.build_clock`): the wall clock by default,
-the replayed ``REPLAY_CLOCK_FILE`` in a replayed day. Files are re-read when they change.
+The clock is the platform's (:func:`app.domain.clock.build_clock`, wired by
+``app.bootstrap.build_vendor``): the wall clock by default, the replayed ``REPLAY_CLOCK_FILE``
+in a replayed day. Files are re-read when they change.
 """
 
 from __future__ import annotations
@@ -22,7 +23,6 @@ from __future__ import annotations
 import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -34,9 +34,6 @@ from app.dal.ports import BarRequest, Capability, VendorBars
 from app.domain.clock import Clock, wall_clock
 from app.domain.intervals import INTERVALS, NEW_YORK, Interval
 from app.errors import ConfigError
-
-if TYPE_CHECKING:
-    from app.config import Settings
 
 __all__ = ["SUFFIXES", "ReplayVendor", "recording_path", "write_recording"]
 
@@ -97,22 +94,6 @@ class ReplayVendor:
         self.clock = clock
         self._lock = threading.Lock()
         self._frames: dict[Path, tuple[int, pd.DataFrame]] = {}
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ReplayVendor:
-        """The vendor over ``REPLAY_DIR`` on the platform's clock.
-
-        Raises:
-            ConfigError: ``REPLAY_DIR`` is unset or not a directory (or the clock is misconfigured).
-        """
-        from app.domain.clock import build_clock
-
-        root = settings.REPLAY_DIR
-        if root is None:
-            raise ConfigError("the replay vendor needs REPLAY_DIR (a directory of recorded bars)")
-        if not root.is_dir():
-            raise ConfigError(f"REPLAY_DIR {root} is not a directory")
-        return cls(root, build_clock(settings.REPLAY_CLOCK_FILE, broker=settings.BROKER))
 
     def _path(self, symbol: str, interval: Interval) -> Path:
         for suffix in SUFFIXES:
