@@ -3,11 +3,16 @@ process, one submit at a time, so concurrent submits never overspend or oversell
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -18,6 +23,7 @@ from app.errors import OrderRejected
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
 from app.storage.db import Database
 from app.storage.repositories.simulated_account import SimulatedAccountRepository
+from tests.servers import REPO
 
 pytestmark = pytest.mark.integration
 
@@ -132,3 +138,67 @@ def test_the_container_wires_the_stored_paper_account(
         (position,) = restarted.broker.list_positions()
         assert position.quantity == 2
         assert restarted.broker.get_account().cash == settings.SIM_INITIAL_CASH - 100
+
+
+_SUBMITTER = """
+import json, sys, time
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from decimal import Decimal
+from pathlib import Path
+from app.domain.orders import OrderEvent, OrderSide
+from app.errors import OrderRejected
+from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
+from app.storage.db import Database
+from app.storage.repositories.simulated_account import SimulatedAccountRepository
+
+url, name, go = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+db = Database(url)
+config = SimulatedBrokerConfig(slippage_bps=0, commission_bps=0, initial_cash=Decimal(10000))
+broker = SimulatedBroker(
+    config, store=SimulatedAccountRepository(db, account="simulated", initial_cash=config.initial_cash)
+)
+while not go.exists():
+    time.sleep(0.01)
+
+def buy(i):
+    intent = OrderEvent(
+        client_order_id=f"{name}-{i}", symbol="AAPL", side=OrderSide.BUY, notional=Decimal(1000),
+        ts=datetime(2026, 3, 10, 15, tzinfo=UTC),
+    )
+    try:
+        broker.submit(intent, market_price=Decimal(100))
+    except OrderRejected as exc:
+        return exc.reason
+    return "filled"
+
+with ThreadPoolExecutor(max_workers=10) as pool:
+    print(json.dumps(list(pool.map(buy, range(10)))))
+db.dispose()
+"""
+
+
+def test_two_processes_buying_at_once_spend_the_cash_exactly_once(
+    database_url: str, database: Database, tmp_path: Path
+) -> None:
+    go = tmp_path / "go"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _SUBMITTER, database_url, name, str(go)],
+            cwd=REPO,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for name in ("api", "scheduler")
+    ]
+    time.sleep(1.0)  # both have connected and wait for the signal
+    go.touch()
+    outcomes: list[str] = []
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        outcomes += json.loads(out)
+    assert outcomes.count("filled") == 10 and outcomes.count("insufficient_buying_power") == 10
+    account = _broker(database).get_account()
+    assert account.cash == 0 and _broker(database).list_positions()[0].quantity == 100
