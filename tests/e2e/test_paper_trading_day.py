@@ -133,13 +133,13 @@ def test_a_paper_trading_day_on_a_replayed_session(tmp_path: Path, database_url:
         before = {o.client_order_id for o in day.orders()}
         day.move_clock(11, 30)
         deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            with day.services() as c:
+        with day.services() as c:  # watch the paper account: kill right after its first new order
+            while time.monotonic() < deadline:
                 fresh = [o for o in c.broker.orders() if o.client_order_id not in before]
-            if fresh:
-                break
-            day.check_alive()
-            time.sleep(0.05)
+                if fresh:
+                    break
+                day.check_alive()
+                time.sleep(0.01)
         assert fresh, "the 11:30 refresh placed no order to be interrupted"
         day.kill_all()
         mid = day.ledger()
@@ -201,6 +201,8 @@ def test_a_paper_trading_day_on_a_replayed_session(tmp_path: Path, database_url:
         reported = {p["symbol"]: Decimal(p["qty"]) for p in report["book"]["positions"] if Decimal(p["qty"])}
         assert reported == final
         assert report["fills"] == len(day.fills())
+        assert report["kill_switch"]["state"] == "ACTIVE"
+        assert report["kill_switch"]["trips"]["kill_switch_reducing"] == len(refused)
         _no_duplicate_orders(day)
         ledger = day.ledger()
         assert [e["job"] for e in ledger] == [
