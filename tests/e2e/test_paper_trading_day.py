@@ -151,6 +151,10 @@ def test_a_paper_trading_day_on_a_replayed_session(tmp_path: Path, database_url:
         runs = _runs(day, "intraday_refresh_1130")
         duplicates = [r for r in runs if "order:skipped:duplicate" in r["events"]]
         assert duplicates, "the re-run refresh did not find the order it had already placed"
+        # the refresh reconciled before routing: the crash left nothing it could not explain
+        assert day.artifact("intraday_refresh_1130")["reconcile"]["latched"] is None
+        with day.services() as c:
+            assert c.kill_switch.status().state == "ACTIVE"
         reconcile = _cli(day, "portfolio", "reconcile", "--json")
         assert reconcile.returncode == 0, reconcile.stdout + reconcile.stderr
 
