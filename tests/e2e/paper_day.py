@@ -13,7 +13,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -33,7 +32,7 @@ from app.storage.repositories.orders import FillView, OrderView
 from app.workers.scheduler import Ledger
 from tests.replay_recording import Recording, record_market
 
-__all__ = ["ET", "PLATFORM", "PaperDay", "et", "json_lines", "signed_fills"]
+__all__ = ["ET", "PLATFORM", "PaperDay", "et", "signed_fills"]
 
 ET = ZoneInfo("America/New_York")
 PLATFORM = ("order-consumer", "scheduler", "venue-updates")
@@ -244,19 +243,3 @@ def signed_fills(fills: list[FillView], orders: list[OrderView]) -> dict[str, De
         sign = Decimal(1) if side[fill.client_order_id] == "buy" else Decimal(-1)
         total[fill.symbol] = total.get(fill.symbol, Decimal(0)) + sign * fill.qty
     return {s: q for s, q in total.items() if q}
-
-
-def json_lines(log: Path) -> list[dict[str, Any]]:
-    """The JSON log lines of one process log."""
-    out = []
-    for line in log.read_text(encoding="utf-8", errors="replace").splitlines():
-        if line.startswith("{"):
-            try:
-                out.append(json.loads(line))
-            except json.JSONDecodeError:
-                continue
-    return out
-
-
-def python() -> str:
-    return sys.executable
