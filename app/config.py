@@ -223,6 +223,15 @@ class Settings(BaseSettings):
         default="alpaca,yahoo,twelvedata,alphavantage,finnhub",
         description="Vendor order tried by --dal-vendor auto.",
     )
+    REPLAY_DIR: Path | None = Field(
+        default=None,
+        description="Recorded bars the `replay` vendor serves: <dir>/<interval>/<SYMBOL>.parquet or .csv.",
+    )
+    REPLAY_CLOCK_FILE: Path | None = Field(
+        default=None,
+        description="Replay only (BROKER=simulated): a file holding the controlled 'now' every "
+        "process reads instead of the wall clock.",
+    )
     DAL_HTTP_TIMEOUT_S: Annotated[float, Field(gt=0, le=120)] = 20.0
     DAL_MAX_RETRIES: Annotated[int, Field(ge=0, le=10)] = 3
     DAL_RETRY_BACKOFF_S: Annotated[float, Field(ge=0, le=60)] = Field(
@@ -389,6 +398,11 @@ class Settings(BaseSettings):
     )
     SCHEDULE_GRACE_MINUTES: Annotated[int, Field(ge=0, le=720)] = Field(
         default=30, description="A job found overdue by at most this much at start-up still runs."
+    )
+    SCHEDULE_LEASE_S: Annotated[float, Field(ge=3, le=600)] = Field(
+        default=60.0,
+        description="How long the scheduler lease holds without renewal (renewed every third of it): "
+        "a crashed scheduler's successor takes over after at most this long.",
     )
     WATCHLIST: str = Field(
         default="AAPL,MSFT,NVDA,AMZN,GOOG,META,TSLA,SPY", description="Symbols the scans rank (comma list)."

@@ -218,6 +218,7 @@ class Container:
     @component(closer="close")
     def router(self) -> RouterService:
         """The order router (graph compiled now; bus and broker opened by the first run needing them)."""
+        from app.domain.clock import build_clock
         from app.execution.factory import broker_label
         from app.models.params import champion_parameters
         from app.router.offline import OfflineBars
@@ -240,6 +241,7 @@ class Container:
             ),
             book=RouterBookRepository(self.db),
             account=broker_label(self.settings),
+            clock=build_clock(self.settings.REPLAY_CLOCK_FILE, broker=self.settings.BROKER),
         )
         container = self.settings.BLOB_CONTAINER_DATA
         return RouterService(

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from app.bus.redis.config import RedisBusConfig
     from app.dal.http import HttpConfig
     from app.dal.ports import BarSource
+    from app.dal.replay import ReplayVendor
     from app.dal.service import MarketData
     from app.execution.alpaca.config import AlpacaTradingConfig
     from app.execution.ports import Broker
@@ -50,6 +51,7 @@ __all__ = [
     "build_http_config",
     "build_market_data",
     "build_redis_bus_config",
+    "build_replay_vendor",
     "build_risk_config",
     "build_router_risk_config",
     "build_simulated_broker_config",
@@ -186,7 +188,26 @@ def build_vendor(name: str, settings: Settings) -> BarSource:
                 api_key=settings.FINNHUB_API_KEY,
             )
         )
+    if name == "replay":
+        return build_replay_vendor(settings)
     return build_offline_vendor(name, settings)
+
+
+def build_replay_vendor(settings: Settings) -> ReplayVendor:
+    """The ``replay`` vendor over ``REPLAY_DIR`` on the platform's clock (``REPLAY_CLOCK_FILE``).
+
+    Raises:
+        ConfigError: ``REPLAY_DIR`` is unset or not a directory, or the clock is misconfigured.
+    """
+    from app.dal.replay import ReplayVendor
+    from app.domain.clock import build_clock
+
+    root = settings.REPLAY_DIR
+    if root is None:
+        raise ConfigError("the replay vendor needs REPLAY_DIR (a directory of recorded bars)")
+    if not root.is_dir():
+        raise ConfigError(f"REPLAY_DIR {root} is not a directory")
+    return ReplayVendor(root, build_clock(settings.REPLAY_CLOCK_FILE, broker=settings.BROKER))
 
 
 def build_market_data(settings: Settings, blob: BlobStore | None = None) -> MarketData:

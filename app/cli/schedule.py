@@ -19,6 +19,9 @@ from app.errors import InputError
 
 __all__ = ["schedule_app"]
 
+REPLAY_POLL_S = 0.2
+"""With ``REPLAY_CLOCK_FILE``, how often (real seconds) the scheduler reads the replayed clock."""
+
 schedule_app = typer.Typer(help="The daily schedule (exchange-calendar aware).", no_args_is_help=True)
 
 
@@ -155,16 +158,27 @@ def run(
 @schedule_app.command("serve")
 def serve() -> None:
     """Run the schedule until SIGTERM / Ctrl-C."""
+    from app.domain.clock import build_clock
     from app.workers.daily_jobs import DailyJobs
     from app.workers.scheduler import Scheduler
     from app.workers.scheduler_lease import SchedulerLease
 
     with container_or_exit("scheduler", migrate=True) as container:
-        jobs = DailyJobs(container)
+        with exit_on_error():
+            clock = build_clock(container.settings.REPLAY_CLOCK_FILE, broker=container.settings.BROKER)
+        jobs = DailyJobs(container, clock=clock)
         # one scheduler per database: a second platform on it stands by (see docs/schedule.md)
         scheduler = Scheduler(
-            container.settings, jobs.run, lease=SchedulerLease(container.db), on_lead=jobs.startup_reconcile
+            container.settings,
+            jobs.run,
+            clock=clock,
+            lease=SchedulerLease(container.db, lease_s=container.settings.SCHEDULE_LEASE_S),
+            on_lead=jobs.startup_reconcile,
         )
+        if container.settings.REPLAY_CLOCK_FILE is not None:
+            # a replayed clock jumps ahead whenever its driver moves it: look again often
+            # instead of sleeping until the next job's time on that clock
+            scheduler.sleep = lambda seconds: scheduler.stop_event.wait(min(seconds, REPLAY_POLL_S))
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
             scheduler.stop()

@@ -8,7 +8,7 @@ from app.errors import ConfigError, InputError
 
 __all__ = ["NETWORK_VENDORS", "OFFLINE_VENDORS", "VENDORS", "build_offline_vendor"]
 
-OFFLINE_VENDORS: tuple[str, ...] = ("synthetic", "file", "sample")
+OFFLINE_VENDORS: tuple[str, ...] = ("synthetic", "file", "sample", "replay")
 NETWORK_VENDORS: tuple[str, ...] = ("alpaca", "alphavantage", "yahoo", "twelvedata", "finnhub")
 VENDORS: tuple[str, ...] = (*OFFLINE_VENDORS, *NETWORK_VENDORS)
 
@@ -21,7 +21,8 @@ def build_offline_vendor(name: str, settings: Settings) -> BarSource:
 
     Raises:
         InputError: ``name`` is not a known vendor.
-        ConfigError: ``name`` is a network vendor and no vendor factory was wired.
+        ConfigError: ``name`` is a network vendor or ``replay`` (wired with its settings by
+            the composition root) and no vendor factory was wired.
     """
     del settings  # the offline adapters need no settings; the signature is the factory's
     if name == "synthetic":
@@ -36,6 +37,11 @@ def build_offline_vendor(name: str, settings: Settings) -> BarSource:
         from app.dal.filesource import SampleVendor
 
         return SampleVendor()
+    if name == "replay":
+        raise ConfigError(
+            "market-data vendor 'replay' needs REPLAY_DIR and the platform's clock: "
+            "build it with app.bootstrap.build_market_data (or pass a vendor_factory)"
+        )
     if name in NETWORK_VENDORS:
         raise ConfigError(
             f"market-data vendor {name!r} is not wired in this MarketData: "

@@ -167,6 +167,9 @@ class GovernorDecision:
     latch: GovernorState | None = None
     equity: Decimal | None = None
     high_water_mark: Decimal | None = None
+    latched_by: tuple[str, str] | None = None
+    """With ``latch``: the loss limit that tripped and why (also when this order, a reducing
+    one, was admitted all the same)."""
 
     @property
     def warnings(self) -> list[str]:
@@ -325,9 +328,13 @@ def _evaluate(order: GovernorOrder, book: GovernorBook, limits: GovernorLimits) 
 
     latch = GovernorState.REDUCING if latched is not None else None
     if reducing:
-        return GovernorDecision(True, limit_use=use, latch=latch, equity=equity, high_water_mark=hwm)
+        # a reducing order passes even when a loss limit tripped; the trip still latches, under
+        # its own name, so that only `kill-switch reset` clears it
+        return GovernorDecision(
+            True, limit_use=use, latch=latch, equity=equity, high_water_mark=hwm, latched_by=latched
+        )
     if latched is not None:
-        return GovernorDecision(False, latched[0], latched[1], use, latch, equity, hwm)
+        return GovernorDecision(False, latched[0], latched[1], use, latch, equity, hwm, latched)
     if breach is not None:
         return GovernorDecision(False, breach[0], breach[1], use, equity=equity, high_water_mark=hwm)
     return GovernorDecision(True, limit_use=use, equity=equity, high_water_mark=hwm)

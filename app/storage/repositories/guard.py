@@ -217,6 +217,7 @@ class GuardRepository:
                         .values(high_water_mark=decision.high_water_mark)
                     )
                 if decision.latch is not None and state == GovernorState.ACTIVE:
+                    why, detail = decision.latched_by or (decision.reason, decision.detail)
                     self._ensure_switch(connection, True, query.now)
                     connection.execute(
                         update(_switch)
@@ -224,8 +225,8 @@ class GuardRepository:
                         .values(
                             state=decision.latch.value,
                             active=decision.latch == GovernorState.HALTED,
-                            latched_reason=decision.reason,
-                            reason=decision.detail[:500],
+                            latched_reason=why,
+                            reason=detail[:500],
                             actor="governor",
                             updated_at=query.now,
                         )
@@ -236,7 +237,7 @@ class GuardRepository:
                             kind="set",
                             reason=decision.latch.value.lower(),
                             actor="governor",
-                            detail=f"latched by {decision.reason}: {decision.detail}",
+                            detail=f"latched by {why}: {detail}",
                             symbol=reservation.symbol,
                         )
                     )

@@ -137,6 +137,9 @@ def test_daily_loss_marks_the_symbol_at_the_request_price_and_latches_reducing()
     assert buy.limit_use["daily_loss"] == pytest.approx(1_600 / 1_500, rel=1e-6)
     sell = evaluate(order(side="sell", notional=900, price=90), state, limits)
     assert sell.allowed and sell.latch == GovernorState.REDUCING  # closing still goes, and the trip latches
+    assert (
+        sell.latched_by is not None and sell.latched_by[0] == KILL_SWITCH_DAILY_LOSS
+    )  # named: only reset clears
     calm = evaluate(order(price=99), state, limits)  # loss 700: below the limit
     assert calm.allowed and calm.latch is None
 
