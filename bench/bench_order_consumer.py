@@ -5,10 +5,15 @@ validation, one-transaction upsert of orders and fills with totals recomputed, c
 on the embedded pair (local bus + SQLite) and the scale-out pair (Redis Streams +
 PostgreSQL, both started here on loopback).
 
+The consumer keeps the position book (``trading.positions`` of the account) in the fills'
+transaction: every new fill moves its symbol's row.
+
 Baseline: the same per-event rows written with the bare driver (``sqlite3`` / ``psycopg``
 ``executemany``), one transaction per 1,000 events: the order upsert with the same
-forward-only status rule and the fill insert that ignores duplicates. The baseline reads no
-bus, validates nothing and does not recompute fill totals, so it is an upper bound.
+forward-only status rule, the fill insert that ignores duplicates, and the upsert of the
+position rows the batch's new fills moved (their values computed before the clock starts, with
+the book's own arithmetic). The baseline reads no bus, validates nothing, does not recompute
+fill totals and does no position arithmetic, so it is an upper bound.
 
 Run: ``.venv/bin/python -m bench.bench_order_consumer`` (writes its section of
 docs/benchmarks.md).
@@ -23,6 +28,8 @@ import tempfile
 import time
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +46,7 @@ from tests import servers
 from tests.integration.orders.scenario import Scenario, build
 
 HUB = "exec.orders"
+ACCOUNT = "simulated"  # the consumer's book with the default (simulated) broker
 GROUP = "orchestrator"
 EVENTS = 20_000
 BATCH = 1000
@@ -69,6 +77,64 @@ def _consumer_rate(settings: Settings, database_url: str, scenario: Scenario) ->
     bus.close()
     database.dispose()
     return total / elapsed
+
+
+def _raw_positions(scenario: Scenario) -> list[list[tuple[Any, ...]]]:
+    """Per batch of ``BATCH`` events: the position rows its new fills moved, after them.
+
+    Computed before any clock starts, with the book's arithmetic, so the raw side writes the
+    same rows as the consumer without doing the work of finding them.
+    """
+    from app.portfolio.book import BookFill, Position
+
+    held: dict[str, Position] = {}
+    seen: set[tuple[str, str]] = set()
+    now = datetime.now(UTC).isoformat()
+    events = [OrderEvent.model_validate(env.payload) for env in scenario.envelopes]
+    out: list[list[tuple[Any, ...]]] = []
+    for start in range(0, len(events), BATCH):
+        fresh = []
+        for event in events[start : start + BATCH]:
+            for fill in event.fills:
+                key = (event.client_order_id, fill.venue_fill_id)
+                if key in seen:
+                    continue
+                seen.add(key)
+                fresh.append(
+                    BookFill(
+                        account=ACCOUNT,
+                        symbol=event.symbol,
+                        side=event.side,
+                        quantity=fill.qty,
+                        price=fill.price,
+                        fee=fill.fee,
+                        ts=fill.ts,
+                        fill_id=f"{key[0]}/{key[1]}",
+                    )
+                )
+        for fill in sorted(fresh, key=lambda f: (f.ts, f.fill_id)):
+            position = held.get(fill.symbol) or Position(account=ACCOUNT, symbol=fill.symbol)
+            held[fill.symbol] = position.apply(fill).position
+        rows = []
+        for symbol in sorted({f.symbol for f in fresh}):
+            position = held[symbol]
+            last = position.last_fill_at.isoformat() if position.last_fill_at else None
+            rows.append(
+                (
+                    ACCOUNT,
+                    symbol,
+                    str(position.quantity),
+                    str(position.average_cost),
+                    str(position.cost_basis),
+                    str(position.realised_pnl),
+                    str(position.fees),
+                    last,
+                    "fills",
+                    now,
+                )
+            )
+        out.append(rows)
+    return out
 
 
 def _raw_rows(scenario: Scenario) -> tuple[list[tuple[Any, ...]], list[list[tuple[Any, ...]]]]:
@@ -140,16 +206,30 @@ def _fill_insert(orders: str, fills: str, param: str) -> str:
     )
 
 
+def _position_upsert(table: str, param: str) -> str:
+    columns = (
+        "account, symbol, qty, avg_cost, cost_basis, realised_pnl, fees, last_fill_ts, source, updated_at"
+    )
+    updates = ", ".join(f"{c} = excluded.{c}" for c in columns.split(", ")[2:])
+    marks = ", ".join([param] * 10)
+    return (
+        f"INSERT INTO {table} ({columns}) VALUES ({marks}) "
+        f"ON CONFLICT (account, symbol) DO UPDATE SET {updates}"
+    )
+
+
 def _raw_run(
     scenario: Scenario,
     execute_many: Callable[[str, list[tuple[Any, ...]]], None],
     commit: Callable[[], None],
     orders_sql: str,
     fills_sql: str,
+    positions_sql: str,
 ) -> float:
     orders, fills = _raw_rows(scenario)
+    positions = _raw_positions(scenario)
     started = time.perf_counter()
-    for start in range(0, len(orders), BATCH):
+    for batch_no, start in enumerate(range(0, len(orders), BATCH)):
         execute_many(orders_sql, orders[start : start + BATCH])
         rows = [
             (fid, sym, side, qty, price, cid)
@@ -158,8 +238,31 @@ def _raw_run(
         ]
         if rows:
             execute_many(fills_sql, rows)
+        if positions[batch_no]:
+            execute_many(positions_sql, positions[batch_no])
         commit()
     return len(orders) / (time.perf_counter() - started)
+
+
+def _book(database_url: str) -> dict[str, tuple[Decimal, Decimal]]:
+    """Symbol -> (quantity, cost basis) of the account's position rows."""
+    from app.storage.repositories.portfolio import PortfolioRepository
+
+    database = Database(database_url)
+    try:
+        rows = PortfolioRepository(database).positions(ACCOUNT, include_flat=True)
+    finally:
+        database.dispose()
+    return {p.symbol: (p.quantity, p.cost_basis) for p in rows}
+
+
+def _same_book(ours_url: str, raw_url: str) -> None:
+    ours, raw = _book(ours_url), _book(raw_url)
+    if not ours or ours != raw:
+        differ = sorted(s for s in ours.keys() | raw.keys() if ours.get(s) != raw.get(s))
+        raise RuntimeError(
+            f"the consumer's book and the raw rows differ in {len(differ)} symbols: {differ[:5]}"
+        )
 
 
 def _raw_sqlite(path: Path, scenario: Scenario) -> float:
@@ -174,6 +277,7 @@ def _raw_sqlite(path: Path, scenario: Scenario) -> float:
             conn.commit,
             _order_upsert("orders", "?"),
             _fill_insert("orders", "fills", "?"),
+            _position_upsert("positions", "?"),
         )
     finally:
         conn.close()
@@ -188,6 +292,7 @@ def _raw_postgres(url: str, scenario: Scenario) -> float:
             conn.commit,
             _order_upsert("trading.orders", "%s"),
             _fill_insert("trading.orders", "trading.fills", "%s"),
+            _position_upsert("trading.positions", "%s"),
         )
 
 
@@ -211,6 +316,7 @@ def run(quick: bool = False) -> Section:
         settings = _settings(root, DATABASE_URL=sqlite_url)
         rate = _consumer_rate(settings, sqlite_url, scenario)
         raw = _raw_sqlite(root / "raw.db", scenario)
+        _same_book(sqlite_url, f"sqlite:///{root / 'raw.db'}")
         results.append(("local bus + SQLite", rate, raw, 10_000))
         print(f"local+sqlite: {rate:,.0f} events/s (raw sqlite3 {raw:,.0f} events/s)")
         with servers.postgres_server() as pg, servers.redis_server() as redis_server:
@@ -218,15 +324,19 @@ def run(quick: bool = False) -> Section:
             redis_url = f"redis://127.0.0.1:{redis_server.port}/0"
             settings = _settings(root / "pg", DATABASE_URL=pg_url, BUS_URL=redis_url)
             rate_pg = _consumer_rate(settings, pg_url, scenario)
-            raw_pg = _raw_postgres(_fresh_pg(pg.port), scenario)
+            raw_url = _fresh_pg(pg.port)
+            raw_pg = _raw_postgres(raw_url, scenario)
+            _same_book(pg_url, raw_url)
             results.append(("Redis Streams + PostgreSQL", rate_pg, raw_pg, 5_000))
             print(f"redis+postgresql: {rate_pg:,.0f} events/s (raw psycopg {raw_pg:,.0f} events/s)")
     lines = [
         f"{len(scenario.envelopes):,} `exec.orders` events ({len(scenario.expected):,} orders, "
         f"{scenario.fill_count:,} fills, partial fills, redelivered and late reports), batches of {BATCH}."
         " ai-trader = bus read + envelope/OrderEvent validation + one-transaction upsert "
-        "(orders, fills, recomputed totals) + checkpoint. Raw = the bare driver's `executemany` of the same "
-        "order upserts and fill inserts, one transaction per batch, no bus, no validation, no totals. "
+        "(orders, fills, recomputed totals, the position book's rows) + checkpoint. Raw = the bare driver's "
+        "`executemany` of the same order upserts, fill inserts and position rows (computed before the clock"
+        " starts), one transaction per batch, no bus, no validation, no totals, no position arithmetic; both"
+        " sides end with the same book. "
         "Both sides run in one process with the generated events frozen out of the garbage collector "
         "(`gc.freeze()`, as the consumer does with its start-up objects). The machine is shared with "
         "other work, so absolute figures vary run to run; the ratio is the steadier number.",

@@ -85,7 +85,11 @@ def test_walk_forward_sweep_reports_in_and_out_of_sample_side_by_side(
     dsr = walk["oos_dsr"]["deflated_sharpe"]
     assert result.promotable == (dsr >= 0.95)
     assert report["reason"].startswith("out-of-sample deflated Sharpe")
-    assert report["bias_check"]["ok"] is True
+    if result.promotable:
+        assert report["bias_check"]["ok"] is True
+    else:  # the replay runs only for a winner that could be promoted
+        assert report["bias_check"]["ok"] is None
+        assert report["bias_check"]["summary"].startswith("not checked: the winner cannot be promoted")
 
     run = json.loads((out / "run.json").read_text())
     assert run["promotable"] == result.promotable
@@ -146,6 +150,7 @@ def test_without_walk_forward_nothing_is_promotable_and_windows_must_fit(
     )
     assert result.promotable is False
     assert "no walk_forward" in result.robustness["GOOG"]["reason"]
+    assert result.robustness["GOOG"]["bias_check"]["ok"] is None  # not promotable: not replayed
     assert result.robustness["GOOG"]["in_sample"]["deflated_sharpe"] is not None
     too_long = CONFIG.replace("train_bars: 400", "train_bars: 5000")
     with pytest.raises(ConfigError, match="walk_forward"):
@@ -174,10 +179,11 @@ def test_without_walk_forward_nothing_is_promotable_and_windows_must_fit(
 def test_a_strategy_that_fails_its_bias_check_is_never_promotable(settings: Settings, tmp_path: Path) -> None:
     # sma_cross holds its side from the last cross, so on GOOG a history that starts later is
     # flat until its first cross: the recursive check names the bar, and promotion is refused.
+    # The bar is lowered to 0 so the winner clears the deflated Sharpe and the check decides.
     config = CONFIG.replace(
         "strategy: momentum\nparams:\n  lookback: [5, 20, 60]\n  threshold: [0.0, 0.01, 0.03]",
         "strategy: sma_cross\nparams:\n  fast: [5, 10]\n  slow: [30, 60]",
-    )
+    ).replace("promotion: {pbo_splits: 8}", "promotion: {pbo_splits: 8, min_oos_deflated_sharpe: 0.0}")
     result = run_sweep(
         parse_sweep_config(config),
         tmp_path / "sma",
