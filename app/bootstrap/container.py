@@ -136,6 +136,9 @@ class Container:
 
     @component(closer="close")
     def broker(self) -> Broker:
+        """The configured broker; the simulated one keeps its paper account in :attr:`db`."""
+        if self.settings.BROKER == "simulated":
+            return wiring.build_broker(self.settings, self.db)
         return wiring.build_broker(self.settings)
 
     @component(closer="close")

@@ -380,8 +380,11 @@ def build_alpaca_trading_config(settings: Settings) -> AlpacaTradingConfig:
     )
 
 
-def build_broker(settings: Settings) -> Broker:
+def build_broker(settings: Settings, db: Database | None = None) -> Broker:
     """The broker ``settings.BROKER`` names.
+
+    With ``db`` the simulated broker's paper account is stored in that database (every
+    process sharing it sees one account); without, it lives in this process (unit tests).
 
     Raises:
         ConfigError: the broker needs settings that are missing (Alpaca keys) or its SDK is
@@ -390,7 +393,13 @@ def build_broker(settings: Settings) -> Broker:
     if settings.BROKER == "simulated":
         from app.execution.simulated import SimulatedBroker
 
-        return SimulatedBroker(build_simulated_broker_config(settings))
+        config = build_simulated_broker_config(settings)
+        if db is None:
+            return SimulatedBroker(config)
+        from app.storage.repositories.simulated_account import SimulatedAccountRepository
+
+        store = SimulatedAccountRepository(db, account=config.account, initial_cash=config.initial_cash)
+        return SimulatedBroker(config, store=store)
     from app.execution.alpaca.broker import AlpacaBroker
 
     return AlpacaBroker(build_alpaca_trading_config(settings))

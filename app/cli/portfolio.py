@@ -150,3 +150,27 @@ def portfolio_reconcile(
             console.print("not applied: run again with --apply to make the book equal the broker")
     if outcome.unresolved:
         raise typer.Exit(3)
+
+
+@portfolio_app.command("acknowledge")
+def portfolio_acknowledge(
+    who: str = typer.Option(..., "--who", help="Who acknowledges (recorded)."),
+    why: str = typer.Option(..., "--why", help="Why (recorded with the entries and the governor change)."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Accept the broker's figures after an unexplained difference latched the governor.
+
+    Sets the book to the broker in the symbols no open order explains (adjusting entries with
+    --who/--why), then clears the `reconcile:` latch (REDUCING back to ACTIVE). Exit code 2 when
+    the governor is not latched by reconciliation, 1 when the broker or database failed.
+    """
+    from app.workers.reconciliation import acknowledge
+
+    with container_or_exit(migrate=True) as container:
+        done = acknowledge(container, who=who, why=why)
+    if as_json:
+        typer.echo(json.dumps(done.to_dict(), indent=2))
+        return
+    console.print(f"acknowledged [bold]{done.cleared}[/bold] ({done.who}: {done.why})", highlight=False)
+    for difference in done.applied:
+        console.print(f"  book set to the broker: {difference.describe()}", highlight=False)

@@ -162,7 +162,9 @@ def serve() -> None:
     with container_or_exit("scheduler", migrate=True) as container:
         jobs = DailyJobs(container)
         # one scheduler per database: a second platform on it stands by (see docs/schedule.md)
-        scheduler = Scheduler(container.settings, jobs.run, lease=SchedulerLease(container.db))
+        scheduler = Scheduler(
+            container.settings, jobs.run, lease=SchedulerLease(container.db), on_lead=jobs.startup_reconcile
+        )
 
         def stop(_signum: int, _frame: FrameType | None) -> None:
             scheduler.stop()

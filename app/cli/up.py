@@ -35,6 +35,9 @@ class Component:
     argv: list[str]
     url: str | None = None
     port: int | None = None
+    restart: bool = False
+    """Restarted (after :data:`RESTART_DELAY_S`) when it exits with code 1, the code a worker
+    uses for "gave up on a dependency, restart me"; any other exit stops the platform."""
 
 
 def components(settings: Settings, host: str) -> list[Component]:
@@ -47,6 +50,8 @@ def components(settings: Settings, host: str) -> list[Component]:
         ),
         Component("order-consumer", [py, "-m", "app.cli", "consumer", "orders"]),
         Component("sweep-consumer", [py, "-m", "app.cli", "consumer", "sweeps"]),
+        # order updates from the venue (Alpaca's stream) and the time-in-force sweep
+        Component("venue-updates", [py, "-m", "app.cli", "venue", "stream"], restart=True),
         Component(
             "ui",
             [py, "-m", "app.cli", "ui", "--host", host, "--port", str(settings.UI_PORT)],
@@ -59,6 +64,9 @@ def components(settings: Settings, host: str) -> list[Component]:
 
 DATABASE_RETRY_S = 2.0
 """How often ``up`` tries the database again while it is down at start."""
+
+RESTART_DELAY_S = 5.0
+"""How long ``up`` waits before restarting a component that asked to be restarted."""
 
 
 def _migrate(database: Database, *, first: bool) -> bool:
@@ -141,6 +149,8 @@ def up_command(
     signal.signal(signal.SIGINT, stop)
     signal.signal(signal.SIGTERM, stop)
     exit_code = 0
+    by_name = {c.name: c for c in selected}
+    restarts: dict[str, float] = {}
     while not stopping:
         if waiting and time.monotonic() >= next_try:
             if _migrate(database, first=False):
@@ -148,13 +158,25 @@ def up_command(
                 start(waiting)
                 waiting = []
             next_try = time.monotonic() + DATABASE_RETRY_S
-        for name, proc in procs.items():
+        for name, proc in list(procs.items()):
             code = proc.poll()
-            if code is not None:
-                console.print(f"[red]{name} exited with code {code}; stopping the platform[/red]")
-                exit_code = code or 1
-                stopping = True
-                break
+            if code is None:
+                continue
+            if by_name[name].restart and code == 1:
+                due = restarts.get(name)
+                if due is None:
+                    restarts[name] = time.monotonic() + RESTART_DELAY_S
+                    console.print(
+                        f"[yellow]{name} exited with code 1; restarting it in {RESTART_DELAY_S:g} s[/yellow]"
+                    )
+                elif time.monotonic() >= due:
+                    del restarts[name]
+                    start([by_name[name]])
+                continue
+            console.print(f"[red]{name} exited with code {code}; stopping the platform[/red]")
+            exit_code = code or 1
+            stopping = True
+            break
         time.sleep(0.2)
     container.close()
     for proc in procs.values():

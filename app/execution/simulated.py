@@ -15,8 +15,13 @@ Refusals (:class:`~app.errors.OrderRejected`, nothing filled, nothing remembered
 * ``broker_rejected`` - not a market order, no usable price, or a size that rounds to zero.
 
 Orders are remembered by ``client_order_id``: resubmitting an id returns the first report.
-The whole state (book, orders, last prices) is a :class:`SimulatedAccountState` the caller
-may inject, so it can be stored and restored; by default it lives in this process only.
+The whole state (book, orders, last prices) is a :class:`SimulatedAccountState` kept by a
+:class:`~app.portfolio.paper.PaperAccountStore`: in this process's memory by default (unit
+tests), in the database when the composition root wires
+:class:`~app.storage.repositories.simulated_account.SimulatedAccountRepository`, so the API,
+the CLI, the scheduler and the order consumer all see one paper account. A submit is one
+store transaction: the lookup by ``client_order_id``, the checks and the fill, so two
+processes submitting at once can neither overspend the buying power nor sell what is not held.
 """
 
 from __future__ import annotations
@@ -24,8 +29,9 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Collection, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -34,9 +40,10 @@ from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, O
 from app.errors import NotFoundError, OrderRejected
 from app.execution.ports import BrokerCapability
 from app.portfolio import BookFill, Position, PositionBook, money
+from app.portfolio.paper import PaperAccountState, PaperAccountStore
 from app.risk.sizing import QTY_STEP, quantity_for_notional
 
-__all__ = ["SimulatedAccountState", "SimulatedBroker", "SimulatedBrokerConfig"]
+__all__ = ["InMemoryAccountStore", "SimulatedAccountState", "SimulatedBroker", "SimulatedBrokerConfig"]
 
 _QTY_STEP = QTY_STEP
 _PRICE_STEP = Decimal("0.0001")
@@ -65,19 +72,40 @@ class SimulatedBrokerConfig:
             raise ValueError("account must not be empty")
 
 
-@dataclass(slots=True)
-class SimulatedAccountState:
-    """Everything the paper account knows: its book (positions and cash), its order reports by
-    ``client_order_id`` and the latest price it saw per symbol (used to mark positions)."""
+SimulatedAccountState = PaperAccountState
+"""The paper account's state (book, order reports, last prices); see :mod:`app.portfolio.paper`."""
 
-    book: PositionBook
-    orders: dict[str, OrderEvent] = field(default_factory=dict)
-    last_prices: dict[str, Decimal] = field(default_factory=dict)
 
-    @classmethod
-    def opening(cls, account: str, cash: Decimal) -> SimulatedAccountState:
-        """A fresh account holding only ``cash``."""
-        return cls(book=PositionBook.of(cash={account: money(cash)}))
+class InMemoryAccountStore:
+    """A paper account kept in this process (unit tests, benchmarks): one lock, changes in place.
+
+    The broker changes the state only after every check has passed, so a refused order
+    leaves it untouched even without a rollback.
+    """
+
+    def __init__(self, state: PaperAccountState) -> None:
+        self.state = state
+        self._lock = threading.RLock()
+
+    @contextmanager
+    def transaction(self, order_ids: Collection[str] = ()) -> Iterator[PaperAccountState]:
+        del order_ids  # every report is in memory already
+        with self._lock:
+            yield self.state
+
+    def read(self) -> PaperAccountState:
+        with self._lock:
+            book = self.state.book
+            copy = PositionBook(positions=dict(book.positions), cash=dict(book.cash))
+            return PaperAccountState(book=copy, last_prices=dict(self.state.last_prices))
+
+    def find_order(self, client_order_id: str) -> OrderEvent | None:
+        with self._lock:
+            return self.state.orders.get(client_order_id)
+
+    def orders(self) -> list[OrderEvent]:
+        with self._lock:
+            return list(self.state.orders.values())
 
 
 class SimulatedBroker:
@@ -90,6 +118,7 @@ class SimulatedBroker:
         config: SimulatedBrokerConfig | None = None,
         *,
         state: SimulatedAccountState | None = None,
+        store: PaperAccountStore | None = None,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self.config = config or SimulatedBrokerConfig()
@@ -101,22 +130,37 @@ class SimulatedBroker:
         if self.config.allow_short:
             capabilities.add(BrokerCapability.SHORT_SELLING)
         self.capabilities = frozenset(capabilities)
-        self.state = state or SimulatedAccountState.opening(self.config.account, self.config.initial_cash)
+        if state is not None and store is not None:
+            raise ValueError("give the simulated broker a state or a store, not both")
+        self.store: PaperAccountStore = store or InMemoryAccountStore(
+            state or SimulatedAccountState.opening(self.config.account, self.config.initial_cash)
+        )
         self._clock = clock
-        self._lock = threading.Lock()
 
     @property
     def account(self) -> str:
         return self.config.account
 
+    @property
+    def state(self) -> SimulatedAccountState:
+        """The account's state: the live one when kept in memory, else a copy of the book and
+        last prices as stored now."""
+        if isinstance(self.store, InMemoryAccountStore):
+            return self.store.state
+        return self.store.read()
+
     def submit(self, intent: OrderEvent, *, market_price: Decimal) -> OrderEvent:
-        with self._lock:
-            known = self.state.orders.get(intent.client_order_id)
+        with self.store.transaction((intent.client_order_id,)) as state:
+            known = state.orders.get(intent.client_order_id)
             if known is not None:
                 return known
-            report = self._fill(intent, market_price)
-            self.state.orders[intent.client_order_id] = report
+            report = self._fill(state, intent, market_price)
+            state.orders[intent.client_order_id] = report
             return report
+
+    def find_order(self, client_order_id: str) -> OrderEvent | None:
+        """The report of the order placed under ``client_order_id``, or ``None``."""
+        return self.store.find_order(client_order_id)
 
     def cancel(self, order: OrderEvent) -> OrderEvent:
         """The order's report: nothing is ever working here, so a known order keeps its final status.
@@ -124,87 +168,75 @@ class SimulatedBroker:
         Raises:
             NotFoundError: this account never received ``order``.
         """
-        with self._lock:
-            known = self.state.orders.get(order.client_order_id)
+        known = self.store.find_order(order.client_order_id)
         if known is None:
             raise NotFoundError(f"the simulated broker has no order {order.client_order_id}")
         return known
 
     def mark(self, prices: Mapping[str, Decimal]) -> None:
         """Record the latest prices (finite and positive ones only) used to value positions."""
-        with self._lock:
-            for symbol, price in prices.items():
-                if price.is_finite() and price > 0:
-                    self.state.last_prices[symbol] = price
+        usable = {s: p for s, p in prices.items() if p.is_finite() and p > 0}
+        if not usable:
+            return
+        with self.store.transaction() as state:
+            state.last_prices.update(usable)
 
     def get_account(self) -> BrokerAccount:
-        with self._lock:
-            cash = self.state.book.cash_of(self.account)
-            long_value = short_value = _ZERO
-            for position in self.state.book.open_positions(self.account):
-                value = position.market_value(self._price_of(position))
-                if value >= 0:
-                    long_value += value
-                else:
-                    short_value += value
-            equity = cash + long_value + short_value
-            return BrokerAccount(
-                account_id=self.account,
-                cash=cash,
-                equity=equity,
-                buying_power=max(equity - long_value + short_value, _ZERO),
-                long_market_value=long_value,
-                short_market_value=short_value,
-                shorting_enabled=self.config.allow_short,
-            )
+        state = self.store.read()
+        cash = state.book.cash_of(self.account)
+        long_value = short_value = _ZERO
+        for position in state.book.open_positions(self.account):
+            value = position.market_value(_price_of(state, position))
+            if value >= 0:
+                long_value += value
+            else:
+                short_value += value
+        equity = cash + long_value + short_value
+        return BrokerAccount(
+            account_id=self.account,
+            cash=cash,
+            equity=equity,
+            buying_power=max(equity - long_value + short_value, _ZERO),
+            long_market_value=long_value,
+            short_market_value=short_value,
+            shorting_enabled=self.config.allow_short,
+        )
 
     def list_positions(self) -> list[BrokerPosition]:
-        with self._lock:
-            out = []
-            for position in self.state.book.open_positions(self.account):
-                price = self._price_of(position)
-                out.append(
-                    BrokerPosition(
-                        symbol=position.symbol,
-                        quantity=position.quantity,
-                        average_entry_price=position.average_cost,
-                        current_price=price,
-                        market_value=position.market_value(price),
-                        unrealized_pl=position.unrealised_pnl(price),
-                    )
+        state = self.store.read()
+        out = []
+        for position in state.book.open_positions(self.account):
+            price = _price_of(state, position)
+            out.append(
+                BrokerPosition(
+                    symbol=position.symbol,
+                    quantity=position.quantity,
+                    average_entry_price=position.average_cost,
+                    current_price=price,
+                    market_value=position.market_value(price),
+                    unrealized_pl=position.unrealised_pnl(price),
                 )
-            return out
+            )
+        return out
 
     def list_open_orders(self) -> list[OpenOrder]:
         """Always empty: every accepted order fills in full at once."""
         return []
 
     def orders(self) -> list[OrderEvent]:
-        """Every report this broker produced, oldest first."""
-        with self._lock:
-            return list(self.state.orders.values())
+        """Every report this account produced, oldest first."""
+        return self.store.orders()
 
     def close(self) -> None:
         return None
 
-    def _price_of(self, position: Position) -> Decimal:
-        return self.state.last_prices.get(position.symbol) or position.average_cost
-
-    def _buying_power(self, positions: Mapping[str, Position], cash: Decimal) -> Decimal:
-        # equity - gross exposure == cash - 2 x |short market value|
-        shorts = sum(
-            (-p.market_value(self._price_of(p)) for p in positions.values() if p.quantity < 0), _ZERO
-        )
-        return cash - 2 * shorts
-
-    def _fill(self, intent: OrderEvent, market_price: Decimal) -> OrderEvent:
+    def _fill(self, state: SimulatedAccountState, intent: OrderEvent, market_price: Decimal) -> OrderEvent:
         if intent.type is not OrderType.MARKET:
             raise OrderRejected(
                 "broker_rejected", f"simulated broker fills market orders only, got {intent.type}"
             )
         if not market_price.is_finite() or market_price <= 0:
             raise OrderRejected("broker_rejected", f"no usable market price ({market_price})")
-        self.state.last_prices[intent.symbol] = market_price
         slip = Decimal(str(self.config.slippage_bps)) / Decimal(10_000)
         factor = 1 + slip if intent.side is OrderSide.BUY else 1 - slip
         price = (market_price * factor).quantize(_PRICE_STEP)
@@ -221,14 +253,15 @@ class SimulatedBroker:
         broker_id = "sim-" + hashlib.sha256(intent.client_order_id.encode()).hexdigest()[:24]
         fill = FillPayload(venue_fill_id=f"{broker_id}-1", qty=qty, price=price, fee=fee, ts=now)
         book_fill = BookFill.from_report(self.account, intent, fill)
-        self._check(book_fill)
-        self.state.book.apply_fill(book_fill)
+        state.last_prices[intent.symbol] = market_price
+        self._check(state, book_fill)
+        state.book.apply_fill(book_fill)
         return intent.model_copy(
             update={"status": OrderStatus.FILLED, "broker_order_id": broker_id, "ts": now, "fills": [fill]}
         )
 
-    def _check(self, fill: BookFill) -> None:
-        book = self.state.book
+    def _check(self, state: SimulatedAccountState, fill: BookFill) -> None:
+        book = state.book
         current = book.position(self.account, fill.symbol)
         held = current.quantity
         if fill.side is OrderSide.SELL and not self.config.allow_short and fill.quantity > max(held, _ZERO):
@@ -241,13 +274,23 @@ class SimulatedBroker:
         if opening <= 0:
             return  # only reduces a position
         positions = {p.symbol: p for p in book.open_positions(self.account)}
-        before = self._buying_power(positions, book.cash_of(self.account))
+        before = _buying_power(state, positions, book.cash_of(self.account))
         outcome = current.apply(fill)
         positions[fill.symbol] = outcome.position
-        after = self._buying_power(positions, book.cash_of(self.account) + outcome.cash_delta)
+        after = _buying_power(state, positions, book.cash_of(self.account) + outcome.cash_delta)
         if after < 0:
             raise OrderRejected(
                 "insufficient_buying_power",
                 f"{fill.side} {fill.quantity} {fill.symbol} at {fill.price} needs {money(before - after)} of "
                 f"buying power (fees included); the account has {money(before)}",
             )
+
+
+def _price_of(state: SimulatedAccountState, position: Position) -> Decimal:
+    return state.last_prices.get(position.symbol) or position.average_cost
+
+
+def _buying_power(state: SimulatedAccountState, positions: Mapping[str, Position], cash: Decimal) -> Decimal:
+    # equity - gross exposure == cash - 2 x |short market value|
+    shorts = sum((-p.market_value(_price_of(state, p)) for p in positions.values() if p.quantity < 0), _ZERO)
+    return cash - 2 * shorts

@@ -40,6 +40,10 @@ __all__ = [
     "PositionAdjustment",
     "PositionRow",
     "SchedulerLease",
+    "SimAccount",
+    "SimOrder",
+    "SimPosition",
+    "SimPrice",
     "SweepJob",
 ]
 
@@ -299,4 +303,58 @@ class SchedulerLease(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(200))
     expires_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SimAccount(Base):
+    """The simulated broker's paper account: its cash (the venue's side, not the book's).
+
+    The row is also the account's lock: a submit holds it (``SELECT ... FOR UPDATE`` on
+    PostgreSQL, ``BEGIN IMMEDIATE`` on SQLite) for the whole check-and-fill."""
+
+    __tablename__ = "sim_accounts"
+
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    cash: Mapped[Decimal]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class SimPosition(Base):
+    """One symbol the paper account holds (or held: flat rows keep their realised P&L)."""
+
+    __tablename__ = "sim_positions"
+
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    qty: Mapped[Decimal]
+    cost_basis: Mapped[Decimal]
+    realised_pnl: Mapped[Decimal]
+    fees: Mapped[Decimal]
+    last_fill_ts: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+
+class SimOrder(Base):
+    """A report the paper account produced, found again by ``client_order_id``."""
+
+    __tablename__ = "sim_orders"
+    __table_args__ = (Index("ix_sim_orders_account_created_at", "account", "created_at"),)
+
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    client_order_id: Mapped[str] = mapped_column(String(128), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(24))
+    report: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime]
+
+
+class SimPrice(Base):
+    """The latest price the paper account saw for a symbol (it marks positions with it)."""
+
+    __tablename__ = "sim_prices"
+
+    account: Mapped[str] = mapped_column(String(32), primary_key=True)
+    symbol: Mapped[str] = mapped_column(String(32), primary_key=True)
+    price: Mapped[Decimal]
     updated_at: Mapped[datetime]

@@ -5,13 +5,19 @@
   bars from ``SCHEDULE_DAL_VENDOR``, recording each symbol's regime and RSI;
 * ``finalize_watchlist`` keeps the ``WATCHLIST_SIZE`` best-ranked symbols of the premarket scan;
 * ``warm_up`` runs every strategy's decision pipeline once so compiled kernels are loaded;
-* intraday refreshes route each watchlist symbol through the router (publish / execute as
-  ``SCHEDULE_PUBLISH_ORDERS`` / ``SCHEDULE_EXECUTE_ORDERS`` say; the kill switch still guards);
+* ``startup_check`` also reconciles the book with the broker (:mod:`app.workers.reconciliation`);
+* intraday refreshes reconcile first (a reconciliation that cannot read the broker stops the
+  refresh: nothing is routed), then route each watchlist symbol through the router on
+  ``SCHEDULE_INTRADAY_INTERVAL`` bars from the configured vendors (publish / execute as
+  ``SCHEDULE_PUBLISH_ORDERS`` / ``SCHEDULE_EXECUTE_ORDERS`` say; the governor still guards).
+  With ``SCHEDULE_DAL_VENDOR=synthetic`` they run the offline drill on synthetic daily bars
+  instead, and say so in the log;
 * ``retrain`` runs the (walk-forward) sweep in ``SCHEDULE_RETRAIN_CONFIG``, promotes its best set
   only when the sweep says it is promotable, then fits, registers and decides on a
   win-probability model (:mod:`app.workers.retrain`);
 * ``reports`` marks the book to the latest closes (a stored portfolio snapshot) and summarises
-  the session's orders, fills, positions, the day's P&L and the kill-switch state, and scores
+  the session's orders, fills, positions, the day's P&L, the governor's state and each
+  limit's use against that book, and scores
   the router's probabilities against the outcomes realised on the session's bar, per regime
   (:mod:`app.models.live`; drift above ``MODEL_CALIBRATION_DRIFT_MAX`` is logged as an error).
 """
@@ -33,9 +39,11 @@ from app.errors import AiTraderError, InputError
 if TYPE_CHECKING:
     from app.bootstrap import Container
 
-__all__ = ["DailyJobs", "RetrainFailed"]
+__all__ = ["DailyJobs", "RefreshNotRouted", "RetrainFailed"]
 
 SCAN_LOOKBACK_DAYS = 200
+INTRADAY_LOOKBACK_DAYS = 10
+"""Calendar days of intraday bars a refresh reads (enough warm-up for every strategy)."""
 CALIBRATION_LOOKBACK_DAYS = 7
 """Router runs of the sessions this many days back are read to find today's realised outcomes."""
 
@@ -50,6 +58,10 @@ def _finite(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
+class RefreshNotRouted(AiTraderError):
+    """An intraday refresh stopped before routing: its reconciliation could not read the broker."""
+
+
 class RetrainFailed(AiTraderError):
     """The retrain sweep ran but too many of its runs failed (``SWEEP_FAILURE_RATIO``)."""
 
@@ -57,9 +69,22 @@ class RetrainFailed(AiTraderError):
 class DailyJobs:
     """The schedule's jobs, bound to one process's container (its clients and router)."""
 
-    def __init__(self, services: Container) -> None:
+    def __init__(self, services: Container, *, clock: Callable[[], datetime] | None = None) -> None:
         self.services = services
         self.settings = services.settings
+        self.clock = clock or (lambda: datetime.now(UTC))
+
+    def startup_reconcile(self) -> dict[str, Any]:
+        """Reconcile when the scheduler starts leading (``ai-trader up``); a failure is logged,
+        not raised: each refresh reconciles again and fails closed on its own."""
+        from app.workers.reconciliation import auto_reconcile
+
+        try:
+            result = auto_reconcile(self.services, trigger="startup", at=self.clock()).to_dict()
+        except AiTraderError as exc:
+            log.error("start-up reconciliation failed: %s", exc, extra={"error": str(exc)})
+            return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        return {"status": "ok", **result}
 
     # --- dispatch -----------------------------------------------------------------------
     def run(self, name: str, session: date) -> dict[str, Any]:
@@ -98,10 +123,22 @@ class DailyJobs:
                 checks[name] = "ok"
             except Exception as exc:
                 checks[name] = f"error: {type(exc).__name__}: {exc}"
-        failing = sorted(k for k, v in checks.items() if v != "ok")
+        from app.workers.reconciliation import auto_reconcile
+
+        try:
+            reconciled: dict[str, Any] = auto_reconcile(
+                self.services, trigger="startup_check", at=self.clock()
+            ).to_dict()
+            checks["reconcile"] = (
+                "ok" if reconciled["latched"] is None else f"latched: {reconciled['latched']}"
+            )
+        except AiTraderError as exc:
+            reconciled = {"error": f"{type(exc).__name__}: {exc}"}
+            checks["reconcile"] = f"error: {type(exc).__name__}: {exc}"
+        failing = sorted(k for k, v in checks.items() if not v.startswith(("ok", "latched")))
         if failing:
             raise AiTraderError(f"platform not ready: {', '.join(failing)} ({checks})")
-        return {"status": "ok", "checks": checks}
+        return {"status": "ok", "checks": checks, "reconcile": reconciled}
 
     def scan(self, session: date, label: str) -> dict[str, Any]:
         from app.decision import compute_regimes, compute_signals
@@ -184,17 +221,45 @@ class DailyJobs:
 
     def intraday_refresh(self, session: date, label: str) -> dict[str, Any]:
         from app.router.schemas import RouterRunRequest
+        from app.workers.reconciliation import auto_reconcile
 
+        try:
+            reconciled = auto_reconcile(self.services, trigger=label, at=self.clock()).to_dict()
+        except AiTraderError as exc:
+            reason = f"reconciliation failed closed: {type(exc).__name__}: {exc}"
+            record = {"job": label, "session": session.isoformat(), "routed": False, "reason": reason}
+            path = self.output_path(session, label)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+            log.error("schedule: %s not routed: %s", label, reason, extra={"job": label, "reason": reason})
+            raise RefreshNotRouted(f"{label} not routed: {reason}") from exc
+        offline = self.settings.SCHEDULE_DAL_VENDOR == "synthetic"
+        interval = "1Day" if offline else self.settings.SCHEDULE_INTRADAY_INTERVAL
+        lookback = SCAN_LOOKBACK_DAYS if offline else INTRADAY_LOOKBACK_DAYS
+        if offline:
+            log.warning(
+                "schedule: %s runs the offline drill on synthetic daily bars "
+                "(SCHEDULE_DAL_VENDOR=synthetic); set a vendor for decisions on %s bars",
+                label,
+                self.settings.SCHEDULE_INTRADAY_INTERVAL,
+                extra={"job": label, "vendor": "synthetic", "interval": interval},
+            )
+        else:
+            log.info(
+                "schedule: %s decides on %s bars from the configured vendors",
+                label,
+                interval,
+                extra={"job": label, "interval": interval},
+            )
         runs: list[dict[str, Any]] = []
-        start = datetime.combine(
-            session - timedelta(days=SCAN_LOOKBACK_DAYS), datetime.min.time(), tzinfo=UTC
-        )
+        start = datetime.combine(session - timedelta(days=lookback), datetime.min.time(), tzinfo=UTC)
         for symbol in self.watchlist(session):
             request = RouterRunRequest(
                 symbol=symbol,
                 start=start,
                 strategy=self.settings.SCHEDULE_STRATEGY,
-                offline_mode=self.settings.SCHEDULE_DAL_VENDOR == "synthetic",
+                offline_mode=offline,
+                interval=interval,
                 publish_orders=self.settings.SCHEDULE_PUBLISH_ORDERS,
                 execute_orders=self.settings.SCHEDULE_EXECUTE_ORDERS,
             )
@@ -222,7 +287,16 @@ class DailyJobs:
                 )
             )
             runs[-1]["symbol"] = symbol
-        return {"job": label, "session": session.isoformat(), "count": len(runs), "runs": runs}
+        return {
+            "job": label,
+            "session": session.isoformat(),
+            "routed": True,
+            "interval": interval,
+            "offline_mode": offline,
+            "reconcile": reconciled,
+            "count": len(runs),
+            "runs": runs,
+        }
 
     def retrain(self, session: date) -> dict[str, Any]:
         """Run the retrain sweep; raise when it failed (the schedule ledger records an error)."""
@@ -292,6 +366,7 @@ class DailyJobs:
             "status": "ok",
             "account": summary.account,
             "snapshot": snapshot_dict(snapshot),
+            "limits": self._limits(session, snapshot, summary),
             "positions": [position_dict(p) for p in summary.positions],
             "day_pnl": None
             if today is None
@@ -301,6 +376,33 @@ class DailyJobs:
                 "unrealised": str(today.unrealised),
                 "fraction": str(today.fraction),
             },
+        }
+
+    def _limits(self, session: date, snapshot: Any, summary: Any) -> dict[str, Any]:
+        """Each governor limit's use by the marked book (errors reported, not raised)."""
+        from dataclasses import replace
+
+        from app.risk.limits import limit_use
+        from app.storage.repositories.portfolio import PortfolioRepository
+        from app.workers.portfolio import latest_closes
+
+        guard = self.services.guard_limits
+        limits = replace(guard.governor, max_open_orders=guard.max_open_orders)
+        try:
+            prices = latest_closes(self.services, [p.symbol for p in summary.positions], session)
+            open_orders = PortfolioRepository(self.services.db).open_order_count()
+        except AiTraderError as exc:
+            return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}
+        use = limit_use(
+            snapshot, summary.positions, prices, limits, day=summary.today, open_orders=open_orders
+        )
+        return {
+            "status": "ok",
+            "use": use.use,
+            "measures": use.measures,
+            "limits": use.limits,
+            "warnings": use.warnings,
+            "unmeasured": use.unmeasured,
         }
 
     @staticmethod
@@ -319,6 +421,18 @@ class DailyJobs:
                 f"- day's P&L: {Decimal(day['total']):,.2f} (realised {Decimal(day['realised']):,.2f}, "
                 f"unrealised {Decimal(day['unrealised']):,.2f})"
             )
+        limits = book.get("limits") or {}
+        if limits.get("status") == "ok":
+            if limits["use"]:
+                used = ", ".join(
+                    f"{name} {use:.0%}{' (warning)' if name in limits['warnings'] else ''}"
+                    for name, use in sorted(limits["use"].items())
+                )
+                lines.append(f"- limits used: {used}")
+            else:
+                lines.append("- limits used: no portfolio limit is set")
+        elif limits:
+            lines.append(f"- limits used: not measured ({limits['error']})")
         for position in book["positions"]:
             lines.append(
                 f"  - {position['symbol']}: {position['qty']} @ {Decimal(position['avg_cost']):,.4f}, "
@@ -343,7 +457,13 @@ class DailyJobs:
             "orders_by_status": by_status,
             "fills": len(fills),
             "filled_notional": round(notional, 2),
-            "kill_switch": {"active": switch.active, "reason": switch.reason, "trips": switch.trips},
+            "kill_switch": {
+                "active": switch.active,
+                "state": switch.state,
+                "latched_reason": switch.latched_reason,
+                "reason": switch.reason,
+                "trips": switch.trips,
+            },
             "book": book,
             "count": len(orders),
         }
@@ -353,7 +473,9 @@ class DailyJobs:
             "",
             f"- orders: {len(orders)} ({statuses or 'none'})",
             f"- fills: {len(fills)}, filled notional {notional:,.2f}",
-            f"- kill switch: {'ACTIVE' if switch.active else 'off'}; trips {switch.trips_total}",
+            f"- kill switch: {'ACTIVE' if switch.active else 'off'} (governor {switch.state}"
+            f"{', latched by ' + switch.latched_reason if switch.latched_reason else ''}); "
+            f"trips {switch.trips_total}",
             *self._book_markdown(book),
         ]
         calibration = self.live_calibration(session)

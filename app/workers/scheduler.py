@@ -111,6 +111,7 @@ class Scheduler:
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
         sleep: Callable[[float], bool] | None = None,
         lease: SchedulerLease | None = None,
+        on_lead: Callable[[], object] | None = None,
     ) -> None:
         self.settings = settings
         self.run_job = run_job
@@ -121,6 +122,8 @@ class Scheduler:
         self.lease = lease
         self._keeper = LeaseKeeper(lease) if lease is not None else None
         self._standby_for: str | None = None
+        self.on_lead = on_lead
+        self._led = False
 
     def pending(self, now: datetime) -> list[Occurrence]:
         """Occurrences due now or earlier (within the grace window) that have not run."""
@@ -184,9 +187,13 @@ class Scheduler:
         try:
             while not self.stop_event.is_set():
                 if not self._leading():
+                    self._led = False
                     if self.sleep(self.lease.lease_s / 3 if self.lease is not None else 1.0):
                         break
                     continue
+                if not self._led:
+                    self._led = True
+                    self._started_leading()
                 self.run_pending()
                 upcoming = self.next_due(self.clock())
                 if upcoming is None:
@@ -204,6 +211,16 @@ class Scheduler:
                 self._keeper.stop()
                 if leading:
                     self.lease.release()
+
+    def _started_leading(self) -> None:
+        """Run ``on_lead`` (the start-up reconciliation) when this scheduler starts running the
+        schedule: at start, or when it takes over from another. A failure is logged only."""
+        if self.on_lead is None:
+            return
+        try:
+            self.on_lead()
+        except Exception as exc:
+            log.error("schedule: start-up hook failed: %s", exc, exc_info=exc)
 
     def _leading(self) -> bool:
         """True when this scheduler may run jobs (no lease configured, or it holds the lease)."""

@@ -14,7 +14,7 @@ import httpx
 
 from tests.servers import free_port, wait_for
 
-EXPECTED = {"up", "api", "order-consumer", "sweep-consumer", "scheduler"}
+EXPECTED = {"up", "api", "order-consumer", "sweep-consumer", "venue-updates", "scheduler"}
 
 
 def test_up_labels_each_child_and_keeps_lines_clean(tmp_path: Path) -> None:
@@ -45,9 +45,8 @@ def test_up_labels_each_child_and_keeps_lines_clean(tmp_path: Path) -> None:
 
             def all_started() -> bool:
                 msgs = {x["msg"] for x in lines()}
-                return {"order consumer started", "sweep job consumer started"} <= msgs and any(
-                    m.startswith("Uvicorn running on") for m in msgs
-                )
+                started = {"order consumer started", "sweep job consumer started", "venue updates started"}
+                return started <= msgs and any(m.startswith("Uvicorn running on") for m in msgs)
 
             wait_for(all_started, 60, "ai-trader up's components")
             headers = {"X-Request-ID": "component-check"}
@@ -64,6 +63,7 @@ def test_up_labels_each_child_and_keeps_lines_clean(tmp_path: Path) -> None:
     by_logger = {(x["logger"], x["component"]) for x in parsed}
     assert ("app.workers.sweep_job_consumer", "sweep-consumer") in by_logger
     assert ("app.workers.scheduler", "scheduler") in by_logger
+    assert ("app.workers.venue_updates", "venue-updates") in by_logger
     assert ("uvicorn.error", "api") in by_logger
     (access,) = [x for x in parsed if x.get("request_id") == "component-check"]
     assert (access["component"], access["msg"]) == ("api", "GET /nope 404")

@@ -1,5 +1,5 @@
-"""The position book: ``GET /positions``, ``GET /portfolio``, ``GET /portfolio/history`` and
-``POST /portfolio/reconcile``.
+"""The position book: ``GET /positions``, ``GET /portfolio``, ``GET /portfolio/history``,
+``POST /portfolio/reconcile`` and ``POST /portfolio/reconcile/acknowledge``.
 
 Figures are those of the configured broker's account (``simulated``, ``alpaca-paper`` or
 ``alpaca-live``). Equity, exposure, unrealised P&L and drawdown come from the latest stored
@@ -177,6 +177,30 @@ class ReconcileOut(BaseModel):
     open_orders: int
 
 
+class AcknowledgeRequest(BaseModel):
+    """Body of ``POST /portfolio/reconcile/acknowledge``: who accepts the broker's figures, and why."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    who: Annotated[str, Field(min_length=1, max_length=128, pattern=r"\S")]
+    why: Annotated[str, Field(min_length=1, max_length=500, pattern=r"\S")]
+
+
+class AcknowledgedDifferenceOut(BaseModel):
+    kind: str
+    symbol: str
+    description: str
+
+
+class AcknowledgeOut(BaseModel):
+    """The ``reconcile:`` latch cleared and the differences set to the broker's figures."""
+
+    cleared: str
+    who: str
+    why: str
+    applied: list[AcknowledgedDifferenceOut]
+
+
 @router.get("/positions", response_model=PositionsOut)
 def list_positions(container: ContainerDep) -> PositionsOut:
     """Open positions of the configured broker's account, by symbol."""
@@ -241,3 +265,22 @@ def reconcile_portfolio(request: ReconcileRequest, container: ContainerDep) -> R
     ``reconcile``) so the book equals the broker."""
     outcome = reconcile_book(container, apply=request.apply, who=request.who, why=request.why)
     return ReconcileOut.model_validate(outcome.to_dict())
+
+
+@router.post(
+    "/portfolio/reconcile/acknowledge",
+    response_model=AcknowledgeOut,
+    responses={
+        422: {"description": "Bad body, or the governor is not latched by reconciliation."},
+        503: {"description": "The broker or the database did not answer; the latch stays."},
+    },
+)
+def acknowledge_reconcile(request: AcknowledgeRequest, container: ContainerDep) -> AcknowledgeOut:
+    """Accept the broker's figures after an unexplained difference latched the governor in
+    REDUCING: the book is set to the broker in the symbols no open order explains (adjusting
+    entries carrying ``who``/``why``), then the ``reconcile:`` latch is cleared (audited in the
+    kill switch's history)."""
+    from app.workers.reconciliation import acknowledge
+
+    done = acknowledge(container, who=request.who, why=request.why)
+    return AcknowledgeOut.model_validate(done.to_dict())

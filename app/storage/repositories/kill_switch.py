@@ -21,12 +21,15 @@ from app.storage.db import Database
 from app.storage.models import KillSwitchEvent, KillSwitchState
 from app.storage.types import utcnow
 
-__all__ = ["SWITCH_ID", "KillSwitchRepository"]
+__all__ = ["RECONCILE_LATCH_PREFIX", "SWITCH_ID", "KillSwitchRepository"]
 
 log = logging.getLogger("app.risk.kill_switch")
 
 SWITCH_ID = 1
 """Primary key of the switch's single row."""
+
+RECONCILE_LATCH_PREFIX = "reconcile:"
+"""``latched_reason`` of a latch set by an unexplained difference between book and broker."""
 
 
 class KillSwitchRepository:
@@ -138,9 +141,13 @@ class KillSwitchRepository:
                     row = KillSwitchState(id=SWITCH_ID)
                     session.add(row)
                 elif row.latched_reason and target == GovernorState.ACTIVE and not reset:
+                    clear = (
+                        "`ai-trader portfolio acknowledge --who ... --why ...` (or `kill-switch reset`)"
+                        if row.latched_reason.startswith(RECONCILE_LATCH_PREFIX)
+                        else "`ai-trader kill-switch reset --reason ...`"
+                    )
                     raise InputError(
-                        f"the governor is latched by {row.latched_reason}: clear it with "
-                        "`ai-trader kill-switch reset --reason ...`"
+                        f"the governor is latched by {row.latched_reason}: clear it with {clear}"
                     )
                 row.active, row.state, row.reason, row.actor, row.updated_at = (
                     active,
@@ -162,6 +169,97 @@ class KillSwitchRepository:
             extra={"active": active, "state": target.value, "actor": actor, "reason": reason},
         )
         return self.status()
+
+    def latch(self, reason: str, *, detail: str, actor: str) -> bool:
+        """Latch the governor in REDUCING for ``reason`` until an operator clears it.
+
+        ACTIVE becomes REDUCING; REDUCING stays; HALTED stays HALTED (the operator's halt wins)
+        but is latched too, so ``off`` is refused until the latch is acknowledged or reset. A
+        switch already latched keeps its first reason. Returns whether anything changed (an
+        event is appended only then).
+
+        Raises:
+            InputError: ``reason`` or ``actor`` is blank.
+            StorageError: the database refused the write.
+        """
+        reason, actor = reason.strip()[:64], actor.strip()[:128]
+        if not reason or not actor:
+            raise InputError("a latch needs a reason and an actor")
+        now = utcnow()
+        try:
+            with self._db.transaction() as session:
+                row = session.get(KillSwitchState, SWITCH_ID, with_for_update=True)
+                if row is None:
+                    row = KillSwitchState(id=SWITCH_ID, active=False, state=GovernorState.ACTIVE.value)
+                    session.add(row)
+                if row.latched_reason:
+                    return False
+                halted = bool(row.active) or row.state == GovernorState.HALTED.value
+                row.latched_reason = reason
+                if not halted:
+                    row.active, row.state = False, GovernorState.REDUCING.value
+                row.reason, row.actor, row.updated_at = detail[:500] or reason, actor, now
+                session.add(
+                    KillSwitchEvent(
+                        ts=now,
+                        kind="set",
+                        reason="reducing",
+                        actor=actor,
+                        detail=f"latched by {reason}: {detail}",
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"kill switch not latched: {type(exc).__name__}: {exc}") from exc
+        log.warning(
+            "kill switch turned reducing",
+            extra={
+                "state": "HALTED" if halted else "REDUCING",
+                "actor": actor,
+                "reason": reason,
+                "detail": detail,
+            },
+        )
+        return True
+
+    def acknowledge(self, *, prefix: str, who: str, why: str) -> str:
+        """Clear a latch whose reason starts with ``prefix`` (the operator has looked at it):
+        REDUCING back to ACTIVE (HALTED stays HALTED). Returns the reason cleared.
+
+        Raises:
+            InputError: blank ``who``/``why``, or no latch of that kind to clear (a loss-limit
+                latch takes ``kill-switch reset``).
+            StorageError: the database refused the write.
+        """
+        who, why = who.strip(), why.strip()
+        if not who:
+            raise InputError("who: say who acknowledges")
+        if not why:
+            raise InputError("why: say why it is acknowledged")
+        now = utcnow()
+        try:
+            with self._db.transaction() as session:
+                row = session.get(KillSwitchState, SWITCH_ID, with_for_update=True)
+                latched = None if row is None else row.latched_reason
+                if row is None or not latched or not latched.startswith(prefix):
+                    what = (
+                        f"latched by {latched}: clear it with `ai-trader kill-switch reset`"
+                        if latched
+                        else "not latched"
+                    )
+                    raise InputError(f"nothing to acknowledge: the governor is {what}")
+                row.latched_reason = None
+                if not row.active and row.state == GovernorState.REDUCING.value:
+                    row.state = GovernorState.ACTIVE.value
+                row.reason, row.actor, row.updated_at = why[:500], who[:128], now
+                session.add(
+                    KillSwitchEvent(
+                        ts=now, kind="set", reason="acknowledge", actor=who[:128], detail=f"{latched}: {why}"
+                    )
+                )
+        except SQLAlchemyError as exc:
+            raise StorageError(f"kill switch not changed: {type(exc).__name__}: {exc}") from exc
+        log.info("kill switch latch acknowledged", extra={"actor": who, "reason": why, "latched": latched})
+        return latched
 
     def history(self, limit: int = 50) -> list[KillSwitchEventView]:
         """Return the newest ``limit`` rows of ``kill_switch_events``, newest first.

@@ -16,15 +16,16 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, cast
 
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, func, insert, select, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from app.domain.accounts import ACCOUNTS
+from app.domain.orders import OrderStatus
 from app.errors import InputError, RetryableError, StorageError
 from app.portfolio import AdjustingEntry, PortfolioSnapshot, Position
 from app.storage.db import Database, is_transient_db_error
-from app.storage.models import PortfolioSnapshotRow, PositionAdjustment, PositionRow
+from app.storage.models import Order, OrderReservation, PortfolioSnapshotRow, PositionAdjustment, PositionRow
 from app.storage.repositories.orders import position_from_row, position_values
 from app.storage.types import utcnow
 
@@ -38,6 +39,9 @@ RECONCILE_SOURCE = "reconcile"
 _positions = cast(Table, PositionRow.__table__)
 _adjustments = cast(Table, PositionAdjustment.__table__)
 _snapshots = cast(Table, PortfolioSnapshotRow.__table__)
+_orders = cast(Table, Order.__table__)
+_reservations = cast(Table, OrderReservation.__table__)
+_OPEN_STATUSES = tuple(status.value for status in OrderStatus if not status.is_terminal)
 
 _SNAPSHOT_FIELDS = (
     "equity",
@@ -161,6 +165,33 @@ class PortfolioRepository:
         except SQLAlchemyError as exc:
             raise _map_error(exc, f"applying {len(entries)} adjusting entries") from exc
         return changed
+
+    def in_flight_symbols(self, now: datetime) -> set[str]:
+        """Symbols with an order ai-trader placed that the book may not show yet: an order in
+        ``trading.orders`` still open, or a governor reservation not yet expired at ``now``
+        (admitted, its fills possibly still on the bus).
+
+        Raises:
+            RetryableError | StorageError: the database did not answer.
+        """
+        if now.tzinfo is None:
+            raise InputError("now: must be timezone-aware")
+        open_orders = select(_orders.c.symbol).where(_orders.c.status.in_(_OPEN_STATUSES)).distinct()
+        reserved = select(_reservations.c.symbol).where(_reservations.c.expires_at > now).distinct()
+        with self._reading("reading orders in flight") as connection:
+            symbols = {str(row[0]) for row in connection.execute(open_orders)}
+            symbols.update(str(row[0]) for row in connection.execute(reserved))
+        return symbols
+
+    def open_order_count(self) -> int:
+        """Orders in ``trading.orders`` still open (what ``KILL_SWITCH_MAX_OPEN_ORDERS`` counts).
+
+        Raises:
+            RetryableError | StorageError: the database did not answer.
+        """
+        query = select(func.count()).select_from(_orders).where(_orders.c.status.in_(_OPEN_STATUSES))
+        with self._reading("counting open orders") as connection:
+            return int(connection.execute(query).scalar_one())
 
     def adjustments(self, account: str, *, limit: int = 100) -> list[dict[str, Any]]:
         """The account's adjusting entries, newest first (at most :data:`MAX_HISTORY`)."""

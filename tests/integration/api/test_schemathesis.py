@@ -112,9 +112,10 @@ def _fuzz(operation: APIOperation, headers: dict[str, str]) -> None:
 
 def test_every_operation_is_covered(api_app: FastAPI) -> None:
     operations = {(op.method.upper(), op.path) for op in _operations(api_app)}
-    # 13 + the governor's 2 + the book's 4 + the console's 9 (status, risk history and limits,
-    # schedule day, backtest runs, sweep overview and configs, order cancel, order router run)
-    assert len(operations) == 28
+    # 13 + the governor's 2 + the book's 5 (with the reconcile acknowledgement) + the console's 9
+    # (status, risk history and limits, schedule day, backtest runs, sweep overview and configs,
+    # order cancel, order router run)
+    assert len(operations) == 29
     assert ("POST", "/router/run") in operations and ("GET", "/orders/{ref}") in operations
     assert ("POST", "/kill-switch") in operations and ("GET", "/kill-switch") in operations
     assert {
@@ -122,6 +123,7 @@ def test_every_operation_is_covered(api_app: FastAPI) -> None:
         ("GET", "/portfolio"),
         ("GET", "/portfolio/history"),
         ("POST", "/portfolio/reconcile"),
+        ("POST", "/portfolio/reconcile/acknowledge"),
     } <= operations
 
 

@@ -166,7 +166,7 @@ def test_cli_reconcile_exit_codes(tmp_path: Path, monkeypatch: pytest.MonkeyPatc
     OrdersRepository(db).apply([SourcedOrderEvent(event, "e-1")])
     db.dispose()
     runner = CliRunner()
-    # this process's paper account holds nothing: the book's AAPL is missing at the broker
+    # the paper account (shared through the database) holds nothing: the book's AAPL is missing at the broker
     listed = runner.invoke(cli, ["portfolio", "reconcile", "--json"])
     assert listed.exit_code == 3, listed.output
     data = json.loads(listed.stdout)

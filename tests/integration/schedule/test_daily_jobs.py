@@ -62,7 +62,13 @@ def test_report_summarises_the_sessions_orders_and_fills(jobs: DailyJobs) -> Non
     report = _read(jobs, "reports")
     assert report["fills"] == 1
     assert report["filled_notional"] == 841.0
-    assert report["kill_switch"] == {"active": False, "reason": None, "trips": report["kill_switch"]["trips"]}  # type: ignore[index]
+    assert report["kill_switch"] == {  # type: ignore[index]
+        "active": False,
+        "state": "ACTIVE",
+        "latched_reason": None,
+        "reason": None,
+        "trips": report["kill_switch"]["trips"],  # type: ignore[index]
+    }
     markdown = jobs.output_path(SESSION, "reports").with_suffix(".md").read_text()
     assert "fills: 1, filled notional 841.00" in markdown
 
@@ -189,3 +195,64 @@ def test_retrain_decides_parameters_and_a_model_with_their_numbers(
     assert [d.version for d in decisions] == [model["version"]]
     assert decisions[0].promoted == model["promoted"]
     assert (registry.champion_version("momentum") == model["version"]) == model["promoted"]
+
+
+def test_refreshes_decide_on_intraday_bars_when_a_vendor_is_configured(
+    make_settings: Callable[..., Settings], caplog: pytest.LogCaptureFixture
+) -> None:
+    # a configured vendor for scans; the router's vendor chain is served offline by synthetic bars
+    settings = make_settings(
+        WATCHLIST="AAPL", WATCHLIST_SIZE=1, SCHEDULE_DAL_VENDOR="yahoo", DAL_AUTO_ORDER="synthetic"
+    )
+    with Container(settings) as services:
+        services.db.upgrade()
+        jobs = DailyJobs(services)
+        with caplog.at_level("INFO", logger="app.workers.daily_jobs"):
+            assert jobs.run("intraday_refresh_0935", SESSION)["count"] == 1
+        record = _read(jobs, "intraday_refresh_0935")
+        assert (record["interval"], record["offline_mode"], record["routed"]) == ("5Min", False, True)
+        assert record["reconcile"]["clean"] is True  # type: ignore[index]
+        (run,) = record["runs"]  # type: ignore[misc]
+        assert "error" not in run and "ingest:synthetic" in run["events"]
+        assert "intraday_refresh_0935 decides on 5Min bars from the configured vendors" in caplog.text
+
+
+def test_the_offline_default_says_it_drills_on_synthetic_daily_bars(
+    jobs: DailyJobs, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("WARNING", logger="app.workers.daily_jobs"):
+        jobs.run("intraday_refresh_1130", SESSION)
+    record = _read(jobs, "intraday_refresh_1130")
+    assert (record["interval"], record["offline_mode"]) == ("1Day", True)
+    assert "offline drill on synthetic daily bars" in caplog.text
+
+
+def test_report_shows_each_limits_use_beside_the_book(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(
+        RISK_MAX_SYMBOL_WEIGHT=0.5,
+        RISK_MAX_OPEN_POSITIONS=4,
+        RISK_MAX_DRAWDOWN=0.2,
+        KILL_SWITCH_MAX_OPEN_ORDERS=10,
+    )
+    with Container(settings) as services:
+        services.db.upgrade()
+        record_filled_order(
+            services.db, client_order_id="MSFT-breakout-20250102", symbol="MSFT", qty="2", price="420.5"
+        )
+        jobs = DailyJobs(services)
+        jobs.run("reports", SESSION)
+        report = _read(jobs, "reports")
+        limits = report["book"]["limits"]  # type: ignore[index]
+        assert limits["status"] == "ok"
+        assert set(limits["use"]) == {
+            "max_symbol_weight",
+            "max_open_positions",
+            "max_drawdown",
+            "max_open_orders",
+        }
+        assert limits["use"]["max_open_positions"] == 0.25 and limits["use"]["max_open_orders"] == 0.0
+        assert 0 < limits["use"]["max_symbol_weight"] < 0.1  # two MSFT shares of a 100,000 account
+        assert limits["limits"]["max_symbol_weight"] == 0.5 and limits["warnings"] == []
+        markdown = jobs.output_path(SESSION, "reports").with_suffix(".md").read_text()
+        assert "- limits used: max_drawdown 0%, max_open_orders 0%, max_open_positions 25%" in markdown
+        assert "governor ACTIVE" in markdown

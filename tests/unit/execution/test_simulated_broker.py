@@ -201,3 +201,16 @@ def test_the_paper_account_never_overspends_and_shorts_only_when_allowed(
             assert all(q > 0 for q in held.values()) and account.short_market_value == 0
         if opens:  # an order that added exposure left buying power (equity - gross) at or above zero
             assert account.equity - account.long_market_value + account.short_market_value >= 0
+
+
+def test_a_broker_takes_a_state_or_a_store_not_both() -> None:
+    from app.execution.simulated import InMemoryAccountStore, SimulatedAccountState
+
+    state = SimulatedAccountState.opening("simulated", Decimal(100))
+    with pytest.raises(ValueError, match="not both"):
+        SimulatedBroker(state=state, store=InMemoryAccountStore(state))
+    shared = InMemoryAccountStore(state)
+    first, second = SimulatedBroker(store=shared), SimulatedBroker(store=shared)
+    first.submit(_order("b1", OrderSide.BUY, "0.5"), market_price=Decimal("100"))
+    assert second.find_order("b1") is not None and second.list_positions()[0].quantity == Decimal("0.5")
+    assert second.get_account().cash < 100

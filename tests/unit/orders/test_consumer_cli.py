@@ -53,3 +53,10 @@ def test_up_starts_the_order_consumer(tmp_path: Path) -> None:
     settings = Settings(_env_file=None, DATA_DIR=tmp_path)  # type: ignore[call-arg]
     started = {c.name: c.argv for c in components(settings, "127.0.0.1")}
     assert started["order-consumer"][-2:] == ["consumer", "orders"]
+
+
+def test_up_starts_the_venue_updates_worker_with_the_others(tmp_path: Path) -> None:
+    settings = Settings(_env_file=None, DATA_DIR=tmp_path)  # type: ignore[call-arg]
+    started = {c.name: c.argv for c in components(settings, "127.0.0.1")}
+    assert started["venue-updates"][1:] == ["-m", "app.cli", "venue", "stream"]
+    assert list(started).index("venue-updates") < list(started).index("scheduler")

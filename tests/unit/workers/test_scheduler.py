@@ -196,6 +196,27 @@ def test_serve_sleeps_until_each_due_time_and_stops(make_settings: Callable[...,
     assert waits[0] == 58 * 60  # 03:00 -> 03:58
 
 
+def test_serve_runs_the_start_up_hook_once_before_any_job(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(SCHEDULE_GRACE_MINUTES=0)
+    clock = FakeClock(datetime(2026, 11, 25, 3, 57, tzinfo=EASTERN))
+    ran: list[tuple[str, date]] = []
+    scheduler = _scheduler(settings, clock, ran)
+    hooks: list[int] = []
+
+    def on_lead() -> None:  # the start-up reconciliation; a failure must not stop the schedule
+        hooks.append(len(ran))
+        raise RuntimeError("broker unreachable")
+
+    def sleep(seconds: float) -> bool:
+        clock.now += timedelta(seconds=seconds)
+        return len(ran) >= 2
+
+    scheduler.on_lead, scheduler.sleep = on_lead, sleep
+    scheduler.serve()
+    assert hooks == [0]  # once, before the 03:58 check
+    assert [name for name, _ in ran] == ["startup_check", "premarket_scan"]
+
+
 def test_malformed_ledger_lines_are_ignored(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     clock = FakeClock(datetime(2026, 11, 25, 4, 1, tzinfo=EASTERN))
