@@ -362,6 +362,22 @@ class Settings(BaseSettings):
     ROUTER_BAR_CACHE_BYTES: Annotated[int, Field(ge=0, le=4_000_000_000)] = Field(
         default=64_000_000, description="Memory the router's bar cache may hold."
     )
+    ROUTER_STALE_TOLERANCE_S: Annotated[float, Field(ge=0, le=86_400)] = Field(
+        default=600.0,
+        description="Target mode: the newest completed bar is stale (fallback_reason=stale_data, nothing "
+        "published) when more than one bar interval (a daily bar: one 6.5 h regular session) plus this "
+        "many seconds of XNYS regular-session time have passed since it ended.",
+    )
+    ROUTER_REBALANCE_MIN_NOTIONAL: Annotated[float, Field(ge=0)] = Field(
+        default=100.0,
+        description="Target mode: a difference between target and holding worth less than this "
+        "(money) is not traded (order:skipped:rebalance_band); a close to flat always trades.",
+    )
+    ROUTER_REBALANCE_MIN_FRACTION: Annotated[float, Field(ge=0, le=1)] = Field(
+        default=0.01,
+        description="Target mode: a difference worth less than this fraction of account equity is not "
+        "traded; the band is the larger of this and ROUTER_REBALANCE_MIN_NOTIONAL.",
+    )
     SWEEP_JOB_RESOURCE_ID: str | None = None
     SWEEP_JOB_CONTAINER: str = "sweep-job"
     RAY_ADDRESS: str | None = None

@@ -1,6 +1,6 @@
 """Single backtest: ai-trader vs backtesting.py vs vectorbt (Numba and Rust engines), one thread each.
 
-Every side runs an SMA 10/20 crossover (strict cross on the close, filled at the next open,
+Every side runs an SMA 10/20 crossover (the side of fast vs slow on the close, filled at the next open,
 long/short reversals, commission 0.2 % a side) and hands back a full result:
 
 * ai-trader: ``run_backtest`` from the bar frame (column extraction, strategy kernel,
@@ -79,9 +79,10 @@ def _sma(values: np.ndarray, n: int) -> np.ndarray:
 
 
 def sma_cross_class() -> type:
-    """backtesting.py's README SmaCross (windows ``n1`` / ``n2``), reversing on each cross."""
+    """backtesting.py's README SmaCross (windows ``n1`` / ``n2``) with ai-trader's state-based rule:
+    long while the fast mean is above the slow one, short while below, flat on a tie (its
+    ``next`` starts once both means exist, where ai-trader's warm-up ends)."""
     from backtesting import Strategy
-    from backtesting.lib import crossover
 
     class SmaCross(Strategy):
         n1 = 10
@@ -92,10 +93,15 @@ def sma_cross_class() -> type:
             self.sma2 = self.I(_sma, self.data.Close, self.n2)
 
         def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.sell()
+            fast, slow = self.sma1[-1], self.sma2[-1]
+            if fast > slow:
+                if not self.position.is_long:
+                    self.buy()
+            elif fast < slow:
+                if not self.position.is_short:
+                    self.sell()
+            elif self.position:
+                self.position.close()
 
     SmaCross.__qualname__ = "SmaCross"
     return SmaCross
@@ -126,8 +132,9 @@ def vectorbt_run(bars: pd.DataFrame, engine: str) -> Callable[[], dict[str, Any]
     def run() -> dict[str, Any]:
         fast = vbt.MA.run(close, 10)
         slow = vbt.MA.run(close, 20)
-        up = fast.ma_crossed_above(slow).vbt.fshift(1, fill_value=False)
-        down = fast.ma_crossed_below(slow).vbt.fshift(1, fill_value=False)
+        # state-based as ai-trader's sma_cross; a tie (never seen on these data) would hold here
+        up = fast.ma_above(slow).vbt.fshift(1, fill_value=False)
+        down = fast.ma_below(slow).vbt.fshift(1, fill_value=False)
         pf = vbt.Portfolio.from_signals(
             close,
             entries=up,

@@ -5,8 +5,8 @@ one fill each, the rest working or rejected) through the order repository, as th
 would write them. ``python -m app.cli api`` and ``python -m app.cli ui`` then serve it, and
 Debian's Chromium loads every page ``LOADS`` times (a fresh navigation each time): the time
 from ``goto`` until the page's key numbers are on screen (the status banner and the page's
-first metric). The API calls behind the pages are timed too. Positions are not seeded: the
-position book's API arrives with the governor; this section grows a Portfolio row then.
+first metric). The API calls behind the pages are timed too. The fills build 50 positions
+(the order consumer's book) and 250 daily snapshots are marked for the equity curve.
 
 Run: ``python -m bench --only console`` (prints) or as part of ``python -m bench`` (which
 rewrites docs/benchmarks.md with every suite); ``python -m bench.bench_console`` prints the
@@ -42,21 +42,27 @@ ORDERS = 10_000
 LOADS = 20
 QUICK_LOADS = 5
 GOAL_MS = 1500.0
-SYMBOLS = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "TSLA", "JPM", "XOM", "KO", "PEP", "INTC", "AMD"]
+NAMED = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "TSLA", "JPM", "XOM", "KO", "PEP", "INTC", "AMD"]
+SYMBOLS = NAMED + [f"SYM{i:02d}" for i in range(50 - len(NAMED))]  # 50 positions
+SNAPSHOTS = 250
 STRATEGIES = ["breakout", "momentum", "mean_reversion"]
 HEADINGS = {
+    "Portfolio": "Portfolio",
     "Orders": "Orders & fills",
     "Backtests": "Backtests & sweeps",
     "Frames": "Frame viewer",
     "Risk": "Risk",
+    "Models": "Models",
     "Schedule": "Schedule",
 }
 SWITCHES = 10
 PAGES = {
+    "Portfolio": "Equity",
     "Orders": "Orders shown",
     "Backtests": "completed",
     "Frames": None,
     "Risk": "Trading",
+    "Models": None,
     "Schedule": None,
 }
 API_CALLS = {
@@ -65,6 +71,10 @@ API_CALLS = {
     "/fills (200)": {"limit": 200},
     "/backtests/sweeps/overview": {},
     "/risk/kill-switch/history": {},
+    "/portfolio": {},
+    "/portfolio/history (1000)": {"limit": 1000},
+    "/portfolio/pnl": {},
+    "/risk/limit-use": {},
 }
 
 
@@ -76,10 +86,11 @@ def seed(db: Database) -> None:
         ts = start + timedelta(seconds=37 * i)
         price = Decimal(100 + (i % 250)) + Decimal(i % 100) / 100
         qty = Decimal(1 + i % 9)
+        cycle = (i // len(SYMBOLS)) % 10  # every symbol gets fills: 50 positions
         status = (
             OrderStatus.FILLED
-            if i % 10 < 8
-            else (OrderStatus.ACCEPTED if i % 10 == 8 else OrderStatus.REJECTED)
+            if cycle < 8
+            else (OrderStatus.ACCEPTED if cycle == 8 else OrderStatus.REJECTED)
         )
         coid = f"bench-{i:06d}"
         fills = (
@@ -103,6 +114,32 @@ def seed(db: Database) -> None:
             batch = []
     if batch:
         repository.apply(batch)
+    snapshots(db)
+
+
+def snapshots(db: Database) -> None:
+    """``SNAPSHOTS`` daily marks of the book (each position at its average cost plus a drift)."""
+    from app.portfolio import mark_to_market
+    from app.storage.repositories.portfolio import PortfolioRepository
+
+    repository = PortfolioRepository(db)
+    positions = repository.positions("simulated", include_flat=True)
+    held = [p for p in positions if not p.is_flat]
+    cash = Decimal(100_000) + sum((p.realised_pnl - p.cost_basis for p in positions), Decimal(0))
+    previous = None
+    day0 = datetime(2026, 1, 2, 21, 0, tzinfo=UTC)
+    for day in range(SNAPSHOTS):
+        drift = Decimal(1) + Decimal((day * 7) % 23 - 11) / 1000
+        prices = {p.symbol: (p.average_cost * drift).quantize(Decimal("0.01")) for p in held}
+        previous = mark_to_market(
+            positions,
+            account="simulated",
+            cash=cash,
+            prices=prices,
+            at=day0 + timedelta(days=day),
+            previous=previous,
+        )
+        repository.save_snapshot(previous)
 
 
 def _answers(url: str) -> bool:
@@ -206,7 +243,8 @@ def run(quick: bool = False) -> Section:
     load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     body = "\n".join(
         [
-            f"{ORDERS:,} orders (8,000 filled with a fill each, 1,000 working, 1,000 rejected) seeded in "
+            f"{ORDERS:,} orders (8,000 filled with a fill each, 1,000 working, 1,000 rejected; "
+            f"{len(SYMBOLS)} positions, {SNAPSHOTS} snapshots) seeded in "
             f"{seeded_s:.1f} s into SQLite; `ai-trader api` and `ai-trader ui` serve them; Debian's "
             f"Chromium loads each page {loads} times (a fresh navigation each time) until the status "
             f"banner and the page's first metric are on screen. Goal: p95 under {GOAL_MS:.0f} ms.",
@@ -217,7 +255,8 @@ def run(quick: bool = False) -> Section:
             f"| **all pages** | {overall[0]:.0f} | **{overall[1]:.0f}** | {overall[2]:.0f} |",
             "",
             f"Switching pages inside the open console (the page selector, {len(switch_times)} switches "
-            f"round the five pages; the session and its websocket stay open): p50 {switch[0]:.0f} ms, "
+            f"round the {len(PAGES)} pages; the session and its websocket stay open): "
+            f"p50 {switch[0]:.0f} ms, "
             f"**p95 {switch[1]:.0f} ms**, max {switch[2]:.0f} ms.",
             "",
             "The API calls behind them (50 sequential calls each, one keep-alive connection):",
@@ -227,17 +266,16 @@ def run(quick: bool = False) -> Section:
             *api_rows,
             "",
             f"Load average at the end (1, 5, 15 min): {load}; page loads are wall-clock figures in a real "
-            "browser and move with the machine's load. Positions are not part of this run yet: the "
-            "position book's API (and the Portfolio page) come with the governor.",
+            "browser and move with the machine's load.",
         ]
     )
     return Section(
         name="console",
-        title="Operator console (page load, 10,000 orders)",
+        title="Operator console (page load, 10,000 orders, 50 positions)",
         body=body,
         goals=[
             Goal(
-                f"console page load p95 under {GOAL_MS:.0f} ms (10,000 orders)",
+                f"console page load p95 under {GOAL_MS:.0f} ms (10,000 orders, 50 positions)",
                 f"{overall[1]:.0f} ms",
                 overall[1] < GOAL_MS,
             )

@@ -2,12 +2,14 @@
 
 * Fit: :func:`app.models.training.train` (5 purged, embargoed folds of out-of-sample raw
   scores, out-of-sample isotonic calibration, the final refit) with the retrain job's default
-  estimator (histogram gradient boosting, 100 iterations, 15 leaves) on 1,000,000 rows of the
+  estimator (histogram gradient boosting, 100 iterations, 15 leaves, each fit on at most
+  ``max_fit_rows`` = 100,000 evenly spaced rows of its training set) on 1,000,000 rows of the
   model's 26 features with a learnable edge, OpenMP limited to 2 threads (the goal's 2 cores).
   Measured once (a fit is seconds to a minute; one sample says what an operator waits).
 * Scoring: what the router's priors node adds for a promoted model — features of the bar it
   acts on (``build_features(..., with_labels=False)`` on that row only) plus the calibrated
-  prediction — through :func:`app.decision.pipeline.apply_probability_model` on a 500-bar
+  prediction (the flattened trees of :mod:`app.models.fastpredict`, bit-identical to
+  scikit-learn) — through :func:`app.decision.pipeline.apply_probability_model` on a 500-bar
   decision frame; 2,000 single calls after a warm-up, p50 and p99.
 
 Run as part of ``python -m bench`` (or ``python -m bench --only models``).
@@ -101,7 +103,8 @@ def run(quick: bool = False) -> Section:
     score_met = scoring["p50"] < SCORE_GOAL_MS and scoring["p99"] < SCORE_GOAL_MS
     lines = [
         f"Fit + out-of-sample calibration of the default model (HGB, 100 iterations, 15 leaves, 5 purged "
-        f"folds, isotonic) on {rows:,} rows x 26 features, OpenMP on 2 threads; scoring one bar as the "
+        f"folds, each fit on at most 100,000 evenly spaced rows, isotonic) on {rows:,} rows x 26 features,"
+        f" OpenMP on 2 threads; scoring one bar as the "
         f"router's priors node does it ({SCORE_CALLS:,} calls, one thread).",
         "",
         "| what | figure | goal | verdict |",

@@ -1,7 +1,8 @@
 """The same-algorithm ceiling for the SMA-crossover sweep: a plain Numba loop, nothing else.
 
 It runs the algorithm ai-trader's batch kernel runs (each distinct SMA computed once and shared
-by every set that uses it; a strict crossover decided on a close fills at the next open;
+by every set that uses it; the crossover side (fast above slow: long, below: short, tie or
+warm-up: flat) decided on a close fills at the next open;
 all-in long/short reversals with a commission on each side; the open position closed at the
 last close) and keeps only what a bare loop needs: final equity, trade count and maximum
 drawdown. No validation, no status codes, no Sharpe/Sortino/CAGR/win rate/exposure. The
@@ -64,11 +65,12 @@ def ceiling_sweep_nb(
         eq = cash0
         for t in range(1, n):
             d = t - 1  # the close whose decision fills at this open
-            if d >= 1:
-                if f[d - 1] < s[d - 1] and f[d] > s[d]:
-                    state = 1
-                elif f[d - 1] > s[d - 1] and f[d] < s[d]:
-                    state = -1
+            if f[d] > s[d]:
+                state = 1
+            elif f[d] < s[d]:
+                state = -1
+            else:  # a tie, or a mean still warming up
+                state = 0
             if state != pos:
                 price = open_[t]
                 if pos > 0:
@@ -80,6 +82,8 @@ def ceiling_sweep_nb(
                 if state > 0:
                     qty = cash / (1.0 + fee) / price
                     cash = 0.0
+                elif state == 0:
+                    qty = 0.0
                 else:
                     units = cash / (price * (1.0 + fee))
                     cash += units * price * (1.0 - fee)

@@ -40,6 +40,7 @@ from numba import njit
 
 from app.errors import InputError
 from app.strategies.base import BarArrays
+from app.strategies.kernels import cross_side_nb
 
 __all__ = [
     "METRIC_NAMES",
@@ -130,6 +131,44 @@ def _close_position_nb(
     return cash - notional - fee, -qty * (entry_price - exit_price) - fee, exit_price, fee
 
 
+@njit(cache=True, inline="always")
+def _close_trade_nb(
+    trades_out: np.ndarray,
+    n_trades: int,
+    n_wins: int,
+    cash: float,
+    qty: float,
+    side: int,
+    entry_bar: int,
+    exit_bar: int,
+    entry_price: float,
+    entry_fee: float,
+    price: float,
+    commission: float,
+    slippage: float,
+) -> tuple[float, int, int]:  # pragma: no cover - compiled
+    """Close the open position at ``price`` on bar ``exit_bar`` and record the trade.
+
+    Returns the cash after the exit and the updated trade and win counts; the pnl recorded is
+    net of both fees. The caller clears the position and adds its bars to the exposure.
+    """
+    cash, pnl, exit_price, fee = _close_position_nb(cash, qty, side, entry_price, price, commission, slippage)
+    pnl -= entry_fee
+    _record_trade(
+        trades_out,
+        n_trades,
+        entry_bar,
+        exit_bar,
+        side,
+        abs(qty),
+        entry_price,
+        exit_price,
+        pnl,
+        entry_fee + fee,
+    )
+    return cash, n_trades + 1, n_wins + 1 if pnl > 0.0 else n_wins
+
+
 @njit(cache=True)
 def first_bad_price_nb(open_: np.ndarray, close: np.ndarray) -> int:  # pragma: no cover - compiled
     """Index of the first bar whose open or close is missing, zero, negative or infinite (``n`` if none)."""
@@ -168,7 +207,7 @@ def simulate_core_nb(
 
     With ``from_cross`` False the decision of bar ``d`` is ``target[d]`` (``cross_*`` and
     ``scale_*`` are ignored). With ``from_cross`` True it is derived on the fly, without a
-    target array: the crossover state of ``cross_fast`` over ``cross_slow`` at ``d`` (as
+    target array: the side of ``cross_fast`` against ``cross_slow`` at ``d`` (as
     :func:`app.strategies.kernels.cross_target_nb` writes it), sized with ``scale_long[d]``
     / ``scale_short[d]`` (as :func:`app.backtest.sweeps.kernels.size_target_nb` does), so
     both modes give the same numbers for the same decisions, bit for bit.
@@ -224,13 +263,11 @@ def simulate_core_nb(
     # the crossover mode serves sweeps, which keep no curve (a constant once inlined)
     record_equity = not from_cross and equity_out.shape[0] != 0
     last = n - 1
-    cross_state = 0
+    cross_state = 0.0
 
     # Prices are checked in one tight pass first; the bar loop then stops where the first bad
     # price is, which returns the same status at the same point as checking bar by bar.
     bad_at = first_bad_price_nb(open_, close) if first_bad < 0 else first_bad
-    f_prev = np.nan
-    s_prev = np.nan
     for t in range(min(n, bad_at)):
         o = open_[t]
         c = close[t]
@@ -238,15 +275,7 @@ def simulate_core_nb(
         d = t if fill_close else t - 1
         if d >= 0:
             if from_cross:
-                f1 = cross_fast[d]
-                s1 = cross_slow[d]
-                if d > 0:
-                    if f_prev < s_prev and f1 > s1:
-                        cross_state = 1
-                    elif f_prev > s_prev and f1 < s1:
-                        cross_state = -1
-                f_prev = f1
-                s_prev = s1
+                cross_state = cross_side_nb(cross_fast[d], cross_slow[d])
                 if cross_state > 0:
                     tv = min(1.0, scale_long[d])
                 elif cross_state < 0 and allow_short:
@@ -262,26 +291,12 @@ def simulate_core_nb(
                     return STATUS_BAD_TARGET
                 price = c if fill_close else o
                 if side != 0:
-                    cash, pnl, exit_price, fee = _close_position_nb(
-                        cash, qty, side, entry_price, price, commission, slippage
-                    )
-                    pnl -= entry_fee
-                    _record_trade(
-                        trades_out,
-                        n_trades,
-                        entry_bar,
-                        t,
-                        side,
-                        abs(qty),
-                        entry_price,
-                        exit_price,
-                        pnl,
-                        entry_fee + fee,
-                    )
-                    n_trades += 1
-                    if pnl > 0.0:
-                        n_wins += 1
-                    exposed += t - entry_bar  # held at the closes of entry_bar .. t-1
+                    # held at the closes of entry_bar .. t-1
+                    cash, n_trades, n_wins = _close_trade_nb(
+                        trades_out, n_trades, n_wins, cash, qty, side, entry_bar, t, entry_price,
+                        entry_fee, price, commission, slippage,
+                    )  # fmt: skip
+                    exposed += t - entry_bar
                     qty = 0.0
                     side = 0
                 # with close fills a decision on the last bar opens nothing: it would close at once
@@ -309,25 +324,10 @@ def simulate_core_nb(
         if side != 0 and (eq <= 0.0 or t == last):
             ruin_now = eq <= 0.0
             # the end of the data (or ruin): close at this close
-            cash, pnl, exit_price, fee = _close_position_nb(
-                cash, qty, side, entry_price, c, commission, slippage
-            )
-            pnl -= entry_fee
-            _record_trade(
-                trades_out,
-                n_trades,
-                entry_bar,
-                t,
-                side,
-                abs(qty),
-                entry_price,
-                exit_price,
-                pnl,
-                entry_fee + fee,
-            )
-            n_trades += 1
-            if pnl > 0.0:
-                n_wins += 1
+            cash, n_trades, n_wins = _close_trade_nb(
+                trades_out, n_trades, n_wins, cash, qty, side, entry_bar, t, entry_price,
+                entry_fee, c, commission, slippage,
+            )  # fmt: skip
             exposed += t - entry_bar + 1  # held at the closes of entry_bar .. t
             qty = 0.0
             side = 0

@@ -218,11 +218,13 @@ class Container:
     @component(closer="close")
     def router(self) -> RouterService:
         """The order router (graph compiled now; bus and broker opened by the first run needing them)."""
+        from app.execution.factory import broker_label
         from app.models.params import champion_parameters
         from app.router.offline import OfflineBars
         from app.router.run_records import record_run
         from app.router.service import RouterService
         from app.router.state import RouterContext
+        from app.storage.repositories.router_book import RouterBookRepository
 
         context = RouterContext(
             settings=self.settings,
@@ -236,6 +238,8 @@ class Container:
             champion_params=lambda strategy: champion_parameters(
                 self.blob, strategy, self.settings.BLOB_CONTAINER_MODELS
             ),
+            book=RouterBookRepository(self.db),
+            account=broker_label(self.settings),
         )
         container = self.settings.BLOB_CONTAINER_DATA
         return RouterService(

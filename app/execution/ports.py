@@ -48,6 +48,15 @@ class Broker(Protocol):
         """
         ...
 
+    def find_order(self, client_order_id: str) -> OrderEvent | None:
+        """The venue's current report of the order placed under ``client_order_id``, or ``None``
+        when the venue has none (asked before re-sending, so a restart never places it twice).
+
+        Raises:
+            RetryableError: the venue did not answer.
+        """
+        ...
+
     def cancel(self, order: OrderEvent) -> OrderEvent:
         """Cancel ``order`` (found by its ``client_order_id``) if it is still working.
 

@@ -86,6 +86,24 @@ def _ratio(numerator: np.ndarray, denominator: np.ndarray) -> np.ndarray:
     return np.where(np.isfinite(out), out, np.nan)
 
 
+def _signal_columns(signals: pd.DataFrame, names: tuple[str, ...]) -> dict[str, np.ndarray]:
+    """The named columns as float64 arrays (missing values NaN).
+
+    One conversion of the whole frame when every column is numeric (a few microseconds for the
+    router's one-row frame, where selecting columns one by one costs far more); column by column
+    otherwise. The values are the same either way.
+    """
+    labels = list(signals.columns)
+    if len(set(labels)) == len(labels):
+        try:
+            matrix = signals.to_numpy(dtype=np.float64, na_value=np.nan)
+        except (TypeError, ValueError):
+            pass
+        else:
+            return {name: matrix[:, labels.index(name)] for name in names}
+    return {name: signals[name].to_numpy(dtype=np.float64, na_value=np.nan) for name in names}
+
+
 def build_features(
     close: np.ndarray,
     signals: pd.DataFrame,
@@ -122,8 +140,10 @@ def build_features(
     if missing:
         raise InputError(f"signals lack the model's columns: {', '.join(missing)}")
 
+    signal_values = _signal_columns(signals, needed)
+
     def column(name: str) -> np.ndarray:
-        return signals[name].to_numpy(dtype=np.float64, na_value=np.nan)
+        return signal_values[name]
 
     sma_fast = column("sma_fast")
     sma_slow = column("sma_slow")

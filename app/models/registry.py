@@ -285,6 +285,15 @@ class ModelRegistry:
         keys = self.blob.list(self.container, f"models/{strategy}/")
         return sorted({key.split("/")[2] for key in keys if key.endswith("/card.json")})
 
+    def strategies(self) -> list[str]:
+        """Strategies with at least one registered model, by name."""
+        keys = self.blob.list(self.container, "models/")
+        cards = (key for key in keys if key.count("/") == 3 and key.endswith("/card.json"))
+        return sorted({key.split("/")[1] for key in cards})
+        return sorted(
+            {key.split("/")[1] for key in keys if key.count("/") >= 3 and key.endswith("/card.json")}
+        )
+
     def decisions(self, strategy: str) -> list[PromotionDecision]:
         _check_name("strategy", strategy)
         keys = self.blob.list(self.container, f"decisions/{strategy}/")

@@ -2,10 +2,11 @@
 
 ::
 
-    ingest -> features -> strategy -> priors -> risk -> guard -+-> publish -+-> execute -> END
-                                                               |            |
-                                                               +-> END      +-> END
-    (guard tripped: END)          (nothing published when asked to: END)
+    ingest -+-> features -> strategy -> priors -> book -+-> risk -> guard -+-> publish -+-> execute -> END
+            |                                           |                  |            |
+            +-> END (stale_data)                        +-> END            +-> END      +-> END
+    (target mode: no fresh completed bar; book unreadable or the order exists already;
+     guard tripped; nothing published when asked to)
 """
 
 from __future__ import annotations
@@ -13,9 +14,11 @@ from __future__ import annotations
 import itertools
 import time
 import uuid
+from decimal import Decimal
 from functools import lru_cache
 from typing import cast
 
+import pandas as pd
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 
@@ -25,7 +28,17 @@ from app.router.state import RouterContext, RouterState
 
 __all__ = ["NODE_NAMES", "build_graph", "compiled_graph", "run_router"]
 
-NODE_NAMES = ("ingest", "features", "strategy", "priors", "risk", "guard", "publish", "execute")
+NODE_NAMES = ("ingest", "features", "strategy", "priors", "book", "risk", "guard", "publish", "execute")
+
+
+def _after_ingest(state: RouterState) -> str:
+    return END if state.get("fallback_reason") is not None else "features"
+
+
+def _after_book(state: RouterState) -> str:
+    if state.get("fallback_reason") is not None or state.get("existing_order") is not None:
+        return END
+    return "risk"
 
 
 def _after_guard(state: RouterState) -> str:
@@ -44,8 +57,11 @@ def build_graph() -> StateGraph[RouterState, RouterContext, RouterState, RouterS
     for name in NODE_NAMES:
         graph.add_node(name, getattr(nodes, name))
     graph.add_edge(START, "ingest")
-    for left, right in itertools.pairwise(NODE_NAMES[:6]):
+    graph.add_conditional_edges("ingest", _after_ingest, ["features", END])
+    for left, right in itertools.pairwise(("features", "strategy", "priors", "book")):
         graph.add_edge(left, right)
+    graph.add_conditional_edges("book", _after_book, ["risk", END])
+    graph.add_edge("risk", "guard")
     graph.add_conditional_edges("guard", _after_guard, ["publish", END])
     graph.add_conditional_edges("publish", _after_publish, ["execute", END])
     graph.add_edge("execute", END)
@@ -79,11 +95,16 @@ def run_router(
         context.guard.release(intent.client_order_id)
     decisions = state.get("decisions")
     action = state.get("action")
+    bars = state.get("bars")
     latest = signal = None
     if decisions is not None and len(decisions):
         latest = decisions.at(-1).timestamp
-        signal = decisions.at(action.bar).timestamp if action is not None else None
-    bars = state.get("bars")
+        if action is not None:
+            signal = decisions.at(action.bar).timestamp
+        elif not request.offline_mode:  # target mode decides on the newest completed bar
+            signal = latest
+    elif bars is not None and len(bars):  # stopped before deciding (stale data)
+        latest = pd.Timestamp(bars.index[-1]).to_pydatetime()
     return RouterRunResult(
         run_id=rid,
         symbol=request.symbol,
@@ -118,4 +139,16 @@ def run_router(
         fallback_reason=state.get("fallback_reason"),
         timings_ms=state.get("timings_ms", {}),
         total_ms=round((time.perf_counter() - started) * 1000, 3),
+        decision_mode=state.get("decision_mode"),
+        equity=state.get("equity"),
+        equity_source=state.get("equity_source"),
+        target_qty=_qty(state.get("target_qty")),
+        held_qty=_qty(state.get("held_qty")),
+        pending_qty=_qty(state.get("pending_qty")),
+        order_qty=_qty(state.get("order_qty")),
+        existing_order=state.get("existing_order"),
     )
+
+
+def _qty(value: Decimal | None) -> float | None:
+    return None if value is None else float(value)

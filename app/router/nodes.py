@@ -15,7 +15,7 @@ import math
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from functools import wraps
 from typing import Any
 
@@ -26,16 +26,24 @@ from langgraph.runtime import Runtime
 from app.bus.envelope import Envelope
 from app.decision import compute_regimes, compute_signals
 from app.decision.pipeline import DecisionFrame, apply_probability_model, decide
+from app.domain.intervals import get_interval
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import ConfigError, InputError, OrderRejected
 from app.models.selection import PriorChoice, PriorModels
+from app.portfolio import clamp_exit
+from app.risk.governor import GovernorOrder, GovernorState, is_reducing
 from app.risk.guard import GuardRequest
-from app.risk.kill_switch import KILL_SWITCH_ACTIVE, KILL_SWITCH_UNAVAILABLE
-from app.risk.sizing import order_notional
+from app.risk.kill_switch import KILL_SWITCH_ACTIVE, KILL_SWITCH_REDUCING, KILL_SWITCH_UNAVAILABLE
+from app.risk.sizing import QTY_STEP, order_notional, to_cents
+from app.router.freshness import complete_bars, freshness
 from app.router.state import Action, RouterContext, RouterState
 from app.strategies import get_strategy
 
 __all__ = [
+    "BOOK_UNAVAILABLE",
+    "DRILL_NOT_EXECUTABLE",
+    "STALE_DATA",
+    "book",
     "client_order_id",
     "execute",
     "features",
@@ -49,6 +57,11 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+STALE_DATA = "stale_data"
+BOOK_UNAVAILABLE = "book_unavailable"
+DRILL_NOT_EXECUTABLE = "drill_not_executable"
+_ZERO = Decimal(0)
 
 Node = Callable[[RouterState, Runtime[RouterContext]], dict[str, Any]]
 
@@ -67,11 +80,18 @@ def _timed(name: str) -> Callable[[Node], Node]:
     return wrap
 
 
-def client_order_id(symbol: str, strategy: str, bar_time: datetime, side: OrderSide) -> str:
-    """The intent's id: the same symbol, strategy, bar and side always give the same id."""
+def client_order_id(
+    account: str, symbol: str, strategy: str, bar_time: datetime, *, drill: bool = False
+) -> str:
+    """The intent's id: one per account, symbol, strategy and decision bar, whatever its side.
+
+    The same bar can therefore never yield a second order, in this process or after a
+    restart. A drill's ids (``dr-``) never collide with a target run's (``rt-``).
+    """
     stamp = bar_time.astimezone(UTC).strftime("%Y%m%dT%H%M")
-    digest = hashlib.sha256(f"{symbol}|{strategy}|{bar_time.isoformat()}|{side}".encode()).hexdigest()[:8]
-    return f"rt-{strategy}-{symbol}-{stamp}-{side}-{digest}"
+    key = f"{account}|{symbol}|{strategy}|{bar_time.astimezone(UTC).isoformat()}"
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    return f"{'dr' if drill else 'rt'}-{strategy}-{symbol}-{stamp}-{digest}"
 
 
 def _event_id(*parts: object) -> str:
@@ -98,24 +118,59 @@ def find_action(position: np.ndarray) -> Action | None:
 @_timed("ingest")
 def ingest(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
     request, context = state["request"], runtime.context
+    now = context.clock()
+    if now.tzinfo is None:
+        raise InputError("the router's clock must return a timezone-aware time")
+    end = max(min(request.window_end, now), request.start)
     if request.offline_mode and context.offline_bars is not None:
-        result = context.offline_bars.fetch(
-            request.symbol, request.start, request.window_end, request.interval
-        )
+        result = context.offline_bars.fetch(request.symbol, request.start, end, request.interval)
     else:
         offline = request.offline_mode
         result = context.market_data.fetch(
             "synthetic" if offline else "auto",
             request.symbol,
             request.start,
-            request.window_end,
+            end,
             interval=request.interval,
             use_cache=not offline,
             write_cache=not offline,
         )
     if len(result.bars) == 0:
         raise InputError(f"start: no {request.interval} bars for {request.symbol} in the window")
-    return {"vendor": result.vendor, "bars": result.bars, "events": [f"ingest:{result.vendor}"]}
+    update: dict[str, Any] = {
+        "vendor": result.vendor,
+        "bars": result.bars,
+        "now": now,
+        "decision_mode": "drill" if request.offline_mode else "target",
+        "events": [f"ingest:{result.vendor}"],
+    }
+    if request.offline_mode:
+        return update
+    # target mode: the newest completed bar, and only when it is recent enough
+    interval = get_interval(request.interval)
+    bars = complete_bars(result.bars, interval, now)
+    update["bars"] = bars
+    if len(bars) == 0:
+        return update | {
+            "fallback_reason": STALE_DATA,
+            "events": [*update["events"], "data:no_completed_bar", f"order:skipped:{STALE_DATA}"],
+        }
+    last = pd.Timestamp(bars.index[-1]).to_pydatetime()
+    fresh = freshness(last, interval, now, context.settings.ROUTER_STALE_TOLERANCE_S)
+    if fresh.stale:
+        log.warning(
+            "router run on stale bars refused",
+            extra={"symbol": request.symbol, "interval": request.interval, "detail": fresh.describe()},
+        )
+        return update | {
+            "fallback_reason": STALE_DATA,
+            "events": [
+                *update["events"],
+                f"data:stale:{fresh.market_age.total_seconds():.0f}s",
+                f"order:skipped:{STALE_DATA}",
+            ],
+        }
+    return update
 
 
 @_timed("features")
@@ -150,8 +205,13 @@ def strategy(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, A
     params, source = _strategy_params(state, runtime)
     chosen = get_strategy(request.strategy, params)
     decisions = decide(state["bars"], state["signals"], state["regimes"], chosen, runtime.context.risk)
-    action = find_action(decisions.position)
-    outcome = "no_change" if action is None else ("buy" if action.side > 0 else "sell")
+    if request.offline_mode:  # drill: the last position change in the window
+        action = find_action(decisions.position)
+        outcome = "no_change" if action is None else ("buy" if action.side > 0 else "sell")
+    else:  # target: the newest completed bar's side
+        action = None
+        side = float(decisions.position[-1])
+        outcome = "target:" + ("long" if side > 0 else "short" if side < 0 else "flat")
     return {
         "decisions": decisions,
         "action": action,
@@ -205,9 +265,144 @@ def priors(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any
     }
 
 
+def _unavailable(detail: str, exc: Exception | None = None) -> dict[str, Any]:
+    events = [f"book:unavailable:{type(exc).__name__ if exc is not None else detail}"]
+    log.warning("router run refused: the book is unavailable (%s)", f"{detail}: {exc}" if exc else detail)
+    return {
+        "fallback_reason": BOOK_UNAVAILABLE,
+        "published": False,
+        "executed": False,
+        "events": [*events, f"order:skipped:{BOOK_UNAVAILABLE}"],
+    }
+
+
+@_timed("book")
+def book(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
+    """Target mode: what the account holds, what is on its way, its equity, and whether this
+    bar's order already exists. A drill reads nothing (its holding is the strategy's replay)."""
+    context, request = runtime.context, state["request"]
+    decisions = state["decisions"]
+    if request.offline_mode:
+        return {"events": ["decision:drill"]}
+    bar_time = pd.Timestamp(decisions.index[-1]).to_pydatetime()
+    cid = client_order_id(context.account, request.symbol, request.strategy, bar_time)
+    price = Decimal(str(float(state["bars"]["close"].iloc[-1])))
+    update: dict[str, Any] = {"client_order_id": cid, "price": price}
+    if not (price.is_finite() and price > 0):
+        return update | _unavailable(f"no usable price {price}")
+    if context.book is None:
+        return update | _unavailable("no_book_configured")
+    try:
+        # reservations expire on the guard's clock (wall time), not the run's
+        view = context.book.view(context.account, request.symbol, cid, datetime.now(UTC))
+    except Exception as exc:  # fail closed: no order against a book that cannot be read
+        return update | _unavailable("book read failed", exc)
+    if view.existing is not None:
+        existing = view.existing.as_dict()
+        return update | {
+            "book_view": view,
+            "existing_order": existing,
+            "published": False,
+            "executed": False,
+            "events": [
+                "decision:target",
+                "order:skipped:duplicate",
+                f"order:existing:{view.existing.source}:{view.existing.status}",
+            ],
+        }
+    equity, source = _equity(view, price, runtime)
+    if equity is None:
+        return update | _unavailable("equity_unusable")
+    held = view.held
+    return update | {
+        "book_view": view,
+        "equity": float(equity),
+        "equity_source": source,
+        "held_qty": held,
+        "pending_qty": view.pending_qty(price),
+        "events": ["decision:target", f"equity:{source}"],
+    }
+
+
+def _equity(view: Any, price: Decimal, runtime: Runtime[RouterContext]) -> tuple[Decimal | None, str]:
+    """The broker's equity when it answers, else the book marked to market; ``None``: unusable."""
+    context = runtime.context
+    try:
+        reported = context.broker().get_account().equity
+    except Exception as exc:  # unconfigured or unreachable broker: the book's own figure
+        log.info("broker equity not read, marking the book instead: %s", exc)
+    else:
+        if reported.is_finite() and reported > 0:
+            return reported, "broker"
+    starting = Decimal(str(context.settings.RISK_ACCOUNT_EQUITY))
+    try:
+        marked = view.marked_equity(starting, price)
+    except Exception as exc:
+        log.warning("the book could not be marked: %s", exc)
+        return None, "book"
+    if not (isinstance(marked, Decimal) and marked.is_finite() and marked > 0):
+        return None, "book"
+    return marked, "book"
+
+
+def _target(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
+    """Target mode sizing: target - (held + pending), within the band, exits clamped."""
+    context, request = runtime.context, state["request"]
+    decisions = state["decisions"]
+    settings = context.settings
+    events = [f"risk:{context.risk.agent}"]
+    side, frac = float(decisions.position[-1]), float(decisions.frac[-1])
+    price = state["price"]
+    equity = Decimal(str(state["equity"]))
+    held, pending = state["held_qty"] or _ZERO, state["pending_qty"] or _ZERO
+    weight = Decimal(str(side * frac)) if math.isfinite(frac) else _ZERO
+    target = (weight * equity / price).quantize(QTY_STEP, rounding=ROUND_DOWN)
+    effective = held + pending
+    wanted = target - effective
+    order = clamp_exit(effective, wanted).quantize(QTY_STEP, rounding=ROUND_DOWN)
+    if order != wanted:
+        events.append("order:clamped_to_holding")
+    update: dict[str, Any] = {
+        "frac": _finite(frac),
+        "target_qty": target,
+        "order_qty": order,
+        "intent": None,
+    }
+    notional = abs(order) * price
+    if order == 0:
+        return update | {"notional": 0.0, "events": [*events, "order:skipped:on_target"]}
+    band = max(
+        Decimal(str(settings.ROUTER_REBALANCE_MIN_NOTIONAL)),
+        Decimal(str(settings.ROUTER_REBALANCE_MIN_FRACTION)) * equity,
+    )
+    closing = target == 0  # a close to flat is never held back by the band
+    if notional < band and not closing:
+        return update | {
+            "order_qty": _ZERO,
+            "notional": float(to_cents(float(notional))),
+            "events": [*events, "order:skipped:rebalance_band"],
+        }
+    bar_time = pd.Timestamp(decisions.index[-1]).to_pydatetime()
+    intent = OrderEvent(
+        client_order_id=state["client_order_id"] or "",
+        symbol=request.symbol,
+        side=OrderSide.BUY if order > 0 else OrderSide.SELL,
+        qty=abs(order),
+        strategy=request.strategy,
+        prob=state.get("prob"),
+        frac=min(max(frac, 0.0), 1.0) if math.isfinite(frac) else None,
+        run_id=state["run_id"],
+        bar_time=bar_time,
+        ts=state["now"],
+    )
+    return update | {"notional": float(notional), "intent": intent, "events": events}
+
+
 @_timed("risk")
 def risk(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
     context, request = runtime.context, state["request"]
+    if not request.offline_mode:
+        return _target(state, runtime)
     decisions, action = state["decisions"], state.get("action")
     events = [f"risk:{context.risk.agent}"]
     if action is None:
@@ -239,7 +434,9 @@ def risk(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
     side = OrderSide.BUY if action.side > 0 else OrderSide.SELL
     prob = state.get("prob")
     intent = OrderEvent(
-        client_order_id=client_order_id(request.symbol, request.strategy, bar_time, side),
+        client_order_id=client_order_id(
+            context.account, request.symbol, request.strategy, bar_time, drill=True
+        ),
         symbol=request.symbol,
         side=side,
         notional=notional,
@@ -248,7 +445,7 @@ def risk(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
         frac=min(max(frac, 0.0), 1.0),
         run_id=state["run_id"],
         bar_time=bar_time,
-        ts=datetime.now(UTC),
+        ts=state["now"],
     )
     return {"frac": _finite(frac), "notional": float(notional), "intent": intent, "events": events}
 
@@ -259,7 +456,7 @@ def guard(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]
     decision = runtime.context.guard.check(
         GuardRequest(
             symbol=request.symbol,
-            notional=float(intent.notional or 0) if intent is not None else 0.0,
+            notional=float(state.get("notional") or 0) if intent is not None else 0.0,
             kill_switch_active=request.kill_switch_active,
             kill_switch_notional=request.kill_switch_notional,
             # an intent is checked by the governor and reserved in the same step
@@ -283,15 +480,25 @@ def guard(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]
 def publish(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
     request, intent = state["request"], state.get("intent")
     if intent is None:
+        if not request.offline_mode:  # the risk node said why (on target, within the band)
+            return {"published": False, "executed": False}
         reason = "no_signal" if state.get("action") is None else "zero_size"
         return {"published": False, "executed": False, "events": [f"order:skipped:{reason}"]}
     if request.execute_orders:
         # resolve the broker before anything leaves the process: a run that cannot execute
         # must not leave a published intent behind
         try:
-            runtime.context.broker()
+            broker = runtime.context.broker()
         except ConfigError as exc:
             return {"published": False, **_not_executed("broker_unconfigured", exc)}
+        if request.offline_mode and broker.kind != "simulated":
+            # a drill on synthetic bars is a rehearsal: it never reaches a real venue
+            return {
+                "published": False,
+                "executed": False,
+                "fallback_reason": DRILL_NOT_EXECUTABLE,
+                "events": [f"order:skipped:{DRILL_NOT_EXECUTABLE}", f"broker:{broker.kind}"],
+            }
     if not request.publish_orders:
         return {"published": False, "events": ["publish:disabled"]}
     halted = _switch_halts(state, runtime, "publish")
@@ -333,6 +540,27 @@ def execute(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
             stopped = intent.model_copy(update={"status": OrderStatus.REJECTED, "ts": datetime.now(UTC)})
             halted["events"] += _publish_update(state, runtime, stopped)
         return {"executed": False, **halted}
+    if not request.offline_mode:
+        # after a crash between submit and the order's record, the venue may have it already
+        try:
+            known = broker.find_order(intent.client_order_id)
+        except Exception as exc:  # cannot tell: sending could place it twice
+            return _not_executed("broker_unavailable", exc)
+        if known is not None:
+            events = ["order:skipped:duplicate", f"order:existing:broker:{known.status}"]
+            if request.publish_orders and state.get("published"):
+                events += _publish_update(state, runtime, known)  # the record follows the venue
+            return {
+                "executed": False,
+                "execution": known,
+                "existing_order": {
+                    "client_order_id": known.client_order_id,
+                    "status": str(known.status),
+                    "source": "broker",
+                    "side": str(known.side),
+                },
+                "events": events,
+            }
     try:
         report = broker.submit(intent, market_price=price)
     except OrderRejected as exc:
@@ -350,20 +578,34 @@ def execute(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
 
 
 def _switch_halts(state: RouterState, runtime: Runtime[RouterContext], stage: str) -> dict[str, Any] | None:
-    """Read the global kill switch again right before an order leaves the process.
+    """Read the governor again right before an order leaves the process.
 
-    The guard ran a few milliseconds to seconds earlier; an operator's ``kill-switch on``
-    must also stop a run that is past it. ``None`` lets the order go; otherwise the update
-    to return (switch on, or unreadable: refused, fail closed)."""
+    The guard ran a few milliseconds to seconds earlier; an operator's ``kill-switch on`` (or
+    a latch to REDUCING) must also stop a run that is past it. HALTED refuses everything,
+    REDUCING everything but an order that reduces what is held. ``None`` lets the order go;
+    otherwise the update to return (refused, or unreadable: refused, fail closed)."""
     store = runtime.context.guard.store
+    reader = getattr(store, "governor_state", None)
+    reason: str | None = None
     try:
-        active = store.is_active()
+        if reader is not None:
+            governor = GovernorState(reader())
+        else:
+            governor = GovernorState.HALTED if store.is_active() else GovernorState.ACTIVE
     except Exception as exc:
         reason, detail = KILL_SWITCH_UNAVAILABLE, f"before {stage}: {type(exc).__name__}: {exc}"
     else:
-        if not active:
+        if governor == GovernorState.ACTIVE:
             return None
-        reason, detail = KILL_SWITCH_ACTIVE, f"global kill switch turned on before {stage}"
+        if governor == GovernorState.HALTED:
+            reason, detail = KILL_SWITCH_ACTIVE, f"global kill switch turned on before {stage}"
+        elif _reduces(state):
+            return None
+        else:
+            reason, detail = (
+                KILL_SWITCH_REDUCING,
+                f"governor REDUCING before {stage}: the order does not reduce",
+            )
     symbol = state["request"].symbol
     log.warning(
         "order refused by the kill switch", extra={"reason": reason, "symbol": symbol, "detail": detail}
@@ -376,6 +618,25 @@ def _switch_halts(state: RouterState, runtime: Runtime[RouterContext], stage: st
         "fallback_reason": reason,
         "events": [f"guard:tripped:{reason}", f"order:skipped:{reason}"],
     }
+
+
+def _reduces(state: RouterState) -> bool:
+    """Whether the run's order shrinks what is held without crossing zero: the book's holding in
+    target mode, the strategy's replayed position in a drill."""
+    intent = state.get("intent")
+    if intent is None:
+        return False
+    if not state["request"].offline_mode:
+        qty = state.get("order_qty")
+        price = state.get("price")
+        if qty is None or price is None or qty == 0:
+            return False
+        order = GovernorOrder(
+            symbol=intent.symbol, side=str(intent.side), notional=abs(qty) * price, price=price
+        )
+        return is_reducing(order, state.get("held_qty") or _ZERO)
+    action = state.get("action")
+    return action is not None and action.old_position != 0 and action.new_position == 0
 
 
 def _not_executed(reason: str, exc: Exception) -> dict[str, Any]:

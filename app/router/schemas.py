@@ -38,8 +38,10 @@ class RouterRunRequest(BaseModel):
     """One router run: which symbol and strategy, over which bars, and how far to go.
 
     ``start`` (and the optional ``end``, default now) bound the bars ingested; dates without
-    a time mean UTC midnight. The order intent follows the strategy's last position change
-    inside that window.
+    a time mean UTC midnight. With ``offline_mode`` (a drill on synthetic bars) the intent
+    follows the strategy's last position change inside that window; otherwise the router
+    decides on the newest completed bar only and orders the difference between the strategy's
+    target and what the account's book holds.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
@@ -175,3 +177,31 @@ class RouterRunResult(BaseModel):
     fallback_reason: str | None
     timings_ms: dict[str, float]
     total_ms: float
+    decision_mode: str | None = Field(
+        default=None,
+        description="'drill' (offline_mode: acts on the strategy's last change in the window, as a "
+        "rehearsal) or 'target' (the newest completed bar's target against the book).",
+    )
+    equity: float | None = Field(
+        default=None, description="Target mode: the account equity the target was sized from."
+    )
+    equity_source: str | None = Field(
+        default=None, description="Where the equity came from: 'broker' (get_account) or 'book' (marked)."
+    )
+    target_qty: float | None = Field(
+        default=None, description="Target mode: shares the strategy wants held (negative: short)."
+    )
+    held_qty: float | None = Field(default=None, description="Target mode: shares the book holds now.")
+    pending_qty: float | None = Field(
+        default=None, description="Target mode: shares still to come from working or admitted orders."
+    )
+    order_qty: float | None = Field(
+        default=None,
+        description="Target mode: the signed order (buy positive) after the band and the exit clamp; "
+        "0 when nothing is traded.",
+    )
+    existing_order: dict[str, Any] | None = Field(
+        default=None,
+        description="The order already known under this run's client_order_id (a duplicate): "
+        "client_order_id, status, source (orders, reservation or broker), side.",
+    )

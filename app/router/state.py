@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Annotated, Any, TypedDict
 
 import pandas as pd
@@ -16,12 +18,20 @@ from app.decision.pipeline import DecisionFrame
 from app.domain.orders import OrderEvent
 from app.execution.ports import Broker
 from app.models.selection import PriorModels
+from app.portfolio.holdings import BookView, RouterBook
 from app.risk.guard import GuardDecision, OrderGuard
 from app.risk.sizing import RiskConfig
 from app.router.offline import OfflineBars
 from app.router.schemas import RouterRunRequest
 
-__all__ = ["Action", "RouterContext", "RouterState"]
+__all__ = ["Action", "Clock", "RouterContext", "RouterState", "utc_now"]
+
+Clock = Callable[[], datetime]
+"""Returns the current time, timezone-aware."""
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 def _merge_timings(left: dict[str, float], right: dict[str, float]) -> dict[str, float]:
@@ -62,6 +72,13 @@ class RouterContext:
     """Resolves the request's ``prior_model``; ``None``: Beta priors only."""
     champion_params: Callable[[str], dict[str, Any] | None] | None = None
     """The champion parameter record of a strategy (``app.models.params``), or ``None``."""
+    book: RouterBook | None = None
+    """Reads the account's book for target-mode runs; ``None``: target runs fail closed
+    (``book_unavailable``)."""
+    account: str = "simulated"
+    """The book's account: the configured broker's label (``app.execution.factory.broker_label``)."""
+    clock: Clock = field(default=utc_now)
+    """The run's clock: staleness, the bars' window and the intents' times follow it."""
 
 
 class RouterState(TypedDict, total=False):
@@ -92,3 +109,15 @@ class RouterState(TypedDict, total=False):
     executed: bool
     execution: OrderEvent | None
     fallback_reason: str | None
+    decision_mode: str
+    now: datetime
+    client_order_id: str | None
+    book_view: BookView | None
+    equity: float | None
+    equity_source: str | None
+    price: Decimal
+    target_qty: Decimal | None
+    held_qty: Decimal | None
+    pending_qty: Decimal | None
+    order_qty: Decimal | None
+    existing_order: dict[str, Any] | None

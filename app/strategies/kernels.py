@@ -103,22 +103,25 @@ def rolling_std_nb(values: np.ndarray, window: int, out: np.ndarray) -> None:  #
 def cross_target_nb(
     fast: np.ndarray, slow: np.ndarray, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    """Hold +1 after each up-cross of ``fast`` over ``slow`` and -1 after each down-cross.
+    """+1 while ``fast`` is above ``slow``, -1 while it is below, 0 on a tie or a NaN (warm-up).
 
-    A cross at ``t`` is strict, as backtesting.py defines it: ``fast[t-1] < slow[t-1]`` and
-    ``fast[t] > slow[t]`` (mirrored for down). An exact tie is no cross, and a NaN on
-    either side of either bar is no cross. Before the first cross the target is 0.
+    The side on bar ``t`` depends on ``fast[t]`` and ``slow[t]`` only, never on where the
+    history starts (an event-based rule, "long after the last up-cross", would stay flat until
+    its first cross on a history cut later, and fail ``ai-trader strategy check``). Once both
+    means exist, the side changes exactly on the bars where the strict crosses are.
     """
-    n = fast.shape[0]
-    state = 0.0
-    if n > 0:
-        out[0] = 0.0
-    for t in range(1, n):
-        if fast[t - 1] < slow[t - 1] and fast[t] > slow[t]:
-            state = 1.0
-        elif fast[t - 1] > slow[t - 1] and fast[t] < slow[t]:
-            state = -1.0
-        out[t] = state
+    for t in range(fast.shape[0]):
+        out[t] = cross_side_nb(fast[t], slow[t])
+
+
+@njit(cache=True, inline="always")
+def cross_side_nb(fast: float, slow: float) -> float:  # pragma: no cover - compiled
+    """The crossover side of one bar: 1.0 when ``fast > slow``, -1.0 when below, else 0.0."""
+    if fast > slow:
+        return 1.0
+    if fast < slow:
+        return -1.0
+    return 0.0
 
 
 @njit(cache=True)
@@ -146,9 +149,6 @@ def sma_cross_target_nb(
     s_crem = 0.0
     s_same = 0
     prev_value = np.nan
-    state = 0.0
-    prev_f = np.nan
-    prev_s = np.nan
     for i in range(n):
         if fast > 1 and i >= fast:
             old = close[i - fast]
@@ -200,14 +200,7 @@ def sma_cross_target_nb(
         if keep_means:
             fast_buf[i] = fv
             slow_buf[i] = sv
-        if i > 0:
-            if prev_f < prev_s and fv > sv:
-                state = 1.0
-            elif prev_f > prev_s and fv < sv:
-                state = -1.0
-        out[i] = state
-        prev_f = fv
-        prev_s = sv
+        out[i] = cross_side_nb(fv, sv)
 
 
 @njit(cache=True)

@@ -1,4 +1,7 @@
-"""SMA crossover: the textbook strategy peers ship, kept as the reference for cross-checks."""
+"""SMA crossover: the textbook strategy peers ship, kept as the reference for cross-checks.
+
+The side is the state of the two means on each bar (see :class:`SmaCross`).
+"""
 
 from __future__ import annotations
 
@@ -44,7 +47,14 @@ def _set_target_nb(
 @register_strategy
 @dataclasses.dataclass(frozen=True, slots=True, kw_only=True)
 class SmaCross(Strategy):
-    """Long after the fast SMA crosses above the slow one, short after it crosses below.
+    """Long while the fast SMA is above the slow one, short while it is below (flat on a tie and
+    during the slow SMA's warm-up).
+
+    State-based rather than "hold the side of the last cross": the side on a bar depends only on
+    the last ``slow`` closes, so it does not change with where the history starts (an
+    event-based rule is flat until its first cross on a later start, which ``ai-trader
+    strategy check`` flags as recursive bias and which makes a sweep's winner unpromotable).
+    After the warm-up both rules agree, and the side changes on the bars of the strict crosses.
 
     Parameters:
         fast: window of the fast simple moving average, in bars (>= 1).

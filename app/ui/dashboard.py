@@ -30,11 +30,13 @@ from app.ui.sources import DashboardSource, build_source
 from app.ui.status_bar import render_status_bar
 from app.ui.views.backtests import backtests_calls, render_backtests
 from app.ui.views.frame_viewer import render_frame_viewer
+from app.ui.views.models import models_calls, render_models
 from app.ui.views.orders import orders_calls, render_orders
+from app.ui.views.portfolio import portfolio_calls, render_portfolio
 from app.ui.views.risk import render_risk, risk_calls
 from app.ui.views.schedule import render_schedule, schedule_calls
 
-PAGES = ("Orders", "Backtests", "Frames", "Risk", "Schedule")
+PAGES = ("Portfolio", "Orders", "Backtests", "Frames", "Risk", "Models", "Schedule")
 
 
 def settings_fingerprint(settings: Settings) -> str:
@@ -102,6 +104,8 @@ def _sidebar(settings: Settings) -> float | None:
 
 
 def _calls(page: str, console: Console, source: DashboardSource) -> dict[str, Callable[[], Any]]:
+    if page == "Portfolio":
+        return portfolio_calls(console)
     if page == "Orders":
         return orders_calls(console, source)
     if page == "Backtests":
@@ -110,6 +114,8 @@ def _calls(page: str, console: Console, source: DashboardSource) -> dict[str, Ca
         return risk_calls(console)
     if page == "Schedule":
         return schedule_calls(console)
+    if page == "Models":
+        return models_calls(console)
     return {}
 
 
@@ -127,7 +133,9 @@ def main() -> None:
         console = Console(settings=settings, api=api, tz=browser_zone())
         fetched = console.fetch({"status": lambda: api.get("/status"), **_calls(page, console, source)})
         render_status_bar(console, fetched["status"])
-        if page == "Orders":
+        if page == "Portfolio":
+            render_portfolio(console, fetched)
+        elif page == "Orders":
             render_orders(console, source, fetched)
         elif page == "Backtests":
             render_backtests(console, fetched)
@@ -135,6 +143,8 @@ def main() -> None:
             render_risk(console, fetched)
         elif page == "Schedule":
             render_schedule(console, fetched)
+        elif page == "Models":
+            render_models(console, fetched)
 
     st.fragment(live, run_every=refresh_s)()
     if page == "Frames":

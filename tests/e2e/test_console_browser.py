@@ -9,6 +9,7 @@ under ``artifacts/e2e/console/``.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import signal
@@ -18,7 +19,9 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,16 @@ import httpx
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
+from app.bootstrap import Container
+from app.config import Settings
+from app.models.features import FEATURE_NAMES, feature_hash
+from app.models.registry import ModelCard, ModelRegistry, PromotionPolicy
+from app.risk.governor import GovernorBook, GovernorDecision, GovernorLimits, GovernorOrder, GovernorState
+from app.risk.governor import evaluate as govern
+from app.risk.guard import trading_day_start
+from app.risk.ports import GuardSnapshot, Reservation, SnapshotQuery
+from app.storage.repositories.guard import GuardRepository
+from tests.console_book import FILLS, seed_fills, seed_snapshots
 from tests.e2e.test_dashboard_browser import CHROMIUM_ARGS, _chromium
 from tests.servers import free_port, wait_for
 
@@ -43,6 +56,13 @@ ROUTER_RUN = {
     "offline_mode": True,
     "publish_orders": True,
     "execute_orders": True,
+}
+RISK = {  # generous portfolio limits: enforced (so their use is shown) without refusing the runs
+    "RISK_MAX_SYMBOL_WEIGHT": "0.5",
+    "RISK_MAX_GROSS_EXPOSURE": "3",
+    "RISK_MAX_OPEN_POSITIONS": "30",
+    "RISK_DAILY_LOSS_LIMIT": "50000",
+    "RISK_MAX_DRAWDOWN": "0.5",
 }
 ONLY = ["--only", "api", "--only", "ui", "--only", "order-consumer", "--only", "sweep-consumer"]
 CANDIDATES = ["AAPL", "MSFT", "NVDA", "AMZN", "META", "TSLA", "JPM", "XOM", "KO", "PEP", "INTC", "AMD"]
@@ -92,6 +112,11 @@ def _env(root: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def _services(root: Path) -> Container:
+    """A container on the platform's own ``DATA_DIR`` (its SQLite file and local blob store)."""
+    return Container(Settings(_env_file=None, DATA_DIR=root / "var", ARTIFACTS_DIR=root / "artifacts"))
+
+
 @pytest.fixture(scope="module")
 def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     root = tmp_path_factory.mktemp("console")
@@ -99,7 +124,7 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     api_port, ui_port = free_port(), free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "app.cli", "up", *ONLY],
-        env=_env(root, PORT=str(api_port), UI_PORT=str(ui_port)),
+        env=_env(root, PORT=str(api_port), UI_PORT=str(ui_port), **RISK),
         cwd=root,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -108,6 +133,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
     try:
         wait_for(lambda: _answers(f"{api}/health/live"), 60, "api")
         wait_for(lambda: _answers(f"{ui}_stcore/health"), 60, "ui")
+        with _services(root) as services:  # past paper-trading days' fills, before today's runs
+            services.db.upgrade()  # the API migrates at start; this waits until it is done
+            seed_fills(services.db)
         seeded = Platform(api=api, ui=ui, root=root, symbols=[], spare=[])
         for index, symbol in enumerate(CANDIDATES):
             if len(seeded.symbols) == 2:
@@ -137,7 +165,9 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
             return all(states.get(j["job_id"]) in ("completed", "failed") for j in (good, bad))
 
         wait_for(finished, 240, "both sweeps")
-        wait_for(lambda: len(seeded.get("/orders")["items"]) == 2, 30, "the order consumer")
+        wait_for(lambda: len(seeded.get("/orders")["items"]) == 2 + len(FILLS), 30, "the order consumer")
+        with _services(root) as services:  # the book marked at the end of the paper-trading days
+            seed_snapshots(services.db, Decimal(seeded.get("/portfolio")["cash"]))
         yield seeded
     finally:
         proc.send_signal(signal.SIGINT)
@@ -207,6 +237,63 @@ def _choose(page: Page, label: str, option: str) -> None:
     page.get_by_role("option").filter(has_text=option).first.click()
 
 
+def _cell_row(page: Page, text: str) -> str:
+    """The text of the first data-grid row holding ``text``."""
+    row = page.locator('[data-testid="stDataFrame"] table tr', has_text=text).first
+    row.wait_for(state="attached", timeout=15_000)
+    return row.inner_text()
+
+
+def _cells(page: Page, text: str) -> list[str]:
+    """The cells of the first data-grid row holding ``text`` (the accessible table keeps the raw
+    values, before the grid's number formats)."""
+    row = page.locator('[data-testid="stDataFrame"] table tr', has_text=text).first
+    row.wait_for(state="attached", timeout=15_000)
+    return [c.strip() for c in row.locator("th, td").all_inner_texts() if c.strip()]
+
+
+def test_portfolio_page_numbers_equal_the_apis(platform: Platform, page: Page) -> None:
+    portfolio = platform.get("/portfolio")
+    use = platform.get("/risk/limit-use")
+    pnl = platform.get("/portfolio/pnl")
+    _open(page, platform.ui, "portfolio")
+    _wait_metric(page, "Equity", f"{Decimal(portfolio['equity']):,.2f}")
+    assert _metric(page, "Cash") == f"{Decimal(portfolio['cash']):,.2f}"
+    assert _metric(page, "Realised P&L") == f"{Decimal(portfolio['realised_pnl']):,.2f}"
+    assert _metric(page, "Drawdown") == f"{Decimal(portfolio['drawdown']):.2%}"
+    assert _metric(page, "Open positions") == str(portfolio["open_positions"])
+    today = Decimal(use["realised_today"]) + Decimal(use["unrealised"])
+    assert _metric(page, "Today's P&L") == f"{today:,.2f}"
+    assert _metric(page, "Daily loss limit") == "50,000.00"
+    # the seeded book (tests/console_book.py): QQA 6 @ 100 marked at its last fill 110
+    equity = Decimal(use["equity"])
+    qqa = _cells(page, "QQA")
+    assert qqa[0] == "QQA" and [Decimal(c) for c in qqa[1:6]] == [6, 100, 110, 660, 60], qqa
+    assert float(qqa[6]) == pytest.approx(float(660 / equity), rel=1e-9) and float(qqa[7]) == 0.5
+    qqb = _cells(page, "QQB")
+    assert [Decimal(c) for c in qqb[1:6]] == [5, 200, 200, 1000, 0], qqb
+    for position in portfolio["positions"]:
+        assert Decimal(_cells(page, position["symbol"])[1]) == Decimal(position["qty"])
+    for bucket in pnl["by_day"]:
+        cells = _cells(page, bucket["key"])
+        assert Decimal(cells[1]) == Decimal(bucket["realised"]) and int(cells[3]) == bucket["fills"], cells
+    momentum = next(b for b in pnl["by_strategy"] if b["key"] == "momentum")
+    assert Decimal(_cells(page, "momentum")[1]) == Decimal(momentum["realised"])
+    page.locator(".js-plotly-plot").first.wait_for(timeout=15_000)
+    bars = {item["name"]: item for item in use["items"] if item["use"] is not None}
+    assert set(bars) == {
+        "max_symbol_weight",
+        "max_gross_exposure",
+        "max_open_positions",
+        "daily_loss",
+        "max_drawdown",
+    }
+    for name, item in bars.items():
+        shown = page.locator(f'.limit-bar[data-limit="{name}"]').first.get_attribute("data-use")
+        assert shown is not None and float(shown) == pytest.approx(item["use"], abs=1e-6), (name, shown)
+    _shot(page, "portfolio")
+
+
 def test_orders_page_numbers_equal_the_apis(platform: Platform, page: Page) -> None:
     orders = platform.get("/orders", limit=200)["items"]
     _open(page, platform.ui, "orders")
@@ -215,8 +302,9 @@ def test_orders_page_numbers_equal_the_apis(platform: Platform, page: Page) -> N
     notional = sum(float(o["notional"]) for o in orders)
     assert _metric(page, "Notional") == f"{notional:,.2f}"
     grid = _grid_text(page)
-    for order in orders:
-        assert order["symbol"] in grid and f"{float(order['notional']):.2f}" in grid
+    for order in orders:  # the accessible table holds the raw number: 1514.27, or 440 for 440.00
+        notional = float(order["notional"])
+        assert order["symbol"] in grid and (f"{notional:.2f}" in grid or f"{notional:g}" in grid)
     _choose(page, "Order detail", f"#{orders[0]['id']}")
     page.get_by_text(orders[0]["client_order_id"]).wait_for(timeout=15_000)
     run = platform.get(f"/orders/{orders[0]['id']}/run")
@@ -294,6 +382,149 @@ def test_risk_page_and_a_red_banner_within_one_refresh(platform: Platform, page:
         platform.post("/risk/kill-switch", {"active": False, "reason": "drill over", "actor": "desk"})
 
 
+def _latch_a_drawdown_trip(root: Path) -> None:
+    """Trip the drawdown limit through the guard's store with the governor's own rules: a book
+    whose high-water mark is ten times its equity (the store latches REDUCING in its transaction)."""
+    order = GovernorOrder(symbol="QQA", side="buy", notional=Decimal(100), price=Decimal(110))
+
+    def decide(snapshot: GuardSnapshot, book: GovernorBook | None) -> GovernorDecision:
+        assert book is not None
+        marked = replace(book, starting_equity=Decimal(100_000), high_water_mark=Decimal(1_000_000))
+        return govern(order, marked, GovernorLimits(max_drawdown=0.5))
+
+    now = datetime.now(UTC)
+    with _services(root) as services:
+        decision = GuardRepository(services.db).reserve(
+            SnapshotQuery(now=now, since=trading_day_start(now)),
+            Reservation(
+                client_order_id="e2e-latch",
+                symbol="QQA",
+                side="buy",
+                notional=Decimal(100),
+                expires_at=now + timedelta(seconds=5),
+            ),
+            decide,
+            needs_book=True,
+        )
+    assert decision.reason == "kill_switch_drawdown" and decision.latch == GovernorState.REDUCING
+
+
+def _press(page: Page, button: str, reason: str) -> None:
+    page.get_by_label("Reason (required)").fill(reason)
+    page.get_by_role("button", name=button).click()
+
+
+def test_governor_controls_round_trip_in_the_browser(platform: Platform, page: Page) -> None:
+    _open(page, platform.ui, "risk")
+    _wait_metric(page, "Trading", "ACTIVE")
+    try:
+        _press(page, "Reduce only", "e2e wind down")
+        reducing = page.locator('.trading-banner[data-state="REDUCING"]')
+        reducing.wait_for(timeout=10_000)
+        assert "e2e wind down" in reducing.inner_text()
+        colour = reducing.evaluate("e => getComputedStyle(e).backgroundColor")
+        assert colour == "rgb(255, 243, 224)", colour  # amber
+        assert platform.get("/kill-switch")["state"] == "REDUCING"
+        _wait_metric(page, "Trading", "REDUCING")
+        _shot(page, "risk-reducing")
+        _press(page, "Resume trading", "wind down over")
+        page.locator('.trading-banner[data-state="ACTIVE"]').wait_for(timeout=10_000)
+        _latch_a_drawdown_trip(platform.root)
+        latched = page.locator(
+            '.trading-banner[data-state="REDUCING"]', has_text="latched by kill_switch_drawdown"
+        )
+        latched.wait_for(timeout=10_000)
+        _wait_metric(page, "Latched by", "kill_switch_drawdown")
+        assert page.get_by_role("button", name="Resume trading").count() == 0  # a latch takes a reset
+        _press(page, "Reset latched trip", "loss reviewed")
+        page.locator('.trading-banner[data-state="ACTIVE"]').wait_for(timeout=10_000)
+        switch = platform.get("/kill-switch")
+        assert switch["state"] == "ACTIVE" and switch["latched_reason"] is None
+        history = platform.get("/risk/kill-switch/history", limit=4)["items"]
+        assert [(i["reason"], i["actor"]) for i in history] == [
+            ("reset", "console"),
+            ("reducing", "governor"),
+            ("off", "console"),
+            ("reducing", "console"),
+        ]
+        assert history[0]["detail"] == "loss reviewed"
+    finally:
+        platform.post("/kill-switch", {"reset": True, "reason": "e2e cleanup", "actor": "desk"})
+
+
+def test_models_page_shows_calibration_and_champion(platform: Platform, page: Page) -> None:
+    with _services(platform.root) as services:
+        registry = ModelRegistry(services.blob, services.settings.BLOB_CONTAINER_MODELS)
+        for version, brier, created in (
+            ("v1", 0.240, "2026-11-27T22:30:00+00:00"),
+            ("v2", 0.249, "2026-11-28T22:30:00+00:00"),
+        ):
+            card = _card(version, brier, created)
+            services.blob.put_text(
+                registry.container, f"models/momentum/{version}/card.json", json.dumps(asdict(card))
+            )
+            registry.decide(
+                card, PromotionPolicy(), now=datetime.fromisoformat(created) + timedelta(minutes=1)
+            )
+    folder = platform.root / "artifacts" / "daily" / "2026-12-01"
+    folder.mkdir(parents=True, exist_ok=True)
+    curve = {"forecast": [0.35, 0.55, 0.65], "observed": [0.3, 0.25, 0.2], "count": [4.0, 10.0, 10.0]}
+    scores = {
+        "brier": 0.31,
+        "log_loss": 0.82,
+        "ece": 0.33,
+        "samples": 24,
+        "base_rate": 0.23,
+        "mean_prob": 0.57,
+    }
+    calibration = {
+        "scored": 24,
+        "pending": 3,
+        "drift_max": 0.1,
+        "min_samples": 10,
+        "overall": {**scores, "reliability": curve},
+        "regimes": {"trend_up": {**scores, "reliability": curve, "drift": True, "judged": True}},
+        "drifting": ["trend_up"],
+        "decisions": [],
+        "errors": {},
+    }
+    (folder / "reports.json").write_text(json.dumps({"session": "2026-12-01", "calibration": calibration}))
+    overview = platform.get("/models/overview")
+    _open(page, platform.ui, "models")
+    _wait_metric(page, "Scored", str(overview["calibration"]["scored"]))
+    assert _metric(page, "ECE") == f"{overview['calibration']['overall']['ece']:.3f}"
+    page.get_by_text("Calibration drift in trend_up").wait_for(timeout=15_000)
+    assert _cells(page, "trend_up")[-1] == "DRIFT"
+    champion = _cells(page, "champion")
+    assert champion[1] == "v1" and float(champion[3]) == 0.24 and float(champion[4]) == 0.25, champion
+    assert _cells(page, "challenger")[1] == "v2"
+    assert "below the required" in _cell_row(page, "below the required")
+    page.locator(".js-plotly-plot").first.wait_for(timeout=15_000)
+    _shot(page, "models")
+
+
+def _card(version: str, brier: float, created: str) -> ModelCard:
+    prior = 0.25
+    return ModelCard(
+        strategy="momentum",
+        version=version,
+        created_at=created,
+        feature_names=list(FEATURE_NAMES),
+        feature_hash=feature_hash(FEATURE_NAMES),
+        training_window={"start": "2024-01-02", "end": "2026-11-27"},
+        data_fingerprint="e" * 64,
+        samples=1500,
+        metrics={
+            "model": {"brier": brier, "log_loss": 0.66, "ece": 0.02, "samples": 1500, "base_rate": 0.52},
+            "prior": {"brier": prior, "log_loss": 0.69, "ece": 0.04, "samples": 1500, "base_rate": 0.52},
+            "brier_improvement": (prior - brier) / prior,
+        },
+        library_versions={"python": "3"},
+        code_version=None,
+        artifact_sha256="0" * 64,
+    )
+
+
 def test_schedule_page_lists_the_sessions_jobs(platform: Platform, page: Page) -> None:
     day = platform.get("/schedule/day", day=SESSION)
     _open(page, platform.ui, "schedule", f"&day={SESSION}")
@@ -330,6 +561,16 @@ def test_800px_layout_shows_the_key_columns_first(platform: Platform, browser: B
         box = grid.bounding_box()
         assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 800
         _shot(narrow, "orders-800px")
+        _open(narrow, platform.ui, "portfolio")
+        positions = narrow.locator('[data-testid="stDataFrame"]').first
+        positions.wait_for(timeout=15_000)
+        header = positions.locator("table tr").first.locator("th")
+        header.first.wait_for(state="attached", timeout=15_000)
+        shown = [h.strip() for h in header.all_text_contents() if h.strip()]
+        assert shown[:3] == ["symbol", "qty", "avg cost"], shown
+        box = positions.bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 800
+        _shot(narrow, "portfolio-800px")
     finally:
         context.close()
 
@@ -382,7 +623,7 @@ def test_a_hung_api_keeps_each_page_under_three_seconds(hung_console: str, brows
         _open(page, hung_console, "orders")  # first load: the browser fetches the app's scripts
         page.get_by_text("did not answer within").first.wait_for(timeout=30_000)
         timings = {}
-        for name in ("orders", "backtests", "frames", "risk", "schedule"):
+        for name in ("portfolio", "orders", "backtests", "frames", "risk", "models", "schedule"):
             started = time.monotonic()
             page.goto(f"{hung_console}?page={name}")
             page.locator('.trading-banner[data-state="UNKNOWN"]').wait_for(timeout=10_000)

@@ -10,6 +10,7 @@ strings, timestamps ISO 8601 in UTC.
 
 from __future__ import annotations
 
+import threading
 from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Literal
@@ -22,6 +23,7 @@ from app.api.routes.orders import DecimalText
 from app.errors import InputError
 from app.execution.factory import broker_label
 from app.portfolio import PortfolioSnapshot, Position
+from app.portfolio.attribution import PnlBucket, RealisedBreakdown
 from app.storage.repositories.portfolio import MAX_HISTORY, PortfolioRepository
 from app.validation import IsoDateTime, StrictFlag
 from app.workers.portfolio import book_cash, portfolio_summary, reconcile_book
@@ -257,6 +259,61 @@ def portfolio_history(
     account = broker_label(container.settings)
     items = PortfolioRepository(container.db).history(account, limit=limit, since=since, until=until)
     return HistoryOut(account=account, items=[SnapshotOut.of(s) for s in items])
+
+
+_BREAKDOWN: dict[tuple[int, str, int, int | None], tuple[object, RealisedBreakdown]] = {}
+"""The newest breakdown per engine, kept while the fills' count and newest id are unchanged
+(the engine is held with it, so its ``id`` cannot be reused by another database meanwhile)."""
+_BREAKDOWN_LOCK = threading.Lock()
+
+
+class PnlBucketOut(BaseModel):
+    key: str = Field(description="The session day (YYYY-MM-DD, New York) or the strategy's name.")
+    realised: DecimalText = Field(description="Realised P&L net of fees.")
+    fees: DecimalText
+    fills: int
+
+
+class RealisedPnlOut(BaseModel):
+    """Realised P&L from the stored fills, replayed with the book's average-cost arithmetic,
+    by session day (oldest first) and by the strategy of the order that realised it."""
+
+    account: str
+    total: DecimalText
+    by_day: list[PnlBucketOut]
+    by_strategy: list[PnlBucketOut]
+
+
+@router.get("/portfolio/pnl", response_model=RealisedPnlOut)
+def portfolio_pnl(
+    container: ContainerDep,
+    days: Annotated[int, Query(ge=1, le=366, description="Most recent session days listed.")] = 30,
+) -> RealisedPnlOut:
+    """Realised P&L by session day and by strategy (orders without one: ``(none)``)."""
+    from app.portfolio.attribution import realised_breakdown
+
+    account = broker_label(container.settings)
+    repository = PortfolioRepository(container.db)
+    engine = container.db.engine
+    key = (id(engine), account, *repository.fills_version())
+    with _BREAKDOWN_LOCK:
+        kept = _BREAKDOWN.get(key)
+    if kept is None:  # the fills changed: replay them once
+        kept = (engine, realised_breakdown(repository.attributed_fills(), account=account))
+        with _BREAKDOWN_LOCK:
+            _BREAKDOWN.clear()
+            _BREAKDOWN[key] = kept
+    breakdown = kept[1]
+
+    def out(bucket: PnlBucket) -> PnlBucketOut:
+        return PnlBucketOut(key=bucket.key, realised=bucket.realised, fees=bucket.fees, fills=bucket.fills)
+
+    return RealisedPnlOut(
+        account=account,
+        total=breakdown.total,
+        by_day=[out(b) for b in breakdown.by_day[-days:]],
+        by_strategy=[out(b) for b in breakdown.by_strategy],
+    )
 
 
 @router.post("/portfolio/reconcile", response_model=ReconcileOut)

@@ -14,10 +14,13 @@ router = APIRouter(prefix="/router", tags=["router"])
 
 @router.post("/run", response_model=RouterRunResult)
 def run(payload: RouterRunRequest, service: RouterServiceDep) -> RouterRunResult:
-    """Ingest bars, size the strategy's latest position change, guard it, publish and execute it.
+    """Ingest bars, decide, size the order, guard it, publish and execute it.
 
-    A tripped guard is not an error: the response says ``fallback_reason`` (``kill_switch_*``)
-    and nothing was published or executed. Bad input is a 422 naming the field. The service
+    ``offline_mode=false`` orders the newest completed bar's target minus what the account's
+    book holds; ``offline_mode=true`` is a drill on synthetic bars acting on the strategy's last
+    position change. A refusal is not an error: the response says ``fallback_reason``
+    (``kill_switch_*``, ``stale_data``, ``book_unavailable``, ...) and nothing was published or
+    executed. Bad input is a 422 naming the field. The service
     (and the broker it opens) is the process's own, built once by the container.
     """
     return service.run(payload)

@@ -13,16 +13,19 @@ sweep configs an operator can enqueue.
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from pathlib import Path as FsPath
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.concurrency import run_in_threadpool
 
 from app.api.deps import ContainerDep
+from app.api.routes.orders import DecimalText
 from app.backtest.sweeps.jobs import SweepJobPublic
 from app.bootstrap import Container
 from app.config import Settings
@@ -43,9 +46,19 @@ SWEEP_STALL_S = 300.0
 TradingState = Literal["ACTIVE", "REDUCING", "HALTED", "UNKNOWN"]
 
 
-def trading_state(kill_switch_active: bool) -> TradingState:
-    """The console's state for today's boolean kill switch (the governor adds ``REDUCING``)."""
-    return "HALTED" if kill_switch_active else "ACTIVE"
+def trading_state(kill_switch_active: bool, state: str | None = None) -> TradingState:
+    """The console's state: HALTED whenever the switch is on, else the governor's state
+    (ACTIVE or REDUCING); a state it does not know is UNKNOWN, never ACTIVE."""
+    if kill_switch_active:
+        return "HALTED"
+    value = (state or "ACTIVE").upper()
+    if value == "ACTIVE":
+        return "ACTIVE"
+    if value == "REDUCING":
+        return "REDUCING"
+    if value == "HALTED":
+        return "HALTED"
+    return "UNKNOWN"
 
 
 class TradingStateView(BaseModel):
@@ -53,6 +66,7 @@ class TradingStateView(BaseModel):
     reason: str | None = None
     actor: str | None = None
     since: datetime | None = None
+    latched_reason: str | None = None
     trips_total: int = 0
     error: str | None = None
 
@@ -104,10 +118,45 @@ class DataView(BaseModel):
     error: str | None = None
 
 
+class LimitUseItem(BaseModel):
+    name: str
+    setting: str
+    description: str
+    limit: float | None = Field(description="The configured value; null when the limit is not enforced.")
+    measure: float = Field(description="What the limit measures, on the book now.")
+    use: float | None = Field(description="measure / limit (1.0 = at the limit); null when not enforced.")
+    near: bool = Field(description="At or above 80 % of the limit (the governor's warning level).")
+    symbol: str | None = None
+
+
+class SymbolExposureView(BaseModel):
+    symbol: str
+    qty: DecimalText
+    avg_cost: DecimalText
+    mark: DecimalText = Field(description="The symbol's newest fill price (the governor's mark).")
+    exposure: DecimalText
+    unrealised: DecimalText
+    weight: DecimalText = Field(description="|exposure| / equity.")
+
+
+class LimitUseView(BaseModel):
+    """Each risk limit's use on the book now (no order in flight), as the governor measures it."""
+
+    as_of: datetime
+    equity: DecimalText | None = None
+    high_water_mark: DecimalText | None = None
+    unrealised: DecimalText | None = None
+    realised_today: DecimalText | None = None
+    items: list[LimitUseItem] = []
+    symbols: list[SymbolExposureView] = []
+    error: str | None = None
+
+
 class StatusView(BaseModel):
     """The console's status bar."""
 
     trading: TradingStateView
+    limits: LimitUseView
     consumers: ConsumersView
     scheduler: SchedulerView
     sweeps: SweepHealthView
@@ -124,10 +173,11 @@ def _trading(services: Container) -> TradingStateView:
     except AiTraderError as exc:
         return TradingStateView(state="UNKNOWN", error=_line(exc))
     return TradingStateView(
-        state=trading_state(status.active),
+        state=trading_state(status.active, status.state),
         reason=status.reason,
         actor=status.actor,
         since=status.updated_at,
+        latched_reason=status.latched_reason,
         trips_total=status.trips_total,
     )
 
@@ -259,11 +309,40 @@ def _data(services: Container, now: datetime) -> DataView:
     )
 
 
+def limit_use_view(services: Container, now: datetime) -> LimitUseView:
+    """Each limit's use on the governor's book now; an unreadable book is an ``error`` line."""
+    from dataclasses import replace
+
+    from app.risk.guard import trading_day_start
+    from app.risk.limit_use import limit_use
+    from app.storage.repositories.guard import GuardRepository
+
+    limits = services.guard_limits
+    store = services.guard.store  # the process's guard repository: it keeps the fills' replay
+    try:
+        if not isinstance(store, GuardRepository):
+            raise InputError("the order guard's store cannot read the governor's book")
+        book = store.governor_book(now, trading_day_start(now), Decimal(str(limits.starting_equity)))
+        report = limit_use(book, replace(limits.governor, max_open_orders=limits.max_open_orders))
+    except AiTraderError as exc:
+        return LimitUseView(as_of=now, error=_line(exc))
+    return LimitUseView(
+        as_of=now,
+        equity=report.equity,
+        high_water_mark=report.high_water_mark,
+        unrealised=report.unrealised,
+        realised_today=report.realised_today,
+        items=[LimitUseItem(**asdict(item)) for item in report.items],
+        symbols=[SymbolExposureView(**asdict(item)) for item in report.symbols],
+    )
+
+
 def build_status(services: Container, now: datetime | None = None) -> StatusView:
     """Every section of the status bar, each read on its own."""
     now = now or datetime.now(UTC)
     return StatusView(
         trading=_trading(services),
+        limits=limit_use_view(services, now),
         consumers=_consumers(services, now),
         scheduler=_scheduler(services.settings, now),
         sweeps=_sweep_health(services, now),
@@ -275,6 +354,13 @@ def build_status(services: Container, now: datetime | None = None) -> StatusView
 async def get_status(container: ContainerDep) -> StatusView:
     """Trading state, consumer lag, scheduler last/next job, sweep consumer health, data as-of."""
     return await run_in_threadpool(build_status, container)
+
+
+@router.get("/risk/limit-use")
+async def get_limit_use(container: ContainerDep) -> LimitUseView:
+    """Each risk limit's use on the book now (held positions and live reservations, marked at
+    their newest fill price), with every held symbol's exposure and weight of equity."""
+    return await run_in_threadpool(limit_use_view, container, datetime.now(UTC))
 
 
 # --- risk history ---------------------------------------------------------------------------
@@ -540,3 +626,172 @@ async def get_limits(container: ContainerDep) -> LimitsView:
             ),
         ]
     )
+
+
+# --- models: live calibration and champion vs challenger -------------------------------------
+class ReliabilityView(BaseModel):
+    forecast: list[float] = Field(description="Mean forecast probability per filled bin.")
+    observed: list[float] = Field(description="Observed win frequency per filled bin.")
+    count: list[float]
+
+
+class CalibrationScoresView(BaseModel):
+    samples: int
+    brier: float
+    log_loss: float
+    ece: float
+    mean_prob: float
+    base_rate: float = Field(description="The realised win rate.")
+    reliability: ReliabilityView
+    drift: bool = False
+    judged: bool = Field(True, description="Enough outcomes to judge drift (MODEL_CALIBRATION_MIN_SAMPLES).")
+
+
+class CalibrationView(BaseModel):
+    """The newest ``reports`` job's live calibration: router probabilities vs realised outcomes."""
+
+    session: date
+    scored: int
+    pending: int
+    drift_max: float
+    min_samples: int
+    overall: CalibrationScoresView | None
+    regimes: dict[str, CalibrationScoresView]
+    drifting: list[str]
+    errors: dict[str, str] = {}
+
+
+class ModelSummaryView(BaseModel):
+    version: str
+    created_at: str
+    samples: int
+    training_window: dict[str, str]
+    model: dict[str, float] = Field(description="Out-of-sample Brier, log loss, ECE of the model.")
+    prior: dict[str, float] = Field(description="The Beta prior's, on the same samples.")
+    brier_improvement: float | None
+
+
+class DecisionView(BaseModel):
+    version: str
+    promoted: bool
+    reason: str
+    decided_at: str
+    actor: str
+    model_brier: float
+    prior_brier: float
+    brier_improvement: float
+    model_log_loss: float
+    prior_log_loss: float
+    previous_champion: str | None
+
+
+class StrategyModelsView(BaseModel):
+    strategy: str
+    champion: ModelSummaryView | None = Field(description="The promoted model; null: the Beta prior sizes.")
+    challenger: ModelSummaryView | None = Field(
+        description="The newest registered model that is not champion."
+    )
+    decisions: list[DecisionView] = Field(description="Promotion decisions, newest first (at most 20).")
+    error: str | None = None
+
+
+class ModelsOverview(BaseModel):
+    calibration: CalibrationView | None
+    calibration_error: str | None = None
+    strategies: list[StrategyModelsView]
+    registry_error: str | None = None
+
+
+CALIBRATION_SEARCH_DAYS = 14
+"""How many of the newest daily report folders are searched for a calibration."""
+
+
+def latest_calibration(artifacts: FsPath) -> CalibrationView | None:
+    """The calibration of the newest ``daily/<session>/reports.json`` that has one (or None)."""
+    import json
+
+    folder = artifacts / "daily"
+    sessions = sorted((p for p in folder.iterdir() if p.is_dir()), reverse=True) if folder.is_dir() else []
+    for path in sessions[:CALIBRATION_SEARCH_DAYS]:
+        report_path = path / "reports.json"
+        if not report_path.is_file():
+            continue
+        try:
+            report = json.loads(report_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise InputError(f"{report_path.name} of {path.name} is not readable JSON: {exc}") from exc
+        calibration = report.get("calibration") if isinstance(report, dict) else None
+        if not isinstance(calibration, dict):
+            continue
+        return CalibrationView(session=date.fromisoformat(path.name), **calibration)
+    return None
+
+
+def _summary(card: Any) -> ModelSummaryView:
+    metrics = card.metrics
+    improvement = metrics.get("brier_improvement")
+    return ModelSummaryView(
+        version=card.version,
+        created_at=card.created_at,
+        samples=card.samples,
+        training_window=dict(card.training_window),
+        model={k: float(v) for k, v in metrics.get("model", {}).items() if isinstance(v, int | float)},
+        prior={k: float(v) for k, v in metrics.get("prior", {}).items() if isinstance(v, int | float)},
+        brier_improvement=None if improvement is None else float(improvement),
+    )
+
+
+def strategy_models(registry: Any, strategy: str) -> StrategyModelsView:
+    """Champion and challenger cards of ``strategy`` with its promotion decisions."""
+    from dataclasses import asdict as as_dict
+
+    try:
+        champion = registry.champion_version(strategy)
+        cards = [registry.card(strategy, v) for v in registry.versions(strategy)]
+        decisions = sorted(registry.decisions(strategy), key=lambda d: d.decided_at, reverse=True)
+    except (AiTraderError, ValueError, TypeError, KeyError) as exc:
+        return StrategyModelsView(
+            strategy=strategy, champion=None, challenger=None, decisions=[], error=_line(exc)
+        )
+    by_version = {card.version: card for card in cards}
+    others = sorted((c for c in cards if c.version != champion), key=lambda c: c.created_at)
+    return StrategyModelsView(
+        strategy=strategy,
+        champion=_summary(by_version[champion]) if champion in by_version else None,
+        challenger=_summary(others[-1]) if others else None,
+        decisions=[
+            DecisionView(**{k: v for k, v in as_dict(d).items() if k != "strategy"}) for d in decisions[:20]
+        ],
+    )
+
+
+def models_overview(services: Container) -> ModelsOverview:
+    from app.models.registry import ModelRegistry
+
+    calibration, calibration_error = None, None
+    try:
+        calibration = latest_calibration(services.settings.ARTIFACTS_DIR)
+    except (AiTraderError, OSError, ValueError) as exc:
+        calibration_error = _line(exc)
+    registry = ModelRegistry(services.blob, services.settings.BLOB_CONTAINER_MODELS)
+    try:
+        names = registry.strategies()
+    except AiTraderError as exc:
+        return ModelsOverview(
+            calibration=calibration,
+            calibration_error=calibration_error,
+            strategies=[],
+            registry_error=_line(exc),
+        )
+    return ModelsOverview(
+        calibration=calibration,
+        calibration_error=calibration_error,
+        strategies=[strategy_models(registry, name) for name in names],
+    )
+
+
+@router.get("/models/overview")
+async def get_models_overview(container: ContainerDep) -> ModelsOverview:
+    """The newest live calibration (per regime, with its reliability curve and drift flag) and
+    each strategy's champion vs challenger with its promotion decisions."""
+    return await run_in_threadpool(models_overview, container)

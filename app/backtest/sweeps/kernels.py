@@ -286,8 +286,9 @@ def sma_cross_batch_nb(
     """SMA crossover sets: row ``fast_row[i]`` of ``smas`` against row ``slow_row[i]``.
 
     ``smas`` holds one SMA per distinct window (the crossover strategy's batch ``tables[0]``).
-    Each set is one pass over the bars: the engine's loop derives the crossover and its sizing
-    bar by bar (``from_cross``) instead of reading a target array built by two earlier passes;
+    Each set is one pass over the bars: the engine's loop derives the crossover side (fast above
+    slow: long, below: short, tie or warm-up: flat) and its sizing bar by bar (``from_cross``)
+    instead of reading a target array built by two earlier passes;
     the numbers are the same as :func:`app.strategies.kernels.cross_target_nb` followed by
     :func:`size_target_nb` and :func:`app.backtest.engine.simulate_metrics_nb`. The prices
     are checked once for all sets.

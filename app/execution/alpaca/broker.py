@@ -31,6 +31,7 @@ from app.execution.alpaca.parsing import (
     parse_order,
     parse_position,
     parse_status,
+    parse_venue_order,
 )
 from app.execution.ports import BrokerCapability
 
@@ -99,6 +100,10 @@ class AlpacaBroker:
                         "broker_protocol", f"Alpaca says {intent.client_order_id} exists but cannot find it"
                     ) from None
         return self._report(self._await_terminal(raw), intent)
+
+    def find_order(self, client_order_id: str) -> OrderEvent | None:
+        raw = self._find(client_order_id)
+        return None if raw is None else parse_venue_order(raw, [])
 
     def cancel(self, order: OrderEvent) -> OrderEvent:
         raw = self._find(order.client_order_id)

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -74,10 +74,28 @@ class GuardRepository:
         self.kill_switch = KillSwitchRepository(database)
         self._openings: dict[datetime, dict[str, _Opening]] = {}
         self._lock = threading.Lock()
+        # governor_book's replay of the fills, kept while (day start, count, newest id) is unchanged
+        self._fills_book: tuple[tuple[datetime, int, int | None], GovernorBook] | None = None
 
     def is_active(self) -> bool:
         """Whether the global kill switch is on (read now, for the last check before an order leaves)."""
         return self.kill_switch.is_active()
+
+    def governor_state(self) -> GovernorState:
+        """The governor's state now (HALTED when the switch is on), for the last check before an
+        order leaves the process.
+
+        Raises:
+            StorageError: the database did not answer.
+        """
+        try:
+            with self._db.engine.connect() as connection:
+                row = connection.execute(
+                    select(_switch.c.active, _switch.c.state).where(_switch.c.id == SWITCH_ID)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StorageError(f"governor state unreadable: {type(exc).__name__}: {exc}") from exc
+        return _state_of(row)
 
     def guard_snapshot(self, query: SnapshotQuery) -> GuardSnapshot:
         """Read the parts of the snapshot ``query`` asks for.
@@ -249,6 +267,74 @@ class GuardRepository:
                 )
         except SQLAlchemyError as exc:
             raise StorageError(f"reservation not released: {type(exc).__name__}: {exc}") from exc
+
+    def governor_book(self, now: datetime, since: datetime, starting_equity: Decimal) -> GovernorBook:
+        """The book the governor would check against at ``now``, read without reserving anything.
+
+        Positions from every fill up to ``now``, live reservations (not expired and not yet
+        written by the order consumer), confirmed open orders, the switch's state and its
+        high-water mark; ``since`` starts the trading day for ``realised_today``. The replay of
+        the fills is kept while their count and newest id (up to ``now``) and ``since`` are
+        unchanged (fills are never updated), so a repeated read costs a few small queries.
+
+        Raises:
+            StorageError: the database did not answer; nothing is guessed.
+        """
+        try:
+            with self._db.engine.connect() as connection:
+                switch = connection.execute(
+                    select(_switch.c.active, _switch.c.state, _switch.c.high_water_mark).where(
+                        _switch.c.id == SWITCH_ID
+                    )
+                ).first()
+                confirmed = connection.execute(
+                    select(func.count()).select_from(_orders).where(_orders.c.status.in_(OPEN_STATUSES))
+                ).scalar_one()
+                pending_rows = connection.execute(
+                    select(_reservations.c.symbol, _reservations.c.side, _reservations.c.notional).where(
+                        _reservations.c.expires_at > now,
+                        _reservations.c.client_order_id.not_in(select(_orders.c.client_order_id)),
+                    )
+                ).all()
+                count, last_id = connection.execute(
+                    select(func.count(), func.max(_fills.c.id)).where(_fills.c.ts <= now)
+                ).one()
+                key = (since, int(count), last_id)
+                with self._lock:
+                    kept = (
+                        self._fills_book
+                        if self._fills_book is not None and self._fills_book[0] == key
+                        else None
+                    )
+                if kept is None:  # the fills changed (or a new day began): replay them once
+                    rows = list(
+                        _fill_rows(
+                            connection.execute(
+                                select(*_FILL_COLUMNS)
+                                .where(_fills.c.ts <= now)
+                                .order_by(_fills.c.ts, _fills.c.id)
+                            )
+                        )
+                    )
+                    replayed = _book(rows, since, GovernorState.ACTIVE, None, [], 0)
+                    kept = (key, replayed)
+                    with self._lock:
+                        self._fills_book = kept
+        except SQLAlchemyError as exc:
+            raise StorageError(f"governor book unreadable: {type(exc).__name__}: {exc}") from exc
+        hwm = None if switch is None or switch[2] is None else Decimal(switch[2])
+        pending: dict[str, Decimal] = {}
+        for symbol, side, notional in pending_rows:
+            amount = Decimal(notional)
+            pending[symbol] = pending.get(symbol, Decimal(0)) + (amount if side == "buy" else -amount)
+        return replace(
+            kept[1],
+            state=_state_of(switch),
+            high_water_mark=hwm,
+            pending=pending,
+            open_orders=int(confirmed) + len(pending_rows),
+            starting_equity=starting_equity,
+        )
 
     # --- queries --------------------------------------------------------------------------
     @staticmethod

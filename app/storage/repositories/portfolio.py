@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -24,8 +24,16 @@ from app.domain.accounts import ACCOUNTS
 from app.domain.orders import OrderStatus
 from app.errors import InputError, RetryableError, StorageError
 from app.portfolio import AdjustingEntry, PortfolioSnapshot, Position
+from app.portfolio.attribution import AttributedFill
 from app.storage.db import Database, is_transient_db_error
-from app.storage.models import Order, OrderReservation, PortfolioSnapshotRow, PositionAdjustment, PositionRow
+from app.storage.models import (
+    Fill,
+    Order,
+    OrderReservation,
+    PortfolioSnapshotRow,
+    PositionAdjustment,
+    PositionRow,
+)
 from app.storage.repositories.orders import position_from_row, position_values
 from app.storage.types import utcnow
 
@@ -39,6 +47,7 @@ RECONCILE_SOURCE = "reconcile"
 _positions = cast(Table, PositionRow.__table__)
 _adjustments = cast(Table, PositionAdjustment.__table__)
 _snapshots = cast(Table, PortfolioSnapshotRow.__table__)
+_fills = cast(Table, Fill.__table__)
 _orders = cast(Table, Order.__table__)
 _reservations = cast(Table, OrderReservation.__table__)
 _OPEN_STATUSES = tuple(status.value for status in OrderStatus if not status.is_terminal)
@@ -321,6 +330,59 @@ class PortfolioRepository:
         query = query.order_by(_snapshots.c.ts.desc(), _snapshots.c.id.desc()).limit(size)
         with self._reading("reading snapshots") as connection:
             return [_snapshot(row._mapping) for row in connection.execute(query)]
+
+    # --- fills for attribution ----------------------------------------------------------
+    def fills_version(self) -> tuple[int, int | None]:
+        """The count and newest id of the stored fills: unchanged means the same fills (they
+        are never updated), so a result computed from them can be kept.
+
+        Raises:
+            RetryableError | StorageError: the database did not answer.
+        """
+        with self._reading("reading fills") as connection:
+            count, last_id = connection.execute(select(func.count(), func.max(_fills.c.id))).one()
+        return int(count), None if last_id is None else int(last_id)
+
+    def attributed_fills(self, *, until: datetime | None = None) -> list[AttributedFill]:
+        """Every stored fill (up to ``until`` when given) with its order's strategy, in time order.
+
+        The fills table holds the configured broker's fills (one account per deployment).
+
+        Raises:
+            InputError: a naive ``until``.
+            RetryableError | StorageError: the database did not answer.
+        """
+        if until is not None and until.tzinfo is None:
+            raise InputError("until: must be timezone-aware")
+        query = select(
+            _fills.c.id,
+            _fills.c.venue_fill_id,
+            _fills.c.symbol,
+            _fills.c.side,
+            _fills.c.qty,
+            _fills.c.price,
+            _fills.c.fee,
+            _fills.c.ts,
+            _orders.c.strategy,
+        ).join(_orders, _orders.c.id == _fills.c.order_id)
+        if until is not None:
+            query = query.where(_fills.c.ts <= until)
+        query = query.order_by(_fills.c.ts, _fills.c.id)
+        with self._reading("reading fills") as connection:
+            return [
+                AttributedFill(
+                    seq=int(row[0]),
+                    fill_id=str(row[1]),
+                    symbol=str(row[2]),
+                    side=str(row[3]),
+                    qty=Decimal(row[4]),
+                    price=Decimal(row[5]),
+                    fee=Decimal(row[6] or 0),
+                    ts=row[7] if row[7].tzinfo is not None else row[7].replace(tzinfo=UTC),
+                    strategy=row[8],
+                )
+                for row in connection.execute(query)
+            ]
 
     # --- helpers ------------------------------------------------------------------------
     @staticmethod

@@ -1,12 +1,15 @@
-"""Risk: halt and resume (each with a reason), limits, the history of changes and refusals.
+"""Risk: the governor's controls (halt, reduce-only, resume, reset a latched trip; each asks for
+a reason), the limits and their use, the history of changes and refusals.
 
-The governor of the portfolio work adds reduce-only and reset-latched; their buttons appear
-when ``/status`` reports the actions it accepts (``trading.actions``).
+Every control goes through ``POST /kill-switch`` (the bearer token stays in the console's
+server process); an answer the API refuses (a latched governor asked to resume, a blank
+reason) is shown as the API's one-line problem.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
@@ -15,58 +18,124 @@ import streamlit as st
 from app.ui.client import Outcome
 from app.ui.common import Console, panel_error, to_local
 
-__all__ = ["ACTIONS", "render_risk", "risk_calls"]
+__all__ = ["ACTIONS", "Action", "action_body", "limit_rows", "offered_actions", "render_risk", "risk_calls"]
 
-ACTIONS: dict[str, tuple[str, bool]] = {
-    "halt": ("Halt trading", True),
-    "resume": ("Resume trading", False),
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    label: str
+    body: Mapping[str, Any]  # what POST /kill-switch receives besides reason and actor
+    done: str
+
+
+ACTIONS: dict[str, Action] = {
+    "halt": Action("Halt trading", {"state": "HALTED"}, "trading HALTED"),
+    "reduce": Action("Reduce only", {"state": "REDUCING"}, "trading REDUCING: only orders that reduce"),
+    "resume": Action("Resume trading", {"state": "ACTIVE"}, "trading ACTIVE"),
+    "reset": Action("Reset latched trip", {"reset": True}, "latch cleared: trading ACTIVE"),
 }
-"""Action -> (button label, the kill switch's ``active`` value it sets)."""
+
+
+def offered_actions(state: str, latched_reason: str | None) -> list[str]:
+    """The controls that make sense in ``state``: never the state it is already in; a latched
+    governor offers reset instead of resume (the API refuses to resume it)."""
+    offered = [name for name, target in (("halt", "HALTED"), ("reduce", "REDUCING")) if state != target]
+    if latched_reason:
+        offered.append("reset")
+    elif state != "ACTIVE":
+        offered.append("resume")
+    return offered
+
+
+def action_body(action: str, reason: str, actor: str) -> dict[str, Any]:
+    """The body of ``POST /kill-switch`` for ``action``; a blank reason is refused here already."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}")
+    if not reason.strip():
+        raise ValueError("a reason is required")
+    return {**ACTIONS[action].body, "reason": reason.strip(), "actor": actor.strip() or "console"}
 
 
 def risk_calls(console: Console) -> dict[str, Callable[[], Any]]:
     api = console.api
     return {
-        "kill_switch": lambda: api.get("/risk/kill-switch"),
+        "kill_switch": lambda: api.get("/kill-switch"),
         "history": lambda: api.get("/risk/kill-switch/history", limit=100),
         "limits": lambda: api.get("/risk/limits"),
     }
 
 
-def _controls(console: Console, state: str) -> None:
+def limit_rows(guard_limits: Mapping[str, Any] | None, use: Mapping[str, Any] | None) -> list[dict[str, Any]]:
+    """The order guard's per-order limits, then the governor's portfolio limits with their use now."""
+    rows: list[dict[str, Any]] = []
+    for item in (guard_limits or {}).get("items", []):
+        rows.append(
+            {
+                "limit": item["name"],
+                "value": item["value"],
+                "now": None,
+                "use": None,
+                "setting": item["setting"],
+                "meaning": item["description"],
+            }
+        )
+    for item in (use or {}).get("items", []):
+        rows.append(
+            {
+                "limit": item["name"],
+                "value": item["limit"],
+                "now": item["measure"],
+                "use": item["use"],
+                "setting": item["setting"],
+                "meaning": item["description"] + (f" ({item['symbol']})" if item.get("symbol") else ""),
+            }
+        )
+    return rows
+
+
+def _controls(console: Console, state: str, latched: str | None) -> None:
     st.markdown("**Controls**")
-    offered = ["resume"] if state == "HALTED" else ["halt"]
+    offered = offered_actions(state, latched)
     with st.form("risk_action"):
         reason = st.text_input("Reason (required)", key="risk_reason", max_chars=500)
         actor = st.text_input("Operator", key="risk_actor", value="console", max_chars=128)
-        pressed = [name for name in offered if st.form_submit_button(ACTIONS[name][0], type="primary")]
+        cols = st.columns(len(offered))
+        pressed = [
+            name
+            for col, name in zip(cols, offered, strict=True)
+            if col.form_submit_button(ACTIONS[name].label, type="primary" if name == "halt" else "secondary")
+        ]
     if not pressed:
         return
-    if not reason.strip():
-        st.error("A reason is required.")
+    try:
+        body = action_body(pressed[0], reason, actor)
+    except ValueError as exc:
+        st.error(f"{str(exc).capitalize()}.")
         return
-    active = ACTIONS[pressed[0]][1]
-    body = {"active": active, "reason": reason.strip(), "actor": actor.strip() or "console"}
-    result = console.fetch({"set": lambda: console.api.post("/risk/kill-switch", body)})["set"]
+    result = console.fetch({"set": lambda: console.api.post("/kill-switch", body)})["set"]
     if result.ok:
-        st.success(f"Kill switch {'on: trading HALTED' if active else 'off: trading ACTIVE'}.")
+        st.session_state["risk_done"] = ACTIONS[pressed[0]].done
         st.rerun()
     else:
-        panel_error("kill switch change", result)
+        panel_error("governor change", result)
 
 
 def render_risk(console: Console, fetched: dict[str, Outcome]) -> None:
     st.subheader("Risk")
+    done = st.session_state.pop("risk_done", None)
+    if done:
+        st.success(f"Done: {done}.")
     switch = fetched["kill_switch"]
     if not switch.ok:
         panel_error("kill switch", switch)
     else:
         value = switch.value
-        state = "HALTED" if value["active"] else "ACTIVE"
-        cols = st.columns(3)
+        state = "HALTED" if value["active"] else str(value.get("state") or "ACTIVE")
+        cols = st.columns(4)
         cols[0].metric("Trading", state)
-        cols[1].metric("Refused orders", value.get("trips_total", 0))
-        cols[2].metric("Since", to_local(value.get("updated_at"), console.tz, "%m-%d %H:%M") or "-")
+        cols[1].metric("Latched by", value.get("latched_reason") or "-")
+        cols[2].metric("Refused orders", value.get("trips_total", 0))
+        cols[3].metric("Since", to_local(value.get("updated_at"), console.tz, "%m-%d %H:%M") or "-")
         if value.get("trips"):
             st.dataframe(
                 pd.DataFrame(
@@ -76,22 +145,30 @@ def render_risk(console: Console, fetched: dict[str, Outcome]) -> None:
                 hide_index=True,
                 width="stretch",
             )
-        _controls(console, state)
-    st.markdown("**Limits**")
+        _controls(console, state, value.get("latched_reason"))
+    st.markdown("**Limits and their use**")
     limits = fetched["limits"]
+    status = fetched.get("status")
+    use = status.value.get("limits") if status is not None and status.ok else None
     if not limits.ok:
         panel_error("limits", limits)
-    else:
-        rows = [
-            {
-                "limit": item["name"],
-                "value": "not enforced" if item["value"] is None else f"{item['value']:,.2f}",
-                "setting": item["setting"],
-                "meaning": item["description"],
-            }
-            for item in limits.value["items"]
-        ]
-        st.dataframe(pd.DataFrame(rows), hide_index=True, width="stretch")
+    if use and use.get("error"):
+        st.caption(f"limit use unavailable: {use['error']}")
+    rows = limit_rows(limits.value if limits.ok else None, use)
+    if rows:
+        st.dataframe(
+            pd.DataFrame(rows, columns=["limit", "value", "now", "use", "setting", "meaning"]),
+            hide_index=True,
+            width="stretch",
+            column_config={
+                "value": st.column_config.NumberColumn(format="%.4g"),
+                "now": st.column_config.NumberColumn(format="%.4g"),
+                "use": st.column_config.ProgressColumn(format="percent", min_value=0.0, max_value=1.0),
+            },
+        )
+        st.caption(
+            "value empty: not enforced. use: the book now as the governor measures it (1.0 = at the limit)."
+        )
     st.markdown("**History of changes and refusals**")
     history = fetched["history"]
     if not history.ok:

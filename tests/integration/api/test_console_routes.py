@@ -84,6 +84,7 @@ def test_status_reports_each_section(api: tuple[Container, httpx.Client]) -> Non
         "reason": "drill",
         "actor": "ops",
         "since": None,
+        "latched_reason": None,
         "trips_total": 0,
         "error": None,
     }

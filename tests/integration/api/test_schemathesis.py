@@ -32,7 +32,7 @@ from tests.servers import free_port
 
 TOKEN = "schemathesis-token"
 MAX_EXAMPLES = 15
-"""Examples per operation and token mode: 28 operations x 2 modes x 15 = 840 requests (about 2 min)."""
+"""Examples per operation and token mode: 32 operations x 2 modes x 15 = 960 requests (about 2 min)."""
 VENDOR_URLS = (
     "ALPACA_DATA_BASE_URL",
     "ALPHAVANTAGE_BASE_URL",
@@ -112,10 +112,10 @@ def _fuzz(operation: APIOperation, headers: dict[str, str]) -> None:
 
 def test_every_operation_is_covered(api_app: FastAPI) -> None:
     operations = {(op.method.upper(), op.path) for op in _operations(api_app)}
-    # 13 + the governor's 2 + the book's 5 (with the reconcile acknowledgement) + the console's 9
-    # (status, risk history and limits, schedule day, backtest runs, sweep overview and configs,
-    # order cancel, order router run)
-    assert len(operations) == 29
+    # 13 + the governor's 2 + the book's 6 (with realised P&L and the reconcile acknowledgement) +
+    # the console's 11 (status, risk history, limits and limit use, schedule day, backtest runs,
+    # sweep overview and configs, order cancel, order router run, models overview)
+    assert len(operations) == 32
     assert ("POST", "/router/run") in operations and ("GET", "/orders/{ref}") in operations
     assert ("POST", "/kill-switch") in operations and ("GET", "/kill-switch") in operations
     assert {
@@ -123,6 +123,9 @@ def test_every_operation_is_covered(api_app: FastAPI) -> None:
         ("GET", "/portfolio"),
         ("GET", "/portfolio/history"),
         ("POST", "/portfolio/reconcile"),
+        ("GET", "/portfolio/pnl"),
+        ("GET", "/risk/limit-use"),
+        ("GET", "/models/overview"),
         ("POST", "/portfolio/reconcile/acknowledge"),
     } <= operations
 

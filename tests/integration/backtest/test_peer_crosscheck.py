@@ -49,19 +49,23 @@ def _sma_target(goog: pd.DataFrame, allow_short: bool) -> np.ndarray:
 
 def test_sma_cross_trades_match_backtesting_py_smacross(goog_raw: pd.DataFrame, goog: pd.DataFrame) -> None:
     from backtesting import Backtest, Strategy
-    from backtesting.lib import crossover
 
-    class SmaCross(Strategy):  # backtesting.py's README example
+    class SmaCross(Strategy):  # backtesting.py's README example, with sma_cross's state-based rule
         def init(self) -> None:
             close = pd.Series(self.data.Close)
             self.sma1 = self.I(lambda: close.rolling(10).mean().to_numpy())
             self.sma2 = self.I(lambda: close.rolling(20).mean().to_numpy())
 
-        def next(self) -> None:
-            if crossover(self.sma1, self.sma2):
-                self.buy()
-            elif crossover(self.sma2, self.sma1):
-                self.sell()
+        def next(self) -> None:  # called once both means exist
+            fast, slow = self.sma1[-1], self.sma2[-1]
+            if fast > slow:
+                if not self.position.is_long:
+                    self.buy()
+            elif fast < slow:
+                if not self.position.is_short:
+                    self.sell()
+            elif self.position:
+                self.position.close()
 
     peer = (
         Backtest(
@@ -75,9 +79,13 @@ def test_sma_cross_trades_match_backtesting_py_smacross(goog_raw: pd.DataFrame, 
     ).trades
 
     assert len(ours) == len(peer) > 50
-    np.testing.assert_array_equal(ours.entry_bar, peer.EntryBar)
+    # backtesting.py first calls next() one bar after its indicators are warm, so its first
+    # entry fills one bar after ours (the slow mean's first bar decides, the next open fills);
+    # every later trade is the same
+    assert ours.entry_bar.iloc[0] == 20 and peer.EntryBar.iloc[0] == 21
+    np.testing.assert_array_equal(ours.entry_bar.iloc[1:], peer.EntryBar.iloc[1:])
     np.testing.assert_array_equal(ours.exit_bar, peer.ExitBar)
-    np.testing.assert_array_equal(ours.entry_price, peer.EntryPrice)
+    np.testing.assert_array_equal(ours.entry_price.iloc[1:], peer.EntryPrice.iloc[1:])
     np.testing.assert_array_equal(ours.side, np.where(peer.Size > 0, "long", "short"))
     # every exit but the last is a next-open fill, identical in both
     np.testing.assert_array_equal(ours.exit_price.iloc[:-1], peer.ExitPrice.iloc[:-1])

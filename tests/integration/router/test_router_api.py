@@ -3,7 +3,10 @@ the Alpaca broker on recorded payloads, and the scale-out backends (PostgreSQL +
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +19,8 @@ from app.bootstrap import Container, build_bus
 from app.bus.envelope import Envelope
 from app.config import Settings
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
+from app.router.nodes import client_order_id
+from app.storage.models import PositionRow
 from tests.integration.router.conftest import TOKEN, api_process
 from tests.unit.execution.alpaca_replay import alpaca_replay_server, load
 
@@ -93,27 +98,55 @@ def test_bad_payload_is_422_naming_the_field(
     assert response.headers["content-type"].startswith("application/problem+json")
 
 
+# target mode on the synthetic vendor at a controlled clock: Tuesday 2026-10-13 after the
+# close, when the breakout is flat on the newest bar, so a held position is an exit
+FLAT_EVENING = datetime(2026, 10, 13, 21, 0, tzinfo=UTC)
+TARGET_PAYLOAD = SPEC_PAYLOAD | {"offline_mode": False, "end": "2026-10-14", "execute_orders": True}
+
+
+def _alpaca_services(make_settings: Callable[..., Settings], alpaca_url: str, held: Decimal) -> Container:
+    """A process on the Alpaca paper account whose book holds ``held`` AAPL shares."""
+    settings = make_settings(
+        BROKER="alpaca",
+        ALPACA_API_KEY="PKTEST",
+        ALPACA_API_SECRET="secret",
+        ALPACA_TRADING_BASE_URL=alpaca_url,
+        DAL_AUTO_ORDER="synthetic",
+    )
+    services = Container(settings)
+    services.db.upgrade()
+    with services.db.transaction() as session:
+        session.add(
+            PositionRow(
+                account="alpaca-paper",
+                symbol="AAPL",
+                qty=held,
+                avg_cost=Decimal("228.41"),
+                cost_basis=held * Decimal("228.41"),
+            )
+        )
+    router = services.router
+    router.context = dataclasses.replace(router.context, clock=lambda: FLAT_EVENING)
+    return services
+
+
 def test_alpaca_execution_replays_recorded_fills_once(make_settings: Callable[..., Settings]) -> None:
     with alpaca_replay_server() as (alpaca_url, replay):
-        replay.positions["AAPL"] = load("position_aapl.json")  # the spec window's signal is an exit
-        settings = make_settings(
-            BROKER="alpaca",
-            ALPACA_API_KEY="PKTEST",
-            ALPACA_API_SECRET="secret",
-            ALPACA_TRADING_BASE_URL=alpaca_url,
-        )
-        services = Container(settings)
-        services.db.upgrade()
-        payload = SPEC_PAYLOAD | {"end": "2026-11-20", "execute_orders": True}
+        replay.positions["AAPL"] = load("position_aapl.json")  # the book and the venue agree: 12.5
+        services = _alpaca_services(make_settings, alpaca_url, Decimal("12.5"))
         with TestClient(create_app(container=services)) as client:
-            first = client.post("/router/run", json=payload).json()
-            again = client.post("/router/run", json=payload).json()
+            first = client.post("/router/run", json=TARGET_PAYLOAD).json()
+            again = client.post("/router/run", json=TARGET_PAYLOAD).json()
     assert first["executed"] is True, first
+    assert first["decision_mode"] == "target" and first["order_qty"] == -12.5
     assert "broker:alpaca:filled" in first["events"]
-    assert first["execution"]["broker_order_id"] == again["execution"]["broker_order_id"]
+    # the same bar again: the first order is found (its reservation), nothing is re-sent
+    assert "order:skipped:duplicate" in again["events"] and again["executed"] is False
+    assert again["existing_order"]["client_order_id"] == first["intent"]["client_order_id"]
     assert len(replay.posted) == 1
     assert replay.posted[0]["client_order_id"] == first["intent"]["client_order_id"]
-    updates = [e for e in _orders_on_bus(settings) if e.type == ORDER_EVENT_UPDATE]
+    assert replay.posted[0]["side"] == "sell" and float(replay.posted[0]["qty"]) == 12.5
+    updates = [e for e in _orders_on_bus(services.settings) if e.type == ORDER_EVENT_UPDATE]
     report = OrderEvent.model_validate(updates[0].payload)
     assert len(report.fills) == 2 and report.status == "filled"
 
@@ -121,21 +154,46 @@ def test_alpaca_execution_replays_recorded_fills_once(make_settings: Callable[..
 def test_alpaca_refuses_to_sell_what_the_account_does_not_hold(
     make_settings: Callable[..., Settings],
 ) -> None:
+    # the book believes 12.5 shares are held; the venue holds none: the venue is the truth
     with alpaca_replay_server() as (alpaca_url, replay):
-        settings = make_settings(
-            BROKER="alpaca",
-            ALPACA_API_KEY="PKTEST",
-            ALPACA_API_SECRET="secret",
-            ALPACA_TRADING_BASE_URL=alpaca_url,
-        )
-        services = Container(settings)
-        services.db.upgrade()
-        payload = SPEC_PAYLOAD | {"end": "2026-11-20", "execute_orders": True}
+        services = _alpaca_services(make_settings, alpaca_url, Decimal("12.5"))
         with TestClient(create_app(container=services)) as client:
-            body = client.post("/router/run", json=payload).json()
+            body = client.post("/router/run", json=TARGET_PAYLOAD).json()
     assert body["intent"]["side"] == "sell"
     assert body["executed"] is False and body["fallback_reason"] == "broker_rejected"
     assert replay.posted == []
+
+
+def test_an_order_still_open_at_alpaca_after_a_crash_is_not_sent_again(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # a process submitted this bar's exit and died before anything was recorded: no reservation,
+    # no row in trading.orders, the book unchanged; only the venue knows the (working) order
+    bar = datetime(2026, 10, 13, tzinfo=UTC)
+    cid = client_order_id("alpaca-paper", "AAPL", "breakout", bar)
+    with alpaca_replay_server() as (alpaca_url, replay):
+        replay.positions["AAPL"] = load("position_aapl.json")
+        working = load("order_accepted.json")
+        working["client_order_id"] = cid
+        replay.orders[cid] = working
+        services = _alpaca_services(make_settings, alpaca_url, Decimal("12.5"))
+        with TestClient(create_app(container=services)) as client:
+            body = client.post("/router/run", json=TARGET_PAYLOAD).json()
+    assert body["intent"]["client_order_id"] == cid
+    assert "order:skipped:duplicate" in body["events"] and body["executed"] is False
+    assert body["existing_order"]["source"] == "broker"
+    assert body["existing_order"]["status"] == working["status"]
+    assert replay.posted == []
+
+
+def test_a_drill_is_not_sent_to_alpaca(make_settings: Callable[..., Settings]) -> None:
+    with alpaca_replay_server() as (alpaca_url, replay):
+        services = _alpaca_services(make_settings, alpaca_url, Decimal(0))
+        with TestClient(create_app(container=services)) as client:
+            body = client.post("/router/run", json=SPEC_PAYLOAD | {"execute_orders": True}).json()
+    assert body["fallback_reason"] == "drill_not_executable"
+    assert body["published"] is False and body["executed"] is False
+    assert replay.posted == [] and _orders_on_bus(services.settings) == []
 
 
 def test_alpaca_without_keys_names_the_cause(make_settings: Callable[..., Settings]) -> None:

@@ -230,7 +230,7 @@ def hung_api() -> Iterator[str]:
         listener.close()
 
 
-@pytest.mark.parametrize("page", ["Orders", "Backtests", "Risk", "Schedule", "Frames"])
+@pytest.mark.parametrize("page", ["Portfolio", "Orders", "Backtests", "Risk", "Models", "Schedule", "Frames"])
 def test_a_hung_api_keeps_each_page_under_three_seconds(
     hung_api: str, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, page: str
 ) -> None:

@@ -20,6 +20,7 @@ from app.router.offline import OfflineBars
 from app.router.state import RouterContext
 from app.storage.db import Database
 from app.storage.repositories.guard import GuardRepository
+from app.storage.repositories.router_book import RouterBookRepository
 
 
 @dataclass
@@ -61,6 +62,8 @@ def rig(make_settings: Callable[..., Settings]) -> Iterator[RouterRig]:
         risk=build_router_risk_config(settings),
         bus=lambda: bus,
         broker=broker_factory,
+        book=RouterBookRepository(db),
+        account="simulated",
     )
     rig = RouterRig(settings=settings, db=db, bus=bus, broker=broker, context=context)
     yield rig

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 import numpy as np
 import pytest
+from pydantic import SecretStr
 
 from app.bootstrap import build_risk_config
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
@@ -63,7 +65,9 @@ def test_intent_follows_the_last_position_change_and_its_bar(rig: RouterRig) -> 
     assert result.latest_bar_time is not None and result.signal_bar_time <= result.latest_bar_time
     side = result.intent.side
     assert f"strategy:breakout:{side}" in result.events
-    assert result.intent.client_order_id == client_order_id("AAPL", "breakout", result.signal_bar_time, side)
+    expected = client_order_id("simulated", "AAPL", "breakout", result.signal_bar_time, drill=True)
+    assert result.intent.client_order_id == expected
+    assert result.decision_mode == "drill" and "decision:drill" in result.events
 
 
 @pytest.mark.parametrize(
@@ -81,7 +85,7 @@ def test_request_limits_trip_the_guard_and_nothing_leaves(
     assert f"order:skipped:{reason}" in result.events and "order:published" not in result.events
     assert not result.published and not result.executed
     assert rig.orders_on_bus() == [] and rig.broker.orders() == []
-    assert set(result.timings_ms) == {"ingest", "features", "strategy", "priors", "risk", "guard"}
+    assert set(result.timings_ms) == {"ingest", "features", "strategy", "priors", "book", "risk", "guard"}
     assert KillSwitchRepository(rig.db).status().trips[reason] == 1
 
 
@@ -157,15 +161,9 @@ def test_unconfigured_broker_names_the_cause(rig: RouterRig) -> None:
 
 
 def test_broker_rejection_is_published_as_a_rejected_update(rig: RouterRig) -> None:
-    class Refusing:
-        kind = "refusing"
-        capabilities = frozenset()
-
+    class Refusing(SimulatedBroker):
         def submit(self, intent: OrderEvent, *, market_price: Decimal) -> OrderEvent:
             raise OrderRejected("broker_rejected", "insufficient buying power")
-
-        def close(self) -> None:
-            return None
 
     result = run_router(_request(execute_orders=True), rig.with_context(broker=Refusing))
     assert result.fallback_reason == "broker_rejected" and not result.executed
@@ -222,11 +220,16 @@ def test_find_action_picks_the_last_change(position: list[int], expected: tuple[
 
 def test_client_order_id_is_deterministic_and_distinct() -> None:
     bar = datetime(2025, 3, 4, tzinfo=UTC)
-    same = client_order_id("AAPL", "breakout", bar, OrderSide.BUY)
-    assert same == client_order_id("AAPL", "breakout", bar, OrderSide.BUY)
-    assert same != client_order_id("AAPL", "momentum", bar, OrderSide.BUY)
-    assert same != client_order_id("MSFT", "breakout", bar, OrderSide.BUY)
-    assert len(same) <= 128
+    same = client_order_id("simulated", "AAPL", "breakout", bar)
+    assert same == client_order_id("simulated", "AAPL", "breakout", bar)
+    assert same != client_order_id("simulated", "AAPL", "momentum", bar)
+    assert same != client_order_id("simulated", "MSFT", "breakout", bar)
+    assert same != client_order_id("alpaca-paper", "AAPL", "breakout", bar)
+    assert same != client_order_id("simulated", "AAPL", "breakout", datetime(2025, 3, 5, tzinfo=UTC))
+    # a drill's id never equals a target run's for the same bar
+    assert client_order_id("simulated", "AAPL", "breakout", bar, drill=True) != same
+    longest = client_order_id("alpaca-live", "A" * 32, "s" * 64, bar)
+    assert len(longest) <= 128
 
 
 def test_request_dates_without_zone_mean_utc() -> None:
@@ -261,6 +264,49 @@ def test_online_mode_goes_through_the_dal_vendor_chain(rig: RouterRig) -> None:
 
     settings = rig.settings.model_copy(update={"DAL_AUTO_ORDER": "synthetic"})
     context = rig.with_context(market_data=MarketData(settings, None), offline_bars=None)
-    result = run_router(_request(offline_mode=False), context)
+    # the run's clock: Friday 2026-11-20 before the open, so Thursday's bar is the newest
+    friday = datetime(2026, 11, 20, 13, 0, tzinfo=UTC)
+    result = run_router(_request(offline_mode=False), dataclasses.replace(context, clock=lambda: friday))
     assert result.events[0] == "ingest:synthetic" and result.vendor == "synthetic"
-    assert result.published
+    assert result.decision_mode == "target" and result.fallback_reason is None
+    assert result.signal_bar_time == result.latest_bar_time == datetime(2026, 11, 19, tzinfo=UTC)
+    assert result.held_qty == 0 and result.equity_source == "broker"
+    # an empty book: the order is the whole target, published when it clears the band
+    assert result.order_qty == result.target_qty
+    assert result.published == (result.intent is not None)
+
+
+def test_a_drill_never_reaches_a_real_venue(rig: RouterRig) -> None:
+    from app.bootstrap import build_broker
+
+    # an Alpaca broker pointed at a closed loopback port: any request would fail loudly
+    settings = rig.settings.model_copy(
+        update={
+            "BROKER": "alpaca",
+            "ALPACA_API_KEY": SecretStr("test-key"),
+            "ALPACA_API_SECRET": SecretStr("test-secret"),
+            "ALPACA_TRADING_BASE_URL": "http://127.0.0.1:9",
+        }
+    )
+    alpaca = build_broker(settings)
+    assert alpaca.kind == "alpaca"
+    result = run_router(_request(execute_orders=True), rig.with_context(broker=lambda: alpaca))
+    assert result.fallback_reason == "drill_not_executable"
+    assert "order:skipped:drill_not_executable" in result.events
+    assert not result.published and not result.executed and rig.orders_on_bus() == []
+    # the simulated paper account may execute a drill
+    assert run_router(_request(execute_orders=True), rig.context).executed
+
+
+def test_runbook_smoke_passes_twice_with_the_identical_intent(rig: RouterRig) -> None:
+    runs = [run_router(_request(start="2025-01-02", end=None), rig.context) for _ in range(2)]
+    for result in runs:
+        for event in ("ingest:synthetic", "priors:computed", "risk:fractional_kelly", "order:published"):
+            assert event in result.events
+        assert result.fallback_reason is None and result.decision_mode == "drill"
+    first, second = runs
+    assert first.intent is not None and second.intent is not None
+    assert first.intent.client_order_id == second.intent.client_order_id
+    envelopes = rig.orders_on_bus()
+    # the same intent published twice under one event id: the consumer keeps one
+    assert len(envelopes) == 2 and envelopes[0].event_id == envelopes[1].event_id
