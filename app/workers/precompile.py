@@ -93,8 +93,11 @@ def _dispatchers(modules: Sequence[str] = KERNEL_MODULES) -> Iterator[tuple[str,
     for module_name in modules:
         module = importlib.import_module(module_name)
         for attr, value in sorted(vars(module).items()):
-            if isinstance(value, Dispatcher) and value.py_func.__module__ == module_name:
-                yield f"{module_name}.{attr}", value
+            if not isinstance(value, Dispatcher) or value.py_func.__module__ != module_name:
+                continue
+            if value.targetoptions.get("inline") == "always":
+                continue  # compiled into each caller's code, never on its own (nothing to cache)
+            yield f"{module_name}.{attr}", value
 
 
 def _index_exists(dispatcher: Any) -> bool:
