@@ -56,5 +56,5 @@ def test_inlined_kernels_are_not_expected_to_compile_on_their_own() -> None:
     assert _close_trade_nb.targetoptions.get("inline") == "always"
     names = {name for name, _ in precompile._dispatchers(["app.backtest.engine"])}
     assert "app.backtest.engine._close_trade_nb" not in names
-    assert "app.backtest.engine.simulate_core_nb" in names
+    assert "app.backtest.engine.simulate_nb" in names
     assert "app.backtest.engine._close_trade_nb" not in precompile.uncompiled_kernels(["app.backtest.engine"])
