@@ -6,9 +6,9 @@
     python -m bench --accept        # record this run even where the gate fails (an intended change)
 
 Suites: sweep, backtest, coldstart, dal, router, bus, order_consumer (these two start their
-own PostgreSQL/Redis on loopback ports, as the integration tests do), portfolio, models,
-walkforward, console (the API and the dashboard as processes, pages loaded in Debian's
-Chromium).
+own PostgreSQL/Redis on loopback ports, as the integration tests do), reconcile (an Alpaca
+replay server on loopback), portfolio, models, walkforward, console (the API and the dashboard
+as processes, pages loaded in Debian's Chromium).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ SUITES = (
     "router",
     "bus",
     "order_consumer",
+    "reconcile",
     "portfolio",
     "models",
     "walkforward",

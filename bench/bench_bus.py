@@ -13,6 +13,7 @@ Writes its section of docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import resource
 import sys
 import tempfile
 import threading
@@ -43,6 +44,13 @@ class Result:
     consume_per_s: float
     p50_ms: float
     p99_ms: float
+    consume_cpu_us: float = float("nan")
+    """This process's CPU time per consumed event (the Redis server's is not in it)."""
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def _payload(i: int, sent: float = 0.0) -> dict[str, object]:
@@ -87,6 +95,7 @@ def bench_bus(name: str, bus: Bus, events: int, batch: int, samples: int, rate: 
 
     consumer = bus.consumer(HUB, GROUP)
     got = 0
+    cpu_before = _cpu()
     started = time.perf_counter()
     while got < events:
         delivered = consumer.poll(batch, 1.0)
@@ -96,6 +105,7 @@ def bench_bus(name: str, bus: Bus, events: int, batch: int, samples: int, rate: 
         consumer.checkpoint(delivered)
         got += len(delivered)
     consume_s = time.perf_counter() - started
+    consume_cpu = _cpu() - cpu_before
 
     def send(i: int) -> None:
         bus.publish(
@@ -111,7 +121,7 @@ def bench_bus(name: str, bus: Bus, events: int, batch: int, samples: int, rate: 
 
     latencies = _latency(send, receive, samples, rate)
     consumer.close()
-    return _result(name, events / publish_s, events / consume_s, latencies)
+    return _result(name, events / publish_s, events / consume_s, latencies, consume_cpu / events)
 
 
 def bench_raw_redis(
@@ -138,6 +148,7 @@ def bench_raw_redis(
     publish_s = time.perf_counter() - started
 
     got = 0
+    cpu_before = _cpu()
     started = time.perf_counter()
     while got < events:
         reply = client.xreadgroup(GROUP, "c", {stream: ">"}, count=batch, block=1000)
@@ -149,6 +160,7 @@ def bench_raw_redis(
         client.xack(stream, GROUP, *[entry_id for entry_id, _ in entries])
         got += len(entries)
     consume_s = time.perf_counter() - started
+    consume_cpu = _cpu() - cpu_before
 
     def send(i: int) -> None:
         client.xadd(stream, {b"e": b"x", b"sent": repr(time.perf_counter()).encode()})
@@ -167,7 +179,7 @@ def bench_raw_redis(
     client.close()
     reader.close()
     name = "raw redis-py + envelope encode/validate" if envelopes else "raw redis-py (XADD / XREADGROUP+XACK)"
-    return _result(name, events / publish_s, events / consume_s, latencies)
+    return _result(name, events / publish_s, events / consume_s, latencies, consume_cpu / events)
 
 
 def _median(runs: list[Result]) -> Result:
@@ -179,12 +191,22 @@ def _median(runs: list[Result]) -> Result:
         float(np.median([r.consume_per_s for r in runs])),
         middle.p50_ms,
         middle.p99_ms,
+        float(np.median([r.consume_cpu_us for r in runs])),
     )
 
 
-def _result(name: str, publish: float, consume: float, latencies: list[float]) -> Result:
+def _result(
+    name: str, publish: float, consume: float, latencies: list[float], consume_cpu_s: float
+) -> Result:
     values = np.asarray(latencies) * 1000.0
-    return Result(name, publish, consume, float(np.percentile(values, 50)), float(np.percentile(values, 99)))
+    return Result(
+        name,
+        publish,
+        consume,
+        float(np.percentile(values, 50)),
+        float(np.percentile(values, 99)),
+        consume_cpu_s * 1e6,
+    )
 
 
 def run(quick: bool = False) -> Section:
@@ -235,11 +257,13 @@ def _run(argv: list[str]) -> Section:
         f"Median of {args.rounds} interleaved rounds (every side the same rounds). Latency:"
         f" {args.samples:,} single events at {args.rate:g}/s, publish call to delivery (median round).",
         "",
-        "| backend | publish events/s | consume events/s | p50 latency ms | p99 latency ms |",
-        "|---|---:|---:|---:|---:|",
+        "| backend | publish events/s | consume events/s | consume CPU µs/event | p50 latency ms"
+        " | p99 latency ms |",
+        "|---|---:|---:|---:|---:|---:|",
     ]
     lines += [
-        f"| {r.name} | {r.publish_per_s:,.0f} | {r.consume_per_s:,.0f} | {r.p50_ms:.2f} | {r.p99_ms:.2f} |"
+        f"| {r.name} | {r.publish_per_s:,.0f} | {r.consume_per_s:,.0f} | {r.consume_cpu_us:.1f}"
+        f" | {r.p50_ms:.2f} | {r.p99_ms:.2f} |"
         for r in results
     ]
     lines += [
@@ -249,6 +273,10 @@ def _run(argv: list[str]) -> Section:
         f"vs raw redis-py doing the same envelope work: "
         f"publish {redis_row.publish_per_s / raw_envelopes.publish_per_s:.0%}, "
         f"consume {redis_row.consume_per_s / raw_envelopes.consume_per_s:.0%}. "
+        f"Client CPU per consumed event (this process only; steadier than the rates on a shared"
+        f" machine): Redis backend {redis_row.consume_cpu_us:.1f} µs,"
+        f" raw redis-py {raw.consume_cpu_us:.1f} µs,"
+        f" raw + envelope work {raw_envelopes.consume_cpu_us:.1f} µs. "
         f"Local log: publish {results[0].publish_per_s:,.0f}/s (goal 20,000), "
         f"consume {results[0].consume_per_s:,.0f}/s (goal 10,000).",
     ]

@@ -15,11 +15,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from app.dal.intervals import build_window
 
 from app.dal import INTERVALS, make_bars
 from app.dal.quality import check_bars, xnys
 from app.decision import compute_regimes, compute_signals
+from app.domain.intervals import build_window
 from bench.report import Goal, Section
 from bench.timing import Stat, interleaved, numba_threads
 

@@ -24,6 +24,7 @@ from itertools import combinations
 from statistics import NormalDist
 
 import numpy as np
+from numba import njit
 
 __all__ = [
     "EULER_GAMMA",
@@ -174,13 +175,101 @@ class PBOResult:
     """Slope of out-of-sample on in-sample Sharpe of the chosen set (negative: overfit)."""
 
 
-def _block_sharpe(sums: np.ndarray, squares: np.ndarray, counts: float) -> np.ndarray:
-    mean = sums / counts
-    variance = (squares - counts * mean**2) / (counts - 1)
-    std = np.sqrt(np.maximum(variance, 0.0))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(std > 0.0, mean / std, 0.0)
-    return np.asarray(out)
+@njit(cache=True)
+def _block_stats_nb(
+    data: np.ndarray, block: int, splits: int, sums: np.ndarray, squares: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Per trial and block: the sum and the sum of squares of its returns (NaN and inf read as 0).
+
+    ``data`` is (trials x periods); ``sums`` and ``squares`` are (trials x splits). Each block is
+    summed in row order from its first value, as NumPy reduces the block axis.
+    """
+    for t in range(data.shape[0]):
+        row = data[t]
+        for s in range(splits):
+            start = s * block
+            acc = 0.0
+            acc2 = 0.0
+            for r in range(start, start + block):
+                value = row[r]
+                if not np.isfinite(value):
+                    value = 0.0
+                if r == start:
+                    acc = value
+                    acc2 = value * value
+                else:
+                    acc += value
+                    acc2 += value * value
+            sums[t, s] = acc
+            squares[t, s] = acc2
+
+
+@njit(cache=True)
+def _sharpe_of_nb(total: float, square: float, counts: float) -> float:  # pragma: no cover - compiled
+    """Per-period Sharpe ratio of ``counts`` returns from their sum and sum of squares (0 if flat)."""
+    mean = total / counts
+    variance = (square - counts * (mean * mean)) / (counts - 1.0)
+    std = np.sqrt(variance) if variance > 0.0 else 0.0
+    return mean / std if std > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _cscv_nb(
+    data: np.ndarray,
+    block: int,
+    chosen: np.ndarray,
+    omega: np.ndarray,
+    best_in: np.ndarray,
+    best_out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """CSCV in one pass over the returns, then one pass per train/test combination.
+
+    ``data`` is (trials x periods) with at least ``block * splits`` periods; ``chosen`` holds,
+    per combination, the in-sample blocks in increasing order. Writes per combination the
+    in-sample winner's relative out-of-sample rank ``omega`` in (0, 1) and its in- and
+    out-of-sample Sharpe ratios. The arithmetic is the vectorised form's, step for step (a
+    train half summed block by block in increasing order, the test half as the total minus it).
+    """
+    trials = data.shape[0]
+    splits = 2 * chosen.shape[1]
+    sums = np.empty((trials, splits))
+    squares = np.empty((trials, splits))
+    _block_stats_nb(data, block, splits, sums, squares)
+    total_sums = np.empty(trials)
+    total_squares = np.empty(trials)
+    for t in range(trials):
+        acc = sums[t, 0]
+        acc2 = squares[t, 0]
+        for s in range(1, splits):
+            acc += sums[t, s]
+            acc2 += squares[t, s]
+        total_sums[t] = acc
+        total_squares[t] = acc2
+    counts = float(block * (splits // 2))
+    in_sharpe = np.empty(trials)
+    out_sharpe = np.empty(trials)
+    for c in range(chosen.shape[0]):
+        picks = chosen[c]
+        for t in range(trials):
+            in_sum = sums[t, picks[0]]
+            in_square = squares[t, picks[0]]
+            for k in range(1, picks.shape[0]):
+                in_sum += sums[t, picks[k]]
+                in_square += squares[t, picks[k]]
+            in_sharpe[t] = _sharpe_of_nb(in_sum, in_square, counts)
+            out_sharpe[t] = _sharpe_of_nb(total_sums[t] - in_sum, total_squares[t] - in_square, counts)
+        best = np.argmax(in_sharpe)
+        chosen_out = out_sharpe[best]
+        below = 0
+        ties = 0
+        for t in range(trials):
+            if out_sharpe[t] < chosen_out:
+                below += 1
+            elif out_sharpe[t] == chosen_out:
+                ties += 1
+        omega[c] = (below + 0.5 * (ties + 1)) / (trials + 1.0)
+        best_in[c] = in_sharpe[best]
+        best_out[c] = chosen_out
 
 
 def probability_of_backtest_overfitting(
@@ -193,7 +282,9 @@ def probability_of_backtest_overfitting(
     every half of the blocks serves once as in-sample and its complement as out-of-sample.
     With ``max_combinations``, a uniform random subset of that many train/test combinations
     (fixed ``seed``) is used: the probability is a mean over combinations, so the subset
-    estimates it without bias, at a cost proportional to its size.
+    estimates it without bias, at a cost proportional to its size. Non-finite returns count
+    as 0. The work is one compiled pass (:func:`_cscv_nb`); a (trials x periods) C-ordered
+    matrix, such as the transpose of the sweep's (sets x bars) returns, is read without a copy.
 
     Raises
     ------
@@ -201,52 +292,29 @@ def probability_of_backtest_overfitting(
         On a matrix with fewer than two trials, an odd or out-of-range ``splits``, or fewer
         than two rows per block.
     """
-    matrix = np.asarray(returns, dtype=np.float64)
+    matrix = np.asarray(returns)
     if matrix.ndim != 2 or matrix.shape[1] < 2:
         raise ValueError(f"returns must be a (periods x trials) matrix with >= 2 trials, got {matrix.shape}")
     if splits % 2 or not 2 <= splits <= MAX_CSCV_SPLITS:
         raise ValueError(f"splits must be even and in [2, {MAX_CSCV_SPLITS}], got {splits}")
-    periods, trials = matrix.shape
+    periods = matrix.shape[0]
     block = periods // splits
     if block < 2:
         raise ValueError(f"{periods} periods are too few for {splits} splits (need >= 2 per block)")
-    matrix = np.nan_to_num(matrix[: block * splits], nan=0.0, posinf=0.0, neginf=0.0)
-    blocks = matrix.reshape(splits, block, trials)
-    sums = blocks.sum(axis=1)
-    squares = (blocks**2).sum(axis=1)
+    if max_combinations is not None and max_combinations < 1:
+        raise ValueError(f"max_combinations must be >= 1, got {max_combinations}")
+    # (trials x periods), C-ordered and writable: one compiled signature for every caller
+    data = np.require(matrix.T, dtype=np.float64, requirements=["C", "W"])
 
     chosen = np.array(list(combinations(range(splits), splits // 2)), dtype=np.int64)
     if max_combinations is not None and len(chosen) > max_combinations:
-        if max_combinations < 1:
-            raise ValueError(f"max_combinations must be >= 1, got {max_combinations}")
         keep = np.sort(np.random.default_rng(seed).choice(len(chosen), size=max_combinations, replace=False))
-        chosen = chosen[keep]
-    membership = np.zeros((len(chosen), splits), dtype=np.float64)
-    membership[np.arange(len(chosen))[:, None], chosen] = 1.0
-    counts = float(block * (splits // 2))
-    total_sums = sums.sum(axis=0)
-    total_squares = squares.sum(axis=0)
-    logits = np.empty(len(chosen))
+        chosen = np.ascontiguousarray(chosen[keep])
+    omega = np.empty(len(chosen))
     best_in = np.empty(len(chosen))
     best_out = np.empty(len(chosen))
-    # Chunks of combinations keep the (combinations x trials) work arrays in cache.
-    step = max(1, 2_000_000 // trials)
-    for start in range(0, len(chosen), step):
-        part = membership[start : start + step]
-        in_sums = part @ sums
-        in_squares = part @ squares
-        in_sharpe = _block_sharpe(in_sums, in_squares, counts)
-        out_sharpe = _block_sharpe(total_sums - in_sums, total_squares - in_squares, counts)
-        best = np.argmax(in_sharpe, axis=1)
-        rows = np.arange(part.shape[0])
-        chosen_out = out_sharpe[rows, best]
-        # Relative rank of the in-sample winner among the out-of-sample results, in (0, 1).
-        below = (out_sharpe < chosen_out[:, None]).sum(axis=1)
-        ties = (out_sharpe == chosen_out[:, None]).sum(axis=1)
-        omega = (below + 0.5 * (ties + 1)) / (trials + 1.0)
-        logits[start : start + step] = np.log(omega / (1.0 - omega))
-        best_in[start : start + step] = in_sharpe[rows, best]
-        best_out[start : start + step] = chosen_out
+    _cscv_nb(data, block, chosen, omega, best_in, best_out)
+    logits = np.log(omega / (1.0 - omega))
     slope = float(np.polyfit(best_in, best_out, 1)[0]) if len(chosen) > 1 else 0.0
     return PBOResult(
         probability=float(np.mean(logits <= 0.0)),
@@ -255,3 +323,27 @@ def probability_of_backtest_overfitting(
         combinations=len(chosen),
         degradation_slope=slope,
     )
+
+
+@njit(cache=True)
+def column_sharpe_nb(data: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Per row of ``data`` (trials x periods): the per-period Sharpe ratio (``ddof=1``; 0 if flat).
+
+    Two passes per row (mean, then squared deviations). A row is flat when its standard
+    deviation is rounding error next to its mean (the test :func:`sharpe_stats` applies).
+    """
+    floor = 8.0 * np.finfo(np.float64).eps
+    tiny = np.finfo(np.float64).tiny
+    n = data.shape[1]
+    for t in range(data.shape[0]):
+        row = data[t]
+        total = 0.0
+        for r in range(n):
+            total += row[r]
+        mean = total / n
+        deviation = 0.0
+        for r in range(n):
+            d = row[r] - mean
+            deviation += d * d
+        std = np.sqrt(deviation / (n - 1)) if n > 1 else 0.0
+        out[t] = mean / std if std > floor * max(abs(mean), tiny) else 0.0

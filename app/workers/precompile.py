@@ -46,6 +46,7 @@ __all__ = ["KERNEL_MODULES", "KernelState", "compile_all", "kernels", "main", "u
 
 KERNEL_MODULES: tuple[str, ...] = (
     "app.backtest.engine",
+    "app.backtest.overfitting",
     "app.backtest.portfolio",
     "app.backtest.sweeps.kernels",
     "app.dal.synthetic",

@@ -27,7 +27,6 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 from app.config import Settings, load_settings
 from app.errors import AiTraderError, ConfigError, InputError, NotFoundError
-from app.failures import EDGE_FAILURES, describe_failure
 from app.observability import configure_logging
 
 if TYPE_CHECKING:
@@ -185,7 +184,13 @@ def main(argv: Sequence[str] | None = None, prog: str = SHIM_PROG) -> int:
     except AiTraderError as exc:
         print(f"error: {exc}", file=sys.stderr)  # noqa: T201
         return 1
-    except EDGE_FAILURES as exc:
+    except Exception as exc:
+        # imported here: app.failures loads SQLAlchemy (~0.3 s), which a sweep without a
+        # registry job never needs otherwise
+        from app.failures import EDGE_FAILURES, describe_failure
+
+        if not isinstance(exc, EDGE_FAILURES):
+            raise
         print(f"error: {describe_failure(exc)}", file=sys.stderr)  # noqa: T201
         return 1
 

@@ -15,6 +15,9 @@ ranks:
   reaches ``promotion.min_oos_deflated_sharpe``.
 * Per set, the Sharpe ratio before the first test window (in-sample) and over the test
   windows (out-of-sample), side by side.
+* **Bias check** (``ai-trader strategy check``) of the winner, only when it could be promoted
+  (its out-of-sample DSR clears the bar): a failure refuses the promotion. A winner that cannot
+  be promoted anyway is reported as not checked, which saves the replay's cost on every sweep.
 
 Returns on bar ``t`` come from a run over the whole history, so indicators and priors at a
 window's first bar are already warmed up, exactly as in live trading; every decision is causal
@@ -33,6 +36,7 @@ import numpy as np
 from app.backtest.engine import STATUS_OK, STATUS_RUINED, EngineConfig, run_backtest, status_message
 from app.backtest.lookahead import check_strategy
 from app.backtest.overfitting import (
+    column_sharpe_nb,
     deflated_sharpe_ratio,
     min_track_record_length,
     probability_of_backtest_overfitting,
@@ -170,9 +174,11 @@ def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> 
 
 
 def _per_period_sharpe(returns: np.ndarray) -> np.ndarray:
-    std = returns.std(axis=0, ddof=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.asarray(np.where(std > 0, returns.mean(axis=0) / std, 0.0))
+    """Each column's per-period Sharpe ratio (compiled; the sweep's matrix is read without a copy)."""
+    data = np.require(returns.T, dtype=np.float64, requirements=["C", "W"])
+    out = np.empty(data.shape[0])
+    column_sharpe_nb(data, out)
+    return out
 
 
 def _dsr(returns: np.ndarray, trials: int, trial_sharpes: np.ndarray) -> dict[str, Any]:
@@ -368,10 +374,15 @@ def analyse_symbol(
     else:
         promotable = False
         reason = "no out-of-sample record: the config has no walk_forward section"
-    bias = _bias_check(config, market, risk, dict(ok_rows[best]["params"]))
-    if bias is not None and not bias["ok"]:
-        promotable = False
-        reason = f"the strategy failed its bias check: {bias['summary']}"
+    if promotable:
+        # the replay costs as much as the rest of the statistics: only a winner that could be
+        # promoted needs it (a failed or impossible check refuses the promotion)
+        bias = _bias_check(config, market, risk, dict(ok_rows[best]["params"]))
+        if not bias["ok"]:
+            promotable = False
+            reason = f"the strategy failed its bias check: {bias['summary']}"
+    else:
+        bias = {"ok": None, "summary": f"not checked: the winner cannot be promoted ({reason})"}
     return RobustnessReport(
         symbol=market.symbol,
         trials=trials,
@@ -387,7 +398,7 @@ def analyse_symbol(
 
 def _bias_check(
     config: SweepConfig, market: MarketArrays, risk: RiskConfig, params: dict[str, Any]
-) -> dict[str, Any] | None:
+) -> dict[str, Any]:
     """Look-ahead and recursive-bias replay of the winning set (``ai-trader strategy check``)."""
     strategy = get_strategy(config.strategy, {**config.fixed_params, **params})
     try:

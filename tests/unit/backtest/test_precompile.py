@@ -46,3 +46,15 @@ def test_a_disabled_jit_is_refused(
     monkeypatch.setattr(config, "DISABLE_JIT", True, raising=False)
     assert precompile.main(["--quiet"]) == 2
     assert "NUMBA_DISABLE_JIT" in capsys.readouterr().err
+
+
+def test_inlined_kernels_are_not_expected_to_compile_on_their_own() -> None:
+    # inline="always" kernels live only inside their callers' code: listing them as
+    # "unreached" would fail every image build
+    from app.backtest.engine import _close_trade_nb
+
+    assert _close_trade_nb.targetoptions.get("inline") == "always"
+    names = {name for name, _ in precompile._dispatchers(["app.backtest.engine"])}
+    assert "app.backtest.engine._close_trade_nb" not in names
+    assert "app.backtest.engine.simulate_nb" in names
+    assert "app.backtest.engine._close_trade_nb" not in precompile.uncompiled_kernels(["app.backtest.engine"])

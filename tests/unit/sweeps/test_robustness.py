@@ -89,7 +89,11 @@ def test_walk_forward_sweep_reports_in_and_out_of_sample_side_by_side(
     dsr = walk["oos_dsr"]["deflated_sharpe"]
     assert result.promotable == (dsr >= 0.95)
     assert report["reason"].startswith("out-of-sample deflated Sharpe")
-    assert report["bias_check"]["ok"] is True
+    if result.promotable:
+        assert report["bias_check"]["ok"] is True
+    else:  # the replay runs only for a winner that could be promoted
+        assert report["bias_check"]["ok"] is None
+        assert report["bias_check"]["summary"].startswith("not checked: the winner cannot be promoted")
 
     run = json.loads((out / "run.json").read_text())
     assert run["promotable"] == result.promotable
@@ -150,6 +154,7 @@ def test_without_walk_forward_nothing_is_promotable_and_windows_must_fit(
     )
     assert result.promotable is False
     assert "no walk_forward" in result.robustness["GOOG"]["reason"]
+    assert result.robustness["GOOG"]["bias_check"]["ok"] is None  # not promotable: not replayed
     assert result.robustness["GOOG"]["in_sample"]["deflated_sharpe"] is not None
     too_long = CONFIG.replace("train_bars: 400", "train_bars: 5000")
     with pytest.raises(ConfigError, match="walk_forward"):
@@ -205,7 +210,8 @@ def test_a_strategy_that_fails_its_bias_check_is_never_promotable(settings: Sett
     config = CONFIG.replace(
         "strategy: momentum\nparams:\n  lookback: [5, 20, 60]\n  threshold: [0.0, 0.01, 0.03]",
         "strategy: test_last_cross\nparams:\n  fast: [5, 10]\n  slow: [30, 60]",
-    )
+    ).replace("promotion: {pbo_splits: 8}", "promotion: {pbo_splits: 8, min_oos_deflated_sharpe: 0.0}")
+    # the bar is lowered to 0 so the winner could be promoted: only then does the check run
     register_strategy(_LastCross)
     try:
         result = run_sweep(
@@ -225,10 +231,11 @@ def test_a_strategy_that_fails_its_bias_check_is_never_promotable(settings: Sett
 
 
 def test_sma_cross_passes_its_bias_check_in_a_sweep(settings: Settings, tmp_path: Path) -> None:
+    # min_oos_deflated_sharpe 0: the winner could be promoted, so the bias check runs
     config = CONFIG.replace(
         "strategy: momentum\nparams:\n  lookback: [5, 20, 60]\n  threshold: [0.0, 0.01, 0.03]",
         "strategy: sma_cross\nparams:\n  fast: [5, 10]\n  slow: [30, 60]",
-    )
+    ).replace("promotion: {pbo_splits: 8}", "promotion: {pbo_splits: 8, min_oos_deflated_sharpe: 0.0}")
     result = run_sweep(
         parse_sweep_config(config),
         tmp_path / "sma",
