@@ -5,7 +5,12 @@ HTTP: 1,000 sequential offline requests (the runbook's smoke payload: synthetic 
 started here (``python -m app.cli api``) on the embedded backends (SQLite, local bus log), one
 keep-alive connection. Graph: ``run_router`` in-process with the same clients. Baseline: the
 same node functions called in sequence by a plain loop (no LangGraph), to show the framework's
-cost. Per-node medians come from the graph's own timings.
+cost; graph and plain loop run in turn so both see the same machine load. Per-node medians come
+from the graph's own timings.
+
+Target mode (``offline_mode=false``): bar close to order published with the position book and
+the governor in the loop, on replayed 5-minute bars under a file clock moved to a new completed
+bar before every run (see :class:`TargetRig`).
 
 Run: ``.venv/bin/python -m bench.bench_router`` (writes its section of docs/benchmarks.md).
 """
