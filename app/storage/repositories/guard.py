@@ -176,17 +176,15 @@ class GuardRepository:
                 whole_book = needs_book or state == GovernorState.REDUCING
                 realised: Decimal | None = None
                 book = None
-                if whole_book:  # positions of every symbol: the whole history of fills
-                    rows = list(
-                        _fill_rows(
-                            connection.execute(
-                                select(*_FILL_COLUMNS)
-                                .where(_fills.c.ts <= query.now)
-                                .order_by(_fills.c.ts, _fills.c.id)
-                            )
-                        )
+                if whole_book:  # positions of every symbol: the fills' replay, kept while they are unchanged
+                    replayed = self._replayed(connection, query.now, query.since)
+                    book = replace(
+                        replayed,
+                        state=state,
+                        high_water_mark=hwm,
+                        pending=_pending(pending_rows),
+                        open_orders=open_orders,
                     )
-                    book = _book(rows, query.since, state, hwm, pending_rows, open_orders)
                     realised = book.realised_today
                 elif query.realised_pnl:  # today's fills and the kept opening positions, as guard_snapshot
                     today = self._todays_fills(connection, query)
@@ -297,45 +295,45 @@ class GuardRepository:
                         _reservations.c.client_order_id.not_in(select(_orders.c.client_order_id)),
                     )
                 ).all()
-                count, last_id = connection.execute(
-                    select(func.count(), func.max(_fills.c.id)).where(_fills.c.ts <= now)
-                ).one()
-                key = (since, int(count), last_id)
-                with self._lock:
-                    kept = (
-                        self._fills_book
-                        if self._fills_book is not None and self._fills_book[0] == key
-                        else None
-                    )
-                if kept is None:  # the fills changed (or a new day began): replay them once
-                    rows = list(
-                        _fill_rows(
-                            connection.execute(
-                                select(*_FILL_COLUMNS)
-                                .where(_fills.c.ts <= now)
-                                .order_by(_fills.c.ts, _fills.c.id)
-                            )
-                        )
-                    )
-                    replayed = _book(rows, since, GovernorState.ACTIVE, None, [], 0)
-                    kept = (key, replayed)
-                    with self._lock:
-                        self._fills_book = kept
+                replayed = self._replayed(connection, now, since)
         except SQLAlchemyError as exc:
             raise StorageError(f"governor book unreadable: {type(exc).__name__}: {exc}") from exc
         hwm = None if switch is None or switch[2] is None else Decimal(switch[2])
-        pending: dict[str, Decimal] = {}
-        for symbol, side, notional in pending_rows:
-            amount = Decimal(notional)
-            pending[symbol] = pending.get(symbol, Decimal(0)) + (amount if side == "buy" else -amount)
         return replace(
-            kept[1],
+            replayed,
             state=_state_of(switch),
             high_water_mark=hwm,
-            pending=pending,
+            pending=_pending(pending_rows),
             open_orders=int(confirmed) + len(pending_rows),
             starting_equity=starting_equity,
         )
+
+    def _replayed(self, connection: Connection, now: datetime, since: datetime) -> GovernorBook:
+        """Positions and realised P&L from every fill up to ``now`` (``since`` starts the day).
+
+        The replay is kept while the fills' count and newest id (up to ``now``) and ``since`` are
+        unchanged (fills are only ever inserted, never updated), so a check between two fills
+        costs one index-only count instead of reading the whole history again.
+        """
+        count, last_id = connection.execute(
+            select(func.count(), func.max(_fills.c.id)).where(_fills.c.ts <= now)
+        ).one()
+        key = (since, int(count), last_id)
+        with self._lock:
+            kept = self._fills_book
+        if kept is not None and kept[0] == key:
+            return kept[1]
+        rows = list(
+            _fill_rows(
+                connection.execute(
+                    select(*_FILL_COLUMNS).where(_fills.c.ts <= now).order_by(_fills.c.ts, _fills.c.id)
+                )
+            )
+        )
+        replayed = _book(rows, since, GovernorState.ACTIVE, None, [], 0)
+        with self._lock:
+            self._fills_book = (key, replayed)
+        return replayed
 
     # --- queries --------------------------------------------------------------------------
     @staticmethod
@@ -443,20 +441,25 @@ def _book(
         symbol: BookPosition(position.qty, position.avg_cost, marks.get(symbol))
         for symbol, position in open_positions(rows).items()
     }
-    pending: dict[str, Decimal] = {}
-    for symbol, side, notional in pending_rows:
-        amount = Decimal(notional)
-        pending[symbol] = pending.get(symbol, Decimal(0)) + (amount if side == "buy" else -amount)
     return GovernorBook(
         state=state,
         positions=positions,
-        pending=pending,
+        pending=_pending(pending_rows),
         open_orders=open_orders,
         realised_today=realised_pnl(rows, since),
         realised_total=realised_pnl(rows, _EPOCH),
         starting_equity=Decimal(0),
         high_water_mark=hwm,
     )
+
+
+def _pending(pending_rows: Iterable[Any]) -> dict[str, Decimal]:
+    """Net notional of the live reservations per symbol (buys positive, sells negative)."""
+    pending: dict[str, Decimal] = {}
+    for symbol, side, notional in pending_rows:
+        amount = Decimal(notional)
+        pending[symbol] = pending.get(symbol, Decimal(0)) + (amount if side == "buy" else -amount)
+    return pending
 
 
 def _fill_rows(rows: Iterable[Any]) -> Iterable[FillRow]:

@@ -202,3 +202,19 @@ def test_the_configured_daily_loss_limit_refuses_without_latching(database: Data
     assert (
         OrderGuard(GuardRepository(database), GuardLimits(daily_loss=700)).check(_request(2), now=NOW).allowed
     )
+
+
+def test_the_kept_replay_of_the_fills_follows_every_new_fill(database: Database) -> None:
+    # one repository for the whole test: its replay of the fills is kept between checks
+    _filled(database, "seed", "buy", "10", "100", NOW - timedelta(days=3))
+    KillSwitchRepository(database).set_state("REDUCING", reason="wind down", actor="ops")
+    guard = OrderGuard(GuardRepository(database), GuardLimits())
+    assert guard.check(_request(1, side="sell", notional=1_000), now=NOW).allowed  # sells the 10 held
+    guard.store.release("rt-1")
+    assert guard.check(_request(2, side="sell", notional=1_500), now=NOW).reason == KILL_SWITCH_REDUCING
+    _filled(database, "more", "buy", "5", "100", NOW - timedelta(hours=1))  # now 15 held
+    assert guard.check(_request(3, side="sell", notional=1_500), now=NOW).allowed
+    guard.store.release("rt-3")
+    # a fill back-dated before the kept replay's newest one is seen too
+    _filled(database, "late", "sell", "15", "100", NOW - timedelta(days=2))
+    assert guard.check(_request(4, side="sell", notional=100), now=NOW).reason == KILL_SWITCH_REDUCING
