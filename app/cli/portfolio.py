@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import getpass
 import json
-from datetime import datetime
 
 import typer
 from rich.table import Table
@@ -108,9 +107,10 @@ def portfolio_history(
 
 @portfolio_app.command("snapshot")
 def portfolio_snapshot(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
-    """Mark the book to each symbol's latest close (SCHEDULE_DAL_VENDOR) and store the snapshot."""
+    """Mark the book to each symbol's latest close (SCHEDULE_DAL_VENDOR) and store the snapshot
+    (at the platform's clock: REPLAY_CLOCK_FILE when set)."""
     with container_or_exit(migrate=True) as container:
-        snapshot = take_snapshot(container, datetime.now().astimezone())
+        snapshot = take_snapshot(container)
     data = snapshot_dict(snapshot)
     if as_json:
         typer.echo(json.dumps(data, indent=2))

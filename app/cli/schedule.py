@@ -151,7 +151,11 @@ def run(
         except ValueError:
             raise InputError(f"--session: not a date (YYYY-MM-DD): {session!r}") from None
         container.db.upgrade()
-        summary = DailyJobs(container).run(job, day)
+        from app.domain.clock import build_clock
+
+        with exit_on_error():
+            clock = build_clock(settings.REPLAY_CLOCK_FILE, broker=settings.BROKER)
+        summary = DailyJobs(container, clock=clock).run(job, day)
         typer.echo(json.dumps(summary, indent=2, default=str))
 
 

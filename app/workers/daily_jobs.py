@@ -11,7 +11,10 @@
   ``SCHEDULE_INTRADAY_INTERVAL`` bars from the configured vendors (publish / execute as
   ``SCHEDULE_PUBLISH_ORDERS`` / ``SCHEDULE_EXECUTE_ORDERS`` say; the governor still guards).
   With ``SCHEDULE_DAL_VENDOR=synthetic`` they run the offline drill on synthetic daily bars
-  instead, and say so in the log;
+  instead, and say so in the log. After routing, each refresh marks the book to market and
+  stores a portfolio snapshot (and the day's first refresh marks it before routing too, when
+  the day has no snapshot yet, so the day's P&L has its opening reference);
+* ``after_hours_scan`` (the close job) also stores a snapshot marked at the session's last bars;
 * ``retrain`` runs the (walk-forward) sweep in ``SCHEDULE_RETRAIN_CONFIG``, promotes its best set
   only when the sweep says it is promotable, then fits, registers and decides on a
   win-probability model (:mod:`app.workers.retrain`);
@@ -93,7 +96,7 @@ class DailyJobs:
             "premarket_scan": lambda d: self.scan(d, "premarket_scan"),
             "finalize_watchlist": self.finalize_watchlist,
             "warm_up": self.warm_up,
-            "after_hours_scan": lambda d: self.scan(d, "after_hours_scan"),
+            "after_hours_scan": self.after_hours_scan,
             "retrain": self.retrain,
             "reports": self.reports,
         }
@@ -251,6 +254,7 @@ class DailyJobs:
                 interval,
                 extra={"job": label, "interval": interval},
             )
+        opening = self._opening_mark(session, label, interval)
         runs: list[dict[str, Any]] = []
         start = datetime.combine(session - timedelta(days=lookback), datetime.min.time(), tzinfo=UTC)
         for symbol in self.watchlist(session):
@@ -287,6 +291,8 @@ class DailyJobs:
                 )
             )
             runs[-1]["symbol"] = symbol
+        # the routing above stands whatever happens here: a failed mark is recorded, not raised
+        snapshot = self._mark(label, interval)
         return {
             "job": label,
             "session": session.isoformat(),
@@ -296,7 +302,63 @@ class DailyJobs:
             "reconcile": reconciled,
             "count": len(runs),
             "runs": runs,
+            **({"opening_snapshot": opening} if opening is not None else {}),
+            "snapshot": snapshot,
         }
+
+    def _mark_interval(self) -> str:
+        """The bars the book is marked at during the day: the refreshes' own interval, or daily
+        bars in the offline drill (``SCHEDULE_DAL_VENDOR=synthetic``)."""
+        if self.settings.SCHEDULE_DAL_VENDOR == "synthetic":
+            return "1Day"
+        return self.settings.SCHEDULE_INTRADAY_INTERVAL
+
+    def _mark(self, label: str, interval: str) -> dict[str, Any]:
+        """Mark the book at the platform clock's now on ``interval`` bars and store the snapshot.
+
+        Never raises for a vendor, price or database failure: the job's output records the
+        snapshot as ``skipped`` with the reason (a held symbol without a usable price is never
+        given a guessed one) and the error is logged.
+        """
+        from app.workers.portfolio import snapshot_dict, take_snapshot
+
+        try:
+            at = self.clock()
+            snapshot = take_snapshot(self.services, at, interval=interval)
+        except AiTraderError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error(
+                "schedule: %s stored no portfolio snapshot: %s",
+                label,
+                reason,
+                extra={"job": label, "interval": interval, "reason": reason},
+            )
+            return {"status": "skipped", "interval": interval, "reason": reason}
+        return {"status": "ok", "interval": interval, **snapshot_dict(snapshot)}
+
+    def _opening_mark(self, session: date, label: str, interval: str) -> dict[str, Any] | None:
+        """Before the day's first routing: mark the book once when the session's UTC day has no
+        snapshot yet, so the day's P&L measures from the book as it stood before any of the
+        day's orders (``None`` when the day already has one)."""
+        from app.execution.factory import broker_label
+        from app.storage.repositories.portfolio import PortfolioRepository
+
+        day_start = datetime.combine(session, datetime.min.time(), tzinfo=UTC)
+        try:
+            known = PortfolioRepository(self.services.db).first_snapshot_since(
+                broker_label(self.settings), day_start
+            )
+        except AiTraderError as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            log.error("schedule: %s could not read the day's snapshots: %s", label, reason)
+            return {"status": "skipped", "interval": interval, "reason": reason}
+        return None if known is not None else self._mark(label, interval)
+
+    def after_hours_scan(self, session: date) -> dict[str, Any]:
+        """The close job: the scan again, and the book marked at the session's last bars."""
+        result = self.scan(session, "after_hours_scan")
+        result["snapshot"] = self._mark("after_hours_scan", self._mark_interval())
+        return result
 
     def retrain(self, session: date) -> dict[str, Any]:
         """Run the retrain sweep; raise when it failed (the schedule ledger records an error)."""
@@ -357,7 +419,7 @@ class DailyJobs:
         from app.workers.portfolio import portfolio_summary, position_dict, snapshot_dict, take_snapshot
 
         try:
-            snapshot = take_snapshot(self.services, prices_on=session)
+            snapshot = take_snapshot(self.services, self.clock(), prices_on=session)
             summary = portfolio_summary(self.services, session)
         except AiTraderError as exc:
             return {"status": "error", "error": f"{type(exc).__name__}: {exc}"}

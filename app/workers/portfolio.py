@@ -39,6 +39,8 @@ __all__ = [
     "ReconcileOutcome",
     "book_cash",
     "latest_closes",
+    "latest_prices",
+    "platform_now",
     "portfolio_summary",
     "reconcile_book",
     "take_snapshot",
@@ -152,6 +154,50 @@ def book_cash(services: Container, account: str, positions: list[Position]) -> D
     return services.broker.get_account().cash
 
 
+def platform_now(services: Container) -> datetime:
+    """The platform's "now": the replayed ``REPLAY_CLOCK_FILE`` when set, else the wall clock.
+
+    Raises:
+        ConfigError: the replay clock is misconfigured or unreadable.
+    """
+    from app.domain.clock import build_clock
+
+    settings = services.settings
+    return build_clock(settings.REPLAY_CLOCK_FILE, broker=settings.BROKER)()
+
+
+def latest_prices(
+    services: Container, symbols: list[str], *, interval: str, now: datetime
+) -> dict[str, Decimal]:
+    """Each symbol's close of its latest ``interval`` bar from ``SCHEDULE_DAL_VENDOR`` that had
+    ended at ``now`` (a forming bar is never used); ``1Day`` reads the closes on or before
+    ``now``'s UTC date (:func:`latest_closes`).
+
+    Raises:
+        InputError: a symbol has no ended bar in the last :data:`PRICE_LOOKBACK_DAYS` days.
+        AiTraderError: the vendor failed.
+    """
+    from app.domain.intervals import get_interval
+    from app.router.freshness import complete_bars
+
+    spec = get_interval(interval)
+    if spec.is_daily:
+        return latest_closes(services, symbols, now.astimezone(UTC).date())
+    market = services.market_data
+    vendor = services.settings.SCHEDULE_DAL_VENDOR
+    start = now - timedelta(days=PRICE_LOOKBACK_DAYS)
+    prices: dict[str, Decimal] = {}
+    for symbol in symbols:
+        bars = complete_bars(market.fetch(vendor, symbol, start, now, interval=interval).bars, spec, now)
+        if bars.empty:
+            raise InputError(
+                f"no ended {interval} bar for {symbol} from {vendor} in the "
+                f"{PRICE_LOOKBACK_DAYS} days before {now.isoformat()}"
+            )
+        prices[symbol] = money(Decimal(str(float(bars["close"].iloc[-1]))))
+    return prices
+
+
 def latest_closes(services: Container, symbols: list[str], on: date) -> dict[str, Decimal]:
     """Each symbol's latest daily close on or before ``on`` from ``SCHEDULE_DAL_VENDOR``.
 
@@ -175,21 +221,32 @@ def latest_closes(services: Container, symbols: list[str], on: date) -> dict[str
 
 
 def take_snapshot(
-    services: Container, at: datetime | None = None, *, prices_on: date | None = None
+    services: Container,
+    at: datetime | None = None,
+    *,
+    prices_on: date | None = None,
+    interval: str = "1Day",
 ) -> PortfolioSnapshot:
-    """Mark the book to the latest closes (on or before ``prices_on``, default ``at``'s UTC date)
-    and store the snapshot at ``at`` (default now), carrying the high-water mark.
+    """Mark the book to market and store the snapshot at ``at`` (default: the platform's now,
+    :func:`platform_now`), carrying the high-water mark.
+
+    With ``interval`` ``1Day`` (the default) each held symbol is marked at its latest daily
+    close on or before ``prices_on`` (default ``at``'s UTC date); with an intraday interval, at
+    the close of its latest bar of that interval that had ended at ``at``.
 
     Raises:
         InputError: a held symbol has no usable price (nothing is stored).
         AiTraderError: the vendor, the broker or the database failed.
     """
-    when = at or datetime.now(UTC)
+    when = at or platform_now(services)
     account = broker_label(services.settings)
     repository = _repository(services)
     positions = repository.positions(account, include_flat=True)
-    day = prices_on or when.astimezone(UTC).date()
-    prices = latest_closes(services, [p.symbol for p in positions if not p.is_flat], day)
+    held = [p.symbol for p in positions if not p.is_flat]
+    if prices_on is not None or interval == "1Day":
+        prices = latest_closes(services, held, prices_on or when.astimezone(UTC).date())
+    else:
+        prices = latest_prices(services, held, interval=interval, now=when)
     snapshot = mark_to_market(
         positions,
         account=account,

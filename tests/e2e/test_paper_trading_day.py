@@ -30,7 +30,8 @@ from typing import Any
 import pandas as pd
 import pytest
 
-from tests.e2e.paper_day import PaperDay, signed_fills
+from app.storage.repositories.portfolio import PortfolioRepository
+from tests.e2e.paper_day import ET, PaperDay, signed_fills
 
 pytestmark = pytest.mark.e2e
 
@@ -207,6 +208,29 @@ def test_a_paper_trading_day_on_a_replayed_session(tmp_path: Path, database_url:
         assert report["fills"] == len(day.fills())
         assert report["kill_switch"]["state"] == "ACTIVE"
         assert report["kill_switch"]["trips"]["kill_switch_reducing"] == len(refused)
+        # the day's P&L: the realised and unrealised change over the replayed day, measured from
+        # the book marked before the first refresh routed (flat, the starting cash)
+        with day.services() as c:
+            repository = PortfolioRepository(c.db)
+            positions = repository.positions("simulated", include_flat=True)
+            marks = repository.history("simulated", limit=100)
+        snap, pnl = report["book"]["snapshot"], report["book"]["day_pnl"]
+        realised = sum((p.realised_pnl for p in positions), Decimal(0))
+        assert pnl is not None and realised != 0, (pnl, realised)
+        assert Decimal(pnl["realised"]) == realised
+        assert Decimal(pnl["unrealised"]) == Decimal(snap["unrealised_pnl"])
+        starting_cash = Decimal(day.values["SIM_INITIAL_CASH"])
+        assert Decimal(pnl["total"]) == realised + Decimal(snap["unrealised_pnl"])
+        assert Decimal(pnl["total"]) == Decimal(snap["equity"]) - starting_cash
+        # marked on the replayed clock: before and after the refreshes, at the close, at the report
+        assert {m.at.astimezone(ET).strftime("%H:%M") for m in marks} == {
+            "09:35",
+            "11:30",
+            "13:30",
+            "16:05",
+            "18:00",
+        }, marks
+        assert {m.at.astimezone(ET).date() for m in marks} == {session}
         _no_duplicate_orders(day)
         ledger = day.ledger()
         assert [e["job"] for e in ledger] == [
