@@ -124,8 +124,8 @@ class OrderEvent(BaseModel):
             raise ValueError(f"a {self.type} order needs limit_price")
         if self.type in (OrderType.STOP, OrderType.STOP_LIMIT) and self.stop_price is None:
             raise ValueError(f"a {self.type} order needs stop_price")
-        ids = [f.venue_fill_id for f in self.fills]
-        if len(ids) != len(set(ids)):
+        fills = self.fills
+        if len(fills) > 1 and len({f.venue_fill_id for f in fills}) != len(fills):
             raise ValueError("fills[] repeats a venue_fill_id")
         return self
 

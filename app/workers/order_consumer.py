@@ -85,6 +85,8 @@ ACCEPTED_KEYS: tuple[str, ...] = (
 """Keys ``scripts/order_consumer.py`` takes as ``KEY=VALUE`` arguments."""
 
 _ORDER_TYPES = frozenset({ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE})
+_validate_order: Callable[[object], OrderEvent] = OrderEvent.__pydantic_validator__.validate_python
+"""``OrderEvent.model_validate`` without its Python wrapper: the same schema and errors."""
 T = TypeVar("T")
 
 
@@ -334,7 +336,7 @@ def _decode(delivered: Delivered) -> tuple[SourcedOrderEvent | None, str]:
     if envelope.type not in _ORDER_TYPES:
         return None, f"unsupported event type {envelope.type!r} (expected {', '.join(sorted(_ORDER_TYPES))})"
     try:
-        event = OrderEvent.model_validate(envelope.payload)
+        event = _validate_order(envelope.payload)
     except ValidationError as exc:
         problems = "; ".join(
             f"{'.'.join(str(p) for p in err['loc']) or 'payload'}: {err['msg']}" for err in exc.errors()

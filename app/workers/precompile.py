@@ -190,7 +190,9 @@ def warm(workdir: Path) -> None:
                 f"strategy: {strategy}\n"
                 f"params:\n  {_SWEEP_PARAMS[strategy]}\n"
                 f"risk: {{agent: {agent}, fraction: 0.5}}\n"
-                "allow_short: true\n",
+                "allow_short: true\n"
+                # walk-forward windows score the return matrix (robustness.window_scores)
+                "walk_forward: {folds: 2, train_bars: 100}\n",
                 source="precompile",
             )
             run_sweep(

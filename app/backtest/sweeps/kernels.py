@@ -7,6 +7,8 @@ one status code per set with the engine's kernel (:func:`app.backtest.engine.sim
 simulating; :func:`targets_batch_nb` simulates targets the decision pipeline already sized.
 :func:`sma_cross_batch_nb` is the crossover strategies' fused path: one pass per set, the
 crossover derived inside the engine's loop instead of a target array built first.
+:func:`window_growth_nb` scores windows of the sweep's per-set return matrix for the
+walk-forward statistics (growth and drawdown without materialising the equity curves).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ __all__ = [
     "strategy_batch_nb",
     "strategy_returns_batch_nb",
     "targets_batch_nb",
+    "window_growth_nb",
 ]
 
 
@@ -318,3 +321,31 @@ def sma_cross_batch_nb(
             metrics_out,
             status_out,
         )
+
+
+@njit(cache=True)
+def window_growth_nb(
+    data: np.ndarray, with_drawdown: bool, growth: np.ndarray, drawdown: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Per row of ``data`` (sets x bars): compounded growth and, if asked, the maximum drawdown.
+
+    ``growth[s]`` is the running product of ``1 + r`` in bar order: the same multiplications in
+    the same order as the last row of ``numpy.cumprod`` over the window, so the value is
+    bit-identical. ``drawdown[s]`` is the lowest ``growth / peak - 1`` with the peak starting
+    at 1; a NaN spreads as it does through ``numpy.maximum.accumulate`` and ``min``. Nothing of
+    size bars x sets is allocated (the pass is bound by reading the window once).
+    """
+    for s in range(data.shape[0]):
+        g = 1.0
+        peak = 1.0
+        low = np.nan
+        for t in range(data.shape[1]):
+            g = g * (1.0 + data[s, t])
+            if with_drawdown:
+                if not peak >= g:  # a NaN growth makes the peak NaN for good, as np.maximum does
+                    peak = g
+                dd = g / peak - 1.0
+                if t == 0 or dd < low or dd != dd:
+                    low = dd
+        growth[s] = g
+        drawdown[s] = low

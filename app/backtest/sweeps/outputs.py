@@ -108,6 +108,23 @@ class SummaryWriter:
         for row in rows:
             self._lines[_row_key(row)] = _dumps(row)
 
+    def add_field(self, row: dict[str, Any], name: str, value: Any) -> None:
+        """Set ``row[name] = value`` and update the row's kept line to match.
+
+        A field the row did not have goes last in the dict, so its line is the kept line
+        with ``,"name":value`` spliced in before the closing brace: the same text as
+        serialising the whole row again (a row without a kept line, or that had the field
+        already, is serialised again).
+        """
+        key = _row_key(row)
+        line = self._lines.get(key)
+        fresh = name not in row
+        row[name] = value
+        if fresh and line is not None and line.endswith("}") and len(row) > 1:
+            self._lines[key] = f"{line[:-1]},{_dumps({name: value})[1:]}"
+        else:
+            self._lines[key] = _dumps(row)
+
     def write(self, rows: Iterable[dict[str, Any]]) -> None:
         lines = []
         for row in rows:

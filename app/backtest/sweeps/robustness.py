@@ -150,19 +150,23 @@ def _replayed_equity(
 
 
 def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> np.ndarray:
-    """Each column's ``metric`` over the rows of ``returns`` (a window of the matrix)."""
+    """Each column's ``metric`` over the rows of ``returns`` (a window of the matrix).
+
+    Only what the metric needs is computed: the Sharpe and Sortino ratios read the returns
+    (NumPy's reductions), the growth metrics take one compiled pass per column
+    (:func:`~app.backtest.sweeps.kernels.window_growth_nb`) without an equity matrix.
+    """
     if returns.shape[0] == 0:
         raise InputError("an empty window has no score")
-    growth = np.cumprod(1.0 + returns, axis=0)
-    if metric in ("total_return", "final_equity"):
-        return np.asarray(growth[-1] - 1.0)
-    if metric == "cagr":
-        years = returns.shape[0] / periods_per_year
-        with np.errstate(invalid="ignore", divide="ignore"):
-            return np.asarray(np.where(growth[-1] > 0, growth[-1] ** (1.0 / years) - 1.0, -1.0))
-    if metric == "max_drawdown":
-        peak = np.maximum.accumulate(np.vstack([np.ones((1, returns.shape[1])), growth]), axis=0)[1:]
-        return np.asarray((growth / peak - 1.0).min(axis=0))
+    if metric in ("total_return", "final_equity", "cagr", "max_drawdown"):
+        growth, drawdown = _window_growth(returns, with_drawdown=metric == "max_drawdown")
+        if metric == "max_drawdown":
+            return drawdown
+        if metric == "cagr":
+            years = returns.shape[0] / periods_per_year
+            with np.errstate(invalid="ignore", divide="ignore"):
+                return np.asarray(np.where(growth > 0, growth ** (1.0 / years) - 1.0, -1.0))
+        return np.asarray(growth - 1.0)
     mean = returns.mean(axis=0)
     if metric == "sortino":
         downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2, axis=0))
@@ -171,6 +175,16 @@ def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> 
     std = returns.std(axis=0, ddof=1) if returns.shape[0] > 1 else np.zeros(returns.shape[1])
     with np.errstate(invalid="ignore", divide="ignore"):
         return np.asarray(np.where(std > 0, mean / std * math.sqrt(periods_per_year), 0.0))
+
+
+def _window_growth(returns: np.ndarray, *, with_drawdown: bool) -> tuple[np.ndarray, np.ndarray]:
+    """Compounded growth (and maximum drawdown) of each column of ``returns``, read in place."""
+    # sets x bars: a view of the sweep's matrix, even for a window of its bars (no copy)
+    data = np.asarray(returns, dtype=np.float64).T
+    growth = np.empty(data.shape[0])
+    drawdown = np.empty(data.shape[0])
+    kernels.window_growth_nb(data, with_drawdown, growth, drawdown)
+    return growth, drawdown
 
 
 def _per_period_sharpe(returns: np.ndarray) -> np.ndarray:

@@ -477,13 +477,10 @@ def run_sweep(
     ranked = rank_rows(ordered, config.objective.metric, config.objective.maximize)
     best = ranked[0] if ranked else None
     robustness = _robustness(config, risk, ranked, markets, loader)
-    updated = []
     for report in robustness.values():
         for set_id, values in report.per_set.items():
-            row = results[(report.symbol, set_id)]
-            row["validation"] = values
-            updated.append(row)
-    writer.remember(updated)  # only walk-forward rows gained columns; the others keep their line
+            # only walk-forward rows gain a column; the others keep their line
+            writer.add_field(results[(report.symbol, set_id)], "validation", values)
     writer.compact(keys)
     leaderboard = write_leaderboard(out, ranked, list(config.params), config.leaderboard_size)
     best_report = robustness.get(str(best["symbol"])) if best is not None else None

@@ -219,16 +219,35 @@ class _Prepared:
         self.order: list[str] | None = list(compiled.positiontup) if compiled.positional else None
         self.constants = {k: v for k, v in compiled.params.items() if k not in types}
         self.processors = {name: t.dialect_impl(dialect).bind_processor(dialect) for name, t in types.items()}
+        self._known = frozenset(self.processors)
+        # per placeholder: (column, its processor, whether it is a constant of the statement)
+        self._plan: list[tuple[str, Any, bool]] = [
+            (name, self.processors.get(name), name not in self.processors) for name in self.order or ()
+        ]
 
     def run(self, connection: Connection, rows: list[dict[str, Any]]) -> int:
         processors = self.processors
         params: list[Any] = []
-        for row in rows:
-            values = dict(self.constants)
-            for name, value in row.items():
-                process = processors[name]
-                values[name] = value if process is None or value is None else process(value)
-            params.append(tuple(values[name] for name in self.order) if self.order is not None else values)
+        if self.order is not None:
+            known, plan, constants = self._known, self._plan, self.constants
+            for row in rows:
+                if not known.issuperset(row):  # a column the statement does not bind
+                    raise KeyError(next(name for name in row if name not in known))
+                values = []
+                for name, process, constant in plan:
+                    if constant:
+                        values.append(constants[name])
+                        continue
+                    value = row[name]
+                    values.append(value if process is None or value is None else process(value))
+                params.append(tuple(values))
+        else:
+            for row in rows:
+                named = dict(self.constants)
+                for name, value in row.items():
+                    process = processors[name]
+                    named[name] = value if process is None or value is None else process(value)
+                params.append(named)
         result = connection.exec_driver_sql(self.sql, params)
         return max(0, result.rowcount)
 

@@ -70,6 +70,56 @@ def test_window_scores_match_direct_formulas() -> None:
     assert window_scores(returns, "max_drawdown", 252.0)[0] == pytest.approx(drawdown)
 
 
+def _reference_window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> np.ndarray:
+    """The former implementation (an equity matrix by ``np.cumprod`` for every metric)."""
+    growth = np.cumprod(1.0 + returns, axis=0)
+    if metric in ("total_return", "final_equity"):
+        return np.asarray(growth[-1] - 1.0)
+    if metric == "cagr":
+        years = returns.shape[0] / periods_per_year
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.where(growth[-1] > 0, growth[-1] ** (1.0 / years) - 1.0, -1.0))
+    if metric == "max_drawdown":
+        peak = np.maximum.accumulate(np.vstack([np.ones((1, returns.shape[1])), growth]), axis=0)[1:]
+        return np.asarray((growth / peak - 1.0).min(axis=0))
+    mean = returns.mean(axis=0)
+    if metric == "sortino":
+        downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2, axis=0))
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.asarray(np.where(downside > 0, mean / downside * math.sqrt(periods_per_year), 0.0))
+    std = returns.std(axis=0, ddof=1) if returns.shape[0] > 1 else np.zeros(returns.shape[1])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.asarray(np.where(std > 0, mean / std * math.sqrt(periods_per_year), 0.0))
+
+
+@pytest.mark.parametrize(
+    "metric", ["total_return", "final_equity", "cagr", "max_drawdown", "sortino", "sharpe"]
+)
+def test_window_scores_are_bit_identical_to_the_equity_matrix_implementation(metric: str) -> None:
+    rng = np.random.default_rng(7)
+    # the sweep's layout: a (sets x bars) C array read as (bars x sets), sliced by windows
+    matrix = rng.normal(0.0003, 0.02, (57, 900)).T
+    matrix[:, 3] = 0.0  # a flat set
+    matrix[100:, 4] = -1.0  # ruined: growth 0 from bar 100 on
+    matrix[200, 5] = np.nan  # a NaN spreads through growth, peak and drawdown
+    matrix[300, 6] = np.inf  # growth inf, then inf / inf
+    matrix[10:20, 7] = 0.5  # a new high inside the window
+    windows = [
+        matrix,
+        matrix[:400],
+        matrix[250:750],
+        matrix[899:],
+        matrix[::3],  # strided bars
+        np.ascontiguousarray(matrix[120:600]),  # C-ordered bars x sets
+        matrix[:, 5][:, None],  # one column, as the fold scores call it
+    ]
+    for window in windows:
+        with np.errstate(invalid="ignore", over="ignore"):  # the inf column, on both sides
+            expected = _reference_window_scores(window, metric, 252.0)
+            actual = window_scores(window, metric, 252.0)
+        np.testing.assert_array_equal(actual, expected, strict=True)
+
+
 def test_walk_forward_sweep_reports_in_and_out_of_sample_side_by_side(
     settings: Settings, tmp_path: Path
 ) -> None:

@@ -194,3 +194,25 @@ def test_progress_is_a_rich_bar_on_a_terminal_and_log_lines_otherwise(
     with caplog.at_level(logging.INFO, logger="app.backtest.sweeps"), plain:
         plain.advance(10, failed=2)
     assert any("demo: 10/10 parameter sets (2 failed)" in r.getMessage() for r in caplog.records)
+
+
+def test_summary_field_added_to_a_kept_line_reads_as_the_whole_row_serialised(tmp_path: Path) -> None:
+    from app.backtest.sweeps.outputs import SummaryWriter
+
+    writer = SummaryWriter(tmp_path)
+    rows = [
+        {"symbol": "GOOG", "set_id": "a", "params": {"fast": 5}, "metrics": {"sharpe": 1.25, "cagr": None}},
+        {"symbol": "GOOG", "set_id": "b", "params": {"name": "caf\u00e9"}, "status": "ok"},
+        {"symbol": "GOOG", "set_id": "c", "validation": {"is_sharpe": 0.5}},  # has it already
+    ]
+    writer.write(rows)
+    added = {"is_sharpe": 0.1, "oos_sharpe": None, "is_total_return": -2.5e-07, "oos_total_return": 3.0}
+    for row in rows:
+        writer.add_field(row, "validation", added)
+    (tmp_path / "fresh").mkdir()
+    fresh = SummaryWriter(tmp_path / "fresh")
+    fresh.write(rows)  # every row serialised whole, as it is now
+    fresh.close()
+    writer.compact([("GOOG", "a"), ("GOOG", "b"), ("GOOG", "c")])
+    assert (tmp_path / "summary.jsonl").read_text() == (tmp_path / "fresh" / "summary.jsonl").read_text()
+    assert json.loads((tmp_path / "summary.jsonl").read_text().splitlines()[0])["validation"] == added
