@@ -68,6 +68,8 @@ def test_dashboard_renders_its_pages_in_a_browser(tmp_path: Path) -> None:
             page = browser.new_page()
             page.goto(ui)
             page.locator('.trading-banner[data-state="ACTIVE"]').wait_for(timeout=30_000)
+            page.get_by_text("No open positions.").wait_for(timeout=30_000)  # Portfolio opens first
+            page.get_by_text("Orders", exact=True).click()
             page.get_by_text("No orders yet.").wait_for(timeout=30_000)
             page.get_by_text("Risk", exact=True).click()
             page.get_by_text("Refused orders").first.wait_for(timeout=30_000)
