@@ -18,7 +18,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -35,10 +35,15 @@ from app.storage.db import Database
 from app.storage.models import Fill, KillSwitchEvent, KillSwitchState, Order, OrderReservation
 from app.storage.repositories.kill_switch import SWITCH_ID, KillSwitchRepository
 
-__all__ = ["OPEN_STATUSES", "GuardRepository"]
+__all__ = ["OPEN_STATUSES", "RESERVATION_RETENTION", "GuardRepository"]
 
 OPEN_STATUSES = tuple(status.value for status in OrderStatus if not status.is_terminal)
 """Statuses that count towards ``KILL_SWITCH_MAX_OPEN_ORDERS``."""
+
+RESERVATION_RETENTION = timedelta(days=7)
+"""How long an expired reservation whose order was never written is kept: it no longer counts
+as open, but it names an order ai-trader may have placed, which reconciliation asks the broker
+about before it adopts a position in that symbol (a fill whose event is still on its way)."""
 
 _KEPT_DAYS = 2  # trading days whose opening positions are kept (today and, around midnight, yesterday)
 
@@ -139,9 +144,10 @@ class GuardRepository:
         """Read, decide and reserve in one transaction that no other governed check interleaves.
 
         PostgreSQL: ``pg_advisory_xact_lock`` plus ``SELECT ... FOR UPDATE`` of the switch row;
-        SQLite: ``BEGIN IMMEDIATE`` (one writer at a time). Expired reservations and those the
-        order consumer has written (their ``client_order_id`` is in ``trading.orders``) are
-        dropped first; open orders count confirmed open orders plus live reservations.
+        SQLite: ``BEGIN IMMEDIATE`` (one writer at a time). Reservations the order consumer has
+        written (their ``client_order_id`` is in ``trading.orders``) and those expired for longer
+        than :data:`RESERVATION_RETENTION` are dropped first; open orders count confirmed open
+        orders plus live (not expired) reservations.
 
         Raises:
             StorageError: the database did not answer; nothing is reserved.
@@ -159,7 +165,7 @@ class GuardRepository:
                 ).first()
                 connection.execute(
                     delete(_reservations).where(
-                        (_reservations.c.expires_at <= query.now)
+                        (_reservations.c.expires_at <= query.now - RESERVATION_RETENTION)
                         | _reservations.c.client_order_id.in_(select(_orders.c.client_order_id))
                         | (_reservations.c.client_order_id == reservation.client_order_id)
                     )
@@ -170,7 +176,9 @@ class GuardRepository:
                     select(func.count()).select_from(_orders).where(_orders.c.status.in_(OPEN_STATUSES))
                 ).scalar_one()
                 pending_rows = connection.execute(
-                    select(_reservations.c.symbol, _reservations.c.side, _reservations.c.notional)
+                    select(_reservations.c.symbol, _reservations.c.side, _reservations.c.notional).where(
+                        _reservations.c.expires_at > query.now
+                    )
                 ).all()
                 open_orders = int(confirmed) + len(pending_rows)
                 whole_book = needs_book or state == GovernorState.REDUCING
