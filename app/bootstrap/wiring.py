@@ -399,6 +399,7 @@ def build_alpaca_trading_config(settings: Settings) -> AlpacaTradingConfig:
         paper=settings.ALPACA_PAPER,
         base_url=settings.ALPACA_TRADING_BASE_URL,
         stream_base_url=settings.ALPACA_STREAM_URL,
+        account_cache_s=settings.ALPACA_ACCOUNT_CACHE_S,
     )
 
 

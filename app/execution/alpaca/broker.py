@@ -7,12 +7,19 @@ Fills come from the account activity feed (``GET /v2/account/activities/FILL``).
 
 For reconciliation it reads ``GET /v2/account``, ``GET /v2/positions`` and
 ``GET /v2/orders?status=open`` (paged oldest first, 500 at a time, by submission time).
+
+The account (``get_account``, read by every target-mode router run) is kept for
+``account_cache_s`` seconds (``ALPACA_ACCOUNT_CACHE_S``, at most 30): a submit or cancel, or
+:meth:`AlpacaBroker.forget_account` (a fill the stream reported), drops it at once, and an
+answer whose request started before such a drop is never kept. Failures are never kept.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -58,8 +65,14 @@ class AlpacaBroker:
 
     kind = "alpaca"
 
-    def __init__(self, config: AlpacaTradingConfig) -> None:
+    def __init__(
+        self, config: AlpacaTradingConfig, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
+        self._monotonic = monotonic
+        self._account_lock = threading.Lock()
+        self._account: tuple[float, BrokerAccount] | None = None  # (read started at, answer)
+        self._account_generation = 0  # bumped by every order change; a read across one is not kept
         caps = {
             BrokerCapability.MARKET_ORDERS,
             BrokerCapability.NOTIONAL_ORDERS,
@@ -81,6 +94,13 @@ class AlpacaBroker:
             raise OrderRejected(
                 "broker_rejected", f"the Alpaca adapter places market orders only, got {intent.type}"
             )
+        self.forget_account()  # from here the account may change (even if the submit fails)
+        try:
+            return self._submit(intent)
+        finally:
+            self.forget_account()  # the answer may have filled it: the next read asks Alpaca
+
+    def _submit(self, intent: OrderEvent) -> OrderEvent:
         raw = self._find(intent.client_order_id)
         if raw is None:
             if intent.side is OrderSide.SELL and BrokerCapability.SHORT_SELLING not in self.capabilities:
@@ -106,6 +126,13 @@ class AlpacaBroker:
         return None if raw is None else parse_venue_order(raw, [])
 
     def cancel(self, order: OrderEvent) -> OrderEvent:
+        self.forget_account()
+        try:
+            return self._cancel(order)
+        finally:
+            self.forget_account()
+
+    def _cancel(self, order: OrderEvent) -> OrderEvent:
         raw = self._find(order.client_order_id)
         if raw is None:
             raise NotFoundError(f"Alpaca has no order {order.client_order_id}")
@@ -138,10 +165,29 @@ class AlpacaBroker:
         return raw
 
     def get_account(self) -> BrokerAccount:
+        """The account as Alpaca reports it, reused for ``account_cache_s`` seconds unless an
+        order changed since (see the module docstring)."""
+        ttl = self.config.account_cache_s
+        with self._account_lock:
+            kept, generation = self._account, self._account_generation
+        started = self._monotonic()
+        if kept is not None and started - kept[0] < ttl:
+            return kept[1]
         raw = self._call(self._client.get_account)
         if not isinstance(raw, dict):
             raise OrderRejected("broker_protocol", "Alpaca answered GET /v2/account with no object")
-        return parse_account(raw)
+        account = parse_account(raw)
+        if ttl > 0:
+            with self._account_lock:
+                if self._account_generation == generation:
+                    self._account = (started, account)
+        return account
+
+    def forget_account(self) -> None:
+        """Drop the kept account: an order was placed, cancelled or filled."""
+        with self._account_lock:
+            self._account_generation += 1
+            self._account = None
 
     def list_positions(self) -> list[BrokerPosition]:
         raw = self._call(self._client.get_all_positions)
