@@ -14,7 +14,10 @@ account equity is marked to the market; the simulated broker learns a price only
 or a mark, and nothing else marks it in this replay). The governor's limits are off in the
 live loop and the backtest's caps are set where they never bind: every weight is at most
 ``RISK_MAX_POSITION_FRACTION`` (0.25, the sizing cap both pipelines apply), so four symbols
-never ask for more than the account's equity and no buy is refused or scaled for cash.
+never ask for more than the account's equity and no buy is refused or scaled for cash. A
+binding cap is a known difference, not compared here: the live governor refuses a whole order
+that would breach a limit (symbols in routing order), the backtest clips and scales the
+weights (docs/backtest.md).
 
 What must agree, after every bar and for every symbol:
 
