@@ -202,6 +202,7 @@ class Container:
             GuardRepository(self.db),
             limits,
             book_age=book_age if limits.max_book_age_s is not None else None,
+            clock=self.clock,
         )
 
     @component()

@@ -18,6 +18,8 @@ from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
 from app.execution import Broker, BrokerCapability
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
+from app.risk.guard import GuardRequest
+from app.storage.models import OrderReservation
 
 
 def _intent(side: OrderSide = OrderSide.BUY, **sizing: Decimal) -> OrderEvent:
@@ -223,7 +225,7 @@ def test_a_broker_takes_a_state_or_a_store_not_both() -> None:
 REPLAYED = datetime(2024, 3, 14, 14, 31, 5, tzinfo=UTC)
 
 
-def test_fills_carry_the_replayed_platform_clock_not_the_wall_clock(
+def test_fills_and_the_governor_follow_the_replayed_platform_clock_not_the_wall_clock(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     clock_file = tmp_path / "clock.txt"
@@ -237,6 +239,15 @@ def test_fills_carry_the_replayed_platform_clock_not_the_wall_clock(
         set_clock_file(clock_file, REPLAYED + timedelta(minutes=7))  # the driver moves the clock
         second = broker.submit(_order("replayed-2", OrderSide.BUY, "1"), market_price=Decimal("101"))
         stored = broker.find_order("replayed-1")
+        # the governor decides on the same clock: its reservation is stamped with the replayed time
+        admitted = container.guard.check(
+            GuardRequest(symbol="AAPL", notional=100.0, client_order_id="replayed-3", side="buy", price=101.0)
+        )
+        with container.db.session() as session:
+            reserved = session.get(OrderReservation, "replayed-3")
+            created = None if reserved is None else reserved.created_at
+    assert admitted.allowed and created is not None
+    assert created.replace(tzinfo=created.tzinfo or UTC) == REPLAYED + timedelta(minutes=7)
     assert (first.ts, first.fills[0].ts) == (REPLAYED, REPLAYED)
     assert (second.ts, second.fills[0].ts) == (REPLAYED + timedelta(minutes=7),) * 2
     assert stored is not None and stored.fills[0].ts == REPLAYED  # the stored paper account kept it
