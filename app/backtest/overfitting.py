@@ -179,10 +179,11 @@ class PBOResult:
 def _block_stats_nb(
     data: np.ndarray, block: int, splits: int, sums: np.ndarray, squares: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    """Per trial and block: the sum and the sum of squares of its returns (NaN and inf read as 0).
+    """Per block and trial: the sum and the sum of squares of its returns (NaN and inf read as 0).
 
-    ``data`` is (trials x periods); ``sums`` and ``squares`` are (trials x splits). Each block is
-    summed in row order from its first value, as NumPy reduces the block axis.
+    ``data`` is (trials x periods); ``sums`` and ``squares`` are (splits x trials), so the
+    combination pass reads one block's statistics of every trial as one contiguous row. Each
+    block is summed in row order from its first value, as NumPy reduces the block axis.
     """
     for t in range(data.shape[0]):
         row = data[t]
@@ -200,8 +201,8 @@ def _block_stats_nb(
                 else:
                     acc += value
                     acc2 += value * value
-            sums[t, s] = acc
-            squares[t, s] = acc2
+            sums[s, t] = acc
+            squares[s, t] = acc2
 
 
 @njit(cache=True)
@@ -211,6 +212,19 @@ def _sharpe_of_nb(total: float, square: float, counts: float) -> float:  # pragm
     variance = (square - counts * (mean * mean)) / (counts - 1.0)
     std = np.sqrt(variance) if variance > 0.0 else 0.0
     return mean / std if std > 0.0 else 0.0
+
+
+@njit(cache=True)
+def _sharpes_nb(
+    total: np.ndarray, square: np.ndarray, counts: float, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """:func:`_sharpe_of_nb` of every trial, written as selects so the loop vectorises."""
+    inv = counts - 1.0
+    for t in range(total.shape[0]):
+        mean = total[t] / counts
+        variance = (square[t] - counts * (mean * mean)) / inv
+        std = np.sqrt(variance) if variance > 0.0 else 0.0
+        out[t] = mean / std if std > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -229,44 +243,56 @@ def _cscv_nb(
     in-sample winner's relative out-of-sample rank ``omega`` in (0, 1) and its in- and
     out-of-sample Sharpe ratios. The arithmetic is the vectorised form's, step for step (a
     train half summed block by block in increasing order, the test half as the total minus it).
+
+    Every loop of a combination runs over the trials with the block statistics laid out
+    (splits x trials), so each step is one contiguous (SIMD) pass; the per-trial arithmetic
+    and its order are the same as adding a trial's blocks one after the other.
     """
     trials = data.shape[0]
     splits = 2 * chosen.shape[1]
-    sums = np.empty((trials, splits))
-    squares = np.empty((trials, splits))
+    half = chosen.shape[1]
+    sums = np.empty((splits, trials))
+    squares = np.empty((splits, trials))
     _block_stats_nb(data, block, splits, sums, squares)
-    total_sums = np.empty(trials)
-    total_squares = np.empty(trials)
-    for t in range(trials):
-        acc = sums[t, 0]
-        acc2 = squares[t, 0]
-        for s in range(1, splits):
-            acc += sums[t, s]
-            acc2 += squares[t, s]
-        total_sums[t] = acc
-        total_squares[t] = acc2
-    counts = float(block * (splits // 2))
+    total_sums = sums[0].copy()
+    total_squares = squares[0].copy()
+    for s in range(1, splits):
+        srow = sums[s]
+        qrow = squares[s]
+        for t in range(trials):
+            total_sums[t] += srow[t]
+            total_squares[t] += qrow[t]
+    counts = float(block * half)
+    in_sum = np.empty(trials)
+    in_square = np.empty(trials)
     in_sharpe = np.empty(trials)
     out_sharpe = np.empty(trials)
     for c in range(chosen.shape[0]):
         picks = chosen[c]
+        first_s = sums[picks[0]]
+        first_q = squares[picks[0]]
         for t in range(trials):
-            in_sum = sums[t, picks[0]]
-            in_square = squares[t, picks[0]]
-            for k in range(1, picks.shape[0]):
-                in_sum += sums[t, picks[k]]
-                in_square += squares[t, picks[k]]
-            in_sharpe[t] = _sharpe_of_nb(in_sum, in_square, counts)
-            out_sharpe[t] = _sharpe_of_nb(total_sums[t] - in_sum, total_squares[t] - in_square, counts)
+            in_sum[t] = first_s[t]
+            in_square[t] = first_q[t]
+        for k in range(1, half):
+            srow = sums[picks[k]]
+            qrow = squares[picks[k]]
+            for t in range(trials):
+                in_sum[t] += srow[t]
+                in_square[t] += qrow[t]
+        _sharpes_nb(in_sum, in_square, counts, in_sharpe)
+        for t in range(trials):
+            in_sum[t] = total_sums[t] - in_sum[t]
+            in_square[t] = total_squares[t] - in_square[t]
+        _sharpes_nb(in_sum, in_square, counts, out_sharpe)
         best = np.argmax(in_sharpe)
         chosen_out = out_sharpe[best]
         below = 0
         ties = 0
         for t in range(trials):
-            if out_sharpe[t] < chosen_out:
-                below += 1
-            elif out_sharpe[t] == chosen_out:
-                ties += 1
+            value = out_sharpe[t]
+            below += 1 if value < chosen_out else 0
+            ties += 1 if value == chosen_out else 0
         omega[c] = (below + 0.5 * (ties + 1)) / (trials + 1.0)
         best_in[c] = in_sharpe[best]
         best_out[c] = chosen_out
