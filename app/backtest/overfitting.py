@@ -373,3 +373,167 @@ def column_sharpe_nb(data: np.ndarray, out: np.ndarray) -> None:  # pragma: no c
             deviation += d * d
         std = np.sqrt(deviation / (n - 1)) if n > 1 else 0.0
         out[t] = mean / std if std > floor * max(abs(mean), tiny) else 0.0
+
+
+_PAIRWISE_BLOCK = 128
+
+
+@njit(cache=True)
+def _pairwise_sum_nb(row: np.ndarray, lo: int, n: int, centre: float, square: bool) -> float:  # pragma: no cover - compiled
+    """NumPy's pairwise sum of ``row[lo:lo + n]`` (of ``(x - centre) ** 2`` when ``square``).
+
+    The same additions in the same order as ``numpy.add.reduce`` over a contiguous axis:
+    below 8 values one running sum; up to 128 eight running sums combined as a tree, then the
+    rest; above that the two halves (cut at a multiple of 8) summed the same way and added,
+    left + right. So a mean or a variance computed from it is NumPy's to the last bit, without
+    the temporaries. The halving is walked with an explicit stack (no recursion).
+    """
+    if n <= _PAIRWISE_BLOCK:
+        return _pairwise_leaf_nb(row, lo, n, centre, square)
+    starts = np.empty(64, dtype=np.int64)
+    sizes = np.empty(64, dtype=np.int64)
+    states = np.zeros(64, dtype=np.int64)  # 0: not split yet, 1: left half pending, 2: left done
+    lefts = np.empty(64)
+    top = 0
+    starts[0] = lo
+    sizes[0] = n
+    while True:
+        size = sizes[top]
+        if size > _PAIRWISE_BLOCK:
+            half = size // 2
+            half -= half % 8
+            states[top] = 1
+            top += 1
+            starts[top] = starts[top - 1]
+            sizes[top] = half
+            states[top] = 0
+            continue
+        value = _pairwise_leaf_nb(row, starts[top], size, centre, square)
+        top -= 1
+        while top >= 0 and states[top] == 2:
+            value = lefts[top] + value
+            top -= 1
+        if top < 0:
+            return value
+        lefts[top] = value
+        states[top] = 2
+        half = sizes[top] // 2
+        half -= half % 8
+        top += 1
+        starts[top] = starts[top - 1] + half
+        sizes[top] = sizes[top - 1] - half
+        states[top] = 0
+
+
+@njit(cache=True)
+def _pairwise_leaf_nb(row: np.ndarray, lo: int, n: int, centre: float, square: bool) -> float:  # pragma: no cover - compiled
+    """One leaf of :func:`_pairwise_sum_nb` (``n <= 128``)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            v = row[i] - centre if square else row[i]
+            res += v * v if square else v
+        return res
+    if square:
+        v0 = row[lo] - centre
+        v1 = row[lo + 1] - centre
+        v2 = row[lo + 2] - centre
+        v3 = row[lo + 3] - centre
+        v4 = row[lo + 4] - centre
+        v5 = row[lo + 5] - centre
+        v6 = row[lo + 6] - centre
+        v7 = row[lo + 7] - centre
+        r0, r1, r2, r3 = v0 * v0, v1 * v1, v2 * v2, v3 * v3
+        r4, r5, r6, r7 = v4 * v4, v5 * v5, v6 * v6, v7 * v7
+    else:
+        r0, r1, r2, r3 = row[lo], row[lo + 1], row[lo + 2], row[lo + 3]
+        r4, r5, r6, r7 = row[lo + 4], row[lo + 5], row[lo + 6], row[lo + 7]
+    stop = lo + n - n % 8
+    i = lo + 8
+    if square:
+        while i < stop:
+            v0 = row[i] - centre
+            v1 = row[i + 1] - centre
+            v2 = row[i + 2] - centre
+            v3 = row[i + 3] - centre
+            v4 = row[i + 4] - centre
+            v5 = row[i + 5] - centre
+            v6 = row[i + 6] - centre
+            v7 = row[i + 7] - centre
+            r0 += v0 * v0
+            r1 += v1 * v1
+            r2 += v2 * v2
+            r3 += v3 * v3
+            r4 += v4 * v4
+            r5 += v5 * v5
+            r6 += v6 * v6
+            r7 += v7 * v7
+            i += 8
+    else:
+        while i < stop:
+            r0 += row[i]
+            r1 += row[i + 1]
+            r2 += row[i + 2]
+            r3 += row[i + 3]
+            r4 += row[i + 4]
+            r5 += row[i + 5]
+            r6 += row[i + 6]
+            r7 += row[i + 7]
+            i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        v = row[i] - centre if square else row[i]
+        res += v * v if square else v
+        i += 1
+    return res
+
+
+@njit(cache=True)
+def window_sharpe_nb(data: np.ndarray, annualise: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Per row of ``data`` (sets x bars, bars contiguous): the annualised Sharpe ratio as NumPy gives it.
+
+    ``mean / std(ddof=1) * annualise`` where the standard deviation is positive, else 0, with
+    NumPy's ``mean`` and ``std`` arithmetic (``0 + pairwise sum``, then the squared deviations
+    from the mean summed the same way), bit for bit; ``data`` needs at least 2 columns.
+    """
+    n = data.shape[1]
+    for s in range(data.shape[0]):
+        row = data[s]
+        mean = (0.0 + _pairwise_sum_nb(row, 0, n, 0.0, False)) / n
+        variance = (0.0 + _pairwise_sum_nb(row, 0, n, mean, True)) / (n - 1)
+        std = np.sqrt(variance)
+        out[s] = mean / std * annualise if std > 0.0 else 0.0
+
+
+_ROWS = 4  # sets advanced together: independent products hide the multiplication's latency
+
+
+@njit(cache=True)
+def window_growth_rows_nb(data: np.ndarray, growth: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Per row of ``data`` (sets x bars): the running product of ``1 + r`` in bar order.
+
+    Four rows are carried together; each row's product is the same multiplications in the
+    same order as one row at a time (``numpy.cumprod``'s last value), bit for bit.
+    """
+    sets = data.shape[0]
+    bars = data.shape[1]
+    full = sets - sets % _ROWS
+    for s in range(0, full, _ROWS):
+        g0 = 1.0
+        g1 = 1.0
+        g2 = 1.0
+        g3 = 1.0
+        for t in range(bars):
+            g0 = g0 * (1.0 + data[s, t])
+            g1 = g1 * (1.0 + data[s + 1, t])
+            g2 = g2 * (1.0 + data[s + 2, t])
+            g3 = g3 * (1.0 + data[s + 3, t])
+        growth[s] = g0
+        growth[s + 1] = g1
+        growth[s + 2] = g2
+        growth[s + 3] = g3
+    for s in range(full, sets):
+        g = 1.0
+        for t in range(bars):
+            g = g * (1.0 + data[s, t])
+        growth[s] = g

@@ -41,6 +41,8 @@ from app.backtest.overfitting import (
     min_track_record_length,
     probability_of_backtest_overfitting,
     sharpe_stats,
+    window_growth_rows_nb,
+    window_sharpe_nb,
 )
 from app.backtest.sweeps import kernels
 from app.backtest.sweeps.config import SweepConfig
@@ -152,9 +154,13 @@ def _replayed_equity(
 def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> np.ndarray:
     """Each column's ``metric`` over the rows of ``returns`` (a window of the matrix).
 
-    Only what the metric needs is computed: the Sharpe and Sortino ratios read the returns
-    (NumPy's reductions), the growth metrics take one compiled pass per column
-    (:func:`~app.backtest.sweeps.kernels.window_growth_nb`) without an equity matrix.
+    Only what the metric needs is computed: the Sharpe ratio of the sweep's matrix (bars
+    contiguous) takes one compiled pass repeating NumPy's ``mean`` / ``std`` arithmetic
+    (:func:`~app.backtest.overfitting.window_sharpe_nb`), other layouts and the Sortino ratio
+    NumPy's reductions; the growth metrics take one compiled pass per column
+    (:func:`~app.backtest.sweeps.kernels.window_growth_nb`, or
+    :func:`~app.backtest.overfitting.window_growth_rows_nb` without the drawdown) without an
+    equity matrix. Every value is the same, bit for bit, as from NumPy's equity matrix.
     """
     if returns.shape[0] == 0:
         raise InputError("an empty window has no score")
@@ -167,6 +173,11 @@ def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> 
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.asarray(np.where(growth > 0, growth ** (1.0 / years) - 1.0, -1.0))
         return np.asarray(growth - 1.0)
+    if metric == "sharpe" and _bars_contiguous(returns):
+        # NumPy's mean and std(ddof=1) arithmetic in one compiled pass, without temporaries
+        out = np.empty(returns.shape[1])
+        window_sharpe_nb(returns.T, math.sqrt(periods_per_year), out)
+        return out
     mean = returns.mean(axis=0)
     if metric == "sortino":
         downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2, axis=0))
@@ -177,13 +188,32 @@ def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> 
         return np.asarray(np.where(std > 0, mean / std * math.sqrt(periods_per_year), 0.0))
 
 
+def _bars_contiguous(returns: np.ndarray) -> bool:
+    """Whether ``returns`` (bars x sets) holds each set's bars next to each other in memory.
+
+    That is the sweep's matrix (a (sets x bars) C array read as (bars x sets)) and any window
+    of its bars: NumPy then reduces each column pairwise, which the compiled scores repeat.
+    """
+    return (
+        returns.dtype == np.float64
+        and returns.ndim == 2
+        and returns.shape[0] >= 2
+        and returns.strides[0] == returns.itemsize
+    )
+
+
 def _window_growth(returns: np.ndarray, *, with_drawdown: bool) -> tuple[np.ndarray, np.ndarray]:
     """Compounded growth (and maximum drawdown) of each column of ``returns``, read in place."""
     # sets x bars: a view of the sweep's matrix, even for a window of its bars (no copy)
     data = np.asarray(returns, dtype=np.float64).T
     growth = np.empty(data.shape[0])
     drawdown = np.empty(data.shape[0])
-    kernels.window_growth_nb(data, with_drawdown, growth, drawdown)
+    if with_drawdown:
+        kernels.window_growth_nb(data, with_drawdown, growth, drawdown)
+    else:
+        # the same products, four sets at a time (independent multiplications overlap)
+        window_growth_rows_nb(data, growth)
+        drawdown.fill(np.nan)
     return growth, drawdown
 
 

@@ -286,3 +286,38 @@ def test_column_sharpe_matches_numpy() -> None:
     expected[7] = 0.0  # NumPy's std of a constant row is rounding error, not 0
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
     assert out[7] == 0.0
+
+
+@pytest.mark.parametrize("bars", [2, 3, 7, 8, 9, 127, 128, 129, 136, 500, 1_640, 2_148, 9_001, 20_000])
+def test_window_sharpe_is_numpys_mean_and_std_bit_for_bit(bars: int) -> None:
+    from app.backtest.overfitting import window_sharpe_nb
+
+    rng = np.random.default_rng(bars)
+    matrix = rng.normal(0.0003, 0.02, (9, bars + 30))
+    matrix[2] = 0.001  # flat: NumPy's std is rounding error, the score is what NumPy gives
+    matrix[3] = 0.0  # zero std: score 0
+    matrix[4, bars // 2] = np.nan
+    matrix[5, 11] = np.inf
+    for view in (matrix[:, 10 : 10 + bars].T, np.ascontiguousarray(matrix[:, :bars]).T):
+        with np.errstate(invalid="ignore", divide="ignore"):  # the inf row: inf - inf in NumPy's std
+            mean = view.mean(axis=0)
+            std = view.std(axis=0, ddof=1)
+            expected = np.where(std > 0, mean / std * math.sqrt(252.0), 0.0)
+        got = np.empty(9)
+        window_sharpe_nb(view.T, math.sqrt(252.0), got)
+        np.testing.assert_array_equal(got, expected, strict=True)
+
+
+@pytest.mark.parametrize("sets", [1, 3, 4, 9])
+def test_window_growth_rows_is_the_last_cumulative_product(sets: int) -> None:
+    from app.backtest.overfitting import window_growth_rows_nb
+
+    rng = np.random.default_rng(sets)
+    matrix = rng.normal(0.0003, 0.02, (sets, 700))
+    matrix[0, 50] = np.nan
+    window = matrix[:, 100:600]
+    got = np.empty(sets)
+    window_growth_rows_nb(window, got)
+    with np.errstate(invalid="ignore"):
+        expected = np.cumprod(1.0 + window, axis=1)[:, -1]
+    np.testing.assert_array_equal(got, expected, strict=True)
