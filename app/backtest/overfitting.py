@@ -379,7 +379,9 @@ _PAIRWISE_BLOCK = 128
 
 
 @njit(cache=True)
-def _pairwise_sum_nb(row: np.ndarray, lo: int, n: int, centre: float, square: bool) -> float:  # pragma: no cover - compiled
+def _pairwise_sum_nb(
+    row: np.ndarray, lo: int, n: int, centre: float, square: bool
+) -> float:  # pragma: no cover - compiled
     """NumPy's pairwise sum of ``row[lo:lo + n]`` (of ``(x - centre) ** 2`` when ``square``).
 
     The same additions in the same order as ``numpy.add.reduce`` over a contiguous axis:
@@ -426,7 +428,9 @@ def _pairwise_sum_nb(row: np.ndarray, lo: int, n: int, centre: float, square: bo
 
 
 @njit(cache=True)
-def _pairwise_leaf_nb(row: np.ndarray, lo: int, n: int, centre: float, square: bool) -> float:  # pragma: no cover - compiled
+def _pairwise_leaf_nb(
+    row: np.ndarray, lo: int, n: int, centre: float, square: bool
+) -> float:  # pragma: no cover - compiled
     """One leaf of :func:`_pairwise_sum_nb` (``n <= 128``)."""
     if n < 8:
         res = 0.0
@@ -489,7 +493,9 @@ def _pairwise_leaf_nb(row: np.ndarray, lo: int, n: int, centre: float, square: b
 
 
 @njit(cache=True)
-def window_sharpe_nb(data: np.ndarray, annualise: float, out: np.ndarray) -> None:  # pragma: no cover - compiled
+def window_sharpe_nb(
+    data: np.ndarray, annualise: float, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
     """Per row of ``data`` (sets x bars, bars contiguous): the annualised Sharpe ratio as NumPy gives it.
 
     ``mean / std(ddof=1) * annualise`` where the standard deviation is positive, else 0, with

@@ -18,6 +18,8 @@ from app.errors import ConfigError, InputError
 __all__ = ["ParameterSet", "check_sweep_size", "count_sets", "expand_grid", "param_set_id"]
 
 _MATERIALISE_LIMIT = 2_000_000
+_ID_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""``json.dumps(..., sort_keys=True, separators=(",", ":"))`` built once (the same text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,9 +32,7 @@ class ParameterSet:
 
 def param_set_id(params: Mapping[str, Any]) -> str:
     """A short id that depends only on the parameter values (stable across runs and machines)."""
-    text = json.dumps(
-        {k: _plain(v) for k, v in sorted(params.items())}, sort_keys=True, separators=(",", ":")
-    )
+    text = _ID_ENCODER.encode({k: _plain(v) for k, v in sorted(params.items())})
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
 
 

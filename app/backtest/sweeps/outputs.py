@@ -86,9 +86,13 @@ def read_finished(output_dir: Path, fingerprint: str) -> dict[tuple[str, str], d
     return rows
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+"""``json.dumps(..., separators=(",", ":"), allow_nan=False)`` built once (the same text)."""
+
+
 def _dumps(row: dict[str, Any]) -> str:
     # metrics arrive with NaN / infinity already replaced by None (Evaluation.rows)
-    return json.dumps(row, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(row)
 
 
 class SummaryWriter:
@@ -170,32 +174,32 @@ def write_leaderboard(
         validation_names = list((row.get("validation") or {}).keys())
     path = output_dir / LEADERBOARD
     tmp = path.with_suffix(".csv.tmp")
+    lines: list[list[Any]] = []
+    inf = math.inf
+    for rank, row in enumerate(ranked[:limit] if limit else ranked, start=1):
+        params, metrics = row.get("params") or {}, row.get("metrics") or {}
+        validation = row.get("validation") or {}
+        # an empty cell for a missing or non-finite metric (``-inf < NaN`` is False too)
+        cells: list[Any] = [rank, row["symbol"], row["set_id"]]
+        cells += [params.get(p) for p in param_names]
+        cells += [
+            "" if v is None or (isinstance(v, float) and not -inf < v < inf) else v
+            for v in map(metrics.get, metric_names)
+        ]
+        cells.append(row.get("trades"))
+        cells += [
+            "" if v is None or (isinstance(v, float) and not -inf < v < inf) else v
+            for v in map(validation.get, validation_names)
+        ]
+        lines.append(cells)
     with tmp.open("w", encoding="utf-8", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(
             ["rank", "symbol", "set_id", *param_names, *metric_names, "trades", *validation_names]
         )
-        for rank, row in enumerate(ranked[:limit] if limit else ranked, start=1):
-            params, metrics = row.get("params") or {}, row.get("metrics") or {}
-            writer.writerow(
-                [
-                    rank,
-                    row["symbol"],
-                    row["set_id"],
-                    *(params.get(p) for p in param_names),
-                    *(_fmt(metrics.get(m)) for m in metric_names),
-                    row.get("trades"),
-                    *(_fmt((row.get("validation") or {}).get(v)) for v in validation_names),
-                ]
-            )
+        writer.writerows(lines)
     tmp.replace(path)
     return path
-
-
-def _fmt(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    return value
 
 
 def write_run_file(output_dir: Path, data: dict[str, Any]) -> Path:
