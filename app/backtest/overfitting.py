@@ -389,16 +389,53 @@ def probability_of_backtest_overfitting(
 
 
 @njit(cache=True)
+def _sharpe_from_nb(total: float, deviation: float, n: int, floor: float, tiny: float) -> float:  # pragma: no cover - compiled
+    mean = total / n
+    std = np.sqrt(deviation / (n - 1)) if n > 1 else 0.0
+    return mean / std if std > floor * max(abs(mean), tiny) else 0.0
+
+
+@njit(cache=True)
 def column_sharpe_nb(data: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Per row of ``data`` (trials x periods): the per-period Sharpe ratio (``ddof=1``; 0 if flat).
 
-    Two passes per row (mean, then squared deviations). A row is flat when its standard
-    deviation is rounding error next to its mean (the test :func:`sharpe_stats` applies).
+    Two passes per row (mean, then squared deviations), each a running sum in period order;
+    four rows are carried side by side (their sums overlap), each summed in that order. A row
+    is flat when its standard deviation is rounding error next to its mean (the test
+    :func:`sharpe_stats` applies).
     """
     floor = 8.0 * np.finfo(np.float64).eps
     tiny = np.finfo(np.float64).tiny
     n = data.shape[1]
-    for t in range(data.shape[0]):
+    rows = data.shape[0]
+    full = rows - rows % 4
+    for t in range(0, full, 4):
+        r0 = data[t]
+        r1 = data[t + 1]
+        r2 = data[t + 2]
+        r3 = data[t + 3]
+        a0 = a1 = a2 = a3 = 0.0
+        for r in range(n):
+            a0 += r0[r]
+            a1 += r1[r]
+            a2 += r2[r]
+            a3 += r3[r]
+        m0, m1, m2, m3 = a0 / n, a1 / n, a2 / n, a3 / n
+        d0 = d1 = d2 = d3 = 0.0
+        for r in range(n):
+            e0 = r0[r] - m0
+            e1 = r1[r] - m1
+            e2 = r2[r] - m2
+            e3 = r3[r] - m3
+            d0 += e0 * e0
+            d1 += e1 * e1
+            d2 += e2 * e2
+            d3 += e3 * e3
+        out[t] = _sharpe_from_nb(a0, d0, n, floor, tiny)
+        out[t + 1] = _sharpe_from_nb(a1, d1, n, floor, tiny)
+        out[t + 2] = _sharpe_from_nb(a2, d2, n, floor, tiny)
+        out[t + 3] = _sharpe_from_nb(a3, d3, n, floor, tiny)
+    for t in range(full, rows):
         row = data[t]
         total = 0.0
         for r in range(n):
@@ -408,8 +445,7 @@ def column_sharpe_nb(data: np.ndarray, out: np.ndarray) -> None:  # pragma: no c
         for r in range(n):
             d = row[r] - mean
             deviation += d * d
-        std = np.sqrt(deviation / (n - 1)) if n > 1 else 0.0
-        out[t] = mean / std if std > floor * max(abs(mean), tiny) else 0.0
+        out[t] = _sharpe_from_nb(total, deviation, n, floor, tiny)
 
 
 _PAIRWISE_BLOCK = 128

@@ -288,6 +288,29 @@ def test_column_sharpe_matches_numpy() -> None:
     assert out[7] == 0.0
 
 
+@pytest.mark.parametrize("rows", [1, 4, 7, 13])
+def test_column_sharpe_is_the_two_pass_running_sums_bit_for_bit(rows: int) -> None:
+    from app.backtest.overfitting import column_sharpe_nb
+
+    rng = np.random.default_rng(rows)
+    data = rng.standard_normal((rows, 301)) * 0.01 + 0.0004
+    data[0, :] = 0.002  # constant: Sharpe 0
+    out = np.empty(rows)
+    column_sharpe_nb(data, out)
+    floor = 8.0 * np.finfo(np.float64).eps
+    for t in range(rows):
+        total = 0.0
+        for value in data[t]:
+            total += float(value)
+        mean = total / 301
+        deviation = 0.0
+        for value in data[t]:
+            deviation += (float(value) - mean) * (float(value) - mean)
+        std = math.sqrt(deviation / 300)
+        expected = mean / std if std > floor * max(abs(mean), np.finfo(np.float64).tiny) else 0.0
+        assert out[t] == expected
+
+
 @pytest.mark.parametrize("bars", [2, 3, 7, 8, 9, 127, 128, 129, 136, 500, 1_640, 2_148, 9_001, 20_000])
 def test_window_sharpe_is_numpys_mean_and_std_bit_for_bit(bars: int) -> None:
     from app.backtest.overfitting import window_sharpe_nb
