@@ -389,7 +389,9 @@ def probability_of_backtest_overfitting(
 
 
 @njit(cache=True)
-def _sharpe_from_nb(total: float, deviation: float, n: int, floor: float, tiny: float) -> float:  # pragma: no cover - compiled
+def _sharpe_from_nb(
+    total: float, deviation: float, n: int, floor: float, tiny: float
+) -> float:  # pragma: no cover - compiled
     mean = total / n
     std = np.sqrt(deviation / (n - 1)) if n > 1 else 0.0
     return mean / std if std > floor * max(abs(mean), tiny) else 0.0
