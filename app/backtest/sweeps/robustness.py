@@ -176,7 +176,7 @@ def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> 
     if metric == "sharpe" and _bars_contiguous(returns):
         # NumPy's mean and std(ddof=1) arithmetic in one compiled pass, without temporaries
         out = np.empty(returns.shape[1])
-        window_sharpe_nb(returns.T, math.sqrt(periods_per_year), out)
+        window_sharpe_nb(returns.T, 0, returns.shape[0], math.sqrt(periods_per_year), out)
         return out
     mean = returns.mean(axis=0)
     if metric == "sortino":
@@ -215,6 +215,16 @@ def _window_growth(returns: np.ndarray, *, with_drawdown: bool) -> tuple[np.ndar
         window_growth_rows_nb(data, growth)
         drawdown.fill(np.nan)
     return growth, drawdown
+
+
+def _window_sharpe(returns: np.ndarray, lo: int, hi: int, periods_per_year: float) -> np.ndarray:
+    """``window_scores(returns[lo:hi], "sharpe", ...)``, the sweep's C-ordered matrix read by bounds."""
+    data = returns.T
+    if hi - lo >= 2 and data.dtype == np.float64 and data.flags.c_contiguous:
+        out = np.empty(data.shape[0])
+        window_sharpe_nb(data, lo, hi, math.sqrt(periods_per_year), out)
+        return out
+    return window_scores(returns[lo:hi], "sharpe", periods_per_year)
 
 
 def _per_period_sharpe(returns: np.ndarray) -> np.ndarray:
@@ -396,8 +406,8 @@ def analyse_symbol(
     per_set: dict[str, dict[str, float | None]] = {}
     if plan is not None:
         walk = _walk_forward(config, plan, returns, set_ids, metric, maximize, ppy, sharpes)
-        is_sharpe = window_scores(returns[: plan.oos_start], "sharpe", ppy)
-        oos_sharpe = window_scores(returns[plan.oos_start :], "sharpe", ppy)
+        is_sharpe = _window_sharpe(returns, 0, plan.oos_start, ppy)
+        oos_sharpe = _window_sharpe(returns, plan.oos_start, bars, ppy)
         is_return = window_scores(returns[: plan.oos_start], "total_return", ppy)
         oos_return = window_scores(returns[plan.oos_start :], "total_return", ppy)
         for k, set_id in enumerate(set_ids):

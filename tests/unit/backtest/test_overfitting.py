@@ -327,8 +327,14 @@ def test_window_sharpe_is_numpys_mean_and_std_bit_for_bit(bars: int) -> None:
             std = view.std(axis=0, ddof=1)
             expected = np.where(std > 0, mean / std * math.sqrt(252.0), 0.0)
         got = np.empty(9)
-        window_sharpe_nb(view.T, math.sqrt(252.0), got)
+        window_sharpe_nb(view.T, 0, bars, math.sqrt(252.0), got)
         np.testing.assert_array_equal(got, expected, strict=True)
+    # a window by bounds of the C-ordered matrix: the same numbers as the sliced view
+    bounded = np.empty(9)
+    window_sharpe_nb(matrix, 10, 10 + bars, math.sqrt(252.0), bounded)
+    sliced = np.empty(9)
+    window_sharpe_nb(matrix[:, 10 : 10 + bars], 0, bars, math.sqrt(252.0), sliced)
+    np.testing.assert_array_equal(bounded, sliced, strict=True)
 
 
 @pytest.mark.parametrize("sets", [1, 3, 4, 9])
