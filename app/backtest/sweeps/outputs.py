@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import logging
 import math
@@ -95,6 +96,41 @@ def _dumps(row: dict[str, Any]) -> str:
     return _ENCODER.encode(row)
 
 
+_KEYS: dict[str, str] = {}
+
+
+def _key_text(name: str) -> str:
+    """A dict key as JSON text (kept: a sweep writes the same few keys thousands of times)."""
+    text = _KEYS.get(name)
+    if text is None:
+        text = _KEYS[name] = _ENCODER.encode(name)
+    return text
+
+
+def _value_text(value: Any) -> str:
+    """``_dumps(value)``, with a flat dict of finite floats and ``None`` written directly.
+
+    Such a dict (a walk-forward row's ``validation``) is the text the encoder gives: finite
+    floats as ``float.__repr__``, ``None`` as ``null``, keys as JSON strings, ``,`` and ``:``
+    between them; anything else (or a non-finite float, which the encoder refuses) goes through
+    the encoder.
+    """
+    if value.__class__ is dict:
+        inf = math.inf
+        parts = []
+        for name, item in value.items():
+            if name.__class__ is not str:
+                return _dumps(value)
+            if item is None:
+                parts.append(f"{_key_text(name)}:null")
+            elif item.__class__ is float and -inf < item < inf:
+                parts.append(f"{_key_text(name)}:{float.__repr__(item)}")
+            else:
+                return _dumps(value)
+        return "{" + ",".join(parts) + "}"
+    return _dumps(value)
+
+
 class SummaryWriter:
     """Appends result rows to ``summary.jsonl`` and flushes after each chunk.
 
@@ -125,7 +161,7 @@ class SummaryWriter:
         fresh = name not in row
         row[name] = value
         if fresh and line is not None and line.endswith("}") and len(row) > 1:
-            self._lines[key] = f"{line[:-1]},{_dumps({name: value})[1:]}"
+            self._lines[key] = f"{line[:-1]},{_key_text(name)}:{_value_text(value)}}}"
         else:
             self._lines[key] = _dumps(row)
 
@@ -174,30 +210,43 @@ def write_leaderboard(
         validation_names = list((row.get("validation") or {}).keys())
     path = output_dir / LEADERBOARD
     tmp = path.with_suffix(".csv.tmp")
-    lines: list[list[Any]] = []
+    header = ["rank", "symbol", "set_id", *param_names, *metric_names, "trades", *validation_names]
+    # Each row is formatted by one ``%`` of a template of ``%s`` cells: the text ``csv.writer``
+    # gives (it writes ``str`` of a value and an empty cell for ``None``) unless a cell needs
+    # quoting, i.e. holds a comma, a double quote or a line break; such a row (seen as more
+    # commas than cells, or one of those characters anywhere) goes through ``csv.writer``.
+    template = ",".join(["%s"] * len(header)) + "\r\n"
+    commas = len(header) - 1
     inf = math.inf
+    buffer = io.StringIO()
+    quoted = csv.writer(buffer)
+    lines: list[str] = []
     for rank, row in enumerate(ranked[:limit] if limit else ranked, start=1):
         params, metrics = row.get("params") or {}, row.get("metrics") or {}
         validation = row.get("validation") or {}
+        trades = row.get("trades")
         # an empty cell for a missing or non-finite metric (``-inf < NaN`` is False too)
         cells: list[Any] = [rank, row["symbol"], row["set_id"]]
-        cells += [params.get(p) for p in param_names]
+        cells += ["" if v is None else v for v in map(params.get, param_names)]
         cells += [
             "" if v is None or (isinstance(v, float) and not -inf < v < inf) else v
             for v in map(metrics.get, metric_names)
         ]
-        cells.append(row.get("trades"))
+        cells.append("" if trades is None else trades)
         cells += [
             "" if v is None or (isinstance(v, float) and not -inf < v < inf) else v
             for v in map(validation.get, validation_names)
         ]
-        lines.append(cells)
+        line = template % tuple(cells)
+        if line.count(",") != commas or '"' in line or "\n" in line[:-2] or "\r" in line[:-2]:
+            buffer.seek(0)
+            buffer.truncate()
+            quoted.writerow(cells)
+            line = buffer.getvalue()
+        lines.append(line)
     with tmp.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            ["rank", "symbol", "set_id", *param_names, *metric_names, "trades", *validation_names]
-        )
-        writer.writerows(lines)
+        csv.writer(fh).writerow(header)
+        fh.write("".join(lines))
     tmp.replace(path)
     return path
 

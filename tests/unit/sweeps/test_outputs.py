@@ -8,6 +8,7 @@ import math
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from app.backtest.sweeps.grid import param_set_id
@@ -51,7 +52,7 @@ def _reference_leaderboard(
 def _rows(with_validation: bool) -> list[dict[str, Any]]:
     values: list[Any] = [
         0.1 + 0.2, -1e-05, 1e16, 3, None, math.nan, math.inf, -math.inf, 123456789.123456789, 0.0, -0.0,
-        True, "a,b", 'say "hi"', 2.5e-310,
+        True, "a,b", 'say "hi"', 2.5e-310, np.float64(0.1), [1, 2], "line\nbreak", "cr\r", "",
     ]  # fmt: skip
     rows = []
     for k in range(40):
@@ -109,3 +110,34 @@ def test_summary_lines_and_ids_are_json_dumps_text(tmp_path: Path) -> None:
     import hashlib
 
     assert param_set_id(params) == hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"is_sharpe": 0.1 + 0.2, "oos_sharpe": None, "is_total_return": -1e-05, "oos_total_return": 1e16},
+        {"é": 2.5e-310, 'a"b': -0.0, "x": 3.0},
+        {"count": 3, "flag": True, "text": "a,b", "nested": {"k": [1, None]}},
+        {},
+        [0.5, None],
+        "plain",
+        None,
+    ],
+)
+def test_add_field_line_is_the_whole_row_serialised_again(tmp_path: Path, value: Any) -> None:
+    row = {"symbol": "GOOG", "set_id": "0123456789abcdef", "params": {"fast": 5}, "status": "ok", "trades": 3}
+    writer = SummaryWriter(tmp_path)
+    writer.write([row])
+    writer.add_field(row, "validation", value)
+    writer.compact([("GOOG", "0123456789abcdef")])
+    line = (tmp_path / "summary.jsonl").read_text().strip()
+    assert line == json.dumps(row, separators=(",", ":"), allow_nan=False)
+
+
+def test_add_field_refuses_a_non_finite_float_like_the_encoder(tmp_path: Path) -> None:
+    row = {"symbol": "GOOG", "set_id": "0123456789abcdef", "status": "ok"}
+    writer = SummaryWriter(tmp_path)
+    writer.write([row])
+    with pytest.raises(ValueError, match="JSON compliant"):
+        writer.add_field(row, "validation", {"is_sharpe": math.nan})
+    writer.close()
