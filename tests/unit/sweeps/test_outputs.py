@@ -141,3 +141,23 @@ def test_add_field_refuses_a_non_finite_float_like_the_encoder(tmp_path: Path) -
     with pytest.raises(ValueError, match="JSON compliant"):
         writer.add_field(row, "validation", {"is_sharpe": math.nan})
     writer.close()
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        {"slow": 20, "fast": 5},
+        {"b": 0.1 + 0.2, "a": -1e-05, "c": 1e16, "d": 2.0},
+        {"name": 'é"\\\n', "x": -3},
+        {"flag": True, "n": None, "v": [1, 2]},
+        {"big": np.int64(7), "f": np.float64(2.5), "h": 1.0},
+        {"nan": math.nan, "inf": math.inf},
+        {},
+    ],
+)
+def test_set_id_text_is_json_dumps_sorted(params: dict[str, Any]) -> None:
+    import hashlib
+
+    plain = {k: v.item() if isinstance(v, np.generic) else v for k, v in params.items()}
+    text = json.dumps(plain, sort_keys=True, separators=(",", ":"))
+    assert param_set_id(params) == hashlib.sha1(text.encode(), usedforsecurity=False).hexdigest()[:16]
