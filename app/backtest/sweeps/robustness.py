@@ -294,6 +294,12 @@ def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
+def _finite_list(values: np.ndarray) -> list[float | None]:
+    """``[_finite(float(v)) for v in values]`` in one pass (NaN and infinities become ``None``)."""
+    clean = np.where(np.isfinite(values), values, np.nan).tolist()
+    return [None if v != v else v for v in clean]
+
+
 def _walk_forward(
     config: SweepConfig,
     plan: WalkForwardPlan,
@@ -410,13 +416,9 @@ def analyse_symbol(
         oos_sharpe = _window_sharpe(returns, plan.oos_start, bars, ppy)
         is_return = window_scores(returns[: plan.oos_start], "total_return", ppy)
         oos_return = window_scores(returns[plan.oos_start :], "total_return", ppy)
-        for k, set_id in enumerate(set_ids):
-            per_set[set_id] = {
-                "is_sharpe": _finite(float(is_sharpe[k])),
-                "oos_sharpe": _finite(float(oos_sharpe[k])),
-                "is_total_return": _finite(float(is_return[k])),
-                "oos_total_return": _finite(float(oos_return[k])),
-            }
+        columns = [_finite_list(a) for a in (is_sharpe, oos_sharpe, is_return, oos_return)]
+        for set_id, a, b, c, d in zip(set_ids, *columns, strict=True):
+            per_set[set_id] = {"is_sharpe": a, "oos_sharpe": b, "is_total_return": c, "oos_total_return": d}
         dsr = walk["oos_dsr"].get("deflated_sharpe")
         threshold = promotion.min_oos_deflated_sharpe
         promotable = dsr is not None and dsr >= threshold

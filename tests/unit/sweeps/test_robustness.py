@@ -334,3 +334,19 @@ def test_window_sharpe_by_bounds_equals_the_sliced_window_score() -> None:
             window_scores(fallback[lo:hi], "sharpe", 252.0),
             strict=True,
         )
+
+
+def test_finite_list_is_the_per_value_conversion() -> None:
+    from app.backtest.sweeps.robustness import _finite, _finite_list
+
+    values = np.array([0.1 + 0.2, -0.0, np.nan, np.inf, -np.inf, 1e-300, -2.5])
+    assert _finite_list(values) == [_finite(float(v)) for v in values]
+    assert [type(v) for v in _finite_list(values)] == [
+        float,
+        float,
+        type(None),
+        type(None),
+        type(None),
+        float,
+        float,
+    ]
