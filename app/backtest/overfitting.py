@@ -564,7 +564,7 @@ def _pairwise_leaf_nb(
         v = row[i] - centre if square else row[i]
         res += v * v if square else v
         i += 1
-    return res
+    return float(res)
 
 
 @njit(cache=True)
