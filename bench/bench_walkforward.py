@@ -9,11 +9,12 @@ Same grid and data as the sweep suite (GOOG daily, 2,148 bars, fast 5..49 x slow
 * ``run_sweep`` with ``walk_forward: {folds: 10, train_bars: 500, layout: rolling}``: the same
   plus choosing the best set on each train window and stitching the test windows.
 
-One thread (Numba) for every side, one timed run each after a warm-up. ``run_sweep`` sets
-Numba's thread count to its ``execution.workers`` (default: every core) and leaves it there, so
-its sides run with ``execution: {backend: local, workers: 1}``, and every side checks that it
-ran on one thread (before this, the warm-up sweep left every later side, the grid included,
-on all cores: the grid's parallel kernel gained from it and the mostly serial sweep did not).
+One thread (Numba) for every side, one timed run each after a warm-up. ``run_sweep`` evaluates
+its chunks on ``execution.workers`` Numba threads (default: every core), so its sides run with
+``execution: {backend: local, workers: 1}`` and each side checks that Numba is on one thread
+after it. Before this, the sweeps ran their grid on every core and (until ``run_sweep`` restored
+the count) left Numba there, so after the warm-up the grid baseline ran on every core too: its
+parallel kernel gained from it and the mostly serial rest of a sweep did not.
 Goal: walk-forward under 10x the in-sample grid (wall time; the CPU-time ratio is shown too).
 
 Run as part of ``python -m bench`` (or ``python -m bench --only walkforward``).
