@@ -243,19 +243,14 @@ def _block_stats_nb(
 
 
 @njit(cache=True)
-def _sharpe_of_nb(total: float, square: float, counts: float) -> float:  # pragma: no cover - compiled
-    """Per-period Sharpe ratio of ``counts`` returns from their sum and sum of squares (0 if flat)."""
-    mean = total / counts
-    variance = (square - counts * (mean * mean)) / (counts - 1.0)
-    std = np.sqrt(variance) if variance > 0.0 else 0.0
-    return mean / std if std > 0.0 else 0.0
-
-
-@njit(cache=True)
 def _sharpes_nb(
     total: np.ndarray, square: np.ndarray, counts: float, out: np.ndarray
 ) -> None:  # pragma: no cover - compiled
-    """:func:`_sharpe_of_nb` of every trial, written as selects so the loop vectorises."""
+    """Per trial: the per-period Sharpe ratio of ``counts`` returns from their sum and sum of squares.
+
+    0 when the variance is not positive (a flat block); the loop is written as selects so it
+    vectorises.
+    """
     inv = counts - 1.0
     for t in range(total.shape[0]):
         mean = total[t] / counts
