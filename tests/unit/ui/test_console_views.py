@@ -148,6 +148,13 @@ def test_governor_controls_offered_per_state() -> None:
     assert offered_actions("REDUCING", None) == ["halt", "resume"]
     assert offered_actions("REDUCING", "kill_switch_drawdown") == ["halt", "reset"]
     assert offered_actions("HALTED", None) == ["reduce", "resume"]
+    assert offered_actions("REDUCING", "reconcile:quantity_mismatch AAPL") == ["halt", "acknowledge", "reset"]
+    assert action_body("acknowledge", " broker is right ", " alice ") == {
+        "who": "alice",
+        "why": "broker is right",
+    }
+    with pytest.raises(ValueError, match="reason is required"):
+        action_body("acknowledge", " ", "alice")
     assert action_body("reduce", " wind down ", "") == {
         "state": "REDUCING",
         "reason": "wind down",
