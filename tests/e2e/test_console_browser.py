@@ -23,6 +23,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -147,37 +148,41 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         **RISK,
     )
     day.start()
-    proc: subprocess.Popen[bytes] | None = None
+    api_port, ui_port = free_port(), free_port()
+    proc = subprocess.Popen(  # the API, the console and the sweep consumer, beside the day's processes
+        [sys.executable, "-m", "app.cli", "up", *ONLY],
+        env={**day.env(), "PORT": str(api_port), "UI_PORT": str(ui_port), "LOG_LEVEL": "WARNING"},
+        cwd=root,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    api, ui = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}/ui/"
     try:
-        _run_the_day(day)
-        assert day.orders(), "the paper-trading day placed no order"
-        api_port, ui_port = free_port(), free_port()
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "app.cli", "up", *ONLY],
-            env={**day.env(), "PORT": str(api_port), "UI_PORT": str(ui_port), "LOG_LEVEL": "WARNING"},
-            cwd=root,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        api, ui = f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{ui_port}/ui/"
         wait_for(lambda: _answers(f"{api}/health/live"), 60, "api")
         wait_for(lambda: _answers(f"{ui}_stcore/health"), 60, "ui")
         seeded = Platform(api=api, ui=ui, day=day)
-        seeded.post(
-            "/backtests/run",
-            {
-                "symbol": "AAPL",
-                "start": "2023-01-03",
-                "end": "2023-12-29",
-                "strategy": "momentum",
-                "use_probabilistic": True,
-            },
-        )
+        # the backtest pages' work runs while the day is driven (the sweep consumer and the
+        # API's backtest are independent of the trading day)
         good = seeded.post("/backtests/sweeps/jobs", {"config_path": "configs/backtest/momentum_sweep.yaml"})
         bad = seeded.post(
             "/backtests/sweeps/jobs",
             {"config_path": "configs/backtest/momentum_sweep.yaml", "symbol": "ZZZZ"},
         )
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            backtest = pool.submit(
+                seeded.post,
+                "/backtests/run",
+                {
+                    "symbol": "AAPL",
+                    "start": "2023-01-03",
+                    "end": "2023-12-29",
+                    "strategy": "momentum",
+                    "use_probabilistic": True,
+                },
+            )
+            _run_the_day(day)
+            backtest.result(timeout=240)
+        assert day.orders(), "the paper-trading day placed no order"
 
         def finished() -> bool:
             states = {j["job_id"]: j["status"] for j in seeded.get("/backtests/sweeps/jobs")["items"]}
@@ -186,9 +191,8 @@ def platform(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Platform]:
         wait_for(finished, 240, "both sweeps")
         yield seeded
     finally:
-        if proc is not None:
-            proc.send_signal(signal.SIGINT)
-            proc.wait(timeout=60)
+        proc.send_signal(signal.SIGINT)
+        proc.wait(timeout=60)
         if day.procs:
             day.stop()
 
