@@ -735,13 +735,13 @@ def hung_console(tmp_path: Path) -> Iterator[str]:
         wait_for(lambda: _answers(f"{ui}_stcore/health"), 60, "ui")
         yield ui
     finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(timeout=30)
         stop.set()
         thread.join(timeout=2)
-        for conn in held:
+        for conn in held:  # answer the console's pending requests (with a closed socket) first
             conn.close()
         listener.close()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
 
 
 def test_a_hung_api_keeps_each_page_under_three_seconds(hung_console: str, browser: Browser) -> None:
