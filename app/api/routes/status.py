@@ -658,6 +658,10 @@ class CalibrationView(BaseModel):
     overall: CalibrationScoresView | None
     regimes: dict[str, CalibrationScoresView]
     drifting: list[str]
+    intervals: dict[str, int] = Field(
+        default_factory=dict,
+        description="Scored decisions per bar interval; each is scored against the next bar of its own.",
+    )
     errors: dict[str, str] = {}
 
 
