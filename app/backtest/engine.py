@@ -60,7 +60,6 @@ __all__ = [
     "periods_per_year",
     "run_backtest",
     "simulate_core_nb",
-    "simulate_loop_nb",
     "simulate_metrics_nb",
     "simulate_nb",
     "status_message",
@@ -172,6 +171,34 @@ def _close_trade_nb(
 
 
 @njit(cache=True)
+def _close_out_nb(
+    trades_out: np.ndarray,
+    n_trades: int,
+    n_wins: int,
+    exposed: int,
+    cash: float,
+    qty: float,
+    side: int,
+    entry_bar: int,
+    t: int,
+    entry_price: float,
+    entry_fee: float,
+    close: float,
+    commission: float,
+    slippage: float,
+) -> tuple[float, int, int, int]:  # pragma: no cover - compiled
+    """The end of the data or a ruin: :func:`_close_trade_nb` at bar ``t``'s close.
+
+    A called function, not inlined: it runs at most once per simulation, and one compiled copy
+    serves both places the loop closes out (inlining it twice made the loop slower to compile).
+    """
+    return _close_trade_nb(
+        trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, True, entry_price,
+        entry_fee, close, commission, slippage,
+    )  # fmt: skip
+
+
+@njit(cache=True)
 def first_bad_price_nb(open_: np.ndarray, close: np.ndarray) -> int:  # pragma: no cover - compiled
     """Index of the first bar whose open or close is missing, zero, negative or infinite (``n`` if none)."""
     n = min(open_.shape[0], close.shape[0])
@@ -184,7 +211,7 @@ def first_bad_price_nb(open_: np.ndarray, close: np.ndarray) -> int:  # pragma: 
 
 
 @njit(inline="always")
-def simulate_loop_nb(
+def simulate_core_nb(
     open_: np.ndarray,
     close: np.ndarray,
     target: np.ndarray,
@@ -204,9 +231,9 @@ def simulate_loop_nb(
     equity_out: np.ndarray,
     trades_out: np.ndarray,
     metrics_out: np.ndarray,
-    whole: bool,
+    whole: bool = False,
 ) -> int:  # pragma: no cover - compiled
-    """The one simulation loop behind :func:`simulate_core_nb` and the crossover sweep kernel.
+    """The one simulation loop behind :func:`simulate_nb` and the crossover sweep kernel.
 
     With ``from_cross`` False the decision of bar ``d`` is ``target[d]`` (``cross_*`` and
     ``scale_*`` are ignored). With ``from_cross`` True it is derived on the fly, without a
@@ -339,9 +366,9 @@ def simulate_loop_nb(
         # branch of the drawdown update, not as one more test on every bar.
         if t == last and side != 0:
             ruin_now = eq <= 0.0
-            cash, n_trades, n_wins, exposed = _close_trade_nb(
-                trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, True,
-                entry_price, entry_fee, c, commission, slippage,
+            cash, n_trades, n_wins, exposed = _close_out_nb(
+                trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, entry_price,
+                entry_fee, c, commission, slippage,
             )  # fmt: skip
             qty = 0.0
             side = 0
@@ -359,9 +386,9 @@ def simulate_loop_nb(
             trough = eq
         else:
             if eq <= 0.0 and side != 0:
-                cash, n_trades, n_wins, exposed = _close_trade_nb(
-                    trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, True,
-                    entry_price, entry_fee, c, commission, slippage,
+                cash, n_trades, n_wins, exposed = _close_out_nb(
+                    trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, entry_price,
+                    entry_fee, c, commission, slippage,
                 )  # fmt: skip
                 qty = 0.0
                 side = 0
@@ -404,36 +431,6 @@ def simulate_loop_nb(
     metrics_out[M_EXPOSURE] = exposed / n
     metrics_out[M_TRADES] = n_trades
     return status
-
-
-@njit(inline="always")
-def simulate_core_nb(
-    open_: np.ndarray,
-    close: np.ndarray,
-    target: np.ndarray,
-    cross_fast: np.ndarray,
-    cross_slow: np.ndarray,
-    scale_long: np.ndarray,
-    scale_short: np.ndarray,
-    allow_short: bool,
-    from_cross: bool,
-    first_bad: int,
-    fill_close: bool,
-    commission: float,
-    slippage: float,
-    initial_cash: float,
-    periods_per_year: float,
-    years: float,
-    equity_out: np.ndarray,
-    trades_out: np.ndarray,
-    metrics_out: np.ndarray,
-) -> int:  # pragma: no cover - compiled
-    """:func:`simulate_loop_nb` reading every bar's sizing (the general case)."""
-    return simulate_loop_nb(
-        open_, close, target, cross_fast, cross_slow, scale_long, scale_short, allow_short, from_cross,
-        first_bad, fill_close, commission, slippage, initial_cash, periods_per_year, years, equity_out,
-        trades_out, metrics_out, False,
-    )  # fmt: skip
 
 
 @njit(cache=True)

@@ -23,7 +23,7 @@ from app.backtest.engine import (
     N_METRICS,
     N_TRADE_FIELDS,
     first_bad_price_nb,
-    simulate_loop_nb,
+    simulate_core_nb,
     simulate_metrics_nb,
     simulate_nb,
 )
@@ -210,31 +210,6 @@ def targets_batch_nb(
 
 
 @njit(inline="always")
-def _sma_cross_set_nb(
-    i: int,
-    open_: np.ndarray,
-    close: np.ndarray,
-    smas: np.ndarray,
-    fast_row: np.ndarray,
-    slow_row: np.ndarray,
-    scale_long: np.ndarray,
-    scale_short: np.ndarray,
-    allow_short: bool,
-    fill_close: bool,
-    first_bad: int,
-    costs: np.ndarray,
-    metrics_out: np.ndarray,
-    whole: bool,
-) -> int:  # pragma: no cover - compiled
-    unused = np.empty(0, dtype=np.float64)
-    return simulate_loop_nb(
-        open_, close, unused, smas[fast_row[i]], smas[slow_row[i]], scale_long, scale_short, allow_short,
-        True, first_bad, fill_close, costs[0], costs[1], costs[2], costs[3], costs[4], unused,
-        np.empty((0, N_TRADE_FIELDS), dtype=np.float64), metrics_out[i], whole,
-    )  # fmt: skip
-
-
-@njit(inline="always")
 def _sma_cross_range_nb(
     lo: int,
     hi: int,
@@ -256,7 +231,7 @@ def _sma_cross_range_nb(
     unused = np.empty(0, dtype=np.float64)
     no_trades = np.empty((0, N_TRADE_FIELDS), dtype=np.float64)
     for i in range(lo, hi):
-        status_out[i] = simulate_loop_nb(
+        status_out[i] = simulate_core_nb(
             open_, close, unused, smas[fast_row[i]], smas[slow_row[i]], scale_long, scale_short,
             allow_short, True, first_bad, fill_close, costs[0], costs[1], costs[2], costs[3], costs[4],
             unused, no_trades, metrics_out[i], whole,
@@ -282,19 +257,10 @@ def _sma_cross_sets_nb(
     fill_close: bool,
     whole: bool,
 ) -> None:  # pragma: no cover - compiled
-    # One inlined copy of the loop per (fill, sizing) pair, each with both as constants: a
-    # flag tested inside the bar loop costs about 5 % of the sweep.
-    if fill_close and whole:
-        _sma_cross_range_nb(
-            lo, hi, open_, close, smas, fast_row, slow_row, scale_long, scale_short, allow_short,
-            first_bad, costs, metrics_out, status_out, True, True,
-        )  # fmt: skip
-    elif fill_close:
-        _sma_cross_range_nb(
-            lo, hi, open_, close, smas, fast_row, slow_row, scale_long, scale_short, allow_short,
-            first_bad, costs, metrics_out, status_out, True, False,
-        )  # fmt: skip
-    elif whole:
+    # Two inlined copies of the loop: the usual sweep (next-open fills, every side whole) with
+    # both as constants, and the general one. A flag tested inside the bar loop costs about 5 %
+    # of the sweep each; a copy per combination would double the compile time for little.
+    if whole and not fill_close:
         _sma_cross_range_nb(
             lo, hi, open_, close, smas, fast_row, slow_row, scale_long, scale_short, allow_short,
             first_bad, costs, metrics_out, status_out, False, True,
@@ -302,7 +268,7 @@ def _sma_cross_sets_nb(
     else:
         _sma_cross_range_nb(
             lo, hi, open_, close, smas, fast_row, slow_row, scale_long, scale_short, allow_short,
-            first_bad, costs, metrics_out, status_out, False, False,
+            first_bad, costs, metrics_out, status_out, fill_close, False,
         )  # fmt: skip
 
 
