@@ -19,26 +19,25 @@ import numpy as np
 import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from app.backtest.frames import BlobFrames, FrameRecord, write_frame
+from app.backtest.frames import FrameRecord, write_frame
 from app.backtest.portfolio import PortfolioLimits, PortfolioResult, backtest_portfolio
 from app.backtest.service import (
     DEFAULT_WARMUP_BARS,
     MAX_WARMUP_BARS,
     SYMBOL_PATTERN,
+    BacktestDeps,
     resolve_prior,
     warmup_start,
 )
 from app.config import Settings
-from app.dal import MarketData
 from app.errors import InputError
-from app.models.selection import PRIOR_MODEL_HELP, PriorModels, check_prior_model
-from app.risk.sizing import RiskConfig, SizingMethod
+from app.models.selection import PRIOR_MODEL_HELP, check_prior_model
+from app.risk.sizing import SizingMethod
 from app.strategies import get_strategy
 from app.validation import StrictFlag
 
 __all__ = [
     "MAX_PORTFOLIO_SYMBOLS",
-    "PortfolioDeps",
     "PortfolioRequest",
     "PortfolioRun",
     "portfolio_frame",
@@ -120,16 +119,6 @@ class PortfolioRequest(BaseModel):
         )
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PortfolioDeps:
-    """The process's clients a portfolio backtest uses (from ``app.bootstrap.Container``)."""
-
-    market_data: MarketData
-    risk_defaults: RiskConfig
-    frames: BlobFrames | None = None
-    prior_models: PriorModels | None = None
-
-
 @dataclass(frozen=True, slots=True)
 class PortfolioRun:
     """The outcome of :func:`run_portfolio_request`."""
@@ -155,11 +144,14 @@ def portfolio_frame(result: PortfolioResult) -> pd.DataFrame:
 def run_portfolio_request(
     settings: Settings,
     request: PortfolioRequest,
-    deps: PortfolioDeps,
+    deps: BacktestDeps,
     *,
     use_cache: bool = True,
 ) -> PortfolioRun:
     """Fetch every symbol, run the shared-cash portfolio backtest, write and register its frame.
+
+    ``deps`` are a single-symbol backtest's (:class:`~app.backtest.service.BacktestDeps`); a
+    portfolio run records nothing in the database, so ``deps.database`` is not used.
 
     Raises:
         InputError: bad strategy or parameter, a symbol with no bars in the window.

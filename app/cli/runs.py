@@ -84,7 +84,8 @@ def backtest_portfolio_command(
 
     from pydantic import ValidationError
 
-    from app.backtest.portfolio_run import PortfolioDeps, PortfolioRequest, run_portfolio_request
+    from app.backtest.portfolio_run import PortfolioRequest, run_portfolio_request
+    from app.backtest.service import BacktestDeps
     from app.cli.backtest import parse_when
     from app.cli.common import console, container_or_exit
     from app.errors import InputError
@@ -127,7 +128,8 @@ def backtest_portfolio_command(
                 f"--{'.'.join(map(str, e['loc'])).replace('_', '-')}: {e['msg']}" for e in exc.errors()
             )
             raise InputError(problems) from None
-        deps = PortfolioDeps(
+        # a portfolio run records nothing in the database: no database client is opened for it
+        deps = BacktestDeps(
             market_data=container.market_data,
             risk_defaults=container.risk_defaults,
             frames=container.frame_publisher,

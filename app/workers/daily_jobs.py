@@ -291,6 +291,7 @@ class DailyJobs:
                 )
             )
             runs[-1]["symbol"] = symbol
+            runs[-1]["interval"] = interval  # the bars decided on: the outcome is the next of them
         # the routing above stands whatever happens here: a failed mark is recorded, not raised
         snapshot = self._mark(label, interval)
         return {
@@ -550,33 +551,48 @@ class DailyJobs:
 
     def live_calibration(self, session: date) -> dict[str, Any]:
         """Score the router decisions whose outcome bar is the session's against the
-        probabilities they used, per regime; log drift loudly."""
-        from app.models.live import calibration_report, realised_outcomes
+        probabilities they used, per regime; log drift loudly.
+
+        Each decision's outcome is measured on the bars of the interval it was decided on (an
+        intraday refresh's ``SCHEDULE_INTRADAY_INTERVAL`` bars, the daily drill's daily bars):
+        holding its side over the next bar of that interval."""
+        from app.domain.intervals import NEW_YORK
+        from app.models.live import DAILY, bars_needed, calibration_report, realised_outcomes
 
         runs: list[dict[str, Any]] = []
         for back in range(CALIBRATION_LOOKBACK_DAYS + 1):
             folder = self.settings.ARTIFACTS_DIR / "daily" / (session - timedelta(days=back)).isoformat()
             for path in sorted(folder.glob("intraday_refresh*.json")):
                 try:
-                    runs += json.loads(path.read_text(encoding="utf-8")).get("runs", [])
-                except (OSError, ValueError, AttributeError) as exc:
+                    record = json.loads(path.read_text(encoding="utf-8"))
+                    found = [dict(r) for r in record.get("runs", [])]
+                except (OSError, ValueError, AttributeError, TypeError) as exc:
                     log.warning("router runs in %s not read: %s", path, exc)
-        symbols = sorted({str(r["symbol"]) for r in runs if r.get("symbol") and r.get("signal_bar_time")})
-        bars: dict[str, Any] = {}
+                    continue
+                # records written before each run named its interval: the refresh's own
+                interval = record.get("interval")
+                if isinstance(interval, str) and interval:
+                    for run in found:
+                        run.setdefault("interval", interval)
+                runs += found
+        bars: dict[tuple[str, str], Any] = {}
         errors: dict[str, str] = {}
-        for symbol in symbols:
+        for (symbol, interval), earliest in sorted(bars_needed(runs).items()):
+            daily = interval == DAILY
+            # daily: the lookback's bars; intraday: from the oldest decision's day to the session's end
+            start = (
+                session - timedelta(days=CALIBRATION_LOOKBACK_DAYS + 10)
+                if daily
+                else min(earliest.tz_convert(NEW_YORK).date(), session)
+            )
             try:
-                bars[symbol] = self.services.market_data.fetch(
-                    self.settings.SCHEDULE_DAL_VENDOR,
-                    symbol,
-                    session - timedelta(days=CALIBRATION_LOOKBACK_DAYS + 10),
-                    session,
-                    interval="1Day",
+                bars[(symbol, interval)] = self.services.market_data.fetch(
+                    self.settings.SCHEDULE_DAL_VENDOR, symbol, start, session, interval=interval
                 ).bars
             except AiTraderError as exc:
-                errors[symbol] = str(exc)
+                errors[symbol if daily else f"{symbol}@{interval}"] = str(exc)
         realised, pending = realised_outcomes(runs, bars)
-        today = [d for d in realised if d.outcome_time[:10] == session.isoformat()]
+        today = [d for d in realised if d.outcome_day == session]
         report = calibration_report(
             today,
             pending=pending,
@@ -605,9 +621,11 @@ def _calibration_markdown(report: dict[str, Any]) -> list[str]:
     if not report["scored"]:
         return [*lines, f"- no realised decision today ({report['pending']} waiting for their next bar)"]
     overall = report["overall"]
+    intervals = ", ".join(f"{n} on {i} bars" for i, n in report.get("intervals", {}).items())
     lines += [
         f"- scored {report['scored']} decisions ({report['pending']} pending): Brier {overall['brier']:.4f}, "
         f"ECE {overall['ece']:.3f}, mean p {overall['mean_prob']:.3f}, win rate {overall['base_rate']:.3f}",
+        f"- each against the next bar of its own interval: {intervals}",
         "",
         "| regime | n | Brier | ECE | mean p | win rate | drift |",
         "|---|---|---|---|---|---|---|",

@@ -27,7 +27,6 @@ side are re-balances and the equity after the first trade drifts apart by their 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
@@ -38,14 +37,11 @@ import pytest
 from app.backtest.engine import EngineConfig, run_backtest
 from app.bootstrap import Container
 from app.bootstrap.wiring import build_router_risk_config
-from app.config import Settings
 from app.decision import compute_regimes, compute_signals
 from app.decision.pipeline import decide
-from app.domain.clock import set_clock_file
 from app.risk.sizing import QTY_STEP
-from app.router.schemas import RouterRunRequest
 from app.strategies import STRATEGIES, get_strategy
-from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
+from tests.integration.router.replay_loop import BAR, CASH, PRICE_STEP, LiveBar, ReplayLoop, replay_container
 from tests.replay_recording import SESSION, record_market, session_bars
 
 pytestmark = pytest.mark.integration
@@ -53,21 +49,6 @@ pytestmark = pytest.mark.integration
 LIVE_SESSIONS = 2
 """The last sessions of the recording replayed bar by bar (the earlier ones are warm-up)."""
 SYMBOLS = ("AAPL", "MSFT")
-PRICE_STEP = Decimal("0.0001")
-CASH = 100_000
-
-
-@dataclass
-class LiveBar:
-    time: pd.Timestamp
-    fallback: str | None
-    position: float | None
-    frac: float | None
-    target_qty: Decimal | None
-    held_after: Decimal
-    buys: list[tuple[Decimal, Decimal]]
-    sells: list[tuple[Decimal, Decimal]]
-    equity: float | None
 
 
 @pytest.fixture(scope="module")
@@ -77,83 +58,21 @@ def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
-def _settings(root: Path, recording: Path) -> Settings:
-    return Settings(  # type: ignore[call-arg]
-        _env_file=None,
-        DATA_DIR=root / "var",
-        ARTIFACTS_DIR=root / "artifacts",
-        REPLAY_DIR=recording,
-        REPLAY_CLOCK_FILE=root / "clock",
-        DAL_AUTO_ORDER="replay",
-        BROKER="simulated",
-        SIM_INITIAL_CASH=CASH,
-        RISK_ACCOUNT_EQUITY=CASH,
-        SIM_SLIPPAGE_BPS=0,
-        SIM_COMMISSION_BPS=0,
-        SIM_FEE_PER_ORDER=0,
-        ROUTER_REBALANCE_MIN_NOTIONAL=0,
-        ROUTER_REBALANCE_MIN_FRACTION=0,
-    )
-
-
 @pytest.fixture
 def live(tmp_path: Path, recording: Path) -> Iterator[tuple[Container, Path]]:
-    settings = _settings(tmp_path, recording)
-    set_clock_file(tmp_path / "clock", pd.Timestamp(SESSION, tz="America/New_York").to_pydatetime())
-    with Container(settings) as container:
-        container.db.upgrade()
-        yield container, tmp_path / "clock"
+    with replay_container(tmp_path, recording) as pair:
+        yield pair
 
 
 def _live_loop(
     container: Container, clock: Path, symbol: str, strategy: str, bars: pd.DataFrame, first: int
 ) -> list[LiveBar]:
-    settings = container.settings
-    config = OrderConsumerConfig(hub=settings.EH_HUB_ORDERS, group=settings.EH_CONSUMER_GROUP)
-    consumer = container.bus.consumer(config.hub, config.group)
-    worker = OrderConsumer(consumer, container.orders, config)
+    end = bars.index[-1] + BAR
     out: list[LiveBar] = []
-    end = bars.index[-1] + pd.Timedelta(minutes=5)
-    try:
+    with ReplayLoop(container, clock) as loop:
         for t in range(first, len(bars)):
-            stamp = bars.index[t]
-            set_clock_file(clock, (stamp + pd.Timedelta(minutes=5, seconds=1)).to_pydatetime())
-            result = container.router.run(
-                RouterRunRequest(
-                    symbol=symbol,
-                    start=bars.index[0].to_pydatetime(),
-                    end=end.to_pydatetime(),
-                    strategy=strategy,
-                    interval="5Min",
-                    offline_mode=False,
-                    publish_orders=True,
-                    execute_orders=True,
-                )
-            )
-            while batch := consumer.poll(1000, 0.0):
-                worker.process(batch)
-            assert result.signal_bar_time is not None and pd.Timestamp(result.signal_bar_time) == stamp, (
-                result
-            )
-            fills = result.execution.fills if result.execution is not None and result.executed else []
-            buys = [(f.qty, f.price) for f in fills if result.execution and result.execution.side == "buy"]
-            sells = [(f.qty, f.price) for f in fills if result.execution and result.execution.side == "sell"]
-            book = {p.symbol: p.quantity for p in container.broker.list_positions()}
-            out.append(
-                LiveBar(
-                    time=stamp,
-                    fallback=result.fallback_reason,
-                    position=result.position,
-                    frac=result.frac,
-                    target_qty=None if result.target_qty is None else Decimal(str(result.target_qty)),
-                    held_after=book.get(symbol, Decimal(0)),
-                    buys=buys,
-                    sells=sells,
-                    equity=result.equity,
-                )
-            )
-    finally:
-        consumer.close()
+            loop.after(bars.index[t])
+            out.append(loop.step(symbol, strategy, bars.index[t], bars.index[0], end))
     return out
 
 

@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 
 from app.backtest.frames import MANIFEST_NAME
 from app.backtest.portfolio import backtest_portfolio
-from app.backtest.portfolio_run import PortfolioDeps, PortfolioRequest, run_portfolio_request
-from app.backtest.service import warmup_start
+from app.backtest.portfolio_run import PortfolioRequest, run_portfolio_request
+from app.backtest.service import BacktestDeps, warmup_start
 from app.bootstrap import build_risk_config
 from app.cli.main import app
 from app.config import Settings
@@ -54,7 +54,7 @@ def test_run_trades_shared_cash_and_registers_a_portfolio_frame(
     market = MarketData(settings, None)
     risk = build_risk_config(settings)
     request = PortfolioRequest.model_validate(BASE | {"max_weight": 0.4})
-    run = run_portfolio_request(settings, request, PortfolioDeps(market_data=market, risk_defaults=risk))
+    run = run_portfolio_request(settings, request, BacktestDeps(market_data=market, risk_defaults=risk))
 
     # the same numbers as backtest_portfolio on the same bars
     begin = warmup_start(date(2023, 1, 3), "1Day", request.warmup_bars)

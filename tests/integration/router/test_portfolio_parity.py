@@ -1,0 +1,211 @@
+"""Parity: a portfolio backtest and the replayed live loop trading a watchlist on shared cash.
+
+The live loop (:mod:`tests.integration.router.replay_loop`) steps the router in target mode
+over every symbol on each 5-minute bar, all against ONE paper account: each symbol's target
+is ``side x frac x equity / price`` with the account's equity, so what one symbol holds
+changes what the others are sized at. The portfolio backtest
+(:func:`app.backtest.portfolio.backtest_portfolio`) runs the same decision pipeline on the
+same bars and trades every symbol's target weight on one pool of cash, filling at the
+decision bar's close as the simulated broker does.
+
+Set-up that both sides share: no fees, no slippage, no rebalance band; before the router
+steps the symbols of a bar, the paper account is marked at that bar's closes (a venue's
+account equity is marked to the market; the simulated broker learns a price only from a fill
+or a mark, and nothing else marks it in this replay). The governor's limits are off in the
+live loop and the backtest's caps are set where they never bind: every weight is at most
+``RISK_MAX_POSITION_FRACTION`` (0.25, the sizing cap both pipelines apply), so four symbols
+never ask for more than the account's equity and no buy is refused or scaled for cash. A
+binding cap is a known difference, not compared here: the live governor refuses a whole order
+that would breach a limit (symbols in routing order), the backtest clips and scales the
+weights (docs/backtest.md).
+
+What must agree, after every bar and for every symbol:
+
+* the target weight (side x Kelly fraction): exactly (the same pipeline on the same bars);
+* entries and exits (flat -> held, held -> flat): on the same bars, at the same price (the
+  broker's fill is the close at its 0.0001 price step);
+* every live order is one the backtest makes on the same bar and symbol, of the same size;
+* the holding, cash and total equity, within the bounds of the two stated differences below.
+
+Stated differences (by design), and the tolerances they give:
+
+* quantities: the live target and order are rounded down to the broker's quantity step
+  (1e-6 share), the backtest trades continuous quantities. So a live holding is the
+  backtest's less at most two steps (one for its own rounding, one for the order's), and the
+  backtest also re-balances by less than that, which the live loop skips as ``on target``;
+* prices: the simulated broker fills at the close rounded to its 0.0001 price step but marks
+  the account at the close itself, the backtest fills at the close. Each live fill moves the
+  account's cash, and so its equity, by ``qty x (fill price - close)`` against the
+  backtest's: after bar k the two equities differ by at most the sum of ``|qty x (fill price
+  - close)|`` over the live fills so far (the *price budget*, a few cents over two sessions),
+  and every target sized on that equity by the same fraction of it. Holdings: two steps plus
+  ``holding x budget / equity``; equity: the budget (plus 1e-4 for the P&L of the rounded
+  quantities); cash: the equity's bound plus the holdings' bound valued at the close.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from app.backtest.portfolio import PortfolioLimits, backtest_portfolio
+from app.bootstrap import Container
+from app.bootstrap.wiring import build_router_risk_config
+from app.execution.simulated import SimulatedBroker
+from app.risk.sizing import QTY_STEP
+from app.strategies import STRATEGIES, get_strategy
+from tests.integration.router.replay_loop import BAR, CASH, PRICE_STEP, LiveBar, ReplayLoop, replay_container
+from tests.replay_recording import SESSION, record_market, session_bars
+
+pytestmark = pytest.mark.integration
+
+SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN")
+"""Two rallies, a crash and a slide on the replayed session (tests.replay_recording)."""
+LIVE_SESSIONS = 2
+STEP = float(QTY_STEP)
+ROUNDED = 1e-4
+"""Money: the P&L of the quantities' rounding (two steps of four symbols over a bar's move)."""
+LIMITS = PortfolioLimits(max_weight=1.0, max_gross=1.0, max_positions=len(SYMBOLS), max_drawdown=1.0)
+"""Caps that never bind here (see the module docstring); the test checks that they do not."""
+
+
+@pytest.fixture(scope="module")
+def recording(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("portfolio-parity-recording")
+    record_market(root, symbols=SYMBOLS)
+    return root
+
+
+def _bars() -> tuple[dict[str, pd.DataFrame], pd.DatetimeIndex, int]:
+    bars = {symbol: session_bars(symbol, SESSION)[1] for symbol in SYMBOLS}
+    index = pd.DatetimeIndex(bars[SYMBOLS[0]].index)
+    assert all(frame.index.equals(index) for frame in bars.values())
+    sessions = sorted(set(index.tz_convert("America/New_York").date))
+    first = int(np.argmax(index.tz_convert("America/New_York").date >= sessions[-LIVE_SESSIONS]))
+    return bars, index, first
+
+
+def _live_portfolio(
+    container: Container, clock: Path, strategy: str, bars: dict[str, pd.DataFrame], first: int
+) -> tuple[list[dict[str, LiveBar]], np.ndarray, np.ndarray]:
+    """Per replayed bar: each symbol's run, then the account's cash and equity after the bar."""
+    broker = container.broker
+    assert isinstance(broker, SimulatedBroker)
+    index = bars[SYMBOLS[0]].index
+    end = index[-1] + BAR
+    runs: list[dict[str, LiveBar]] = []
+    cash, equity = [], []
+    with ReplayLoop(container, clock) as loop:
+        for t in range(first, len(index)):
+            loop.after(index[t])
+            broker.mark({s: Decimal(str(float(bars[s]["close"].iloc[t]))) for s in SYMBOLS})
+            runs.append({s: loop.step(s, strategy, index[t], index[0], end) for s in SYMBOLS})
+            account = broker.get_account()
+            cash.append(float(account.cash))
+            equity.append(float(account.equity))
+    return runs, np.array(cash), np.array(equity)
+
+
+def _edges(held: np.ndarray) -> tuple[set[int], set[int]]:
+    """Bars where a holding opens (flat before, held after) and closes (held before, flat after)."""
+    before = np.concatenate(([0.0], held[:-1]))
+    opens = {int(t) for t in np.flatnonzero((before == 0) & (held != 0))}
+    closes = {int(t) for t in np.flatnonzero((before != 0) & (held == 0))}
+    return opens, closes
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_portfolio_backtest_and_replayed_live_loop_agree(
+    strategy: str, tmp_path: Path, recording: Path
+) -> None:
+    bars, index, first = _bars()
+    with replay_container(tmp_path, recording) as (container, clock):
+        risk = build_router_risk_config(container.settings)
+        backtest = backtest_portfolio(
+            bars,
+            get_strategy(strategy),
+            risk,
+            LIMITS,
+            initial_cash=float(CASH),
+            fill_close=True,
+            trade_from=index[first],
+        )
+        runs, live_cash, live_equity = _live_portfolio(container, clock, strategy, bars, first)
+    n = len(index) - first
+    assert len(runs) == n == len(backtest.index)
+    assert backtest.targets is not None and backtest.reducing_since is None
+    targets = np.nan_to_num(backtest.targets)
+    # the caps never bind: the weights are the pipeline's own
+    assert np.abs(targets).max() <= risk.max_position_fraction + 1e-12
+    assert np.abs(targets).sum(axis=1).max() <= LIMITS.max_gross + 1e-12
+    close = np.column_stack([bars[s]["close"].to_numpy(dtype=np.float64)[first:] for s in SYMBOLS])
+    fills = backtest.fills  # bar, symbol, signed qty, price, fee
+
+    live_held = np.array([[float(runs[k][s].held_after) for s in SYMBOLS] for k in range(n)])
+    # the price budget: what the broker's price step moved the live cash by, so far
+    rounding = np.array(
+        [
+            sum(
+                float(q) * abs(float(p) - close[k, j])
+                for j, s in enumerate(SYMBOLS)
+                for q, p in runs[k][s].buys + runs[k][s].sells
+            )
+            for k in range(n)
+        ]
+    )
+    budget = np.cumsum(rounding)
+    assert budget[-1] < 1.0, budget[-1]  # cents: the comparison below stays tight
+    qty_tolerance = 2 * STEP + backtest.holdings * (budget / backtest.equity)[:, None]
+    compared_edges = 0
+    for j, symbol in enumerate(SYMBOLS):
+        for k in range(n):
+            run = runs[k][symbol]
+            where = (symbol, strategy, run.time)
+            assert run.fallback is None, (*where, run)
+            # the target: the same side and fraction as the backtest's pipeline on this bar
+            weight = (run.position or 0.0) * (run.frac or 0.0)
+            assert weight == pytest.approx(targets[k, j], abs=1e-12), where
+            # the holding after the bar: the backtest's, rounded down to the quantity step
+            gap = backtest.holdings[k, j] - live_held[k, j]
+            slack = qty_tolerance[k, j] - 2 * STEP
+            assert -slack - 1e-12 <= gap <= qty_tolerance[k, j], (
+                *where,
+                backtest.holdings[k, j],
+                live_held[k, j],
+            )
+            # every live order is one the backtest makes too, of the same size
+            live_order = sum(q for q, _ in run.buys) - sum(q for q, _ in run.sells)
+            mine = fills[(fills[:, 0] == k) & (fills[:, 1] == j)]
+            order_tolerance = qty_tolerance[k, j] + (qty_tolerance[k - 1, j] if k else 0.0)
+            if live_order != 0:
+                assert len(mine) == 1, (*where, run, mine)
+                assert abs(float(live_order) - mine[0, 2]) <= order_tolerance, (*where, live_order, mine)
+                for _, price in run.buys + run.sells:
+                    assert abs(price - Decimal(str(mine[0, 3]))) <= PRICE_STEP, (*where, price, mine)
+            elif len(mine):  # a re-balance within the rounding is the backtest's alone
+                assert abs(mine[0, 2]) <= order_tolerance, (*where, mine)
+        # entries and exits: the same bars, at the bar's close
+        live_opens, live_closes = _edges(live_held[:, j])
+        held = np.where(backtest.holdings[:, j] > qty_tolerance[:, j], backtest.holdings[:, j], 0.0)
+        assert _edges(held) == (live_opens, live_closes), (symbol, strategy)
+        for k in live_opens | live_closes:
+            price = Decimal(str(close[k, j]))
+            run = runs[k][symbol]
+            assert run.buys or run.sells, (symbol, k, run)
+            assert all(abs(p - price) <= PRICE_STEP for _, p in run.buys + run.sells), (symbol, k, run)
+        compared_edges += len(live_opens) + len(live_closes)
+    # total equity and cash after every bar
+    equity_gap = np.abs(live_equity - backtest.equity)
+    assert (equity_gap <= budget + ROUNDED).all(), (equity_gap - budget).max()
+    bt_cash = backtest.equity - (backtest.holdings * close).sum(axis=1)
+    cash_gap = np.abs(live_cash - bt_cash)
+    assert (cash_gap <= budget + ROUNDED + (qty_tolerance * close).sum(axis=1)).all(), cash_gap.max()
+    # the account really was shared: at some bar two or more symbols were held at once
+    assert (np.count_nonzero(live_held, axis=1) >= 2).any(), f"{strategy}: never held two symbols at once"
+    assert compared_edges > 0, (
+        f"{strategy} traded nothing in the replayed sessions: the parity proves nothing"
+    )
