@@ -1,8 +1,9 @@
 """The crossover sweep's fused kernel gives run_backtest's numbers bit for bit, in each of its modes.
 
-The kernel keeps one inlined copy of the bar loop per (fill, sizing) pair: next-open or close
-fills, and a side taken whole (every bar's fraction at least 1) or sized bar by bar. Each copy
-is checked against the one-run pipeline (decide + run_backtest) with exact equality.
+The kernel keeps two inlined copies of the bar loop: next-open fills with every side taken whole
+(every bar's fraction at least 1), and the general loop (either fill, sized bar by bar). Every
+(fill, sizing) case is checked against the one-run pipeline (decide + run_backtest) with exact
+equality, as is a ruin (equity below zero) before and on the last bar.
 """
 
 from __future__ import annotations
