@@ -9,7 +9,9 @@ decided on a close, filled at the next bar's open, all-in long/short reversals, 
 * ai-trader ``evaluate_sets``: the batch kernel ``run_sweep`` uses (distinct SMAs computed
   once, one simulation pass per set, 9 metrics per set).
 * ai-trader ``run_sweep`` in-process: grid expansion, validation, evaluation, summary.jsonl,
-  leaderboard.csv and run.json (no frame).
+  leaderboard.csv and run.json (no frame), with ``execution: {backend: local, workers: 1}``
+  (its chunks otherwise run on ``execution.workers`` Numba threads, by default every core)
+  and a check that Numba is on one thread after it.
 * ceiling: :mod:`bench.ceiling`, the same algorithm (shared SMAs) with only final equity,
   trades and maximum drawdown.
 * vectorbt: ``MA.run`` for both windows (its MA caches each distinct window, so SMAs are
@@ -79,13 +81,21 @@ class AiTrader:
         self.metrics = evaluation.metrics
 
     def sweep(self) -> None:
+        """``run_sweep`` on one Numba thread (its chunks would otherwise use ``execution.workers``).
+
+        Raises if Numba is not on one thread afterwards (the caller runs it inside ``numba_threads(1)``).
+        """
+        import numba
+
         from app.backtest.sweeps import run_sweep
+        from app.backtest.sweeps.config import ExecutionConfig
         from app.bootstrap import build_sweep_deps
 
         self.runs += 1
         out = self.tmp / f"run{self.runs}"
+        one_thread = self.config.model_copy(update={"execution": ExecutionConfig(backend="local", workers=1)})
         result = run_sweep(
-            self.config,
+            one_thread,
             out,
             settings=self.settings,
             deps=build_sweep_deps(self.settings),
@@ -94,6 +104,8 @@ class AiTrader:
         )
         if result.ok != len(PAIRS):
             raise RuntimeError(f"run_sweep evaluated {result.ok} of {len(PAIRS)} sets")
+        if numba.get_num_threads() != 1:
+            raise RuntimeError(f"run_sweep ran on {numba.get_num_threads()} Numba threads, not 1")
 
 
 class Ceiling:
