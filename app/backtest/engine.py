@@ -232,6 +232,7 @@ def simulate_core_nb(
     trades_out: np.ndarray,
     metrics_out: np.ndarray,
     whole: bool = False,
+    per_bar_returns: bool = False,
 ) -> int:  # pragma: no cover - compiled
     """The one simulation loop behind :func:`simulate_nb` and the crossover sweep kernel.
 
@@ -247,7 +248,11 @@ def simulate_core_nb(
     no equity curve is written (sweeps keep none). ``whole`` (crossover mode; pass a constant)
     says every ``scale_long`` and ``scale_short`` value is at least 1, so each side is taken
     whole and the loop reads neither array (``min(1.0, scale)`` would be 1.0 on every bar):
-    the same numbers without two loads and two comparisons per bar. The function is inlined into
+    the same numbers without two loads and two comparisons per bar. ``per_bar_returns`` (a
+    constant, either mode) makes a non-empty ``equity_out`` receive each bar's return instead of
+    its equity: ``equity / previous equity - 1`` (the first over the initial cash), 0 where the
+    previous equity is not positive, the same division the metrics accumulate, so the values are
+    those computed from the equity curve afterwards, bit for bit. The function is inlined into
     its callers, so each gets a copy specialised for its mode.
     """
     for m in range(metrics_out.shape[0]):
@@ -294,7 +299,10 @@ def simulate_core_nb(
     ruined = False
     eq = initial_cash
     # the crossover mode serves sweeps, which keep no curve (a constant once inlined)
-    record_equity = not from_cross and equity_out.shape[0] != 0
+    # (a sweep asking for per-bar returns gets them in either mode)
+    record_equity = (per_bar_returns or not from_cross) and equity_out.shape[0] != 0
+    record_returns = per_bar_returns and record_equity
+    record_equity = record_equity and not per_bar_returns
     last = n - 1
     cross_state = 0.0
     # loop invariants as values, not tests in the bar loop (a test per bar costs measurably):
@@ -407,6 +415,10 @@ def simulate_core_nb(
             down = min(r, 0.0)
             sum_down2 += down * down
             n_r += 1
+            if record_returns:
+                equity_out[t] = r
+        elif record_returns:
+            equity_out[t] = 0.0
         prev_eq = eq
 
     if bad_at < n:

@@ -264,6 +264,7 @@ def _cscv_nb(
     data: np.ndarray,
     block: int,
     chosen: np.ndarray,
+    columns: np.ndarray,
     omega: np.ndarray,
     best_in: np.ndarray,
     best_out: np.ndarray,
@@ -280,12 +281,20 @@ def _cscv_nb(
     (splits x trials), so each step is one contiguous (SIMD) pass; the per-trial arithmetic
     and its order are the same as adding a trial's blocks one after the other.
     """
-    trials = data.shape[0]
     splits = 2 * chosen.shape[1]
     half = chosen.shape[1]
+    every_sum = np.empty((splits, data.shape[0]))
+    every_square = np.empty((splits, data.shape[0]))
+    _block_stats_nb(data, block, splits, every_sum, every_square)
+    # the trials are rows ``columns`` of ``data`` in that order (each trial's statistics are its
+    # own, so reading them in this order is the same as a matrix of those rows in this order)
+    trials = columns.shape[0]
     sums = np.empty((splits, trials))
     squares = np.empty((splits, trials))
-    _block_stats_nb(data, block, splits, sums, squares)
+    for s in range(splits):
+        for t in range(trials):
+            sums[s, t] = every_sum[s, columns[t]]
+            squares[s, t] = every_square[s, columns[t]]
     total_sums = sums[0].copy()
     total_squares = squares[0].copy()
     for s in range(1, splits):
@@ -331,7 +340,12 @@ def _cscv_nb(
 
 
 def probability_of_backtest_overfitting(
-    returns: np.ndarray, *, splits: int = 16, max_combinations: int | None = None, seed: int = 0
+    returns: np.ndarray,
+    *,
+    splits: int = 16,
+    max_combinations: int | None = None,
+    seed: int = 0,
+    columns: np.ndarray | None = None,
 ) -> PBOResult:
     """The probability of backtest overfitting of a set of trials, by CSCV.
 
@@ -343,6 +357,8 @@ def probability_of_backtest_overfitting(
     estimates it without bias, at a cost proportional to its size. Non-finite returns count
     as 0. The work is one compiled pass (:func:`_cscv_nb`); a (trials x periods) C-ordered
     matrix, such as the transpose of the sweep's (sets x bars) returns, is read without a copy.
+    ``columns``, when given, names the trials: those columns of ``returns`` in that order (the
+    result is the one of ``returns[:, columns]``, without copying the matrix).
 
     Raises
     ------
@@ -351,8 +367,13 @@ def probability_of_backtest_overfitting(
         than two rows per block.
     """
     matrix = np.asarray(returns)
-    if matrix.ndim != 2 or matrix.shape[1] < 2:
+    if matrix.ndim != 2:
+        raise ValueError(f"returns must be a (periods x trials) matrix, got {matrix.shape}")
+    picked = np.arange(matrix.shape[1], dtype=np.int64) if columns is None else np.asarray(columns, np.int64)
+    if picked.ndim != 1 or picked.size < 2:
         raise ValueError(f"returns must be a (periods x trials) matrix with >= 2 trials, got {matrix.shape}")
+    if picked.min() < 0 or picked.max() >= matrix.shape[1]:
+        raise ValueError(f"columns must index the {matrix.shape[1]} columns of returns")
     if splits % 2 or not 2 <= splits <= MAX_CSCV_SPLITS:
         raise ValueError(f"splits must be even and in [2, {MAX_CSCV_SPLITS}], got {splits}")
     periods = matrix.shape[0]
@@ -371,7 +392,7 @@ def probability_of_backtest_overfitting(
     omega = np.empty(len(chosen))
     best_in = np.empty(len(chosen))
     best_out = np.empty(len(chosen))
-    _cscv_nb(data, block, chosen, omega, best_in, best_out)
+    _cscv_nb(data, block, chosen, np.ascontiguousarray(picked), omega, best_in, best_out)
     logits = np.log(omega / (1.0 - omega))
     slope = float(np.polyfit(best_in, best_out, 1)[0]) if len(chosen) > 1 else 0.0
     return PBOResult(

@@ -37,6 +37,7 @@ from app.decision.pipeline import ProbabilityModel, decide
 from app.errors import AiTraderError, InputError
 from app.risk.sizing import RiskConfig, size_positions
 from app.strategies import STRATEGIES, BarArrays, Strategy, get_strategy
+from app.strategies.base import BatchInputs
 
 __all__ = ["Evaluation", "MarketArrays", "SizingArrays", "evaluate_sets", "has_batch_kernel"]
 
@@ -123,6 +124,9 @@ class Evaluation:
     metrics: np.ndarray
     status: np.ndarray
     errors: list[str | None]
+    returns: np.ndarray | None = None
+    """With ``with_returns`` on the batch path: each set's per-bar returns (sets x bars), from
+    the same pass as its metrics (what :func:`app.backtest.sweeps.robustness.set_returns` gives)."""
 
     def rows(self) -> list[dict[str, float | None]]:
         """One metrics dict per set; NaN and infinite values become ``None`` (JSON null)."""
@@ -156,11 +160,16 @@ def evaluate_sets(
     slippage_bps: float = 0.0,
     initial_cash: float = 100_000.0,
     probability: ProbabilityModel | None = None,
+    with_returns: bool = False,
 ) -> Evaluation:
     """Backtest every parameter set in ``sets`` (already validated) and return their metrics.
 
     With ``probability`` (a calibrated win-probability model) and a risk agent that uses
     priors, every set is decided through :func:`decide` with that model.
+
+    With ``with_returns``, the batch path also keeps each set's per-bar returns
+    (:attr:`Evaluation.returns`), written by the same simulation pass as the metrics, which
+    are unchanged; the decision path keeps none (``returns`` stays ``None``).
 
     A set whose strategy cannot be built, or whose simulation reports bad input, comes back
     with a non-zero status and an error message; the others are unaffected.
@@ -180,8 +189,10 @@ def evaluate_sets(
         )
         return _finish(metrics, status, errors)
     sizing = sizing if sizing is not None else SizingArrays.from_risk(risk, market)
-    _evaluate_batch(market, cls, sets, sizing, fill_close, costs, metrics, status, errors)
-    return _finish(metrics, status, errors)
+    returns = np.empty((m, len(market))) if with_returns else None
+    if not _evaluate_batch(market, cls, sets, sizing, fill_close, costs, metrics, status, errors, returns):
+        returns = None
+    return _finish(metrics, status, errors, returns)
 
 
 def _evaluate_batch(
@@ -194,7 +205,9 @@ def _evaluate_batch(
     metrics: np.ndarray,
     status: np.ndarray,
     errors: list[str | None],
-) -> None:
+    returns: np.ndarray | None = None,
+) -> bool:
+    """Fill ``metrics`` and ``status`` (and ``returns`` when given); False if nothing was simulated."""
     kernel = cls.batch
     assert kernel is not None
     bars = BarArrays.with_columns(
@@ -209,7 +222,10 @@ def _evaluate_batch(
     except _SET_ERRORS as exc:
         status[:] = _BUILD_FAILED
         errors[:] = [f"{type(exc).__name__}: {exc}"] * len(sets)
-        return
+        return False
+    if returns is not None:
+        _evaluate_batch_returns(market, cls, inputs, sizing, fill_close, costs, returns, metrics, status)
+        return True
     if cls.name == "sma_cross":
         # the crossover's fused kernel: one pass per set, the same numbers as the generic loop
         kernels.sma_cross_batch_nb(
@@ -226,7 +242,7 @@ def _evaluate_batch(
             metrics,
             status,
         )
-        return
+        return True
     kernels.strategy_batch_nb(
         kernel.target,
         market.open,
@@ -244,13 +260,67 @@ def _evaluate_batch(
         metrics,
         status,
     )
+    return True
 
 
-def _finish(metrics: np.ndarray, status: np.ndarray, errors: list[str | None]) -> Evaluation:
+def _evaluate_batch_returns(
+    market: MarketArrays,
+    cls: type[Strategy],
+    inputs: BatchInputs,
+    sizing: SizingArrays,
+    fill_close: bool,
+    costs: np.ndarray,
+    returns: np.ndarray,
+    metrics: np.ndarray,
+    status: np.ndarray,
+) -> None:
+    """The batch kernels' one-pass forms: metrics and per-bar returns of every set together."""
+    kernel = cls.batch
+    assert kernel is not None
+    if cls.name == "sma_cross":
+        kernels.sma_cross_returns_batch_nb(
+            market.open,
+            market.close,
+            inputs.tables[0],
+            np.ascontiguousarray(inputs.ints[:, 0]),
+            np.ascontiguousarray(inputs.ints[:, 1]),
+            sizing.scale_long,
+            sizing.scale_short,
+            sizing.allow_short,
+            fill_close,
+            costs,
+            returns,
+            metrics,
+            status,
+        )
+        return
+    kernels.strategy_returns_batch_nb(
+        kernel.target,
+        market.open,
+        market.high,
+        market.low,
+        market.close,
+        inputs.tables,
+        inputs.ints,
+        inputs.floats,
+        sizing.scale_long,
+        sizing.scale_short,
+        sizing.allow_short,
+        fill_close,
+        costs,
+        returns,
+        metrics,
+        status,
+    )
+
+
+def _finish(
+    metrics: np.ndarray, status: np.ndarray, errors: list[str | None], returns: np.ndarray | None = None
+) -> Evaluation:
     for i in np.flatnonzero((status != STATUS_OK) & (status != STATUS_RUINED)):
         if errors[i] is None:
             errors[i] = status_message(int(status[i]))
-    return Evaluation(metrics, status, errors)
+    return Evaluation(metrics, status, errors, returns)
 
 
 def _evaluate_decisions(

@@ -20,18 +20,17 @@ from numba import njit, prange
 from numba import types as nb_types
 
 from app.backtest.engine import (
-    N_METRICS,
     N_TRADE_FIELDS,
     first_bad_price_nb,
     simulate_core_nb,
     simulate_metrics_nb,
-    simulate_nb,
 )
 from app.strategies.base import SET_TARGET_SIGNATURE
 
 __all__ = [
     "size_target_nb",
     "sma_cross_batch_nb",
+    "sma_cross_returns_batch_nb",
     "strategy_batch_nb",
     "strategy_returns_batch_nb",
     "targets_batch_nb",
@@ -133,7 +132,17 @@ def strategy_batch_nb(
         )
 
 
-@njit(_PER_SET_LOOP_SIGNATURE, cache=True, parallel=True)
+# :func:`strategy_returns_batch_nb`: the same arguments, then each set's per-bar returns row,
+# metrics row and status.
+_RETURNS_LOOP_SIGNATURE = nb_types.void(
+    *_PER_SET_LOOP_SIGNATURE.args[:-2],
+    nb_types.float64[:, ::1],  # returns
+    nb_types.float64[:, ::1],  # metrics
+    nb_types.int64[::1],  # status
+)
+
+
+@njit(_RETURNS_LOOP_SIGNATURE, cache=True, parallel=True)
 def strategy_returns_batch_nb(
     set_target: Any,
     open_: np.ndarray,
@@ -149,38 +158,29 @@ def strategy_returns_batch_nb(
     fill_close: bool,
     costs: np.ndarray,
     returns_out: np.ndarray,
+    metrics_out: np.ndarray,
     status_out: np.ndarray,
 ) -> None:  # pragma: no cover - compiled
-    """As :func:`strategy_batch_nb`, but set ``i``'s per-bar returns go to ``returns_out[i]``.
+    """As :func:`strategy_batch_nb`, and set ``i``'s per-bar returns go to ``returns_out[i]``.
 
     What the sweep statistics (walk-forward, deflated Sharpe, PBO) read: every set's equity
     from the same target, sizing and simulation the leaderboard ranks, as the return of each
-    close over the previous one (the first over the initial cash).
+    close over the previous one (the first over the initial cash; 0 after a non-positive
+    equity). One pass per set writes both: ``metrics_out[i]`` is what :func:`strategy_batch_nb`
+    writes, bit for bit.
     """
     n = close.shape[0]
+    no_trades = np.empty((0, N_TRADE_FIELDS), dtype=np.float64)
+    unused = np.empty(0, dtype=np.float64)
     for i in prange(status_out.shape[0]):
         target = np.empty(n)
         set_target(np.int64(i), open_, high, low, close, tables, ints, floats, target)
         size_target_nb(target, scale_long, scale_short, allow_short)
-        status_out[i] = simulate_nb(
-            open_,
-            close,
-            target,
-            fill_close,
-            costs[0],
-            costs[1],
-            costs[2],
-            costs[3],
-            costs[4],
-            returns_out[i],
-            np.empty((0, N_TRADE_FIELDS)),
-            np.empty(N_METRICS),
-        )
-        row = returns_out[i]
-        for t in range(n - 1, 0, -1):
-            row[t] = row[t] / row[t - 1] - 1.0 if row[t - 1] > 0.0 else 0.0
-        if n > 0:
-            row[0] = row[0] / costs[2] - 1.0
+        status_out[i] = simulate_core_nb(
+            open_, close, target, unused, unused, unused, unused, False, False, -1, fill_close,
+            costs[0], costs[1], costs[2], costs[3], costs[4], returns_out[i], no_trades, metrics_out[i],
+            False, True,
+        )  # fmt: skip
 
 
 @njit(cache=True, parallel=True)
@@ -318,6 +318,70 @@ def sma_cross_batch_nb(
         _sma_cross_sets_nb(
             c * _CHUNK, min(m, (c + 1) * _CHUNK), open_, close, smas, fast_row, slow_row, scale_long,
             scale_short, allow_short, first_bad, costs, metrics_out, status_out, fill_close, whole,
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _sma_cross_returns_sets_nb(
+    lo: int,
+    hi: int,
+    open_: np.ndarray,
+    close: np.ndarray,
+    smas: np.ndarray,
+    fast_row: np.ndarray,
+    slow_row: np.ndarray,
+    scale_long: np.ndarray,
+    scale_short: np.ndarray,
+    allow_short: bool,
+    first_bad: int,
+    costs: np.ndarray,
+    returns_out: np.ndarray,
+    metrics_out: np.ndarray,
+    status_out: np.ndarray,
+    fill_close: bool,
+) -> None:  # pragma: no cover - compiled
+    # one (general) copy of the loop: a second specialised one would add its compile time
+    no_trades = np.empty((0, N_TRADE_FIELDS), dtype=np.float64)
+    unused = np.empty(0, dtype=np.float64)
+    for i in range(lo, hi):
+        status_out[i] = simulate_core_nb(
+            open_, close, unused, smas[fast_row[i]], smas[slow_row[i]], scale_long, scale_short,
+            allow_short, True, first_bad, fill_close, costs[0], costs[1], costs[2], costs[3], costs[4],
+            returns_out[i], no_trades, metrics_out[i], False, True,
+        )  # fmt: skip
+
+
+@njit(cache=True, parallel=True)
+def sma_cross_returns_batch_nb(
+    open_: np.ndarray,
+    close: np.ndarray,
+    smas: np.ndarray,
+    fast_row: np.ndarray,
+    slow_row: np.ndarray,
+    scale_long: np.ndarray,
+    scale_short: np.ndarray,
+    allow_short: bool,
+    fill_close: bool,
+    costs: np.ndarray,
+    returns_out: np.ndarray,
+    metrics_out: np.ndarray,
+    status_out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """:func:`sma_cross_batch_nb` that also writes each set's per-bar returns (``returns_out[i]``).
+
+    One pass per set for a sweep whose statistics need the return matrix: the metrics are
+    :func:`sma_cross_batch_nb`'s, bit for bit, and the returns row is what
+    :func:`strategy_returns_batch_nb` writes for the same set.
+    """
+    first_bad = first_bad_price_nb(open_, close)
+    if open_.shape[0] != close.shape[0]:
+        first_bad = -1  # let each set report the shape error
+    m = fast_row.shape[0]
+    chunks = (m + _CHUNK - 1) // _CHUNK
+    for c in prange(chunks):
+        _sma_cross_returns_sets_nb(
+            c * _CHUNK, min(m, (c + 1) * _CHUNK), open_, close, smas, fast_row, slow_row, scale_long,
+            scale_short, allow_short, first_bad, costs, returns_out, metrics_out, status_out, fill_close,
         )  # fmt: skip
 
 

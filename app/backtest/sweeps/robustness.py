@@ -33,7 +33,14 @@ from typing import Any
 
 import numpy as np
 
-from app.backtest.engine import STATUS_OK, STATUS_RUINED, EngineConfig, run_backtest, status_message
+from app.backtest.engine import (
+    N_METRICS,
+    STATUS_OK,
+    STATUS_RUINED,
+    EngineConfig,
+    run_backtest,
+    status_message,
+)
 from app.backtest.lookahead import check_strategy
 from app.backtest.overfitting import (
     column_sharpe_nb,
@@ -107,6 +114,7 @@ def _batch_returns(
         dtype=np.float64,
     )
     returns = np.empty((len(sets), len(market)))
+    metrics = np.empty((len(sets), N_METRICS))
     status = np.zeros(len(sets), dtype=np.int64)
     kernels.strategy_returns_batch_nb(
         kernel.target,
@@ -123,6 +131,7 @@ def _batch_returns(
         config.fill == "close",
         costs,
         returns,
+        metrics,
         status,
     )
     bad = np.flatnonzero((status != STATUS_OK) & (status != STATUS_RUINED))
@@ -304,19 +313,21 @@ def _walk_forward(
     config: SweepConfig,
     plan: WalkForwardPlan,
     returns: np.ndarray,
+    cols: np.ndarray,
     set_ids: Sequence[str],
     metric: str,
     maximize: bool,
     ppy: float,
     trial_sharpes: np.ndarray,
 ) -> dict[str, Any]:
+    """Choose on each train window, score on its test window (set ``k`` is column ``cols[k]``)."""
     folds = []
     pieces = []
     for fold in plan.folds:
-        scores = window_scores(returns[fold.train], metric, ppy)
+        scores = window_scores(returns[fold.train], metric, ppy)[cols]
         scores = np.where(np.isfinite(scores), scores, -np.inf if maximize else np.inf)
         chosen = int(np.argmax(scores) if maximize else np.argmin(scores))
-        test = returns[fold.test, chosen]
+        test = returns[fold.test, cols[chosen]]
         pieces.append(test)
         folds.append(
             {
@@ -350,8 +361,17 @@ def analyse_symbol(
     risk: RiskConfig,
     ok_rows: Sequence[dict[str, Any]],
     best_set_id: str,
+    returns: np.ndarray | None = None,
+    columns: np.ndarray | None = None,
 ) -> RobustnessReport:
     """Walk-forward and overfitting statistics for one symbol's successfully evaluated sets.
+
+    ``returns``, when the sweep kept them from its evaluation, is a (bars x sets) matrix (a
+    transposed C-ordered (sets x bars) array) whose column ``columns[k]`` holds
+    :func:`set_returns` of ``ok_rows[k]`` (``columns`` omitted: column ``k``); other columns
+    are never read into a statistic. The results are those of the matrix in ``ok_rows`` order,
+    bit for bit: every per-set figure is computed per column, then read in that order. Without
+    ``returns`` the sets are simulated again.
 
     Raises:
         ConfigError: the return matrix would exceed ``promotion.max_return_cells``, or the data
@@ -380,14 +400,21 @@ def analyse_symbol(
         except InputError as exc:
             raise ConfigError(f"sweep {config.name!r}: walk_forward: {exc}") from None
     set_ids = [str(row["set_id"]) for row in ok_rows]
-    returns = set_returns(config, market, risk, [dict(row["params"]) for row in ok_rows])
+    if returns is None:
+        returns = set_returns(config, market, risk, [dict(row["params"]) for row in ok_rows])
+        columns = None
+    cols = np.arange(trials, dtype=np.int64) if columns is None else np.asarray(columns, dtype=np.int64)
+    if returns.ndim != 2 or returns.shape[0] != bars or cols.shape != (trials,):
+        raise InputError(f"the kept returns are {returns.shape} for {cols.shape} sets, not {bars} bars")
+    if trials and (cols.min() < 0 or cols.max() >= returns.shape[1]):
+        raise InputError(f"the kept returns have {returns.shape[1]} columns, not one per set")
     ppy = market.periods_per_year
     metric = config.objective.metric if config.objective.metric in RETURN_METRICS else "sharpe"
     maximize = config.objective.maximize if metric == config.objective.metric else True
 
-    sharpes = _per_period_sharpe(returns)
+    sharpes = _per_period_sharpe(returns)[cols]
     best = set_ids.index(best_set_id) if best_set_id in set_ids else int(np.argmax(sharpes))
-    in_sample = _dsr(returns[:, best], trials, sharpes)
+    in_sample = _dsr(returns[:, cols[best]], trials, sharpes)
     in_sample["set_id"] = set_ids[best]
     if trials >= 2:
         splits = promotion.pbo_splits
@@ -395,7 +422,7 @@ def analyse_symbol(
             splits -= 2
         try:
             result = probability_of_backtest_overfitting(
-                returns, splits=splits, max_combinations=promotion.pbo_max_combinations
+                returns, splits=splits, max_combinations=promotion.pbo_max_combinations, columns=cols
             )
             pbo: dict[str, Any] = {
                 "probability": result.probability,
@@ -411,11 +438,11 @@ def analyse_symbol(
     walk = None
     per_set: dict[str, dict[str, float | None]] = {}
     if plan is not None:
-        walk = _walk_forward(config, plan, returns, set_ids, metric, maximize, ppy, sharpes)
-        is_sharpe = _window_sharpe(returns, 0, plan.oos_start, ppy)
-        oos_sharpe = _window_sharpe(returns, plan.oos_start, bars, ppy)
-        is_return = window_scores(returns[: plan.oos_start], "total_return", ppy)
-        oos_return = window_scores(returns[plan.oos_start :], "total_return", ppy)
+        walk = _walk_forward(config, plan, returns, cols, set_ids, metric, maximize, ppy, sharpes)
+        is_sharpe = _window_sharpe(returns, 0, plan.oos_start, ppy)[cols]
+        oos_sharpe = _window_sharpe(returns, plan.oos_start, bars, ppy)[cols]
+        is_return = window_scores(returns[: plan.oos_start], "total_return", ppy)[cols]
+        oos_return = window_scores(returns[plan.oos_start :], "total_return", ppy)[cols]
         columns = [_finite_list(a) for a in (is_sharpe, oos_sharpe, is_return, oos_return)]
         for set_id, a, b, c, d in zip(set_ids, *columns, strict=True):
             per_set[set_id] = {"is_sharpe": a, "oos_sharpe": b, "is_total_return": c, "oos_total_return": d}

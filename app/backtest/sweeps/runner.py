@@ -26,6 +26,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+import numpy as np
+
 from app.backtest.engine import STATUS_OK, STATUS_RUINED
 from app.backtest.sweeps.config import SweepConfig, load_sweep_config
 from app.backtest.sweeps.evaluate import (
@@ -240,6 +242,8 @@ class _Shared:
     strategy: str
     engine: dict[str, Any]
     probability: ProbabilityModel | None = None
+    with_returns: bool = False
+    """Keep each set's per-bar returns from the evaluation (in this process only)."""
 
     def evaluate(self, params: list[dict[str, Any]]) -> Evaluation:
         return evaluate_sets(
@@ -249,6 +253,7 @@ class _Shared:
             self.risk,
             sizing=self.sizing,
             probability=self.probability,
+            with_returns=self.with_returns,
             **self.engine,
         )
 
@@ -290,11 +295,21 @@ class _Evaluator:
         risk: RiskConfig,
         chunks: list[Sequence[ParameterSet]],
         probability: ProbabilityModel | None = None,
+        with_returns: bool = False,
     ) -> Iterator[Outcome]:
+        """``with_returns``: the local backend keeps each set's per-bar returns (others ignore it)."""
         sizing = None if risk.needs_priors else SizingArrays.from_risk(risk, market)
         # a plain dict instead of the read-only mapping proxy, so the config pickles to workers
         risk = dataclasses.replace(risk, regime_multipliers=dict(risk.regime_multipliers))
-        shared = _Shared(market, risk, sizing, self.config.strategy, _engine_kwargs(self.config), probability)
+        shared = _Shared(
+            market,
+            risk,
+            sizing,
+            self.config.strategy,
+            _engine_kwargs(self.config),
+            probability,
+            with_returns=with_returns and self.backend == "local",
+        )
         if self.backend == "local":
             import numba
 
@@ -441,6 +456,7 @@ def run_sweep(
                "resumed": resumed, "output_dir": str(out)},
     )  # fmt: skip
     markets: dict[str, MarketArrays] = {}
+    kept_returns: dict[str, _KeptReturns] = {}
     try:
         with make_progress(total, config.name, progress_stream) as progress:
             progress.advance(resumed)
@@ -465,11 +481,21 @@ def run_sweep(
                     continue
                 markets[symbol] = market
                 size = _chunk_size(config, risk, len(pending), backend, evaluator.workers)
-                for chunk, outcome in evaluator.run(market, risk, list(_chunks(pending, size)), prior.model):
+                # the statistics read every set's per-bar returns: keep them from the evaluation
+                # (one simulation per set) unless the matrix is over the limit the statistics enforce
+                keep = len(pending) * len(market) <= config.promotion.max_return_cells
+                kept = _KeptReturns() if keep else None
+                if kept is not None:
+                    kept_returns[symbol] = kept
+                for chunk, outcome in evaluator.run(
+                    market, risk, list(_chunks(pending, size)), prior.model, with_returns=keep
+                ):
                     if isinstance(outcome, str):
                         rows = _failed_rows(symbol, chunk, outcome)
                     else:
                         rows = _rows(symbol, chunk, outcome)
+                        if kept is not None:
+                            kept.add(chunk, outcome)
                     writer.write(rows)
                     evaluated += len(rows)
                     for row in rows:
@@ -481,7 +507,8 @@ def run_sweep(
     ordered = [results[key] for key in keys]
     ranked = rank_rows(ordered, config.objective.metric, config.objective.maximize)
     best = ranked[0] if ranked else None
-    robustness = _robustness(config, risk, ranked, markets, loader)
+    robustness = _robustness(config, risk, ranked, markets, loader, kept_returns)
+    kept_returns.clear()
     for report in robustness.values():
         for set_id, values in report.per_set.items():
             # only walk-forward rows gain a column; the others keep their line
@@ -567,6 +594,7 @@ def _robustness(
     ranked: Sequence[dict[str, Any]],
     markets: Mapping[str, MarketArrays],
     loader: MarketLoader,
+    kept: Mapping[str, _KeptReturns] | None = None,
 ) -> dict[str, RobustnessReport]:
     """Walk-forward and overfitting statistics per symbol (see :mod:`.robustness`).
 
@@ -581,7 +609,12 @@ def _robustness(
             continue
         try:
             market = markets[symbol] if symbol in markets else loader(config, symbol)
-            reports[symbol] = analyse_symbol(config, market, risk, rows, str(rows[0]["set_id"]))
+            found = (kept or {}).get(symbol)
+            matrix = found.matrix(rows) if found is not None else None
+            returns, columns = matrix if matrix is not None else (None, None)
+            reports[symbol] = analyse_symbol(
+                config, market, risk, rows, str(rows[0]["set_id"]), returns, columns
+            )
         except ConfigError:
             raise
         except AiTraderError as exc:
@@ -597,6 +630,47 @@ def _robustness(
                 per_set={},
             )
     return reports
+
+
+class _KeptReturns:
+    """One symbol's per-bar returns kept from its evaluation, chunk by chunk (sets x bars each)."""
+
+    def __init__(self) -> None:
+        self.blocks: list[np.ndarray] = []
+        self.where: dict[str, tuple[int, int]] = {}
+        self.complete = True
+
+    def add(self, chunk: Sequence[ParameterSet], evaluation: Evaluation) -> None:
+        returns = evaluation.returns
+        if returns is None:
+            self.complete = False  # a chunk on the decision path: the statistics simulate again
+            return
+        failed = np.flatnonzero((evaluation.status != STATUS_OK) & (evaluation.status != STATUS_RUINED))
+        returns[failed] = 0.0  # never a statistic's input; zeros keep every pass over the matrix finite
+        block = len(self.blocks)
+        self.blocks.append(returns)
+        for i, item in enumerate(chunk):
+            self.where[item.set_id] = (block, i)
+
+    def matrix(self, rows: Sequence[Mapping[str, Any]]) -> tuple[np.ndarray, np.ndarray] | None:
+        """The (bars x sets) returns and, per row of ``rows``, its column (``None`` if one is missing).
+
+        One chunk's matrix is used as it is (no copy of its bars x sets values); several chunks
+        are joined in evaluation order.
+        """
+        if not self.complete or not self.blocks:
+            return None
+        try:
+            located = np.array([self.where[str(row["set_id"])] for row in rows], dtype=np.int64)
+        except KeyError:
+            return None
+        if located.size == 0:
+            return None
+        if len(self.blocks) == 1:
+            return self.blocks[0].T, np.ascontiguousarray(located[:, 1])
+        offsets = np.cumsum([0] + [block.shape[0] for block in self.blocks[:-1]])
+        joined = np.concatenate(self.blocks, axis=0)
+        return joined.T, offsets[located[:, 0]] + located[:, 1]
 
 
 def first_errors(rows: Sequence[dict[str, Any]], limit: int = 3) -> list[str]:
