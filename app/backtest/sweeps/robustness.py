@@ -443,8 +443,8 @@ def analyse_symbol(
         oos_sharpe = _window_sharpe(returns, plan.oos_start, bars, ppy)[cols]
         is_return = window_scores(returns[: plan.oos_start], "total_return", ppy)[cols]
         oos_return = window_scores(returns[plan.oos_start :], "total_return", ppy)[cols]
-        columns = [_finite_list(a) for a in (is_sharpe, oos_sharpe, is_return, oos_return)]
-        for set_id, a, b, c, d in zip(set_ids, *columns, strict=True):
+        per_column = [_finite_list(a) for a in (is_sharpe, oos_sharpe, is_return, oos_return)]
+        for set_id, a, b, c, d in zip(set_ids, *per_column, strict=True):
             per_set[set_id] = {"is_sharpe": a, "oos_sharpe": b, "is_total_return": c, "oos_total_return": d}
         dsr = walk["oos_dsr"].get("deflated_sharpe")
         threshold = promotion.min_oos_deflated_sharpe
