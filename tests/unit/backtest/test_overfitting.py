@@ -350,3 +350,28 @@ def test_window_growth_rows_is_the_last_cumulative_product(sets: int) -> None:
     with np.errstate(invalid="ignore"):
         expected = np.cumprod(1.0 + window, axis=1)[:, -1]
     np.testing.assert_array_equal(got, expected, strict=True)
+
+
+def test_pbo_over_columns_is_the_pbo_of_those_columns_in_that_order() -> None:
+    rng = np.random.default_rng(7)
+    returns = rng.standard_normal((1_203, 30)) * 0.01 + rng.normal(0.0, 0.0005, 30)
+    returns[:, 5] = returns[:, 17]  # exact ties: the first of them in the given order wins
+    returns[:, 9] = returns[:, 2]
+    returns = np.ascontiguousarray(returns.T).T  # the sweep's layout
+    columns = rng.permutation(30)[:24]
+    columns = np.concatenate([[17, 5, 2, 9], columns[~np.isin(columns, [17, 5, 2, 9])]])
+    for splits, sample in ((8, None), (12, 300)):
+        expected = probability_of_backtest_overfitting(
+            np.ascontiguousarray(returns[:, columns]), splits=splits, max_combinations=sample
+        )
+        got = probability_of_backtest_overfitting(
+            returns, splits=splits, max_combinations=sample, columns=columns
+        )
+        assert np.array_equal(got.logits, expected.logits)
+        assert got.probability == expected.probability
+        assert got.degradation_slope == expected.degradation_slope
+        assert got.combinations == expected.combinations
+    with pytest.raises(ValueError, match="columns must index"):
+        probability_of_backtest_overfitting(returns, splits=8, columns=np.array([0, 30]))
+    with pytest.raises(ValueError, match=">= 2 trials"):
+        probability_of_backtest_overfitting(returns, splits=8, columns=np.array([3]))

@@ -74,3 +74,46 @@ def test_every_shipped_strategy_declares_a_batch_kernel() -> None:
         assert has_batch_kernel(name), name
         get_strategy(name)
     assert not has_batch_kernel("no_such_strategy")
+
+
+@pytest.mark.parametrize(
+    ("strategy", "params"),
+    [
+        ("breakout", [{"entry_window": 20, "exit_window": 10}, {"entry_window": 55, "exit_window": 20}]),
+        (
+            "mean_reversion",
+            [{"window": 20, "entry_z": 1.5, "exit_z": 0.0}, {"window": 40, "entry_z": 2.0, "exit_z": 0.5}],
+        ),
+        ("momentum", [{"lookback": 10, "threshold": 0.0}, {"lookback": 60, "threshold": 0.02}]),
+    ],
+)
+def test_the_generic_one_pass_form_keeps_the_metrics_and_writes_the_replayed_returns(
+    goog: MarketArrays, strategy: str, params: list[dict[str, float]]
+) -> None:
+    from app.backtest.sweeps.config import parse_sweep_config
+    from app.backtest.sweeps.robustness import set_returns
+
+    risk = RiskConfig(agent="fixed_fraction", fraction=0.5, allow_short=True)
+    plain = evaluate_sets(goog, strategy, params, risk, commission=0.001, initial_cash=10_000.0)
+    both = evaluate_sets(
+        goog, strategy, params, risk, commission=0.001, initial_cash=10_000.0, with_returns=True
+    )
+    np.testing.assert_array_equal(both.metrics, plain.metrics, strict=True)
+    np.testing.assert_array_equal(both.status, plain.status, strict=True)
+    config = parse_sweep_config(
+        "name: one_pass\nsymbols: [GOOG]\nvendor: sample\nstart: 2005-01-03\nend: 2013-03-01\n"
+        f"strategy: {strategy}\nparams:\n"
+        + "".join(f"  {k}: [{v}]\n" for k, v in params[0].items())
+        + "costs: {commission: 0.001}\ninitial_cash: 10000\nallow_short: true\n"
+    )
+    assert both.returns is not None
+    np.testing.assert_array_equal(both.returns.T, set_returns(config, goog, risk, params), strict=True)
+
+
+def test_the_decision_path_keeps_no_returns(goog: MarketArrays) -> None:
+    risk = RiskConfig(agent="fractional_kelly", fraction=0.5)
+    evaluation = evaluate_sets(
+        goog, "momentum", [{"lookback": 10, "threshold": 0.0}], risk, with_returns=True
+    )
+    assert evaluation.returns is None
+    assert (evaluation.status == 0).all()

@@ -22,7 +22,7 @@ from app.backtest.sweeps.walkforward import plan_walk_forward
 from app.bootstrap import build_sweep_deps
 from app.config import Settings
 from app.decision.pipeline import decide
-from app.errors import ConfigError
+from app.errors import ConfigError, InputError
 from app.risk.sizing import RiskConfig
 from app.strategies import get_strategy, register_strategy, unregister_strategy
 from app.strategies.base import BarArrays, Strategy, close_array
@@ -350,3 +350,62 @@ def test_finite_list_is_the_per_value_conversion() -> None:
         float,
         float,
     ]
+
+
+@pytest.mark.parametrize("chunk_size", [None, 4])
+def test_the_kept_returns_give_the_replayed_statistics_bit_for_bit(
+    settings: Settings,
+    tmp_path: Path,
+    goog: MarketArrays,
+    chunk_size: int | None,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """run_sweep reads the evaluation's returns (one chunk in place, several joined); the replay agrees."""
+    from app.backtest.sweeps import robustness
+    from app.backtest.sweeps.outputs import rank_rows
+    from app.backtest.sweeps.robustness import analyse_symbol
+
+    def no_replay(*args: object) -> np.ndarray:
+        raise AssertionError("the sweep simulated its sets again")
+
+    text = CONFIG.replace("strategy: momentum", "strategy: sma_cross").replace(
+        "  lookback: [5, 20, 60]\n  threshold: [0.0, 0.01, 0.03]\n",
+        "  fast: [5, 10, 20]\n  slow: [30, 50, 90]\n",
+    )
+    if chunk_size is not None:
+        text += f"execution: {{backend: local, chunk_size: {chunk_size}}}\n"
+    config = parse_sweep_config(text)
+    out = tmp_path / "kept"
+    with monkeypatch.context() as patched:
+        patched.setattr(robustness, "set_returns", no_replay)
+        result = run_sweep(config, out, settings=settings, deps=build_sweep_deps(settings), write_frame=False)
+    assert result.ok == 9
+    rows = [json.loads(line) for line in (out / "summary.jsonl").read_text().splitlines()]
+    ranked = rank_rows(rows, "sharpe", True)
+    risk = dataclasses.replace(build_sweep_deps(settings).risk_defaults, agent="all_in", allow_short=True)
+    replayed = analyse_symbol(config, goog, risk, ranked, str(ranked[0]["set_id"]))
+    assert json.dumps(result.robustness["GOOG"], sort_keys=True) == json.dumps(
+        replayed.as_dict(), sort_keys=True
+    )
+    for row in rows:
+        assert row["validation"] == replayed.per_set[row["set_id"]]
+
+
+def test_analyse_symbol_reads_kept_returns_by_column(goog: MarketArrays) -> None:
+    from app.backtest.sweeps.robustness import analyse_symbol
+
+    config = parse_sweep_config(CONFIG)
+    risk = RiskConfig(agent="all_in", allow_short=True)
+    params = [{"lookback": lb, "threshold": th} for lb in (5, 20, 60) for th in (0.0, 0.01)]
+    rows = [{"set_id": f"s{k}", "params": p} for k, p in enumerate(params)]
+    expected = analyse_symbol(config, goog, risk, rows, "s3")
+    # the sets in another order, with a column no row names (a failed set's zeros) among them
+    order = [4, 1, 5, 0, 3, 2]
+    matrix = set_returns(config, goog, risk, [params[k] for k in order])
+    kept = np.ascontiguousarray(np.insert(matrix, 2, 0.0, axis=1).T)  # (sets x bars), C
+    columns = np.array([order.index(k) + (order.index(k) >= 2) for k in range(len(params))])
+    got = analyse_symbol(config, goog, risk, rows, "s3", kept.T, columns)
+    assert json.dumps(got.as_dict(), sort_keys=True) == json.dumps(expected.as_dict(), sort_keys=True)
+    assert got.per_set == expected.per_set
+    with pytest.raises(InputError, match="columns"):
+        analyse_symbol(config, goog, risk, rows, "s3", kept.T, columns + 1)

@@ -89,3 +89,29 @@ def test_a_ruinous_short_is_liquidated_as_run_backtest_does(ruin_at_last_bar: bo
     trades = result.trades
     assert trades.side.iloc[-1] == "short"
     assert trades.exit_bar.iloc[-1] == len(falling)
+
+
+@pytest.mark.parametrize("fill", ["next_open", "close"])
+@pytest.mark.parametrize("risk_name", sorted(RISKS))
+def test_the_one_pass_form_keeps_the_metrics_and_writes_the_replayed_returns(
+    goog: MarketArrays, risk_name: str, fill: str
+) -> None:
+    from app.backtest.sweeps.config import parse_sweep_config
+    from app.backtest.sweeps.robustness import set_returns
+
+    risk = RISKS[risk_name]
+    kwargs = {"fill": fill, "commission": 0.002, "slippage_bps": 3.0, "initial_cash": 25_000.0}
+    plain = evaluate_sets(goog, "sma_cross", SETS, risk, **kwargs)  # type: ignore[arg-type]
+    both = evaluate_sets(goog, "sma_cross", SETS, risk, with_returns=True, **kwargs)  # type: ignore[arg-type]
+    assert plain.returns is None
+    np.testing.assert_array_equal(both.metrics, plain.metrics, strict=True)
+    np.testing.assert_array_equal(both.status, plain.status, strict=True)
+    # the statistics' own replay (target array, sizing, simulation, then the equity's returns)
+    config = parse_sweep_config(
+        "name: one_pass\nsymbols: [GOOG]\nvendor: sample\nstart: 2005-01-03\nend: 2013-03-01\n"
+        f"strategy: sma_cross\nparams:\n  fast: [5]\n  slow: [10]\nfill: {fill}\n"
+        "costs: {commission: 0.002, slippage_bps: 3.0}\ninitial_cash: 25000\n"
+    )
+    replayed = set_returns(config, goog, risk, SETS)
+    assert both.returns is not None and both.returns.shape == (len(SETS), len(goog))
+    np.testing.assert_array_equal(both.returns.T, replayed, strict=True)
