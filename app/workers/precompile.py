@@ -204,9 +204,46 @@ def warm(workdir: Path) -> None:
                 progress_stream=None,
                 write_frame=agent == "fixed_fraction",
             )
+            if agent == "fixed_fraction":
+                _metrics_only_sweep(container, config, workdir)
     _portfolio(container)
     _public_kernels()
     container.close()
+
+
+def _metrics_only_sweep(container: Any, config: Any, workdir: Path) -> None:
+    """The sweep kernels a local sweep's one pass (metrics and returns together) does not call.
+
+    A process or Ray worker evaluates with the metrics-only batch kernels, and a resumed sweep
+    simulates its sets' returns again for the statistics: both, on the same config and data.
+    """
+    from app.backtest.sweeps.evaluate import evaluate_sets
+    from app.backtest.sweeps.grid import expand_grid
+    from app.backtest.sweeps.runner import risk_config_for, run_sweep
+
+    deps = container.sweep_deps
+    risk = risk_config_for(config, deps.risk_defaults)
+    market = deps.loader(config, config.symbols[0])
+    evaluate_sets(
+        market,
+        config.strategy,
+        [item.params for item in expand_grid(config)],
+        risk,
+        fill=config.fill,
+        commission=config.costs.commission,
+        slippage_bps=config.costs.slippage_bps,
+        initial_cash=config.initial_cash,
+    )
+    # every set is in the folder already: the rerun evaluates nothing and replays the returns
+    run_sweep(
+        config,
+        workdir / "sweeps" / config.name,
+        settings=container.settings,
+        deps=deps,
+        resume=True,
+        progress_stream=None,
+        write_frame=False,
+    )
 
 
 def _portfolio(container: Any) -> None:
