@@ -107,16 +107,41 @@ def _key_text(name: str) -> str:
     return text
 
 
+_FLOAT_TEMPLATES: dict[tuple[Any, ...], str | None] = {}
+
+
+def _float_template(keys: tuple[Any, ...]) -> str | None:
+    """``{"k1":%r,"k2":%r,...}`` for a dict with these keys (``None`` unless every key is a str)."""
+    if keys in _FLOAT_TEMPLATES:
+        return _FLOAT_TEMPLATES[keys]
+    template = None
+    if all(name.__class__ is str for name in keys):
+        # a ``%`` in a key is text, not a conversion
+        template = "{" + ",".join(f"{_key_text(name).replace('%', '%%')}:%r" for name in keys) + "}"
+    if len(_FLOAT_TEMPLATES) < 64:  # a sweep writes one key tuple; the cache stays small
+        _FLOAT_TEMPLATES[keys] = template
+    return template
+
+
 def _value_text(value: Any) -> str:
     """``_dumps(value)``, with a flat dict of finite floats and ``None`` written directly.
 
     Such a dict (a walk-forward row's ``validation``) is the text the encoder gives: finite
     floats as ``float.__repr__``, ``None`` as ``null``, keys as JSON strings, ``,`` and ``:``
     between them; anything else (or a non-finite float, which the encoder refuses) goes through
-    the encoder.
+    the encoder. A dict of finite floats only (the usual row) is one ``%`` of a template kept
+    per key tuple (``%r`` of a float is its ``float.__repr__``).
     """
     if value.__class__ is dict:
         inf = math.inf
+        values = tuple(value.values())
+        for item in values:
+            if not (item.__class__ is float and -inf < item < inf):
+                break
+        else:
+            template = _float_template(tuple(value))
+            if template is not None:
+                return template % values
         parts = []
         for name, item in value.items():
             if name.__class__ is not str:

@@ -117,6 +117,10 @@ def test_summary_lines_and_ids_are_json_dumps_text(tmp_path: Path) -> None:
     [
         {"is_sharpe": 0.1 + 0.2, "oos_sharpe": None, "is_total_return": -1e-05, "oos_total_return": 1e16},
         {"é": 2.5e-310, 'a"b': -0.0, "x": 3.0},
+        {"a%rb%%": 1.5, "%s": -2.0e-300, "z": 123456789.125},
+        {"is_sharpe": 0.1, "oos_sharpe": np.float64(0.2)},
+        {"is_sharpe": True, "oos_sharpe": 0.5},
+        {1: 0.5, "x": 0.25},
         {"count": 3, "flag": True, "text": "a,b", "nested": {"k": [1, None]}},
         {},
         [0.5, None],
