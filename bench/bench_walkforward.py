@@ -4,8 +4,8 @@ Same grid and data as the sweep suite (GOOG daily, 2,148 bars, fast 5..49 x slow
 
 * in-sample grid: ``evaluate_sets`` (the batch kernel, every set once over all bars);
 * ``run_sweep`` without walk-forward: the grid + outputs + the deflated Sharpe / PBO
-  statistics over every set's per-bar returns (``robustness.set_returns``, one compiled
-  parallel pass of the batch kernel, computed once and sliced per window);
+  statistics over every set's per-bar returns (written by the same compiled pass as the
+  grid's metrics, ``sma_cross_returns_batch_nb``, and read in place by the statistics);
 * ``run_sweep`` with ``walk_forward: {folds: 10, train_bars: 500, layout: rolling}``: the same
   plus choosing the best set on each train window and stitching the test windows.
 
@@ -95,7 +95,7 @@ def run(quick: bool = False) -> Section:
         "|---|---:|---:|---:|---:|",
         f"| in-sample grid (`evaluate_sets`, batch kernel) | {stats['grid'].cell()} | 1.0 | "
         f"{stats['grid'].cpu_cell()} | 1.0 |",
-        f"| `run_sweep`, no walk-forward (grid + DSR/PBO replay) | {stats['sweep'].cell()} | "
+        f"| `run_sweep`, no walk-forward (grid with returns + DSR/PBO) | {stats['sweep'].cell()} | "
         f"{stats['sweep'].median / stats['grid'].median:.1f} | {stats['sweep'].cpu_cell()} | "
         f"{stats['sweep'].cpu / stats['grid'].cpu:.1f} |",
         f"| `run_sweep`, walk-forward 10 rolling folds | {stats['walk'].cell()} | {ratio:.1f} | "
