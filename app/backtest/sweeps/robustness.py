@@ -1,9 +1,10 @@
 """Is the sweep's winner an edge or the luckiest of its trials? Walk-forward and overfitting statistics.
 
-For one symbol, every successfully evaluated parameter set is replayed through the decision
-pipeline and the engine once, giving a (bars x sets) matrix of per-bar returns. Everything
-below is computed from that matrix, so the statistics see exactly the trades the leaderboard
-ranks:
+For one symbol, every successfully evaluated parameter set gives a (bars x sets) matrix of
+per-bar returns: kept from the sweep's own evaluation when it ran in this process on a batch
+kernel (one compiled pass writes each set's metrics and returns), otherwise replayed through
+the decision pipeline and the engine once (:func:`set_returns`). Everything below is computed
+from that matrix, so the statistics see exactly the trades the leaderboard ranks:
 
 * **Deflated Sharpe ratio** of the in-sample winner, deflated by the number of trials and the
   variance of their Sharpe ratios; the **minimum track record length** it would need.
