@@ -30,13 +30,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from app.risk.governor import (
+    BookPosition,
     GovernorBook,
     GovernorDecision,
     GovernorLimits,
@@ -103,6 +104,9 @@ class GuardRequest:
     client_order_id: str | None = None
     side: str | None = None
     price: float | None = None
+    marks: Mapping[str, float] | None = None
+    """The broker's current prices of the positions it holds: the governor values the other
+    symbols of the book at these (at their last fill price where none is given)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,7 +323,20 @@ class OrderGuard:
                 return GovernorDecision(False, legacy.reason, legacy.detail)
             if book is None:
                 book = GovernorBook(state=_state(snapshot), open_orders=snapshot.open_orders or 0)
-            return govern(order, replace(book, starting_equity=starting), governor)
+            marked = replace(book, starting_equity=starting, positions=marked_positions(book))
+            return govern(order, marked, governor)
+
+        def marked_positions(book: GovernorBook) -> dict[str, BookPosition]:
+            return {
+                symbol: replace(position, mark=marks[symbol]) if symbol in marks else position
+                for symbol, position in book.positions.items()
+            }
+
+        marks = {
+            symbol: Decimal(str(price))
+            for symbol, price in (request.marks or {}).items()
+            if isinstance(price, int | float) and math.isfinite(price) and price > 0
+        }
 
         query = SnapshotQuery(
             now=now,
