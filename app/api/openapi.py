@@ -19,7 +19,7 @@ from starlette.routing import BaseRoute
 
 from app.api.auth import require_bearer
 
-__all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "install_openapi", "iter_routes"]
+__all__ = ["PROBLEM_MEDIA_TYPE", "Problem", "install_openapi", "iter_routes", "problem_responses"]
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 
@@ -97,6 +97,18 @@ def _declare_links(schema: dict[str, Any]) -> None:
             continue  # the route is not mounted in this app
         links = source["responses"][status].setdefault("links", {})
         links[name] = {"operationId": operation["operationId"], "parameters": dict(parameters)}
+
+
+def problem_responses(descriptions: dict[int, str]) -> dict[int | str, dict[str, Any]]:
+    """A route's ``responses=``: each error status it documents, answered as problem details
+    (``application/problem+json``, the :class:`Problem` schema), with what it means there."""
+    return {
+        status: {
+            "description": description,
+            "content": {PROBLEM_MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+        }
+        for status, description in descriptions.items()
+    }
 
 
 def install_openapi(app: FastAPI) -> None:

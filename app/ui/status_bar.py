@@ -40,7 +40,10 @@ def _banner(console: Console, status: Outcome) -> None:
     elif trading.get("error"):
         parts.append(html.escape(f"kill switch unreadable: {trading['error']}"))
     if trading.get("latched_reason"):
-        parts.append("latched by " + html.escape(str(trading["latched_reason"])))
+        latched = str(trading["latched_reason"])
+        parts.append("latched by " + html.escape(latched))
+        if latched.startswith("reconcile:"):
+            parts.append("book differs from the broker: acknowledge it on the Risk page")
     if trading.get("reason"):
         parts.append("reason: " + html.escape(str(trading["reason"])))
     if trading.get("actor"):

@@ -19,6 +19,7 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.api.deps import ContainerDep
+from app.api.openapi import problem_responses
 from app.api.routes.orders import DecimalText
 from app.errors import InputError
 from app.execution.factory import broker_label
@@ -316,7 +317,11 @@ def portfolio_pnl(
     )
 
 
-@router.post("/portfolio/reconcile", response_model=ReconcileOut)
+@router.post(
+    "/portfolio/reconcile",
+    response_model=ReconcileOut,
+    responses=problem_responses({503: "The broker or the database did not answer; nothing was compared."}),
+)
 def reconcile_portfolio(request: ReconcileRequest, container: ContainerDep) -> ReconcileOut:
     """Compare the book with the broker; with ``apply`` record adjusting entries (source
     ``reconcile``) so the book equals the broker."""
@@ -327,10 +332,12 @@ def reconcile_portfolio(request: ReconcileRequest, container: ContainerDep) -> R
 @router.post(
     "/portfolio/reconcile/acknowledge",
     response_model=AcknowledgeOut,
-    responses={
-        422: {"description": "Bad body, or the governor is not latched by reconciliation."},
-        503: {"description": "The broker or the database did not answer; the latch stays."},
-    },
+    responses=problem_responses(
+        {
+            422: "Bad body, or the governor is not latched by reconciliation.",
+            503: "The broker or the database did not answer; the latch stays.",
+        }
+    ),
 )
 def acknowledge_reconcile(request: AcknowledgeRequest, container: ContainerDep) -> AcknowledgeOut:
     """Accept the broker's figures after an unexplained difference latched the governor in

@@ -14,6 +14,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.api.deps import KillSwitchDep
+from app.api.openapi import problem_responses
 from app.risk.kill_switch import KillSwitchStatus
 from app.validation import StrictFlag
 
@@ -92,7 +93,15 @@ def get_kill_switch(store: KillSwitchDep) -> KillSwitchView:
     return KillSwitchView.of(store.status())
 
 
-@router.post("/kill-switch", response_model=KillSwitchView)
+_CHANGE_ERRORS = problem_responses(
+    {
+        422: "Bad body, or a latched governor asked to leave REDUCING other than by a reset.",
+        503: "The database did not answer; the switch is unchanged.",
+    }
+)
+
+
+@router.post("/kill-switch", response_model=KillSwitchView, responses=_CHANGE_ERRORS)
 def set_kill_switch(change: KillSwitchChange, store: KillSwitchDep) -> KillSwitchView:
     """Turn the global switch on or off; the change is recorded in ``kill_switch_events``."""
     return KillSwitchView.of(store.set(change.active, reason=change.reason, actor=change.actor))
@@ -104,7 +113,7 @@ def get_governor(store: KillSwitchDep) -> KillSwitchView:
     return KillSwitchView.of(store.status())
 
 
-@governor_router.post("/kill-switch", response_model=KillSwitchView)
+@governor_router.post("/kill-switch", response_model=KillSwitchView, responses=_CHANGE_ERRORS)
 def set_governor(change: GovernorChange, store: KillSwitchDep) -> KillSwitchView:
     """Set the governor's state, or ``reset`` a latched trip; recorded in ``kill_switch_events``."""
     if change.reset:

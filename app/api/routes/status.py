@@ -314,7 +314,7 @@ def limit_use_view(services: Container, now: datetime) -> LimitUseView:
     from dataclasses import replace
 
     from app.risk.guard import trading_day_start
-    from app.risk.limit_use import limit_use
+    from app.risk.limits import book_limit_use
     from app.storage.repositories.guard import GuardRepository
 
     limits = services.guard_limits
@@ -323,7 +323,7 @@ def limit_use_view(services: Container, now: datetime) -> LimitUseView:
         if not isinstance(store, GuardRepository):
             raise InputError("the order guard's store cannot read the governor's book")
         book = store.governor_book(now, trading_day_start(now), Decimal(str(limits.starting_equity)))
-        report = limit_use(book, replace(limits.governor, max_open_orders=limits.max_open_orders))
+        report = book_limit_use(book, replace(limits.governor, max_open_orders=limits.max_open_orders))
     except AiTraderError as exc:
         return LimitUseView(as_of=now, error=_line(exc))
     return LimitUseView(

@@ -1,9 +1,12 @@
-"""Risk: the governor's controls (halt, reduce-only, resume, reset a latched trip; each asks for
-a reason), the limits and their use, the history of changes and refusals.
+"""Risk: the governor's controls (halt, reduce-only, resume, reset a latched trip, acknowledge
+a reconciliation latch; each asks for a reason), the limits and their use, the history of
+changes and refusals.
 
-Every control goes through ``POST /kill-switch`` (the bearer token stays in the console's
-server process); an answer the API refuses (a latched governor asked to resume, a blank
-reason) is shown as the API's one-line problem.
+Every control goes through the API with the console's server-side bearer token:
+``POST /kill-switch`` for the governor's state, ``POST /portfolio/reconcile/acknowledge``
+(``who`` = the operator, ``why`` = the reason) when a difference between book and broker
+latched REDUCING with ``reconcile:<kind> <symbol>``. An answer the API refuses (a latched
+governor asked to resume, a blank reason) is shown as the API's one-line problem.
 """
 
 from __future__ import annotations
@@ -18,14 +21,27 @@ import streamlit as st
 from app.ui.client import Outcome
 from app.ui.common import Console, panel_error, to_local
 
-__all__ = ["ACTIONS", "Action", "action_body", "limit_rows", "offered_actions", "render_risk", "risk_calls"]
+__all__ = [
+    "ACTIONS",
+    "RECONCILE_PREFIX",
+    "Action",
+    "action_body",
+    "limit_rows",
+    "offered_actions",
+    "render_risk",
+    "risk_calls",
+]
+
+RECONCILE_PREFIX = "reconcile:"
+"""The latch reason of a difference between book and broker no order explains."""
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
     label: str
-    body: Mapping[str, Any]  # what POST /kill-switch receives besides reason and actor
+    body: Mapping[str, Any]  # what the API receives besides the reason and the operator
     done: str
+    path: str = "/kill-switch"
 
 
 ACTIONS: dict[str, Action] = {
@@ -33,14 +49,23 @@ ACTIONS: dict[str, Action] = {
     "reduce": Action("Reduce only", {"state": "REDUCING"}, "trading REDUCING: only orders that reduce"),
     "resume": Action("Resume trading", {"state": "ACTIVE"}, "trading ACTIVE"),
     "reset": Action("Reset latched trip", {"reset": True}, "latch cleared: trading ACTIVE"),
+    "acknowledge": Action(
+        "Acknowledge reconciliation",
+        {},
+        "reconciliation acknowledged: the book takes the broker's figures, latch cleared",
+        path="/portfolio/reconcile/acknowledge",
+    ),
 }
 
 
 def offered_actions(state: str, latched_reason: str | None) -> list[str]:
     """The controls that make sense in ``state``: never the state it is already in; a latched
-    governor offers reset instead of resume (the API refuses to resume it)."""
+    governor offers reset instead of resume (the API refuses to resume it), and a latch by
+    reconciliation offers acknowledging the broker's figures first."""
     offered = [name for name, target in (("halt", "HALTED"), ("reduce", "REDUCING")) if state != target]
-    if latched_reason:
+    if latched_reason and latched_reason.startswith(RECONCILE_PREFIX):
+        offered.extend(["acknowledge", "reset"])
+    elif latched_reason:
         offered.append("reset")
     elif state != "ACTIVE":
         offered.append("resume")
@@ -48,11 +73,14 @@ def offered_actions(state: str, latched_reason: str | None) -> list[str]:
 
 
 def action_body(action: str, reason: str, actor: str) -> dict[str, Any]:
-    """The body of ``POST /kill-switch`` for ``action``; a blank reason is refused here already."""
+    """The body the API receives for ``action`` (``POST /kill-switch``, or ``who``/``why`` for
+    acknowledging a reconciliation); a blank reason is refused here already."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action!r}")
     if not reason.strip():
         raise ValueError("a reason is required")
+    if action == "acknowledge":
+        return {"who": actor.strip() or "console", "why": reason.strip()}
     return {**ACTIONS[action].body, "reason": reason.strip(), "actor": actor.strip() or "console"}
 
 
@@ -95,6 +123,13 @@ def limit_rows(guard_limits: Mapping[str, Any] | None, use: Mapping[str, Any] | 
 
 def _controls(console: Console, state: str, latched: str | None) -> None:
     st.markdown("**Controls**")
+    if latched and latched.startswith(RECONCILE_PREFIX):
+        st.warning(
+            f"The book differs from the broker ({latched.removeprefix(RECONCILE_PREFIX)}) and no order "
+            "explains it. Acknowledging sets the book to the broker's figures and clears the latch; "
+            "it records the operator and the reason.",
+            icon=":material/balance:",
+        )
     offered = offered_actions(state, latched)
     with st.form("risk_action"):
         reason = st.text_input("Reason (required)", key="risk_reason", max_chars=500)
@@ -112,9 +147,10 @@ def _controls(console: Console, state: str, latched: str | None) -> None:
     except ValueError as exc:
         st.error(f"{str(exc).capitalize()}.")
         return
-    result = console.fetch({"set": lambda: console.api.post("/kill-switch", body)})["set"]
+    action = ACTIONS[pressed[0]]
+    result = console.fetch({"set": lambda: console.api.post(action.path, body)})["set"]
     if result.ok:
-        st.session_state["risk_done"] = ACTIONS[pressed[0]].done
+        st.session_state["risk_done"] = action.done
         st.rerun()
     else:
         panel_error("governor change", result)

@@ -10,7 +10,7 @@ import pytest
 from app.api.routes.status import trading_state
 from app.portfolio.attribution import NO_STRATEGY, AttributedFill, realised_breakdown
 from app.risk.governor import BookPosition, GovernorBook, GovernorLimits, GovernorState
-from app.risk.limit_use import limit_use
+from app.risk.limits import book_limit_use
 from app.ui.status_bar import limit_bars
 from app.ui.views.models import calibration_rows, champion_rows
 from app.ui.views.portfolio import axis_range, daily_loss_view, equity_frame, pnl_frame, position_rows
@@ -148,6 +148,13 @@ def test_governor_controls_offered_per_state() -> None:
     assert offered_actions("REDUCING", None) == ["halt", "resume"]
     assert offered_actions("REDUCING", "kill_switch_drawdown") == ["halt", "reset"]
     assert offered_actions("HALTED", None) == ["reduce", "resume"]
+    assert offered_actions("REDUCING", "reconcile:quantity_mismatch AAPL") == ["halt", "acknowledge", "reset"]
+    assert action_body("acknowledge", " broker is right ", " alice ") == {
+        "who": "alice",
+        "why": "broker is right",
+    }
+    with pytest.raises(ValueError, match="reason is required"):
+        action_body("acknowledge", " ", "alice")
     assert action_body("reduce", " wind down ", "") == {
         "state": "REDUCING",
         "reason": "wind down",
@@ -284,7 +291,7 @@ def test_limit_use_on_a_book_without_an_order() -> None:
         max_drawdown=0.2,
         max_open_orders=0,
     )
-    report = limit_use(book, limits)
+    report = book_limit_use(book, limits)
     equity = Decimal(10_000) + 39 + 60
     assert report.equity == equity and report.high_water_mark == 11_000
     use = {i.name: i for i in report.items}
@@ -298,4 +305,4 @@ def test_limit_use_on_a_book_without_an_order() -> None:
     assert use["max_open_orders"].use == 1.0 and use["max_open_orders"].near
     assert {s.symbol: s.weight for s in report.symbols}["QQA"] == Decimal(660) / equity
     with pytest.raises(Exception, match="not positive"):
-        limit_use(GovernorBook(state=GovernorState.ACTIVE, starting_equity=Decimal(0)), limits)
+        book_limit_use(GovernorBook(state=GovernorState.ACTIVE, starting_equity=Decimal(0)), limits)
