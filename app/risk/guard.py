@@ -18,7 +18,9 @@ that is a :class:`~app.risk.ports.GovernorStore`): the rules above and the risk 
 one serialised transaction that also reserves the order, so concurrent checks cannot together
 pass a cap each alone would pass. Open orders then count live reservations too. Before it,
 the order consumer's lag is checked: a book older than ``RISK_MAX_BOOK_AGE_S`` refuses with
-``kill_switch_unavailable``.
+``kill_switch_unavailable``. The request's ``marks`` (the broker's current prices of what it
+holds, which the router reads with the account's equity) value the book's other symbols; a
+symbol without one keeps the governor's own mark (its last fill price).
 
 The guard never fails open: if any check cannot be evaluated (snapshot unreadable, a limit
 that is not a positive finite number, a non-finite notional) the decision is
