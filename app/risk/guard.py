@@ -106,6 +106,10 @@ class GuardRequest:
     client_order_id: str | None = None
     side: str | None = None
     price: float | None = None
+    qty: Decimal | None = None
+    """The order's quantity, when it has one: the governor's notional is then ``qty x price``
+    exactly (a float ``notional`` of an exit can round above the holding's value, and the
+    exit would not count as reducing)."""
     marks: Mapping[str, float] | None = None
     """The broker's current prices of the positions it holds: the governor values the other
     symbols of the book at these (at their last fill price where none is given)."""
@@ -310,11 +314,12 @@ class OrderGuard:
             return GuardDecision.tripped(
                 KILL_SWITCH_UNAVAILABLE, "a governed check needs the order's side and price"
             )
+        price = Decimal(str(request.price))
         order = GovernorOrder(
             symbol=request.symbol,
             side=request.side,
-            notional=Decimal(str(request.notional)),
-            price=Decimal(str(request.price)),
+            notional=abs(request.qty) * price if request.qty is not None else Decimal(str(request.notional)),
+            price=price,
         )
         governor = replace(limits.governor, max_open_orders=limits.max_open_orders)
         starting = Decimal(str(limits.starting_equity))

@@ -485,6 +485,7 @@ def guard(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]
             client_order_id=intent.client_order_id if intent is not None else None,
             side=str(intent.side) if intent is not None else None,
             price=float(state["bars"]["close"].iloc[-1]) if intent is not None else None,
+            qty=intent.qty if intent is not None and not request.offline_mode else None,
             marks=state.get("marks") if intent is not None else None,
         )
     )

@@ -12,12 +12,13 @@ import pytest
 
 from app.dal import MarketData
 from app.domain.intervals import get_interval
-from app.risk.governor import GovernorLimits
+from app.risk.governor import GovernorLimits, GovernorState
 from app.risk.guard import GuardLimits, GuardRequest, OrderGuard
 from app.router import RouterRunRequest, run_router
 from app.router.freshness import complete_bars
 from app.router.state import RouterContext
 from app.storage.repositories.guard import GuardRepository
+from app.storage.repositories.kill_switch import KillSwitchRepository
 from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from tests.unit.router.conftest import RouterRig
@@ -138,3 +139,38 @@ def test_the_governor_values_other_symbols_at_the_brokers_marks(rig: RouterRig) 
     # without marks: AAPL at its last fill; with the broker's: at the broker's price
     assert gross("t-1", None) == pytest.approx(expected(fill), abs=1e-4)  # limit use: 4 decimals
     assert gross("t-2", {"AAPL": float(price * 2)}) == pytest.approx(expected(price * 2), abs=1e-4)
+
+
+def test_a_whole_exit_is_reducing_whatever_its_float_notional(rig: RouterRig) -> None:
+    """A float notional can round above the holding's value at the order's price: with the
+    order's quantity the governor sees the exit for what it is, and REDUCING admits it."""
+    opened = run_router(_request(), _context(rig, MONDAY_MORNING))
+    assert opened.executed
+    _consume(rig)
+    qty, _ = _held(rig)
+    # a price at which float(qty x price) / price exceeds qty in decimal arithmetic
+    price = next(
+        p
+        for p in (100.0 + k * 0.0137 for k in range(100_000))
+        if Decimal(str(float(qty * Decimal(str(p))))) / Decimal(str(p)) > qty
+    )
+    KillSwitchRepository(rig.db).set_state(GovernorState.REDUCING, reason="operator", actor="pytest")
+    guard = rig.context.guard
+    notional = float(qty * Decimal(str(price)))
+
+    def check(order_id: str, with_qty: bool) -> str | None:
+        decision = guard.check(
+            GuardRequest(
+                symbol="AAPL",
+                notional=notional,
+                client_order_id=order_id,
+                side="sell",
+                price=price,
+                qty=qty if with_qty else None,
+            )
+        )
+        guard.release(order_id)
+        return decision.reason
+
+    assert check("exit-float", with_qty=False) == "kill_switch_reducing"  # the float alone misleads
+    assert check("exit-qty", with_qty=True) is None
