@@ -259,6 +259,11 @@ class Settings(BaseSettings):
     SIM_INITIAL_CASH: Annotated[Decimal, Field(gt=0, le=10**12, allow_inf_nan=False)] = Field(
         default=Decimal(100_000), description="Simulated broker: cash the paper account starts with."
     )
+    ALPACA_ACCOUNT_CACHE_S: Annotated[float, Field(ge=0, le=30)] = Field(
+        default=2.0,
+        description="Alpaca broker: seconds a GET /v2/account answer is reused (0: never); any order "
+        "submitted or cancelled, or a fill the stream reports, drops it at once.",
+    )
     ALPACA_STREAM_URL: str | None = Field(
         default=None,
         description="Alpaca trade_updates websocket (ws:// or wss://); unset: <trading base URL>/stream "

@@ -9,8 +9,13 @@ Same grid and data as the sweep suite (GOOG daily, 2,148 bars, fast 5..49 x slow
 * ``run_sweep`` with ``walk_forward: {folds: 10, train_bars: 500, layout: rolling}``: the same
   plus choosing the best set on each train window and stitching the test windows.
 
-One thread (Numba), one timed run each after a warm-up (each is seconds long).
-Goal: walk-forward under 10x the in-sample grid.
+One thread (Numba) for every side, one timed run each after a warm-up. ``run_sweep`` evaluates
+its chunks on ``execution.workers`` Numba threads (default: every core), so its sides run with
+``execution: {backend: local, workers: 1}`` and each side checks that Numba is on one thread
+after it. Before this, the sweeps ran their grid on every core and (until ``run_sweep`` restored
+the count) left Numba there, so after the warm-up the grid baseline ran on every core too: its
+parallel kernel gained from it and the mostly serial rest of a sweep did not.
+Goal: walk-forward under 10x the in-sample grid (wall time; the CPU-time ratio is shown too).
 
 Run as part of ``python -m bench`` (or ``python -m bench --only walkforward``).
 """
@@ -18,6 +23,7 @@ Run as part of ``python -m bench`` (or ``python -m bench --only walkforward``).
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 from bench.bench_sweep import PAIRS, AiTrader
@@ -28,17 +34,32 @@ GOAL = 10.0
 
 
 def run(quick: bool = False) -> Section:
+    import numba
+
     from app.backtest.sweeps import run_sweep
-    from app.backtest.sweeps.config import WalkForwardConfig
+    from app.backtest.sweeps.config import ExecutionConfig, WalkForwardConfig
     from app.bootstrap import build_sweep_deps
 
     with tempfile.TemporaryDirectory(prefix="bench-wf-") as tmp:
         side = AiTrader(Path(tmp))
+        one_thread = ExecutionConfig(backend="local", workers=1)
+        plain = side.config.model_copy(update={"execution": one_thread})
         walk = side.config.model_copy(
-            update={"walk_forward": WalkForwardConfig(folds=10, train_bars=500, layout="rolling")}
+            update={
+                "execution": one_thread,
+                "walk_forward": WalkForwardConfig(folds=10, train_bars=500, layout="rolling"),
+            }
         )
         deps = build_sweep_deps(side.settings)
         runs = {"n": 0}
+
+        def one(fn: Callable[[], None]) -> Callable[[], None]:
+            def timed() -> None:
+                fn()
+                if numba.get_num_threads() != 1:
+                    raise RuntimeError(f"a side ran on {numba.get_num_threads()} Numba threads, not 1")
+
+            return timed
 
         def sweep(config: object) -> None:
             runs["n"] += 1
@@ -56,25 +77,29 @@ def run(quick: bool = False) -> Section:
         with numba_threads(1):
             stats = interleaved(
                 {
-                    "grid": side.evaluate,
-                    "sweep": lambda: sweep(side.config),
-                    "walk": lambda: sweep(walk),
+                    "grid": one(side.evaluate),
+                    "sweep": one(lambda: sweep(plain)),
+                    "walk": one(lambda: sweep(walk)),
                 },
                 rounds=1 if quick else 3,
                 warmup=1,
             )
     ratio = stats["walk"].median / stats["grid"].median
+    cpu_ratio = stats["walk"].cpu / stats["grid"].cpu
     met = ratio < GOAL
     lines = [
         f"GOOG daily, {len(PAIRS):,} SMA-crossover sets, one Numba thread; median of "
         f"{stats['grid'].rounds} interleaved rounds after a warm-up.",
         "",
-        "| what | time | x in-sample grid |",
-        "|---|---:|---:|",
-        f"| in-sample grid (`evaluate_sets`, batch kernel) | {stats['grid'].cell()} | 1.0 |",
+        "| what | time | x in-sample grid | CPU time | x grid (CPU) |",
+        "|---|---:|---:|---:|---:|",
+        f"| in-sample grid (`evaluate_sets`, batch kernel) | {stats['grid'].cell()} | 1.0 | "
+        f"{stats['grid'].cpu_cell()} | 1.0 |",
         f"| `run_sweep`, no walk-forward (grid + DSR/PBO replay) | {stats['sweep'].cell()} | "
-        f"{stats['sweep'].median / stats['grid'].median:.1f} |",
-        f"| `run_sweep`, walk-forward 10 rolling folds | {stats['walk'].cell()} | {ratio:.1f} |",
+        f"{stats['sweep'].median / stats['grid'].median:.1f} | {stats['sweep'].cpu_cell()} | "
+        f"{stats['sweep'].cpu / stats['grid'].cpu:.1f} |",
+        f"| `run_sweep`, walk-forward 10 rolling folds | {stats['walk'].cell()} | {ratio:.1f} | "
+        f"{stats['walk'].cpu_cell()} | {cpu_ratio:.1f} |",
         "",
         f"Goal (walk-forward < {GOAL:.0f}x one in-sample grid): **{'met' if met else 'NOT met'}** "
         f"({ratio:.1f}x). Walk-forward itself adds little to a sweep without it (the per-set returns "

@@ -115,44 +115,44 @@ def _record_trade(
         trades_out[k, 7] = fees
 
 
-@njit(cache=True)
-def _close_position_nb(
-    cash: float, qty: float, side: int, entry_price: float, price: float, commission: float, slippage: float
-) -> tuple[float, float, float, float]:  # pragma: no cover - compiled
-    # returns (cash after, pnl net of the exit fee only, exit fill price, exit fee)
-    if side > 0:
-        exit_price = price * (1.0 - slippage)
-        notional = qty * exit_price
-        fee = notional * commission
-        return cash + notional - fee, qty * (exit_price - entry_price) - fee, exit_price, fee
-    exit_price = price * (1.0 + slippage)
-    notional = -qty * exit_price
-    fee = notional * commission
-    return cash - notional - fee, -qty * (entry_price - exit_price) - fee, exit_price, fee
-
-
 @njit(inline="always")
 def _close_trade_nb(
     trades_out: np.ndarray,
     n_trades: int,
     n_wins: int,
+    exposed: int,
     cash: float,
     qty: float,
     side: int,
     entry_bar: int,
     exit_bar: int,
+    at_close: bool,
     entry_price: float,
     entry_fee: float,
     price: float,
     commission: float,
     slippage: float,
-) -> tuple[float, int, int]:  # pragma: no cover - compiled
+) -> tuple[float, int, int, int]:  # pragma: no cover - compiled
     """Close the open position at ``price`` on bar ``exit_bar`` and record the trade.
 
-    Returns the cash after the exit and the updated trade and win counts; the pnl recorded is
-    net of both fees. The caller clears the position and adds its bars to the exposure.
+    Every exit (a reversal at the fill price, the end of the data or a ruin at the close) goes
+    through here. Returns the cash after the exit and the updated trade, win and exposure
+    counts: the position was held at the closes of ``entry_bar`` up to ``exit_bar - 1``, or up
+    to ``exit_bar`` itself when it exits ``at_close``. The pnl recorded is net of both fees.
+    The caller clears the position.
     """
-    cash, pnl, exit_price, fee = _close_position_nb(cash, qty, side, entry_price, price, commission, slippage)
+    if side > 0:
+        exit_price = price * (1.0 - slippage)
+        notional = qty * exit_price
+        fee = notional * commission
+        cash = cash + notional - fee
+        pnl = qty * (exit_price - entry_price) - fee
+    else:
+        exit_price = price * (1.0 + slippage)
+        notional = -qty * exit_price
+        fee = notional * commission
+        cash = cash - notional - fee
+        pnl = -qty * (entry_price - exit_price) - fee
     pnl -= entry_fee
     _record_trade(
         trades_out,
@@ -166,7 +166,36 @@ def _close_trade_nb(
         pnl,
         entry_fee + fee,
     )
-    return cash, n_trades + 1, n_wins + 1 if pnl > 0.0 else n_wins
+    held = exit_bar - entry_bar + 1 if at_close else exit_bar - entry_bar
+    return cash, n_trades + 1, n_wins + 1 if pnl > 0.0 else n_wins, exposed + held
+
+
+@njit(cache=True)
+def _close_out_nb(
+    trades_out: np.ndarray,
+    n_trades: int,
+    n_wins: int,
+    exposed: int,
+    cash: float,
+    qty: float,
+    side: int,
+    entry_bar: int,
+    t: int,
+    entry_price: float,
+    entry_fee: float,
+    close: float,
+    commission: float,
+    slippage: float,
+) -> tuple[float, int, int, int]:  # pragma: no cover - compiled
+    """The end of the data or a ruin: :func:`_close_trade_nb` at bar ``t``'s close.
+
+    A called function, not inlined: it runs at most once per simulation, and one compiled copy
+    serves both places the loop closes out (inlining it twice made the loop slower to compile).
+    """
+    return _close_trade_nb(
+        trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, True, entry_price,
+        entry_fee, close, commission, slippage,
+    )  # fmt: skip
 
 
 @njit(cache=True)
@@ -202,6 +231,7 @@ def simulate_core_nb(
     equity_out: np.ndarray,
     trades_out: np.ndarray,
     metrics_out: np.ndarray,
+    whole: bool = False,
 ) -> int:  # pragma: no cover - compiled
     """The one simulation loop behind :func:`simulate_nb` and the crossover sweep kernel.
 
@@ -214,8 +244,11 @@ def simulate_core_nb(
 
     ``first_bad`` is :func:`first_bad_price_nb` of the prices when the caller already knows it
     (a sweep checks its prices once for every set), or -1 to compute it here. In crossover mode
-    no equity curve is written (sweeps keep none). The function is inlined into its callers,
-    so each gets a copy specialised for its mode.
+    no equity curve is written (sweeps keep none). ``whole`` (crossover mode; pass a constant)
+    says every ``scale_long`` and ``scale_short`` value is at least 1, so each side is taken
+    whole and the loop reads neither array (``min(1.0, scale)`` would be 1.0 on every bar):
+    the same numbers without two loads and two comparisons per bar. The function is inlined into
+    its callers, so each gets a copy specialised for its mode.
     """
     for m in range(metrics_out.shape[0]):
         metrics_out[m] = np.nan
@@ -264,6 +297,11 @@ def simulate_core_nb(
     record_equity = not from_cross and equity_out.shape[0] != 0
     last = n - 1
     cross_state = 0.0
+    # loop invariants as values, not tests in the bar loop (a test per bar costs measurably):
+    # the decision filled on a bar is the previous close's (next-open fills) or its own close's,
+    # and a crossover below takes the short side only when shorts are allowed
+    lag = 0 if fill_close else 1
+    below = -1 if allow_short else 0
 
     # Prices are checked in one tight pass first; the bar loop then stops where the first bad
     # price is, which returns the same status at the same point as checking bar by bar.
@@ -271,32 +309,35 @@ def simulate_core_nb(
     for t in range(min(n, bad_at)):
         o = open_[t]
         c = close[t]
-        # the decision that fills on this bar: the previous close's (next-open) or this close's
-        d = t if fill_close else t - 1
+        d = t - lag  # the decision that fills on this bar
         if d >= 0:
-            if from_cross:
-                cross_state = cross_side_nb(cross_fast[d], cross_slow[d])
-                if cross_state > 0:
-                    tv = min(1.0, scale_long[d])
-                elif cross_state < 0 and allow_short:
-                    tv = -min(1.0, scale_short[d])
-                else:
-                    tv = 0.0
+            if from_cross and whole:
+                fv = cross_fast[d]
+                sv = cross_slow[d]
+                desired = 1 if fv > sv else (below if fv < sv else 0)
+                tv = float(desired)
             else:
-                tv = target[d]
-            desired = 1 if tv > 0.0 else (-1 if tv < 0.0 else 0)  # NaN -> 0
+                if from_cross:
+                    cross_state = cross_side_nb(cross_fast[d], cross_slow[d])
+                    if cross_state > 0:
+                        tv = min(1.0, scale_long[d])
+                    elif cross_state < 0 and allow_short:
+                        tv = -min(1.0, scale_short[d])
+                    else:
+                        tv = 0.0
+                else:
+                    tv = target[d]
+                desired = 1 if tv > 0.0 else (-1 if tv < 0.0 else 0)  # NaN -> 0
             # after a ruin nothing trades again; the flag is read only when the side would change
             if desired != side and not ruined:
                 if tv > 1.0 + 1e-12 or tv < -1.0 - 1e-12:
                     return STATUS_BAD_TARGET
                 price = c if fill_close else o
                 if side != 0:
-                    # held at the closes of entry_bar .. t-1
-                    cash, n_trades, n_wins = _close_trade_nb(
-                        trades_out, n_trades, n_wins, cash, qty, side, entry_bar, t, entry_price,
-                        entry_fee, price, commission, slippage,
+                    cash, n_trades, n_wins, exposed = _close_trade_nb(
+                        trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, False,
+                        entry_price, entry_fee, price, commission, slippage,
                     )  # fmt: skip
-                    exposed += t - entry_bar
                     qty = 0.0
                     side = 0
                 # with close fills a decision on the last bar opens nothing: it would close at once
@@ -320,21 +361,41 @@ def simulate_core_nb(
                         entry_bar = t
 
         eq = cash + qty * c
-        # exposure (bars held at the close) is added when a position closes, not bar by bar
-        if side != 0 and (eq <= 0.0 or t == last):
+        # The end of the data (or a ruin) closes the position at this close. A ruin (equity at or
+        # below zero) can only be below the peak, which is positive, so it is tested in that
+        # branch of the drawdown update, not as one more test on every bar.
+        if t == last and side != 0:
             ruin_now = eq <= 0.0
-            # the end of the data (or ruin): close at this close
-            cash, n_trades, n_wins = _close_trade_nb(
-                trades_out, n_trades, n_wins, cash, qty, side, entry_bar, t, entry_price,
+            cash, n_trades, n_wins, exposed = _close_out_nb(
+                trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, entry_price,
                 entry_fee, c, commission, slippage,
             )  # fmt: skip
-            exposed += t - entry_bar + 1  # held at the closes of entry_bar .. t
             qty = 0.0
             side = 0
             eq = cash
             if ruin_now:
                 ruined = True
                 status = STATUS_RUINED
+        # Drawdown without a division per bar: eq / peak - 1 is monotonic in eq for a fixed
+        # peak, so the deepest point under one peak is its lowest equity; it is divided once,
+        # when a new peak closes the stretch (and after the loop). Same value, bit for bit.
+        if eq > peak:
+            if trough < peak:
+                max_dd = min(max_dd, trough / peak - 1.0)
+            peak = eq
+            trough = eq
+        else:
+            if eq <= 0.0 and side != 0:
+                cash, n_trades, n_wins, exposed = _close_out_nb(
+                    trades_out, n_trades, n_wins, exposed, cash, qty, side, entry_bar, t, entry_price,
+                    entry_fee, c, commission, slippage,
+                )  # fmt: skip
+                qty = 0.0
+                side = 0
+                eq = cash
+                ruined = True
+                status = STATUS_RUINED
+            trough = min(trough, eq)
         if record_equity:
             equity_out[t] = eq
         # Branch-free accumulation: a data-dependent branch per bar (is the return negative?)
@@ -347,16 +408,6 @@ def simulate_core_nb(
             sum_down2 += down * down
             n_r += 1
         prev_eq = eq
-        # Drawdown without a division per bar: eq / peak - 1 is monotonic in eq for a fixed
-        # peak, so the deepest point under one peak is its lowest equity; it is divided once,
-        # when a new peak closes the stretch (and after the loop). Same value, bit for bit.
-        if eq > peak:
-            if trough < peak:
-                max_dd = min(max_dd, trough / peak - 1.0)
-            peak = eq
-            trough = eq
-        else:
-            trough = min(trough, eq)
 
     if bad_at < n:
         return STATUS_BAD_PRICE

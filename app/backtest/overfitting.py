@@ -176,41 +176,87 @@ class PBOResult:
 
 
 @njit(cache=True)
-def _block_stats_nb(
-    data: np.ndarray, block: int, splits: int, sums: np.ndarray, squares: np.ndarray
-) -> None:  # pragma: no cover - compiled
-    """Per trial and block: the sum and the sum of squares of its returns (NaN and inf read as 0).
-
-    ``data`` is (trials x periods); ``sums`` and ``squares`` are (trials x splits). Each block is
-    summed in row order from its first value, as NumPy reduces the block axis.
-    """
-    for t in range(data.shape[0]):
-        row = data[t]
-        for s in range(splits):
-            start = s * block
-            acc = 0.0
-            acc2 = 0.0
-            for r in range(start, start + block):
-                value = row[r]
-                if not np.isfinite(value):
-                    value = 0.0
-                if r == start:
-                    acc = value
-                    acc2 = value * value
-                else:
-                    acc += value
-                    acc2 += value * value
-            sums[t, s] = acc
-            squares[t, s] = acc2
+def _finite_or_zero_nb(value: float) -> float:  # pragma: no cover - compiled
+    return value if np.isfinite(value) else 0.0
 
 
 @njit(cache=True)
-def _sharpe_of_nb(total: float, square: float, counts: float) -> float:  # pragma: no cover - compiled
-    """Per-period Sharpe ratio of ``counts`` returns from their sum and sum of squares (0 if flat)."""
-    mean = total / counts
-    variance = (square - counts * (mean * mean)) / (counts - 1.0)
-    std = np.sqrt(variance) if variance > 0.0 else 0.0
-    return mean / std if std > 0.0 else 0.0
+def _block_stats_nb(
+    data: np.ndarray, block: int, splits: int, sums: np.ndarray, squares: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Per block and trial: the sum and the sum of squares of its returns (NaN and inf read as 0).
+
+    ``data`` is (trials x periods); ``sums`` and ``squares`` are (splits x trials), so the
+    combination pass reads one block's statistics of every trial as one contiguous row. Each
+    block is summed in row order from its first value, as NumPy reduces the block axis; four
+    trials are summed side by side (independent running sums overlap), each in that order.
+    """
+    trials = data.shape[0]
+    full = trials - trials % 4
+    for t in range(0, full, 4):
+        r0 = data[t]
+        r1 = data[t + 1]
+        r2 = data[t + 2]
+        r3 = data[t + 3]
+        for s in range(splits):
+            start = s * block
+            v0 = _finite_or_zero_nb(r0[start])
+            v1 = _finite_or_zero_nb(r1[start])
+            v2 = _finite_or_zero_nb(r2[start])
+            v3 = _finite_or_zero_nb(r3[start])
+            a0, a1, a2, a3 = v0, v1, v2, v3
+            q0, q1, q2, q3 = v0 * v0, v1 * v1, v2 * v2, v3 * v3
+            for r in range(start + 1, start + block):
+                v0 = _finite_or_zero_nb(r0[r])
+                v1 = _finite_or_zero_nb(r1[r])
+                v2 = _finite_or_zero_nb(r2[r])
+                v3 = _finite_or_zero_nb(r3[r])
+                a0 += v0
+                a1 += v1
+                a2 += v2
+                a3 += v3
+                q0 += v0 * v0
+                q1 += v1 * v1
+                q2 += v2 * v2
+                q3 += v3 * v3
+            sums[s, t] = a0
+            sums[s, t + 1] = a1
+            sums[s, t + 2] = a2
+            sums[s, t + 3] = a3
+            squares[s, t] = q0
+            squares[s, t + 1] = q1
+            squares[s, t + 2] = q2
+            squares[s, t + 3] = q3
+    for t in range(full, trials):
+        row = data[t]
+        for s in range(splits):
+            start = s * block
+            value = _finite_or_zero_nb(row[start])
+            acc = value
+            acc2 = value * value
+            for r in range(start + 1, start + block):
+                value = _finite_or_zero_nb(row[r])
+                acc += value
+                acc2 += value * value
+            sums[s, t] = acc
+            squares[s, t] = acc2
+
+
+@njit(cache=True)
+def _sharpes_nb(
+    total: np.ndarray, square: np.ndarray, counts: float, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Per trial: the per-period Sharpe ratio of ``counts`` returns from their sum and sum of squares.
+
+    0 when the variance is not positive (a flat block); the loop is written as selects so it
+    vectorises.
+    """
+    inv = counts - 1.0
+    for t in range(total.shape[0]):
+        mean = total[t] / counts
+        variance = (square[t] - counts * (mean * mean)) / inv
+        std = np.sqrt(variance) if variance > 0.0 else 0.0
+        out[t] = mean / std if std > 0.0 else 0.0
 
 
 @njit(cache=True)
@@ -229,44 +275,56 @@ def _cscv_nb(
     in-sample winner's relative out-of-sample rank ``omega`` in (0, 1) and its in- and
     out-of-sample Sharpe ratios. The arithmetic is the vectorised form's, step for step (a
     train half summed block by block in increasing order, the test half as the total minus it).
+
+    Every loop of a combination runs over the trials with the block statistics laid out
+    (splits x trials), so each step is one contiguous (SIMD) pass; the per-trial arithmetic
+    and its order are the same as adding a trial's blocks one after the other.
     """
     trials = data.shape[0]
     splits = 2 * chosen.shape[1]
-    sums = np.empty((trials, splits))
-    squares = np.empty((trials, splits))
+    half = chosen.shape[1]
+    sums = np.empty((splits, trials))
+    squares = np.empty((splits, trials))
     _block_stats_nb(data, block, splits, sums, squares)
-    total_sums = np.empty(trials)
-    total_squares = np.empty(trials)
-    for t in range(trials):
-        acc = sums[t, 0]
-        acc2 = squares[t, 0]
-        for s in range(1, splits):
-            acc += sums[t, s]
-            acc2 += squares[t, s]
-        total_sums[t] = acc
-        total_squares[t] = acc2
-    counts = float(block * (splits // 2))
+    total_sums = sums[0].copy()
+    total_squares = squares[0].copy()
+    for s in range(1, splits):
+        srow = sums[s]
+        qrow = squares[s]
+        for t in range(trials):
+            total_sums[t] += srow[t]
+            total_squares[t] += qrow[t]
+    counts = float(block * half)
+    in_sum = np.empty(trials)
+    in_square = np.empty(trials)
     in_sharpe = np.empty(trials)
     out_sharpe = np.empty(trials)
     for c in range(chosen.shape[0]):
         picks = chosen[c]
+        first_s = sums[picks[0]]
+        first_q = squares[picks[0]]
         for t in range(trials):
-            in_sum = sums[t, picks[0]]
-            in_square = squares[t, picks[0]]
-            for k in range(1, picks.shape[0]):
-                in_sum += sums[t, picks[k]]
-                in_square += squares[t, picks[k]]
-            in_sharpe[t] = _sharpe_of_nb(in_sum, in_square, counts)
-            out_sharpe[t] = _sharpe_of_nb(total_sums[t] - in_sum, total_squares[t] - in_square, counts)
+            in_sum[t] = first_s[t]
+            in_square[t] = first_q[t]
+        for k in range(1, half):
+            srow = sums[picks[k]]
+            qrow = squares[picks[k]]
+            for t in range(trials):
+                in_sum[t] += srow[t]
+                in_square[t] += qrow[t]
+        _sharpes_nb(in_sum, in_square, counts, in_sharpe)
+        for t in range(trials):
+            in_sum[t] = total_sums[t] - in_sum[t]
+            in_square[t] = total_squares[t] - in_square[t]
+        _sharpes_nb(in_sum, in_square, counts, out_sharpe)
         best = np.argmax(in_sharpe)
         chosen_out = out_sharpe[best]
         below = 0
         ties = 0
         for t in range(trials):
-            if out_sharpe[t] < chosen_out:
-                below += 1
-            elif out_sharpe[t] == chosen_out:
-                ties += 1
+            value = out_sharpe[t]
+            below += 1 if value < chosen_out else 0
+            ties += 1 if value == chosen_out else 0
         omega[c] = (below + 0.5 * (ties + 1)) / (trials + 1.0)
         best_in[c] = in_sharpe[best]
         best_out[c] = chosen_out
@@ -326,16 +384,55 @@ def probability_of_backtest_overfitting(
 
 
 @njit(cache=True)
+def _sharpe_from_nb(
+    total: float, deviation: float, n: int, floor: float, tiny: float
+) -> float:  # pragma: no cover - compiled
+    mean = total / n
+    std = np.sqrt(deviation / (n - 1)) if n > 1 else 0.0
+    return mean / std if std > floor * max(abs(mean), tiny) else 0.0
+
+
+@njit(cache=True)
 def column_sharpe_nb(data: np.ndarray, out: np.ndarray) -> None:  # pragma: no cover - compiled
     """Per row of ``data`` (trials x periods): the per-period Sharpe ratio (``ddof=1``; 0 if flat).
 
-    Two passes per row (mean, then squared deviations). A row is flat when its standard
-    deviation is rounding error next to its mean (the test :func:`sharpe_stats` applies).
+    Two passes per row (mean, then squared deviations), each a running sum in period order;
+    four rows are carried side by side (their sums overlap), each summed in that order. A row
+    is flat when its standard deviation is rounding error next to its mean (the test
+    :func:`sharpe_stats` applies).
     """
     floor = 8.0 * np.finfo(np.float64).eps
     tiny = np.finfo(np.float64).tiny
     n = data.shape[1]
-    for t in range(data.shape[0]):
+    rows = data.shape[0]
+    full = rows - rows % 4
+    for t in range(0, full, 4):
+        r0 = data[t]
+        r1 = data[t + 1]
+        r2 = data[t + 2]
+        r3 = data[t + 3]
+        a0 = a1 = a2 = a3 = 0.0
+        for r in range(n):
+            a0 += r0[r]
+            a1 += r1[r]
+            a2 += r2[r]
+            a3 += r3[r]
+        m0, m1, m2, m3 = a0 / n, a1 / n, a2 / n, a3 / n
+        d0 = d1 = d2 = d3 = 0.0
+        for r in range(n):
+            e0 = r0[r] - m0
+            e1 = r1[r] - m1
+            e2 = r2[r] - m2
+            e3 = r3[r] - m3
+            d0 += e0 * e0
+            d1 += e1 * e1
+            d2 += e2 * e2
+            d3 += e3 * e3
+        out[t] = _sharpe_from_nb(a0, d0, n, floor, tiny)
+        out[t + 1] = _sharpe_from_nb(a1, d1, n, floor, tiny)
+        out[t + 2] = _sharpe_from_nb(a2, d2, n, floor, tiny)
+        out[t + 3] = _sharpe_from_nb(a3, d3, n, floor, tiny)
+    for t in range(full, rows):
         row = data[t]
         total = 0.0
         for r in range(n):
@@ -345,5 +442,175 @@ def column_sharpe_nb(data: np.ndarray, out: np.ndarray) -> None:  # pragma: no c
         for r in range(n):
             d = row[r] - mean
             deviation += d * d
-        std = np.sqrt(deviation / (n - 1)) if n > 1 else 0.0
-        out[t] = mean / std if std > floor * max(abs(mean), tiny) else 0.0
+        out[t] = _sharpe_from_nb(total, deviation, n, floor, tiny)
+
+
+_PAIRWISE_BLOCK = 128
+
+
+@njit(cache=True)
+def _pairwise_sum_nb(
+    row: np.ndarray, lo: int, n: int, centre: float, square: bool
+) -> float:  # pragma: no cover - compiled
+    """NumPy's pairwise sum of ``row[lo:lo + n]`` (of ``(x - centre) ** 2`` when ``square``).
+
+    The same additions in the same order as ``numpy.add.reduce`` over a contiguous axis:
+    below 8 values one running sum; up to 128 eight running sums combined as a tree, then the
+    rest; above that the two halves (cut at a multiple of 8) summed the same way and added,
+    left + right. So a mean or a variance computed from it is NumPy's to the last bit, without
+    the temporaries. The halving is walked with an explicit stack (no recursion).
+    """
+    if n <= _PAIRWISE_BLOCK:
+        return _pairwise_leaf_nb(row, lo, n, centre, square)
+    starts = np.empty(64, dtype=np.int64)
+    sizes = np.empty(64, dtype=np.int64)
+    states = np.zeros(64, dtype=np.int64)  # 0: not split yet, 1: left half pending, 2: left done
+    lefts = np.empty(64)
+    top = 0
+    starts[0] = lo
+    sizes[0] = n
+    while True:
+        size = sizes[top]
+        if size > _PAIRWISE_BLOCK:
+            half = size // 2
+            half -= half % 8
+            states[top] = 1
+            top += 1
+            starts[top] = starts[top - 1]
+            sizes[top] = half
+            states[top] = 0
+            continue
+        value = _pairwise_leaf_nb(row, starts[top], size, centre, square)
+        top -= 1
+        while top >= 0 and states[top] == 2:
+            value = lefts[top] + value
+            top -= 1
+        if top < 0:
+            return value
+        lefts[top] = value
+        states[top] = 2
+        half = sizes[top] // 2
+        half -= half % 8
+        top += 1
+        starts[top] = starts[top - 1] + half
+        sizes[top] = sizes[top - 1] - half
+        states[top] = 0
+
+
+@njit(cache=True)
+def _pairwise_leaf_nb(
+    row: np.ndarray, lo: int, n: int, centre: float, square: bool
+) -> float:  # pragma: no cover - compiled
+    """One leaf of :func:`_pairwise_sum_nb` (``n <= 128``)."""
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            v = row[i] - centre if square else row[i]
+            res += v * v if square else v
+        return res
+    if square:
+        v0 = row[lo] - centre
+        v1 = row[lo + 1] - centre
+        v2 = row[lo + 2] - centre
+        v3 = row[lo + 3] - centre
+        v4 = row[lo + 4] - centre
+        v5 = row[lo + 5] - centre
+        v6 = row[lo + 6] - centre
+        v7 = row[lo + 7] - centre
+        r0, r1, r2, r3 = v0 * v0, v1 * v1, v2 * v2, v3 * v3
+        r4, r5, r6, r7 = v4 * v4, v5 * v5, v6 * v6, v7 * v7
+    else:
+        r0, r1, r2, r3 = row[lo], row[lo + 1], row[lo + 2], row[lo + 3]
+        r4, r5, r6, r7 = row[lo + 4], row[lo + 5], row[lo + 6], row[lo + 7]
+    stop = lo + n - n % 8
+    i = lo + 8
+    if square:
+        while i < stop:
+            v0 = row[i] - centre
+            v1 = row[i + 1] - centre
+            v2 = row[i + 2] - centre
+            v3 = row[i + 3] - centre
+            v4 = row[i + 4] - centre
+            v5 = row[i + 5] - centre
+            v6 = row[i + 6] - centre
+            v7 = row[i + 7] - centre
+            r0 += v0 * v0
+            r1 += v1 * v1
+            r2 += v2 * v2
+            r3 += v3 * v3
+            r4 += v4 * v4
+            r5 += v5 * v5
+            r6 += v6 * v6
+            r7 += v7 * v7
+            i += 8
+    else:
+        while i < stop:
+            r0 += row[i]
+            r1 += row[i + 1]
+            r2 += row[i + 2]
+            r3 += row[i + 3]
+            r4 += row[i + 4]
+            r5 += row[i + 5]
+            r6 += row[i + 6]
+            r7 += row[i + 7]
+            i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < lo + n:
+        v = row[i] - centre if square else row[i]
+        res += v * v if square else v
+        i += 1
+    return float(res)
+
+
+@njit(cache=True)
+def window_sharpe_nb(
+    data: np.ndarray, lo: int, hi: int, annualise: float, out: np.ndarray
+) -> None:  # pragma: no cover - compiled
+    """Per row of ``data[:, lo:hi]`` (sets x bars, bars contiguous): the annualised Sharpe ratio.
+
+    ``mean / std(ddof=1) * annualise`` where the standard deviation is positive, else 0, with
+    NumPy's ``mean`` and ``std`` arithmetic (``0 + pairwise sum``, then the squared deviations
+    from the mean summed the same way), bit for bit; the window needs at least 2 bars. A window
+    given by ``lo`` / ``hi`` of a C-ordered matrix is read faster than a sliced view of it.
+    """
+    n = hi - lo
+    for s in range(data.shape[0]):
+        row = data[s]
+        mean = (0.0 + _pairwise_sum_nb(row, lo, n, 0.0, False)) / n
+        variance = (0.0 + _pairwise_sum_nb(row, lo, n, mean, True)) / (n - 1)
+        std = np.sqrt(variance)
+        out[s] = mean / std * annualise if std > 0.0 else 0.0
+
+
+_ROWS = 4  # sets advanced together: independent products hide the multiplication's latency
+
+
+@njit(cache=True)
+def window_growth_rows_nb(data: np.ndarray, growth: np.ndarray) -> None:  # pragma: no cover - compiled
+    """Per row of ``data`` (sets x bars): the running product of ``1 + r`` in bar order.
+
+    Four rows are carried together; each row's product is the same multiplications in the
+    same order as one row at a time (``numpy.cumprod``'s last value), bit for bit.
+    """
+    sets = data.shape[0]
+    bars = data.shape[1]
+    full = sets - sets % _ROWS
+    for s in range(0, full, _ROWS):
+        g0 = 1.0
+        g1 = 1.0
+        g2 = 1.0
+        g3 = 1.0
+        for t in range(bars):
+            g0 = g0 * (1.0 + data[s, t])
+            g1 = g1 * (1.0 + data[s + 1, t])
+            g2 = g2 * (1.0 + data[s + 2, t])
+            g3 = g3 * (1.0 + data[s + 3, t])
+        growth[s] = g0
+        growth[s + 1] = g1
+        growth[s + 2] = g2
+        growth[s + 3] = g3
+    for s in range(full, sets):
+        g = 1.0
+        for t in range(bars):
+            g = g * (1.0 + data[s, t])
+        growth[s] = g

@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from app.backtest.sweeps.runner import SweepDeps
     from app.bus.ports import Bus
     from app.dal.service import MarketData
+    from app.domain.clock import Clock
     from app.execution.ports import Broker
     from app.models.selection import PriorModels
     from app.risk.guard import GuardLimits, OrderGuard
@@ -134,11 +135,20 @@ class Container:
             return wiring.build_bus(self.settings, self.blob)
         return wiring.build_bus(self.settings)
 
+    @component()
+    def clock(self) -> Clock:
+        """The platform's clock: the wall clock, or the replayed one ``REPLAY_CLOCK_FILE`` names
+        (only with the simulated broker)."""
+        from app.domain.clock import build_clock
+
+        return build_clock(self.settings.REPLAY_CLOCK_FILE, broker=self.settings.BROKER)
+
     @component(closer="close")
     def broker(self) -> Broker:
-        """The configured broker; the simulated one keeps its paper account in :attr:`db`."""
+        """The configured broker; the simulated one keeps its paper account in :attr:`db` and
+        stamps its fills with :attr:`clock`."""
         if self.settings.BROKER == "simulated":
-            return wiring.build_broker(self.settings, self.db)
+            return wiring.build_broker(self.settings, self.db, clock=self.clock)
         return wiring.build_broker(self.settings)
 
     @component(closer="close")
@@ -192,6 +202,7 @@ class Container:
             GuardRepository(self.db),
             limits,
             book_age=book_age if limits.max_book_age_s is not None else None,
+            clock=self.clock,
         )
 
     @component()
@@ -218,7 +229,6 @@ class Container:
     @component(closer="close")
     def router(self) -> RouterService:
         """The order router (graph compiled now; bus and broker opened by the first run needing them)."""
-        from app.domain.clock import build_clock
         from app.execution.factory import broker_label
         from app.models.params import champion_parameters
         from app.router.offline import OfflineBars
@@ -241,7 +251,7 @@ class Container:
             ),
             book=RouterBookRepository(self.db),
             account=broker_label(self.settings),
-            clock=build_clock(self.settings.REPLAY_CLOCK_FILE, broker=self.settings.BROKER),
+            clock=self.clock,
         )
         container = self.settings.BLOB_CONTAINER_DATA
         return RouterService(

@@ -28,6 +28,7 @@ if TYPE_CHECKING:
     from app.dal.ports import BarSource
     from app.dal.replay import ReplayVendor
     from app.dal.service import MarketData
+    from app.domain.clock import Clock
     from app.execution.alpaca.config import AlpacaTradingConfig
     from app.execution.ports import Broker
     from app.execution.simulated import SimulatedBrokerConfig
@@ -398,29 +399,35 @@ def build_alpaca_trading_config(settings: Settings) -> AlpacaTradingConfig:
         paper=settings.ALPACA_PAPER,
         base_url=settings.ALPACA_TRADING_BASE_URL,
         stream_base_url=settings.ALPACA_STREAM_URL,
+        account_cache_s=settings.ALPACA_ACCOUNT_CACHE_S,
     )
 
 
-def build_broker(settings: Settings, db: Database | None = None) -> Broker:
+def build_broker(settings: Settings, db: Database | None = None, *, clock: Clock | None = None) -> Broker:
     """The broker ``settings.BROKER`` names.
 
     With ``db`` the simulated broker's paper account is stored in that database (every
     process sharing it sees one account); without, it lives in this process (unit tests).
+    The simulated broker stamps its orders and fills with ``clock``, the platform's clock
+    (by default the one the settings select: ``REPLAY_CLOCK_FILE`` or the wall clock), so a
+    replayed day's fills carry the replayed time.
 
     Raises:
         ConfigError: the broker needs settings that are missing (Alpaca keys) or its SDK is
             not installed.
     """
     if settings.BROKER == "simulated":
+        from app.domain.clock import build_clock
         from app.execution.simulated import SimulatedBroker
 
         config = build_simulated_broker_config(settings)
+        platform_clock = clock or build_clock(settings.REPLAY_CLOCK_FILE, broker=settings.BROKER)
         if db is None:
-            return SimulatedBroker(config)
+            return SimulatedBroker(config, clock=platform_clock)
         from app.storage.repositories.simulated_account import SimulatedAccountRepository
 
         store = SimulatedAccountRepository(db, account=config.account, initial_cash=config.initial_cash)
-        return SimulatedBroker(config, store=store)
+        return SimulatedBroker(config, store=store, clock=platform_clock)
     from app.execution.alpaca.broker import AlpacaBroker
 
     return AlpacaBroker(build_alpaca_trading_config(settings))

@@ -223,8 +223,6 @@ def _run(args: argparse.Namespace) -> dict[str, Any]:
 
 def main(argv: Sequence[str] | None = None, prog: str = SHIM_PROG) -> int:
     """Parse ``argv``, run the backtest and return the exit code (0, 1 or 2)."""
-    from app.failures import EDGE_FAILURES, describe_failure
-
     args = build_parser(prog).parse_args(argv)
     try:
         summary = _run(args)
@@ -234,7 +232,13 @@ def main(argv: Sequence[str] | None = None, prog: str = SHIM_PROG) -> int:
     except AiTraderError as exc:
         sys.stderr.write(f"error: {exc}\n")
         return 1
-    except EDGE_FAILURES as exc:
+    except Exception as exc:
+        # imported here: app.failures loads SQLAlchemy and the storage schema (~0.3 s CPU),
+        # which a backtest never needs otherwise
+        from app.failures import EDGE_FAILURES, describe_failure
+
+        if not isinstance(exc, EDGE_FAILURES):
+            raise
         sys.stderr.write(f"error: {describe_failure(exc)}\n")
         return 1
     if args.json:

@@ -15,7 +15,6 @@ from datetime import date
 from functools import lru_cache
 from typing import Any
 
-import exchange_calendars as xcals
 import numpy as np
 import pandas as pd
 
@@ -66,6 +65,9 @@ class QualityReport:
 @lru_cache(maxsize=1)
 def xnys() -> Any:
     """The XNYS exchange calendar (loaded once)."""
+    # imported here: exchange_calendars costs ~0.3 s, and a process that checks no session never needs it
+    import exchange_calendars as xcals
+
     # exchange-calendars 4.x reads Series.values, which pandas 3.1 deprecates; harmless here.
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message=r"Series\.values returning", category=FutureWarning)

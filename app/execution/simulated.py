@@ -29,13 +29,13 @@ from __future__ import annotations
 import hashlib
 import math
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from decimal import Decimal
 
 from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
+from app.domain.clock import Clock, wall_clock
 from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import NotFoundError, OrderRejected
 from app.execution.ports import BrokerCapability
@@ -109,7 +109,11 @@ class InMemoryAccountStore:
 
 
 class SimulatedBroker:
-    """A paper account that fills every accepted market order immediately."""
+    """A paper account that fills every accepted market order immediately.
+
+    Orders and fills are stamped with ``clock``: the platform's clock the composition root
+    gives it (a replayed day's fills carry the replayed time), the wall clock by default.
+    """
 
     kind = "simulated"
 
@@ -119,7 +123,7 @@ class SimulatedBroker:
         *,
         state: SimulatedAccountState | None = None,
         store: PaperAccountStore | None = None,
-        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Clock = wall_clock,
     ) -> None:
         self.config = config or SimulatedBrokerConfig()
         capabilities = {

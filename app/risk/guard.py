@@ -241,10 +241,20 @@ def _evaluate(
 class OrderGuard:
     """Reads a snapshot from its store, applies :func:`evaluate`, logs and records refusals."""
 
-    def __init__(self, store: GuardStore, limits: GuardLimits, *, book_age: BookAge | None = None) -> None:
+    def __init__(
+        self,
+        store: GuardStore,
+        limits: GuardLimits,
+        *,
+        book_age: BookAge | None = None,
+        clock: Callable[[], datetime] | None = None,
+    ) -> None:
+        """``clock`` is the platform's (a replayed day's time in a replay): a check without its
+        own ``now`` decides, reserves and counts "today" on it; the wall clock by default."""
         self._store = store
         self._limits = limits
         self._book_age = book_age
+        self._clock = clock or (lambda: datetime.now(UTC))
 
     @property
     def store(self) -> GuardStore:
@@ -257,7 +267,7 @@ class OrderGuard:
     def check(self, request: GuardRequest, *, now: datetime | None = None) -> GuardDecision:
         """Decide; never raises. Any failure to evaluate yields ``kill_switch_unavailable``."""
         try:
-            when = now or datetime.now(UTC)
+            when = now or self._clock()
             if request.client_order_id is not None and isinstance(self._store, GovernorStore):
                 decision = self._governed(self._store, request, when)
             else:

@@ -17,7 +17,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-__all__ = ["FillRow", "OpenPosition", "open_positions", "realised_pnl", "realised_pnl_by_symbol"]
+__all__ = [
+    "FillRow",
+    "OpenPosition",
+    "open_positions",
+    "realised_pnl",
+    "realised_pnl_by_symbol",
+    "replay",
+]
 
 FillRow = tuple[str, str, Decimal, Decimal, Decimal, datetime]
 """``(symbol, side, qty, price, fee, ts)`` of one fill; ``side`` is ``buy`` or ``sell``."""
@@ -61,7 +68,7 @@ def open_positions(
     ``opening`` is what was held before the first of ``fills``.
     """
     positions = dict(opening or {})
-    for _ in _replay(fills, positions):
+    for _ in replay(fills, positions):
         pass
     return positions
 
@@ -76,7 +83,7 @@ def realised_pnl_by_symbol(
     at or after ``since`` has an entry, zero included.
     """
     totals: dict[str, Decimal] = {}
-    for symbol, ts, net in _replay(fills, dict(opening or {})):
+    for symbol, ts, net in replay(fills, dict(opening or {})):
         if ts >= since:
             totals[symbol] = totals.get(symbol, _ZERO) + net
     return totals
@@ -92,16 +99,17 @@ def realised_pnl(
     average cost is known. Long and short positions both realise P&L when reduced.
     """
     total = _ZERO
-    for _symbol, ts, net in _replay(fills, dict(opening or {})):
+    for _symbol, ts, net in replay(fills, dict(opening or {})):
         if ts >= since:
             total += net
     return total
 
 
-def _replay(
+def replay(
     fills: Iterable[FillRow], positions: dict[str, OpenPosition]
 ) -> Iterator[tuple[str, datetime, Decimal]]:
-    """Apply ``fills`` to ``positions`` in place; yield each fill's realised P&L net of its fee."""
+    """Apply ``fills`` (in time order) to ``positions`` in place; yield each fill's symbol, time
+    and realised P&L net of its fee. A book kept between calls resumes where it stopped."""
     for symbol, side, qty, price, fee, ts in fills:
         realised, after = _step(positions.get(symbol), side, qty, price)
         if after is None:

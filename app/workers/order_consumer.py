@@ -16,7 +16,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import signal
 import socket
 import sys
 import threading
@@ -25,17 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import partial
-from types import FrameType
 from typing import TypeVar
 
 from pydantic import ValidationError
 from tenacity import (
     RetryCallState,
-    RetryError,
-    Retrying,
-    retry_if_exception_type,
-    wait_exponential,
-    wait_random,
 )
 
 from app.bootstrap import Container
@@ -43,11 +36,12 @@ from app.bus.consumer_lag import ORDER_CONSUMER
 from app.bus.diagnostics import QUICKSEND_EVENT
 from app.bus.ports import Consumer, Delivered
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent
-from app.errors import AiTraderError, BusError, ConfigError, InputError, RetryableError, StorageError
+from app.errors import AiTraderError, ConfigError, InputError, RetryableError, StorageError
 from app.storage.blob import BlobStore
 from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 from app.workers.consumer_status import LAG_LIMIT_S, ConsumerStatus, lag_readiness_check, write_status
 from app.workers.kv_args import IDLE_EXIT_KEY, idle_exit_seconds, parse_kv_args, settings_from_kv
+from app.workers.supervised import StoppedWhileFailing, UntilStopped, stop_on_signals
 
 __all__ = [
     "ACCEPTED_KEYS",
@@ -121,10 +115,6 @@ class ConsumerStats:
     retries: int = 0
 
 
-class _StopRequested(Exception):
-    """A stop was requested while a call was being retried."""
-
-
 class OrderConsumer:
     """Runs the poll -> validate -> upsert -> checkpoint loop over one bus consumer."""
 
@@ -142,6 +132,12 @@ class OrderConsumer:
         self.stats = ConsumerStats()
         self._status = status
         self._stop = threading.Event()
+        self._until = UntilStopped(
+            initial_s=config.retry_initial_s,
+            max_s=config.retry_max_s,
+            stopping=self._stop.is_set,
+            on_retry=self._on_retry,
+        )
         self._next_lag_check = 0.0
         self._lag = (0.0, 0)
         self._events_at_last_lag_log = -1
@@ -183,7 +179,7 @@ class OrderConsumer:
                     # database outage must not make the consumer exit with events waiting
                     last_event = time.monotonic()
                 self._check_lag()
-        except _StopRequested as exc:
+        except StoppedWhileFailing as exc:
             raise RetryableError(
                 f"stopped while {exc}; the batch in hand was not checkpointed and will be redelivered"
             ) from None
@@ -244,34 +240,21 @@ class OrderConsumer:
         self.stats.dead_lettered += 1
 
     def _retry(self, what: str, call: Callable[[], T]) -> T:
-        def before_sleep(state: RetryCallState) -> None:
-            self.stats.retries += 1
-            outcome = state.outcome
-            error = outcome.exception() if outcome is not None else None
-            wait = state.next_action.sleep if state.next_action is not None else 0.0
-            log.warning(
-                "%s failed (attempt %d), retrying in %.1f s: %s",
-                what,
-                state.attempt_number,
-                wait,
-                error,
-                extra={"attempt": state.attempt_number},
-            )
+        return self._until.call(what, call, sleep=self._pause)
 
-        retrying = Retrying(
-            retry=retry_if_exception_type((RetryableError, BusError)),
-            wait=wait_exponential(multiplier=self.config.retry_initial_s, max=self.config.retry_max_s)
-            + wait_random(0, self.config.retry_initial_s),
-            stop=lambda _state: self.stopping,
-            sleep=self._pause,
-            before_sleep=before_sleep,
-            reraise=False,
+    def _on_retry(self, what: str, state: RetryCallState) -> None:
+        self.stats.retries += 1
+        outcome = state.outcome
+        error = outcome.exception() if outcome is not None else None
+        wait = state.next_action.sleep if state.next_action is not None else 0.0
+        log.warning(
+            "%s failed (attempt %d), retrying in %.1f s: %s",
+            what,
+            state.attempt_number,
+            wait,
+            error,
+            extra={"attempt": state.attempt_number},
         )
-        try:
-            return retrying(call)
-        except RetryError as exc:
-            last = exc.last_attempt.exception()
-            raise _StopRequested(f"{what} was failing ({last})") from last
 
     def _pause(self, seconds: float) -> None:
         self._stop.wait(seconds)
@@ -390,38 +373,38 @@ def main(argv: Sequence[str]) -> int:
     worker: OrderConsumer | None = None
     stop_early = threading.Event()
 
-    def stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s; finishing the batch in hand", signal.Signals(signum).name)
+    def stop(name: str) -> None:
+        log.info("received %s; finishing the batch in hand", name)
         stop_early.set()
         if worker is not None:
             worker.request_stop()
 
-    previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
     try:
-        services.db.upgrade()
-        config = OrderConsumerConfig(
-            hub=settings.EH_HUB_ORDERS,
-            group=settings.EH_CONSUMER_GROUP,
-            idle_exit_s=idle,
-            batch_size=batch_size,
-        )
-        consumer = services.bus.consumer(config.hub, config.group)
-        try:
-            worker = OrderConsumer(
-                consumer,
-                services.orders,
-                config,
-                status=_status_writer(services.blob, settings.BLOB_CONTAINER_DATA),
+        with stop_on_signals(stop):
+            services.db.upgrade()
+            config = OrderConsumerConfig(
+                hub=settings.EH_HUB_ORDERS,
+                group=settings.EH_CONSUMER_GROUP,
+                idle_exit_s=idle,
+                batch_size=batch_size,
             )
-            # Everything built so far lives for the whole run: keep the cyclic garbage
-            # collector from rescanning it on every collection of a busy loop.
-            gc.collect()
-            gc.freeze()
-            if stop_early.is_set():  # stopped while still starting: read nothing
-                worker.request_stop()
-            stats = worker.run()
-        finally:
-            consumer.close()
+            consumer = services.bus.consumer(config.hub, config.group)
+            try:
+                worker = OrderConsumer(
+                    consumer,
+                    services.orders,
+                    config,
+                    status=_status_writer(services.blob, settings.BLOB_CONTAINER_DATA),
+                )
+                # Everything built so far lives for the whole run: keep the cyclic garbage
+                # collector from rescanning it on every collection of a busy loop.
+                gc.collect()
+                gc.freeze()
+                if stop_early.is_set():  # stopped while still starting: read nothing
+                    worker.request_stop()
+                stats = worker.run()
+            finally:
+                consumer.close()
     except (ConfigError, InputError) as exc:
         log.error("order consumer cannot start: %s", exc)
         return 2
@@ -429,8 +412,6 @@ def main(argv: Sequence[str]) -> int:
         log.error("order consumer failed: %s", exc)
         return 1
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         services.close()
     log.info(
         "order consumer done",

@@ -7,6 +7,13 @@ the book (``trading.positions``) and the broker is handled by what explains it:
 * **explained** - the broker lists an open order in the symbol, or ai-trader has an order in
   flight there (open in ``trading.orders``, or admitted by the governor and not yet written):
   its fills will move the book; nothing is done now, the next reconciliation looks again;
+* **recovered** - before anything is adopted or latched, the orders ai-trader placed in a
+  differing symbol that the order consumer never wrote (a reservation the governor kept, live
+  or expired: a restart longer than ``RISK_RESERVATION_TTL_S``) are looked up at the broker by
+  ``client_order_id`` and the broker's reports written exactly as the consumer writes them
+  (``trading.orders``, ``trading.fills`` and the book, idempotent by fill id); book and broker
+  are then compared again. When the order's own event arrives later its fills are already
+  stored and move the book no further, so a fill counts once whichever path sees it first;
 * **adopted** - a position the broker holds and the book does not know (``missing_in_book``),
   opened outside ai-trader: its adjusting entry is applied at once (source ``reconcile``);
 * **unexplained** - any other difference: the governor is latched in REDUCING with the reason
@@ -28,6 +35,7 @@ from app.errors import RetryableError
 from app.execution.factory import broker_label
 from app.portfolio import MissingInBook, PositionDifference, reconcile
 from app.storage.repositories.kill_switch import RECONCILE_LATCH_PREFIX, KillSwitchRepository
+from app.storage.repositories.orders import SourcedOrderEvent
 from app.storage.repositories.portfolio import PortfolioRepository
 
 if TYPE_CHECKING:
@@ -35,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AUTO_WHO",
+    "RECOVERED_EVENT_PREFIX",
     "Acknowledgement",
     "AutoReconcile",
     "ReconcileUnavailable",
@@ -70,6 +79,7 @@ class AutoReconcile:
     unexplained: tuple[PositionDifference, ...] = ()
     latched: str | None = None
     open_orders: int = 0
+    recovered: tuple[str, ...] = ()
     notes: tuple[str, ...] = field(default=())
 
     @property
@@ -90,6 +100,7 @@ class AutoReconcile:
             "unexplained": rows(self.unexplained),
             "latched": self.latched,
             "open_orders": self.open_orders,
+            "recovered": list(self.recovered),
         }
 
 
@@ -110,6 +121,54 @@ def _compare(services: Container, *, who: str, why: str, at: datetime) -> tuple[
     return report, in_flight
 
 
+RECOVERED_EVENT_PREFIX = "reconcile:"
+"""``source_event_id`` prefix of the broker reports reconciliation writes for unwritten orders."""
+
+
+def _recover_unwritten(services: Container, report: Any, in_flight: set[str]) -> tuple[str, ...]:
+    """Write the broker's reports of the orders ai-trader placed in the unexplained differences'
+    symbols that the order consumer never wrote; return their ``client_order_id``.
+
+    Raises:
+        ReconcileUnavailable: the book or the broker could not be read.
+        AiTraderError: writing the reports failed in the database.
+    """
+    symbols = {d.symbol for d in report.differences if not (d.open_orders or d.symbol in in_flight)}
+    if not symbols:
+        return ()
+    try:
+        candidates = PortfolioRepository(services.db).unwritten_orders(symbols)
+        reports = [found for coid in candidates if (found := services.broker.find_order(coid)) is not None]
+    except Exception as exc:  # a broker or book that cannot be read: nothing is adopted or latched
+        raise ReconcileUnavailable(
+            f"reconciliation could not look up the orders ai-trader placed in {sorted(symbols)}: "
+            f"{type(exc).__name__}: {exc}"
+        ) from exc
+    if not reports:
+        return ()
+    services.orders.apply(
+        [SourcedOrderEvent(r, f"{RECOVERED_EVENT_PREFIX}{r.client_order_id}") for r in reports]
+    )
+    recovered = tuple(r.client_order_id for r in reports)
+    log.warning(
+        "reconciliation wrote %d orders the broker has and the order consumer never wrote",
+        len(recovered),
+        extra={"client_order_ids": list(recovered), "symbols": sorted({r.symbol for r in reports})},
+    )
+    return recovered
+
+
+def _compare_recovering(
+    services: Container, *, who: str, why: str, at: datetime
+) -> tuple[Any, set[str], tuple[str, ...]]:
+    """:func:`_compare`, after the unwritten orders of the differing symbols are recovered."""
+    report, in_flight = _compare(services, who=who, why=why, at=at)
+    recovered = _recover_unwritten(services, report, in_flight)
+    if recovered:
+        report, in_flight = _compare(services, who=who, why=why, at=at)
+    return report, in_flight, recovered
+
+
 def auto_reconcile(services: Container, *, trigger: str, at: datetime | None = None) -> AutoReconcile:
     """Compare book and broker, adopt outside positions, latch REDUCING on anything unexplained.
 
@@ -119,7 +178,7 @@ def auto_reconcile(services: Container, *, trigger: str, at: datetime | None = N
     """
     when = at or datetime.now(UTC)
     why = f"automatic reconciliation ({trigger})"
-    report, in_flight = _compare(services, who=AUTO_WHO, why=why, at=when)
+    report, in_flight, recovered = _compare_recovering(services, who=AUTO_WHO, why=why, at=when)
     explained: list[PositionDifference] = []
     adopted: list[PositionDifference] = []
     unexplained: list[PositionDifference] = []
@@ -167,6 +226,7 @@ def auto_reconcile(services: Container, *, trigger: str, at: datetime | None = N
         unexplained=tuple(unexplained),
         latched=latched,
         open_orders=len(report.open_orders),
+        recovered=recovered,
     )
 
 
@@ -212,7 +272,7 @@ def acknowledge(services: Container, *, who: str, why: str, at: datetime | None 
         )
         raise InputError(f"nothing to acknowledge: the governor is {what}")
     when = at or datetime.now(UTC)
-    report, in_flight = _compare(services, who=who, why=why, at=when)
+    report, in_flight, _ = _compare_recovering(services, who=who, why=why, at=when)
     applied = tuple(d for d in report.differences if not (d.open_orders or d.symbol in in_flight))
     symbols = {d.symbol for d in applied}
     if applied:

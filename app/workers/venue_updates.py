@@ -47,7 +47,6 @@ import hashlib
 import logging
 import os
 import random
-import signal
 import socket
 import sys
 import threading
@@ -57,7 +56,6 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from types import FrameType
 from typing import Any, Protocol
 
 from tenacity import (
@@ -79,6 +77,7 @@ from app.errors import AiTraderError, BusError, ConfigError, InputError, OrderRe
 from app.execution.venue import StreamConnection, StreamLost, StreamSilent, VenueFeed, VenueUpdate
 from app.workers.consumer_status import ConsumerStatus, read_status, write_status
 from app.workers.kv_args import parse_kv_args, settings_from_kv
+from app.workers.supervised import UntilStopped, stop_on_signals
 from app.workers.time_in_force import expires_at
 
 __all__ = [
@@ -313,6 +312,11 @@ class VenueUpdates:
         self._stop: asyncio.Event | None = None
         self._state = "starting"
         self._lock = threading.Lock()  # the sweep thread and the loop both publish
+        self._until = UntilStopped(
+            initial_s=config.publish_retry_initial_s,
+            max_s=config.publish_retry_max_s,
+            stopping=self._stop_flag.is_set,
+        )
 
     # --- control ------------------------------------------------------------------------
     def request_stop(self) -> None:
@@ -429,9 +433,6 @@ class VenueUpdates:
                     f"last: {exc}"
                 ) from exc
             return  # the session returned: stop requested
-
-    def _stopped(self, _state: RetryCallState) -> bool:
-        return self.stopping
 
     def _before_reconnect(self, state: RetryCallState) -> None:
         self.stats.reconnects += 1
@@ -633,20 +634,11 @@ class VenueUpdates:
             self._remember(report, filled_qty)
             return 0
         envelope = _envelope(fresh)
-        retrying = AsyncRetrying(
-            retry=retry_if_exception_type((RetryableError, BusError)),
-            wait=wait_exponential_jitter(
-                multiplier=self.config.publish_retry_initial_s,
-                max=self.config.publish_retry_max_s,
-                jitter=self.config.publish_retry_initial_s,
-            ),
-            stop=self._stopped,
+        await self._until.call_async(
+            f"publishing to {self.config.hub}",
+            lambda: asyncio.to_thread(self._publish, [envelope]),
             sleep=self._sleep,
-            reraise=True,
         )
-        async for attempt in retrying:
-            with attempt:
-                await asyncio.to_thread(self._publish, [envelope])
         self.stats.published += 1
         self.stats.fills_published += len(fresh.fills)
         self._remember(report, filled_qty)
@@ -840,7 +832,6 @@ def main(argv: Sequence[str], *, sweep_only: bool = False, at: datetime | None =
     services = Container(settings)
     feed: VenueFeed | None = None
     worker: VenueUpdates | None = None
-    previous: dict[int, Any] = {}
     try:
         services.db.upgrade()
         if settings.BROKER == "alpaca" and not sweep_only:
@@ -860,13 +851,13 @@ def main(argv: Sequence[str], *, sweep_only: bool = False, at: datetime | None =
                 print(f"expired {event.client_order_id} {event.symbol} ({event.time_in_force})")  # noqa: T201
             return 0
 
-        def stop(signum: int, _frame: FrameType | None) -> None:
-            log.info("received %s; stopping", signal.Signals(signum).name)
+        def stop(name: str) -> None:
+            log.info("received %s; stopping", name)
             if worker is not None:
                 worker.request_stop()
 
-        previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGTERM, signal.SIGINT)}
-        stats = worker.run()
+        with stop_on_signals(stop):
+            stats = worker.run()
     except (ConfigError, InputError) as exc:
         log.error("venue updates cannot run: %s", exc)
         return 2
@@ -874,8 +865,6 @@ def main(argv: Sequence[str], *, sweep_only: bool = False, at: datetime | None =
         log.error("venue updates failed: %s", exc)
         return 1
     finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
         if feed is not None:
             feed.close()
         services.close()

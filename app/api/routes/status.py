@@ -339,14 +339,17 @@ def limit_use_view(services: Container, now: datetime) -> LimitUseView:
 
 def build_status(services: Container, now: datetime | None = None) -> StatusView:
     """Every section of the status bar, each read on its own."""
+    # The book's day and the schedule follow the platform clock (a replayed day in a replay);
+    # heartbeats (consumers, sweep workers) are stamped by the wall clock.
+    session_now = services.clock() if now is None else now
     now = now or datetime.now(UTC)
     return StatusView(
         trading=_trading(services),
-        limits=limit_use_view(services, now),
+        limits=limit_use_view(services, session_now),
         consumers=_consumers(services, now),
-        scheduler=_scheduler(services.settings, now),
+        scheduler=_scheduler(services.settings, session_now),
         sweeps=_sweep_health(services, now),
-        data=_data(services, now),
+        data=_data(services, session_now),
     )
 
 
@@ -360,7 +363,7 @@ async def get_status(container: ContainerDep) -> StatusView:
 async def get_limit_use(container: ContainerDep) -> LimitUseView:
     """Each risk limit's use on the book now (held positions and live reservations, marked at
     their newest fill price), with every held symbol's exposure and weight of equity."""
-    return await run_in_threadpool(limit_use_view, container, datetime.now(UTC))
+    return await run_in_threadpool(limit_use_view, container, container.clock())
 
 
 # --- risk history ---------------------------------------------------------------------------
@@ -454,7 +457,7 @@ async def get_schedule_day(
     day: Annotated[date | None, Query(description="Session date (New York); default today.")] = None,
 ) -> ScheduleDay:
     """A session's jobs on the exchange clock (ET and PT) with status, duration and output."""
-    now = datetime.now(UTC)
+    now = container.clock()
     when = day or now.astimezone(EXCHANGE_ZONE).date()
     if abs((when - now.date()).days) > 366:
         raise InputError(f"day: must be within a year of today, got {when}")

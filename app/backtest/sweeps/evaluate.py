@@ -58,7 +58,8 @@ class SizingArrays:
         """The per-bar fraction of a risk config that needs no priors (the same for every set)."""
         n = len(market)
         nan = np.full(n, np.nan)
-        frac = np.ascontiguousarray(size_positions(risk, nan, nan, market.regime_labels()), dtype=np.float64)
+        labels = market.regime_labels() if risk.regime_aware else None  # read only when used
+        frac = np.ascontiguousarray(size_positions(risk, nan, nan, labels), dtype=np.float64)
         return cls(frac, frac, risk.allow_short)
 
 

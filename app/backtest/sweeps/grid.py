@@ -8,6 +8,7 @@ import json
 import math
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from json.encoder import encode_basestring_ascii as _json_string
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,8 @@ from app.errors import ConfigError, InputError
 __all__ = ["ParameterSet", "check_sweep_size", "count_sets", "expand_grid", "param_set_id"]
 
 _MATERIALISE_LIMIT = 2_000_000
+_ID_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"))
+"""``json.dumps(..., sort_keys=True, separators=(",", ":"))`` built once (the same text)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +33,36 @@ class ParameterSet:
 
 def param_set_id(params: Mapping[str, Any]) -> str:
     """A short id that depends only on the parameter values (stable across runs and machines)."""
-    text = json.dumps(
-        {k: _plain(v) for k, v in sorted(params.items())}, sort_keys=True, separators=(",", ":")
-    )
+    text = _id_text(params)
     return hashlib.sha1(text.encode("utf-8"), usedforsecurity=False).hexdigest()[:16]
+
+
+_SIMPLE_INF = math.inf
+
+
+def _id_text(params: Mapping[str, Any]) -> str:
+    """``json.dumps`` of the sorted parameters (``sort_keys``, compact separators).
+
+    String keys with integer, finite float or string values (every grid's case) are written
+    directly, the text the encoder gives (``int.__repr__``, ``float.__repr__``, an ASCII-escaped
+    JSON string); anything else goes through the encoder.
+    """
+    parts = []
+    for key, value in sorted(params.items()):
+        cls = value.__class__
+        if key.__class__ is not str:
+            break
+        if cls is int:
+            parts.append(f"{_json_string(key)}:{int.__repr__(value)}")
+        elif cls is float and -_SIMPLE_INF < value < _SIMPLE_INF:
+            parts.append(f"{_json_string(key)}:{float.__repr__(value)}")
+        elif cls is str:
+            parts.append(f"{_json_string(key)}:{_json_string(value)}")
+        else:
+            break
+    else:
+        return "{" + ",".join(parts) + "}"
+    return _ID_ENCODER.encode({k: _plain(v) for k, v in sorted(params.items())})
 
 
 def _plain(value: Any) -> Any:
@@ -109,9 +138,15 @@ def expand_grid(config: SweepConfig) -> list[ParameterSet]:
 
     def combos() -> Iterator[dict[str, Any]]:
         product_lists = [lists[name] or [] for name in names]
+        fixed = config.fixed_params
         for values in itertools.product(*product_lists):
-            params = {**config.fixed_params, **dict(zip(names, values, strict=True))}
-            if accepted(params):
+            # the fixed values first, then the swept ones (a swept name keeps its place)
+            params = dict(fixed)
+            params.update(zip(names, values, strict=True))
+            for check in checks:
+                if not check(params):
+                    break
+            else:
                 yield params
 
     chosen: list[dict[str, Any]]

@@ -76,26 +76,30 @@ def _simulate_nb(
 
 
 _READ_1D = nb_types.Array(nb_types.float64, 1, "C", readonly=True)
-_STRATEGY_BATCH_SIGNATURE = nb_types.void(
-    nb_types.FunctionType(SET_TARGET_SIGNATURE),
-    _READ_1D,
-    _READ_1D,
-    _READ_1D,
-    _READ_1D,
-    nb_types.Array(nb_types.float64, 3, "C", readonly=True),
-    nb_types.Array(nb_types.int64, 2, "C", readonly=True),
-    nb_types.Array(nb_types.float64, 2, "C", readonly=True),
-    _READ_1D,
-    _READ_1D,
-    nb_types.boolean,
-    nb_types.boolean,
-    _READ_1D,
-    nb_types.float64[:, ::1],
-    nb_types.int64[::1],
+
+
+# The compiled signature both loops over a strategy's sets share (:func:`strategy_batch_nb`
+# writes a metrics row per set, :func:`strategy_returns_batch_nb` a row of per-bar returns).
+_PER_SET_LOOP_SIGNATURE = nb_types.void(
+    nb_types.FunctionType(SET_TARGET_SIGNATURE),  # set_target
+    _READ_1D,  # open
+    _READ_1D,  # high
+    _READ_1D,  # low
+    _READ_1D,  # close
+    nb_types.Array(nb_types.float64, 3, "C", readonly=True),  # tables
+    nb_types.Array(nb_types.int64, 2, "C", readonly=True),  # ints
+    nb_types.Array(nb_types.float64, 2, "C", readonly=True),  # floats
+    _READ_1D,  # scale_long
+    _READ_1D,  # scale_short
+    nb_types.boolean,  # allow_short
+    nb_types.boolean,  # fill_close
+    _READ_1D,  # costs
+    nb_types.float64[:, ::1],  # the per-set rows written
+    nb_types.int64[::1],  # status
 )
 
 
-@njit(_STRATEGY_BATCH_SIGNATURE, cache=True, parallel=True)
+@njit(_PER_SET_LOOP_SIGNATURE, cache=True, parallel=True)
 def strategy_batch_nb(
     set_target: Any,
     open_: np.ndarray,
@@ -129,26 +133,7 @@ def strategy_batch_nb(
         )
 
 
-_STRATEGY_RETURNS_SIGNATURE = nb_types.void(
-    nb_types.FunctionType(SET_TARGET_SIGNATURE),
-    _READ_1D,
-    _READ_1D,
-    _READ_1D,
-    _READ_1D,
-    nb_types.Array(nb_types.float64, 3, "C", readonly=True),
-    nb_types.Array(nb_types.int64, 2, "C", readonly=True),
-    nb_types.Array(nb_types.float64, 2, "C", readonly=True),
-    _READ_1D,
-    _READ_1D,
-    nb_types.boolean,
-    nb_types.boolean,
-    _READ_1D,
-    nb_types.float64[:, ::1],
-    nb_types.int64[::1],
-)
-
-
-@njit(_STRATEGY_RETURNS_SIGNATURE, cache=True, parallel=True)
+@njit(_PER_SET_LOOP_SIGNATURE, cache=True, parallel=True)
 def strategy_returns_batch_nb(
     set_target: Any,
     open_: np.ndarray,
@@ -224,6 +209,35 @@ def targets_batch_nb(
         )
 
 
+@njit(inline="always")
+def _sma_cross_range_nb(
+    lo: int,
+    hi: int,
+    open_: np.ndarray,
+    close: np.ndarray,
+    smas: np.ndarray,
+    fast_row: np.ndarray,
+    slow_row: np.ndarray,
+    scale_long: np.ndarray,
+    scale_short: np.ndarray,
+    allow_short: bool,
+    first_bad: int,
+    costs: np.ndarray,
+    metrics_out: np.ndarray,
+    status_out: np.ndarray,
+    fill_close: bool,
+    whole: bool,
+) -> None:  # pragma: no cover - compiled
+    unused = np.empty(0, dtype=np.float64)
+    no_trades = np.empty((0, N_TRADE_FIELDS), dtype=np.float64)
+    for i in range(lo, hi):
+        status_out[i] = simulate_core_nb(
+            open_, close, unused, smas[fast_row[i]], smas[slow_row[i]], scale_long, scale_short,
+            allow_short, True, first_bad, fill_close, costs[0], costs[1], costs[2], costs[3], costs[4],
+            unused, no_trades, metrics_out[i], whole,
+        )  # fmt: skip
+
+
 @njit(cache=True)
 def _sma_cross_sets_nb(
     lo: int,
@@ -236,36 +250,32 @@ def _sma_cross_sets_nb(
     scale_long: np.ndarray,
     scale_short: np.ndarray,
     allow_short: bool,
-    fill_close: bool,
     first_bad: int,
     costs: np.ndarray,
     metrics_out: np.ndarray,
     status_out: np.ndarray,
+    fill_close: bool,
+    whole: bool,
 ) -> None:  # pragma: no cover - compiled
-    unused = np.empty(0, dtype=np.float64)
-    no_trades = np.empty((0, N_TRADE_FIELDS), dtype=np.float64)
-    for i in range(lo, hi):
-        status_out[i] = simulate_core_nb(
-            open_,
-            close,
-            unused,
-            smas[fast_row[i]],
-            smas[slow_row[i]],
-            scale_long,
-            scale_short,
-            allow_short,
-            True,
-            first_bad,
-            fill_close,
-            costs[0],
-            costs[1],
-            costs[2],
-            costs[3],
-            costs[4],
-            unused,
-            no_trades,
-            metrics_out[i],
-        )
+    # Two inlined copies of the loop: the usual sweep (next-open fills, every side whole) with
+    # both as constants, and the general one. A flag tested inside the bar loop costs about 5 %
+    # of the sweep each; a copy per combination would double the compile time for little.
+    if whole and not fill_close:
+        _sma_cross_range_nb(
+            lo, hi, open_, close, smas, fast_row, slow_row, scale_long, scale_short, allow_short,
+            first_bad, costs, metrics_out, status_out, False, True,
+        )  # fmt: skip
+    else:
+        _sma_cross_range_nb(
+            lo, hi, open_, close, smas, fast_row, slow_row, scale_long, scale_short, allow_short,
+            first_bad, costs, metrics_out, status_out, fill_close, False,
+        )  # fmt: skip
+
+
+@njit(cache=True)
+def _takes_whole_nb(scale: np.ndarray) -> bool:  # pragma: no cover - compiled
+    """Whether ``min(1.0, scale[t])`` is 1.0 on every bar (no NaN, nothing below 1)."""
+    return bool(np.all(scale >= 1.0))  # NaN >= 1.0 is False
 
 
 _CHUNK = 64  # sets per parallel task: the serial inner loop compiles tighter than a prange body
@@ -301,26 +311,14 @@ def sma_cross_batch_nb(
     first_bad = first_bad_price_nb(open_, close)
     if open_.shape[0] != close.shape[0]:
         first_bad = -1  # let each set report the shape error
+    whole = _takes_whole_nb(scale_long) and _takes_whole_nb(scale_short)
     m = fast_row.shape[0]
     chunks = (m + _CHUNK - 1) // _CHUNK
     for c in prange(chunks):
         _sma_cross_sets_nb(
-            c * _CHUNK,
-            min(m, (c + 1) * _CHUNK),
-            open_,
-            close,
-            smas,
-            fast_row,
-            slow_row,
-            scale_long,
-            scale_short,
-            allow_short,
-            fill_close,
-            first_bad,
-            costs,
-            metrics_out,
-            status_out,
-        )
+            c * _CHUNK, min(m, (c + 1) * _CHUNK), open_, close, smas, fast_row, slow_row, scale_long,
+            scale_short, allow_short, first_bad, costs, metrics_out, status_out, fill_close, whole,
+        )  # fmt: skip
 
 
 @njit(cache=True)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import io
 import json
 import logging
 import math
@@ -86,9 +87,48 @@ def read_finished(output_dir: Path, fingerprint: str) -> dict[tuple[str, str], d
     return rows
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), allow_nan=False)
+"""``json.dumps(..., separators=(",", ":"), allow_nan=False)`` built once (the same text)."""
+
+
 def _dumps(row: dict[str, Any]) -> str:
     # metrics arrive with NaN / infinity already replaced by None (Evaluation.rows)
-    return json.dumps(row, separators=(",", ":"), allow_nan=False)
+    return _ENCODER.encode(row)
+
+
+_KEYS: dict[str, str] = {}
+
+
+def _key_text(name: str) -> str:
+    """A dict key as JSON text (kept: a sweep writes the same few keys thousands of times)."""
+    text = _KEYS.get(name)
+    if text is None:
+        text = _KEYS[name] = _ENCODER.encode(name)
+    return text
+
+
+def _value_text(value: Any) -> str:
+    """``_dumps(value)``, with a flat dict of finite floats and ``None`` written directly.
+
+    Such a dict (a walk-forward row's ``validation``) is the text the encoder gives: finite
+    floats as ``float.__repr__``, ``None`` as ``null``, keys as JSON strings, ``,`` and ``:``
+    between them; anything else (or a non-finite float, which the encoder refuses) goes through
+    the encoder.
+    """
+    if value.__class__ is dict:
+        inf = math.inf
+        parts = []
+        for name, item in value.items():
+            if name.__class__ is not str:
+                return _dumps(value)
+            if item is None:
+                parts.append(f"{_key_text(name)}:null")
+            elif item.__class__ is float and -inf < item < inf:
+                parts.append(f"{_key_text(name)}:{float.__repr__(item)}")
+            else:
+                return _dumps(value)
+        return "{" + ",".join(parts) + "}"
+    return _dumps(value)
 
 
 class SummaryWriter:
@@ -121,7 +161,7 @@ class SummaryWriter:
         fresh = name not in row
         row[name] = value
         if fresh and line is not None and line.endswith("}") and len(row) > 1:
-            self._lines[key] = f"{line[:-1]},{_dumps({name: value})[1:]}"
+            self._lines[key] = f"{line[:-1]},{_key_text(name)}:{_value_text(value)}}}"
         else:
             self._lines[key] = _dumps(row)
 
@@ -170,32 +210,45 @@ def write_leaderboard(
         validation_names = list((row.get("validation") or {}).keys())
     path = output_dir / LEADERBOARD
     tmp = path.with_suffix(".csv.tmp")
+    header = ["rank", "symbol", "set_id", *param_names, *metric_names, "trades", *validation_names]
+    # Each row is formatted by one ``%`` of a template of ``%s`` cells: the text ``csv.writer``
+    # gives (it writes ``str`` of a value and an empty cell for ``None``) unless a cell needs
+    # quoting, i.e. holds a comma, a double quote or a line break; such a row (seen as more
+    # commas than cells, or one of those characters anywhere) goes through ``csv.writer``.
+    template = ",".join(["%s"] * len(header)) + "\r\n"
+    commas = len(header) - 1
+    inf = math.inf
+    buffer = io.StringIO()
+    quoted = csv.writer(buffer)
+    lines: list[str] = []
+    for rank, row in enumerate(ranked[:limit] if limit else ranked, start=1):
+        params, metrics = row.get("params") or {}, row.get("metrics") or {}
+        validation = row.get("validation") or {}
+        trades = row.get("trades")
+        # an empty cell for a missing or non-finite metric (``-inf < NaN`` is False too)
+        cells: list[Any] = [rank, row["symbol"], row["set_id"]]
+        cells += ["" if v is None else v for v in map(params.get, param_names)]
+        cells += [
+            "" if v is None or (isinstance(v, float) and not -inf < v < inf) else v
+            for v in map(metrics.get, metric_names)
+        ]
+        cells.append("" if trades is None else trades)
+        cells += [
+            "" if v is None or (isinstance(v, float) and not -inf < v < inf) else v
+            for v in map(validation.get, validation_names)
+        ]
+        line = template % tuple(cells)
+        if line.count(",") != commas or '"' in line or "\n" in line[:-2] or "\r" in line[:-2]:
+            buffer.seek(0)
+            buffer.truncate()
+            quoted.writerow(cells)
+            line = buffer.getvalue()
+        lines.append(line)
     with tmp.open("w", encoding="utf-8", newline="") as fh:
-        writer = csv.writer(fh)
-        writer.writerow(
-            ["rank", "symbol", "set_id", *param_names, *metric_names, "trades", *validation_names]
-        )
-        for rank, row in enumerate(ranked[:limit] if limit else ranked, start=1):
-            params, metrics = row.get("params") or {}, row.get("metrics") or {}
-            writer.writerow(
-                [
-                    rank,
-                    row["symbol"],
-                    row["set_id"],
-                    *(params.get(p) for p in param_names),
-                    *(_fmt(metrics.get(m)) for m in metric_names),
-                    row.get("trades"),
-                    *(_fmt((row.get("validation") or {}).get(v)) for v in validation_names),
-                ]
-            )
+        csv.writer(fh).writerow(header)
+        fh.write("".join(lines))
     tmp.replace(path)
     return path
-
-
-def _fmt(value: Any) -> Any:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return ""
-    return value
 
 
 def write_run_file(output_dir: Path, data: dict[str, Any]) -> Path:

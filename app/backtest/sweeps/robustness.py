@@ -41,6 +41,8 @@ from app.backtest.overfitting import (
     min_track_record_length,
     probability_of_backtest_overfitting,
     sharpe_stats,
+    window_growth_rows_nb,
+    window_sharpe_nb,
 )
 from app.backtest.sweeps import kernels
 from app.backtest.sweeps.config import SweepConfig
@@ -152,9 +154,13 @@ def _replayed_equity(
 def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> np.ndarray:
     """Each column's ``metric`` over the rows of ``returns`` (a window of the matrix).
 
-    Only what the metric needs is computed: the Sharpe and Sortino ratios read the returns
-    (NumPy's reductions), the growth metrics take one compiled pass per column
-    (:func:`~app.backtest.sweeps.kernels.window_growth_nb`) without an equity matrix.
+    Only what the metric needs is computed: the Sharpe ratio of the sweep's matrix (bars
+    contiguous) takes one compiled pass repeating NumPy's ``mean`` / ``std`` arithmetic
+    (:func:`~app.backtest.overfitting.window_sharpe_nb`), other layouts and the Sortino ratio
+    NumPy's reductions; the growth metrics take one compiled pass per column
+    (:func:`~app.backtest.sweeps.kernels.window_growth_nb`, or
+    :func:`~app.backtest.overfitting.window_growth_rows_nb` without the drawdown) without an
+    equity matrix. Every value is the same, bit for bit, as from NumPy's equity matrix.
     """
     if returns.shape[0] == 0:
         raise InputError("an empty window has no score")
@@ -167,6 +173,11 @@ def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> 
             with np.errstate(invalid="ignore", divide="ignore"):
                 return np.asarray(np.where(growth > 0, growth ** (1.0 / years) - 1.0, -1.0))
         return np.asarray(growth - 1.0)
+    if metric == "sharpe" and _bars_contiguous(returns):
+        # NumPy's mean and std(ddof=1) arithmetic in one compiled pass, without temporaries
+        out = np.empty(returns.shape[1])
+        window_sharpe_nb(returns.T, 0, returns.shape[0], math.sqrt(periods_per_year), out)
+        return out
     mean = returns.mean(axis=0)
     if metric == "sortino":
         downside = np.sqrt(np.mean(np.minimum(returns, 0.0) ** 2, axis=0))
@@ -177,14 +188,43 @@ def window_scores(returns: np.ndarray, metric: str, periods_per_year: float) -> 
         return np.asarray(np.where(std > 0, mean / std * math.sqrt(periods_per_year), 0.0))
 
 
+def _bars_contiguous(returns: np.ndarray) -> bool:
+    """Whether ``returns`` (bars x sets) holds each set's bars next to each other in memory.
+
+    That is the sweep's matrix (a (sets x bars) C array read as (bars x sets)) and any window
+    of its bars: NumPy then reduces each column pairwise, which the compiled scores repeat.
+    """
+    return (
+        returns.dtype == np.float64
+        and returns.ndim == 2
+        and returns.shape[0] >= 2
+        and returns.strides[0] == returns.itemsize
+    )
+
+
 def _window_growth(returns: np.ndarray, *, with_drawdown: bool) -> tuple[np.ndarray, np.ndarray]:
     """Compounded growth (and maximum drawdown) of each column of ``returns``, read in place."""
     # sets x bars: a view of the sweep's matrix, even for a window of its bars (no copy)
     data = np.asarray(returns, dtype=np.float64).T
     growth = np.empty(data.shape[0])
     drawdown = np.empty(data.shape[0])
-    kernels.window_growth_nb(data, with_drawdown, growth, drawdown)
+    if with_drawdown:
+        kernels.window_growth_nb(data, with_drawdown, growth, drawdown)
+    else:
+        # the same products, four sets at a time (independent multiplications overlap)
+        window_growth_rows_nb(data, growth)
+        drawdown.fill(np.nan)
     return growth, drawdown
+
+
+def _window_sharpe(returns: np.ndarray, lo: int, hi: int, periods_per_year: float) -> np.ndarray:
+    """``window_scores(returns[lo:hi], "sharpe", ...)``, the sweep's C-ordered matrix read by bounds."""
+    data = returns.T
+    if hi - lo >= 2 and data.dtype == np.float64 and data.flags.c_contiguous:
+        out = np.empty(data.shape[0])
+        window_sharpe_nb(data, lo, hi, math.sqrt(periods_per_year), out)
+        return out
+    return window_scores(returns[lo:hi], "sharpe", periods_per_year)
 
 
 def _per_period_sharpe(returns: np.ndarray) -> np.ndarray:
@@ -252,6 +292,12 @@ class RobustnessReport:
 
 def _finite(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
+
+
+def _finite_list(values: np.ndarray) -> list[float | None]:
+    """``[_finite(float(v)) for v in values]`` in one pass (NaN and infinities become ``None``)."""
+    clean = np.where(np.isfinite(values), values, np.nan).tolist()
+    return [None if v != v else v for v in clean]
 
 
 def _walk_forward(
@@ -366,17 +412,13 @@ def analyse_symbol(
     per_set: dict[str, dict[str, float | None]] = {}
     if plan is not None:
         walk = _walk_forward(config, plan, returns, set_ids, metric, maximize, ppy, sharpes)
-        is_sharpe = window_scores(returns[: plan.oos_start], "sharpe", ppy)
-        oos_sharpe = window_scores(returns[plan.oos_start :], "sharpe", ppy)
+        is_sharpe = _window_sharpe(returns, 0, plan.oos_start, ppy)
+        oos_sharpe = _window_sharpe(returns, plan.oos_start, bars, ppy)
         is_return = window_scores(returns[: plan.oos_start], "total_return", ppy)
         oos_return = window_scores(returns[plan.oos_start :], "total_return", ppy)
-        for k, set_id in enumerate(set_ids):
-            per_set[set_id] = {
-                "is_sharpe": _finite(float(is_sharpe[k])),
-                "oos_sharpe": _finite(float(oos_sharpe[k])),
-                "is_total_return": _finite(float(is_return[k])),
-                "oos_total_return": _finite(float(oos_return[k])),
-            }
+        columns = [_finite_list(a) for a in (is_sharpe, oos_sharpe, is_return, oos_return)]
+        for set_id, a, b, c, d in zip(set_ids, *columns, strict=True):
+            per_set[set_id] = {"is_sharpe": a, "oos_sharpe": b, "is_total_return": c, "oos_total_return": d}
         dsr = walk["oos_dsr"].get("deflated_sharpe")
         threshold = promotion.min_oos_deflated_sharpe
         promotable = dsr is not None and dsr >= threshold

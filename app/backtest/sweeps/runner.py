@@ -299,12 +299,17 @@ class _Evaluator:
             import numba
 
             limit = int(getattr(numba.config, "NUMBA_NUM_THREADS", 1))
+            previous = numba.get_num_threads()
             numba.set_num_threads(max(1, min(self.workers, limit)))
-            for chunk in chunks:
-                try:
-                    yield chunk, shared.evaluate([c.params for c in chunk])
-                except AiTraderError as exc:
-                    yield chunk, f"{type(exc).__name__}: {exc}"
+            try:
+                for chunk in chunks:
+                    try:
+                        yield chunk, shared.evaluate([c.params for c in chunk])
+                    except AiTraderError as exc:
+                        yield chunk, f"{type(exc).__name__}: {exc}"
+            finally:
+                # the thread count is process-wide: the caller's setting is back once the chunks are done
+                numba.set_num_threads(previous)
         elif self.backend == "process":
             yield from self._run_pool(shared, chunks)
         else:

@@ -7,12 +7,19 @@ Fills come from the account activity feed (``GET /v2/account/activities/FILL``).
 
 For reconciliation it reads ``GET /v2/account``, ``GET /v2/positions`` and
 ``GET /v2/orders?status=open`` (paged oldest first, 500 at a time, by submission time).
+
+The account (``get_account``, read by every target-mode router run) is kept for
+``account_cache_s`` seconds (``ALPACA_ACCOUNT_CACHE_S``, at most 30): a submit or cancel, or
+:meth:`AlpacaBroker.forget_account` (a fill the stream reported), drops it at once, and an
+answer whose request started before such a drop is never kept. Failures are never kept.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 import warnings
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,10 +28,11 @@ import requests
 from alpaca.common.exceptions import APIError
 
 from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
-from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
+from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import NotFoundError, OrderRejected, RetryableError
 from app.execution.alpaca.config import AlpacaTradingConfig
 from app.execution.alpaca.parsing import (
+    fill_id,
     parse_account,
     parse_fill_activities,
     parse_open_order,
@@ -50,6 +58,7 @@ _NOT_FOUND = 404
 _UNPROCESSABLE = 422
 _ORDERS_PAGE = 500  # the most GET /v2/orders returns at once
 _ACTIVITIES_PAGE = 100  # the most GET /v2/account/activities returns at once
+_PRICE_STEP = Decimal("0.000001")
 _DONE = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
 
 
@@ -58,8 +67,14 @@ class AlpacaBroker:
 
     kind = "alpaca"
 
-    def __init__(self, config: AlpacaTradingConfig) -> None:
+    def __init__(
+        self, config: AlpacaTradingConfig, *, monotonic: Callable[[], float] = time.monotonic
+    ) -> None:
         self.config = config
+        self._monotonic = monotonic
+        self._account_lock = threading.Lock()
+        self._account: tuple[float, BrokerAccount] | None = None  # (read started at, answer)
+        self._account_generation = 0  # bumped by every order change; a read across one is not kept
         caps = {
             BrokerCapability.MARKET_ORDERS,
             BrokerCapability.NOTIONAL_ORDERS,
@@ -81,6 +96,13 @@ class AlpacaBroker:
             raise OrderRejected(
                 "broker_rejected", f"the Alpaca adapter places market orders only, got {intent.type}"
             )
+        self.forget_account()  # from here the account may change (even if the submit fails)
+        try:
+            return self._submit(intent)
+        finally:
+            self.forget_account()  # the answer may have filled it: the next read asks Alpaca
+
+    def _submit(self, intent: OrderEvent) -> OrderEvent:
         raw = self._find(intent.client_order_id)
         if raw is None:
             if intent.side is OrderSide.SELL and BrokerCapability.SHORT_SELLING not in self.capabilities:
@@ -102,10 +124,49 @@ class AlpacaBroker:
         return self._report(self._await_terminal(raw), intent)
 
     def find_order(self, client_order_id: str) -> OrderEvent | None:
+        """The order Alpaca holds under ``client_order_id`` with its executions, each named as
+        the stream and the catch-up name it (:func:`~app.execution.alpaca.parsing.fill_id`), so
+        whichever path records a fill first, the others find it stored (reconciliation writes
+        these reports for the orders the order consumer never wrote)."""
         raw = self._find(client_order_id)
-        return None if raw is None else parse_venue_order(raw, [])
+        return None if raw is None else parse_venue_order(raw, self._executions(raw))
+
+    def _executions(self, raw: dict[str, Any]) -> list[FillPayload]:
+        """The order's FILL activities; what the feed does not list yet (Alpaca's order already
+        counts it) is one more execution named by the order's cumulative ``filled_qty``."""
+        filled = Decimal(str(raw.get("filled_qty") or 0))
+        if filled <= 0:
+            return []
+        order_id = str(raw["id"])
+        since = _submitted(raw) - timedelta(seconds=1)
+        fills = parse_fill_activities(self.list_fill_activities(since), order_id)
+        listed = sum((f.qty for f in fills), Decimal(0))
+        average = raw.get("filled_avg_price")
+        if listed >= filled or average in (None, ""):
+            return fills
+        rest = filled - listed
+        value = filled * Decimal(str(average)) - sum((f.qty * f.price for f in fills), Decimal(0))
+        stamp = str(raw.get("filled_at") or raw.get("updated_at") or "")
+        try:
+            at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            at = _submitted(raw)
+        at = at if at.tzinfo else at.replace(tzinfo=UTC)
+        price = (value / rest).quantize(_PRICE_STEP)
+        if price <= 0:
+            raise OrderRejected(
+                "broker_protocol", f"Alpaca order {order_id}: fills disagree with its average"
+            )
+        return [*fills, FillPayload(venue_fill_id=fill_id(order_id, filled), qty=rest, price=price, ts=at)]
 
     def cancel(self, order: OrderEvent) -> OrderEvent:
+        self.forget_account()
+        try:
+            return self._cancel(order)
+        finally:
+            self.forget_account()
+
+    def _cancel(self, order: OrderEvent) -> OrderEvent:
         raw = self._find(order.client_order_id)
         if raw is None:
             raise NotFoundError(f"Alpaca has no order {order.client_order_id}")
@@ -138,10 +199,29 @@ class AlpacaBroker:
         return raw
 
     def get_account(self) -> BrokerAccount:
+        """The account as Alpaca reports it, reused for ``account_cache_s`` seconds unless an
+        order changed since (see the module docstring)."""
+        ttl = self.config.account_cache_s
+        with self._account_lock:
+            kept, generation = self._account, self._account_generation
+        started = self._monotonic()
+        if kept is not None and started - kept[0] < ttl:
+            return kept[1]
         raw = self._call(self._client.get_account)
         if not isinstance(raw, dict):
             raise OrderRejected("broker_protocol", "Alpaca answered GET /v2/account with no object")
-        return parse_account(raw)
+        account = parse_account(raw)
+        if ttl > 0:
+            with self._account_lock:
+                if self._account_generation == generation:
+                    self._account = (started, account)
+        return account
+
+    def forget_account(self) -> None:
+        """Drop the kept account: an order was placed, cancelled or filled."""
+        with self._account_lock:
+            self._account_generation += 1
+            self._account = None
 
     def list_positions(self) -> list[BrokerPosition]:
         raw = self._call(self._client.get_all_positions)

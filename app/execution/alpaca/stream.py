@@ -161,6 +161,8 @@ class AlpacaVenueFeed:
         update = parse_trade_update(frame)
         if update is None:
             return None
+        if update.order.fills or update.event in ("canceled", "expired", "rejected"):
+            self._broker.forget_account()  # cash and positions moved: the next read asks Alpaca
         data = frame.get("data")
         order = data.get("order") if isinstance(data, Mapping) else None
         filled = order.get("filled_qty") if isinstance(order, Mapping) else None

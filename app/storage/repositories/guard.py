@@ -11,14 +11,21 @@ symbol and trading day from that history and kept, with the count and newest id 
 it was computed from; query 3 tells whether those fills changed (a late fill back-dated before
 ``since``), and only then is the history of that symbol read again. Fills are never updated,
 so count and newest id identify the history.
+
+The governed check's book (:meth:`GuardRepository.governor_book`, and the reservation when a
+limit needs positions) is the replay of every fill in time order, read as the book at the
+start of the trading day plus today's fills: the day-start book (positions, newest marks,
+realised P&L) is computed once and kept with the count and newest id of the fills before the
+day; a new day replays only the fills since the previous start, and only a fill back-dated
+before the kept start replays the history again.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any, cast
 
@@ -29,16 +36,28 @@ from sqlalchemy.exc import SQLAlchemyError
 from app.domain.orders import OrderStatus
 from app.errors import StorageError
 from app.risk.governor import BookPosition, GovernorBook, GovernorDecision, GovernorState
-from app.risk.pnl import FillRow, OpenPosition, open_positions, realised_pnl, realised_pnl_by_symbol
+from app.risk.pnl import (
+    FillRow,
+    OpenPosition,
+    open_positions,
+    realised_pnl,
+    realised_pnl_by_symbol,
+    replay,
+)
 from app.risk.ports import GuardSnapshot, Reservation, SnapshotQuery
 from app.storage.db import Database
 from app.storage.models import Fill, KillSwitchEvent, KillSwitchState, Order, OrderReservation
 from app.storage.repositories.kill_switch import SWITCH_ID, KillSwitchRepository
 
-__all__ = ["OPEN_STATUSES", "GuardRepository"]
+__all__ = ["OPEN_STATUSES", "RESERVATION_RETENTION", "GuardRepository"]
 
 OPEN_STATUSES = tuple(status.value for status in OrderStatus if not status.is_terminal)
 """Statuses that count towards ``KILL_SWITCH_MAX_OPEN_ORDERS``."""
+
+RESERVATION_RETENTION = timedelta(days=7)
+"""How long an expired reservation whose order was never written is kept: it no longer counts
+as open, but it names an order ai-trader may have placed, which reconciliation asks the broker
+about before it adopts a position in that symbol (a fill whose event is still on its way)."""
 
 _KEPT_DAYS = 2  # trading days whose opening positions are kept (today and, around midnight, yesterday)
 
@@ -50,7 +69,21 @@ _events = cast(Table, KillSwitchEvent.__table__)
 
 GOVERNOR_LOCK_KEY = 0x61695F676F76  # pg_advisory_xact_lock key of governed checks ("ai_gov")
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+_ZERO = Decimal(0)
 _FILL_COLUMNS = (_fills.c.symbol, _fills.c.side, _fills.c.qty, _fills.c.price, _fills.c.fee, _fills.c.ts)
+
+
+@dataclass(frozen=True, slots=True)
+class _DayStart:
+    """The book before a trading day (every fill before ``since``, in time order), and the
+    count and newest id of those fills."""
+
+    since: datetime
+    count: int
+    last_id: int | None
+    positions: Mapping[str, OpenPosition] = field(default_factory=dict)
+    marks: Mapping[str, Decimal] = field(default_factory=dict)
+    realised: Decimal = Decimal(0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +109,8 @@ class GuardRepository:
         self._lock = threading.Lock()
         # governor_book's replay of the fills, kept while (day start, count, newest id) is unchanged
         self._fills_book: tuple[tuple[datetime, int, int | None], GovernorBook] | None = None
+        # the book before the current trading day, which that replay starts from
+        self._day_book: _DayStart | None = None
 
     def is_active(self) -> bool:
         """Whether the global kill switch is on (read now, for the last check before an order leaves)."""
@@ -139,9 +174,10 @@ class GuardRepository:
         """Read, decide and reserve in one transaction that no other governed check interleaves.
 
         PostgreSQL: ``pg_advisory_xact_lock`` plus ``SELECT ... FOR UPDATE`` of the switch row;
-        SQLite: ``BEGIN IMMEDIATE`` (one writer at a time). Expired reservations and those the
-        order consumer has written (their ``client_order_id`` is in ``trading.orders``) are
-        dropped first; open orders count confirmed open orders plus live reservations.
+        SQLite: ``BEGIN IMMEDIATE`` (one writer at a time). Reservations the order consumer has
+        written (their ``client_order_id`` is in ``trading.orders``) and those expired for longer
+        than :data:`RESERVATION_RETENTION` are dropped first; open orders count confirmed open
+        orders plus live (not expired) reservations.
 
         Raises:
             StorageError: the database did not answer; nothing is reserved.
@@ -159,7 +195,7 @@ class GuardRepository:
                 ).first()
                 connection.execute(
                     delete(_reservations).where(
-                        (_reservations.c.expires_at <= query.now)
+                        (_reservations.c.expires_at <= query.now - RESERVATION_RETENTION)
                         | _reservations.c.client_order_id.in_(select(_orders.c.client_order_id))
                         | (_reservations.c.client_order_id == reservation.client_order_id)
                     )
@@ -170,7 +206,9 @@ class GuardRepository:
                     select(func.count()).select_from(_orders).where(_orders.c.status.in_(OPEN_STATUSES))
                 ).scalar_one()
                 pending_rows = connection.execute(
-                    select(_reservations.c.symbol, _reservations.c.side, _reservations.c.notional)
+                    select(_reservations.c.symbol, _reservations.c.side, _reservations.c.notional).where(
+                        _reservations.c.expires_at > query.now
+                    )
                 ).all()
                 open_orders = int(confirmed) + len(pending_rows)
                 whole_book = needs_book or state == GovernorState.REDUCING
@@ -311,9 +349,11 @@ class GuardRepository:
     def _replayed(self, connection: Connection, now: datetime, since: datetime) -> GovernorBook:
         """Positions and realised P&L from every fill up to ``now`` (``since`` starts the day).
 
-        The replay is kept while the fills' count and newest id (up to ``now``) and ``since`` are
-        unchanged (fills are only ever inserted, never updated), so a check between two fills
-        costs one index-only count instead of reading the whole history again.
+        The same book as replaying every fill in time order, read as the book at the start of
+        the day (kept, see :meth:`_day_start`) plus today's fills (``since <= ts <= now``) replayed
+        on it. The result is kept while the fills' count and newest id (up to ``now``) and
+        ``since`` are unchanged (fills are only ever inserted, never updated), so a check between
+        two fills costs two index-only aggregates, and one after a new fill reads today's fills.
         """
         count, last_id = connection.execute(
             select(func.count(), func.max(_fills.c.id)).where(_fills.c.ts <= now)
@@ -323,17 +363,81 @@ class GuardRepository:
             kept = self._fills_book
         if kept is not None and kept[0] == key:
             return kept[1]
-        rows = list(
-            _fill_rows(
-                connection.execute(
-                    select(*_FILL_COLUMNS).where(_fills.c.ts <= now).order_by(_fills.c.ts, _fills.c.id)
-                )
+        cut = min(since, now)  # the day starts at ``since``; no fill after ``now`` counts
+        start = self._day_start(connection, cut)
+        today = _fill_rows(
+            connection.execute(
+                select(*_FILL_COLUMNS)
+                .where(_fills.c.ts >= cut, _fills.c.ts <= now)
+                .order_by(_fills.c.ts, _fills.c.id)
             )
         )
-        replayed = _book(rows, since, GovernorState.ACTIVE, None, [], 0)
+        positions = dict(start.positions)
+        marks = dict(start.marks)
+        realised_total = start.realised
+        realised_today = _ZERO
+        for _symbol, ts, net in replay(_marked(today, marks), positions):
+            realised_total += net
+            if ts >= since:
+                realised_today += net
+        replayed = GovernorBook(
+            state=GovernorState.ACTIVE,
+            positions={
+                symbol: BookPosition(position.qty, position.avg_cost, marks.get(symbol))
+                for symbol, position in positions.items()
+            },
+            realised_today=realised_today,
+            realised_total=realised_total,
+            starting_equity=_ZERO,
+        )
         with self._lock:
             self._fills_book = (key, replayed)
         return replayed
+
+    def _day_start(self, connection: Connection, since: datetime) -> _DayStart:
+        """The book before ``since``: open positions, newest mark per symbol, realised P&L.
+
+        Kept with the count and newest id of the fills before its ``since``. Unchanged: reused.
+        For a later ``since`` (the next trading day) whose earlier fills are unchanged, only the
+        fills between the two starts are replayed on it. Anything else (a fill back-dated
+        before the kept start, or a first check) replays the history before ``since`` once.
+        """
+        count, last_id = self._count_before(connection, since)
+        with self._lock:
+            kept = self._day_book
+        if kept is not None and (kept.since, kept.count, kept.last_id) == (since, count, last_id):
+            return kept
+        if kept is not None and kept.since < since and self._unchanged(connection, kept):
+            base, lower = kept, kept.since
+        else:
+            base, lower = _DayStart(since=_EPOCH, count=0, last_id=None), None
+        query = select(*_FILL_COLUMNS).where(_fills.c.ts < since)
+        if lower is not None:
+            query = query.where(_fills.c.ts >= lower)
+        positions = dict(base.positions)
+        marks = dict(base.marks)
+        realised = base.realised
+        rows = _fill_rows(connection.execute(query.order_by(_fills.c.ts, _fills.c.id)))
+        for _symbol, _ts, net in replay(_marked(rows, marks), positions):
+            realised += net
+        start = _DayStart(
+            since=since, count=count, last_id=last_id, positions=positions, marks=marks, realised=realised
+        )
+        with self._lock:
+            self._day_book = start
+        return start
+
+    @classmethod
+    def _unchanged(cls, connection: Connection, kept: _DayStart) -> bool:
+        """Whether the fills before ``kept.since`` are still the ones ``kept`` was built from."""
+        return cls._count_before(connection, kept.since) == (kept.count, kept.last_id)
+
+    @staticmethod
+    def _count_before(connection: Connection, since: datetime) -> tuple[int, int | None]:
+        count, last_id = connection.execute(
+            select(func.count(), func.max(_fills.c.id)).where(_fills.c.ts < since)
+        ).one()
+        return int(count), last_id
 
     # --- queries --------------------------------------------------------------------------
     @staticmethod
@@ -426,33 +530,6 @@ def _state_of(switch: Any) -> GovernorState:
     return GovernorState(state or GovernorState.ACTIVE)
 
 
-def _book(
-    rows: list[FillRow],
-    since: datetime,
-    state: GovernorState,
-    hwm: Decimal | None,
-    pending_rows: Iterable[Any],
-    open_orders: int,
-) -> GovernorBook:
-    marks: dict[str, Decimal] = {}
-    for row in rows:
-        marks[row[0]] = Decimal(row[3])
-    positions = {
-        symbol: BookPosition(position.qty, position.avg_cost, marks.get(symbol))
-        for symbol, position in open_positions(rows).items()
-    }
-    return GovernorBook(
-        state=state,
-        positions=positions,
-        pending=_pending(pending_rows),
-        open_orders=open_orders,
-        realised_today=realised_pnl(rows, since),
-        realised_total=realised_pnl(rows, _EPOCH),
-        starting_equity=Decimal(0),
-        high_water_mark=hwm,
-    )
-
-
 def _pending(pending_rows: Iterable[Any]) -> dict[str, Decimal]:
     """Net notional of the live reservations per symbol (buys positive, sells negative)."""
     pending: dict[str, Decimal] = {}
@@ -460,6 +537,13 @@ def _pending(pending_rows: Iterable[Any]) -> dict[str, Decimal]:
         amount = Decimal(notional)
         pending[symbol] = pending.get(symbol, Decimal(0)) + (amount if side == "buy" else -amount)
     return pending
+
+
+def _marked(rows: Iterable[FillRow], marks: dict[str, Decimal]) -> Iterator[FillRow]:
+    """``rows`` unchanged, recording each one's price as its symbol's newest mark on the way."""
+    for row in rows:
+        marks[row[0]] = Decimal(row[3])
+        yield row
 
 
 def _fill_rows(rows: Iterable[Any]) -> Iterable[FillRow]:

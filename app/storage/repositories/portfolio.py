@@ -10,7 +10,7 @@ and stores snapshots. Returns the pure domain's values (:class:`~app.portfolio.P
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -191,6 +191,29 @@ class PortfolioRepository:
             symbols = {str(row[0]) for row in connection.execute(open_orders)}
             symbols.update(str(row[0]) for row in connection.execute(reserved))
         return symbols
+
+    def unwritten_orders(self, symbols: Collection[str]) -> list[str]:
+        """``client_order_id`` of the orders the governor admitted in ``symbols`` that the order
+        consumer has not written to ``trading.orders``, live or expired reservations alike
+        (expired ones are kept a while, see
+        :data:`~app.storage.repositories.guard.RESERVATION_RETENTION`), sorted.
+
+        Raises:
+            RetryableError | StorageError: the database did not answer.
+        """
+        if not symbols:
+            return []
+        written = select(_orders.c.client_order_id)
+        query = (
+            select(_reservations.c.client_order_id)
+            .where(
+                _reservations.c.symbol.in_(sorted(set(symbols))),
+                _reservations.c.client_order_id.not_in(written),
+            )
+            .order_by(_reservations.c.client_order_id)
+        )
+        with self._reading("reading unwritten orders") as connection:
+            return [str(row[0]) for row in connection.execute(query)]
 
     def open_order_count(self) -> int:
         """Orders in ``trading.orders`` still open (what ``KILL_SWITCH_MAX_OPEN_ORDERS`` counts).

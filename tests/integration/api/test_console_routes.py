@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -212,3 +213,30 @@ def test_an_orders_router_run_is_served_once_recorded(api: tuple[Container, http
     assert run["run_id"] == "run-42" and run["events"][-1] == "broker:simulated:filled"
     order_id = client.get(f"/orders/{order.client_order_id}").json()["id"]
     assert client.get(f"/orders/{order_id}/run").json()["events"] == result.events
+
+
+def test_book_and_schedule_follow_the_platform_clock(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """In a replay the book's day, the limits' "as of" and the schedule's default day are the
+    replayed clock's, never the wall clock's; heartbeats stay on the wall clock."""
+    from app.domain.clock import set_clock_file
+
+    clock_file = tmp_path / "clock.txt"
+    replayed = datetime(2026, 11, 18, 15, 30, tzinfo=UTC)  # 10:30 New York, a Wednesday
+    set_clock_file(clock_file, replayed)
+    services = Container(
+        make_settings(API_BEARER_TOKEN=TOKEN, BROKER="simulated", REPLAY_CLOCK_FILE=str(clock_file))
+    )
+    services.db.upgrade()
+    with (
+        asgi_server(create_app(container=services)) as url,
+        httpx.Client(base_url=url, headers={"Authorization": f"Bearer {TOKEN}"}, timeout=10) as client,
+    ):
+        assert datetime.fromisoformat(client.get("/risk/limit-use").json()["as_of"]) == replayed
+        status = client.get("/status").json()
+        assert datetime.fromisoformat(status["limits"]["as_of"]) == replayed
+        assert datetime.fromisoformat(status["data"]["as_of"]) == replayed
+        assert client.get("/schedule/day").json()["session"] == "2026-11-18"
+        set_clock_file(clock_file, replayed + timedelta(days=1))
+        assert client.get("/schedule/day").json()["session"] == "2026-11-19"

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 
@@ -201,3 +201,60 @@ def test_a_refresh_that_cannot_reach_the_broker_routes_nothing(
         with pytest.raises(Exception, match="reconcile"):
             jobs.run("startup_check", SESSION)
         assert jobs.startup_reconcile()["status"] == "error"
+
+
+# --- a restart longer than the reservation's TTL --------------------------------------------
+
+TTL_S = 300.0
+
+
+def _admitted(services: Container, cid: str, symbol: str, side: str, at: datetime) -> None:
+    decision = services.guard.check(
+        GuardRequest(symbol=symbol, notional=1000.0, client_order_id=cid, side=side, price=100.0), now=at
+    )
+    assert decision.allowed, decision
+
+
+def _fills(services: Container, cid: str) -> list[Decimal]:
+    return [f.qty for f in services.orders.get_order(cid).fills]
+
+
+@pytest.mark.parametrize("first", ["reconciliation", "consumer"])
+def test_a_fill_seen_by_reconciliation_and_the_late_consumer_counts_once(
+    services: Container, first: str
+) -> None:
+    """Crash after the broker filled an admitted order and before the order consumer wrote it;
+    the restart outlasts the reservation (``RISK_RESERVATION_TTL_S``), then the order's event
+    arrives: the book counts the fill once, whichever path sees it first, and equals the broker."""
+    _admitted(services, "g-buy", "NVDA", "buy", AT)
+    report = _trade(services, "g-buy", "NVDA", OrderSide.BUY, "10")  # filled at the broker; then the crash
+    late = AT + timedelta(seconds=TTL_S + 3600)  # the reservation expired long ago
+    _admitted(services, "g-other", "MSFT", "buy", late)  # a governed check after the restart
+    GuardRepository(services.db).release("g-other")
+    if first == "consumer":
+        _book(services, report)
+    done = auto_reconcile(services, trigger="startup", at=late)
+    assert done.adopted == () and done.unexplained == () and done.latched is None
+    assert done.recovered == (("g-buy",) if first == "reconciliation" else ())
+    assert PortfolioRepository(services.db).adjustments("simulated") == []  # nothing adopted as outside
+    if first == "reconciliation":
+        _book(services, report)  # the order's own event, redelivered late by the consumer
+    assert _held(services) == {"NVDA": Decimal(10)}
+    assert _fills(services, "g-buy") == [Decimal(10)]
+    assert auto_reconcile(services, trigger="again", at=late).clean
+    # the exit is the book's holding, and the broker (which holds 10) accepts it
+    (held,) = PortfolioRepository(services.db).positions("simulated")
+    _admitted(services, "g-sell", "NVDA", "sell", late)
+    _book(services, _trade(services, "g-sell", "NVDA", OrderSide.SELL, str(held.quantity)))
+    assert _held(services) == {} and services.broker.list_positions() == []
+    assert auto_reconcile(services, trigger="after_exit", at=late).clean
+    assert services.kill_switch.status().state == "ACTIVE"
+
+
+def test_an_admitted_order_the_broker_never_placed_is_not_recovered(services: Container) -> None:
+    _admitted(services, "g-lost", "NVDA", "buy", AT)  # crash before the order reached the broker
+    _trade(services, "outside-2", "NVDA", OrderSide.BUY, "2")  # while a position opened outside
+    done = auto_reconcile(services, trigger="startup", at=AT + timedelta(seconds=TTL_S + 60))
+    assert done.recovered == ()
+    assert [(d.kind, d.symbol) for d in done.adopted] == [("missing_in_book", "NVDA")]
+    assert _held(services) == {"NVDA": Decimal(2)}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
@@ -11,8 +12,8 @@ import pytest
 from sqlalchemy import func, select
 
 from app.errors import InputError
-from app.risk.governor import GovernorLimits
-from app.risk.guard import GuardDecision, GuardLimits, GuardRequest, OrderGuard
+from app.risk.governor import BookPosition, GovernorBook, GovernorLimits, GovernorState
+from app.risk.guard import GuardDecision, GuardLimits, GuardRequest, OrderGuard, trading_day_start
 from app.risk.kill_switch import (
     KILL_SWITCH_ACTIVE,
     KILL_SWITCH_DAILY_LOSS,
@@ -21,6 +22,7 @@ from app.risk.kill_switch import (
     KILL_SWITCH_REDUCING,
     KILL_SWITCH_UNAVAILABLE,
 )
+from app.risk.pnl import FillRow, open_positions, realised_pnl
 from app.storage.db import Database
 from app.storage.models import Fill, Order, OrderReservation
 from app.storage.repositories.guard import GuardRepository
@@ -63,8 +65,14 @@ def _filled(db: Database, client_order_id: str, side: str, qty: str, price: str,
         )
 
 
-def test_fifty_concurrent_checks_with_the_consumer_stopped_admit_exactly_the_cap(database: Database) -> None:
-    guard = OrderGuard(GuardRepository(database), GuardLimits(max_open_orders=CAP))
+@pytest.mark.parametrize(
+    "portfolio", [GovernorLimits(), GovernorLimits(max_gross_exposure=100.0)], ids=["cap-only", "with-book"]
+)
+def test_fifty_concurrent_checks_with_the_consumer_stopped_admit_exactly_the_cap(
+    database: Database, portfolio: GovernorLimits
+) -> None:
+    _filled(database, "held", "buy", "3", "100", NOW - timedelta(days=2))  # a book to read
+    guard = OrderGuard(GuardRepository(database), GuardLimits(max_open_orders=CAP, governor=portfolio))
     start = threading.Barrier(50)
 
     def check(i: int) -> GuardDecision:
@@ -218,3 +226,93 @@ def test_the_kept_replay_of_the_fills_follows_every_new_fill(database: Database)
     # a fill back-dated before the kept replay's newest one is seen too
     _filled(database, "late", "sell", "15", "100", NOW - timedelta(days=2))
     assert guard.check(_request(4, side="sell", notional=100), now=NOW).reason == KILL_SWITCH_REDUCING
+
+
+# --- the day-start book plus today's fills equals the replay of every fill ------------------
+
+SYMBOLS = ("AAPL", "MSFT", "NVDA")
+DAY0 = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)  # a Monday, 09:30 in New York
+
+
+def _store_fills(
+    db: Database, rows: list[tuple[str, str, Decimal, Decimal, Decimal, datetime]], tag: str
+) -> None:
+    """Orders and fills as the order consumer writes them (one order per fill)."""
+    with db.transaction() as session:
+        for i, (symbol, side, qty, price, fee, ts) in enumerate(rows):
+            order = Order(client_order_id=f"{tag}-{i}", symbol=symbol, side=side, qty=qty, status="filled")
+            session.add(order)
+            session.flush()
+            session.add(
+                Fill(
+                    order_id=order.id,
+                    venue_fill_id=f"f-{tag}-{i}",
+                    symbol=symbol,
+                    side=side,
+                    qty=qty,
+                    price=price,
+                    fee=fee,
+                    ts=ts,
+                )
+            )
+
+
+def _full_replay(db: Database, now: datetime, since: datetime) -> GovernorBook:
+    """The governor's book as every fill up to ``now`` replayed in time order (the old reading)."""
+    with db.engine.connect() as connection:
+        rows: list[FillRow] = [
+            (r[0], r[1], Decimal(r[2]), Decimal(r[3]), Decimal(r[4]), r[5])
+            for r in connection.execute(
+                select(Fill.symbol, Fill.side, Fill.qty, Fill.price, Fill.fee, Fill.ts)
+                .where(Fill.ts <= now)
+                .order_by(Fill.ts, Fill.id)
+            )
+        ]
+    marks = {row[0]: row[3] for row in rows}
+    return GovernorBook(
+        state=GovernorState.ACTIVE,
+        positions={s: BookPosition(p.qty, p.avg_cost, marks.get(s)) for s, p in open_positions(rows).items()},
+        realised_today=realised_pnl(rows, since),
+        realised_total=realised_pnl(rows, datetime(1970, 1, 1, tzinfo=UTC)),
+    )
+
+
+def _history(seed: int) -> list[tuple[str, str, Decimal, Decimal, Decimal, datetime]]:
+    rng = random.Random(seed)
+    rows = []
+    for _ in range(70):
+        when = DAY0 + timedelta(days=rng.randrange(5), minutes=rng.randrange(390))
+        rows.append(
+            (
+                rng.choice(SYMBOLS),
+                rng.choice(("buy", "buy", "sell")),
+                Decimal(rng.randrange(1, 400)) / 10,
+                Decimal(rng.randrange(5_000, 15_000)) / 100,
+                Decimal(rng.randrange(0, 300)) / 100,
+                when,
+            )
+        )
+    return rows
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_the_day_start_book_plus_todays_fills_equals_the_full_replay(database: Database, seed: int) -> None:
+    """Fills arrive in batches out of time order (back-dated ones, many before the day the kept
+    book starts) while checks move on through the week: each sees exactly the book the replay
+    of every fill gives, with one kept repository and with a fresh one."""
+    history = _history(seed)
+    random.Random(seed).shuffle(history)
+    kept = GuardRepository(database)
+    checks = [DAY0 + timedelta(days=d, hours=h) for d in range(8) for h in (0, 3)]
+    for batch in range(7):
+        _store_fills(database, history[batch * 10 : (batch + 1) * 10], f"s{seed}-b{batch}")
+        for now in checks[batch * 2 : batch * 2 + 2]:  # the kept book moves on a day per batch
+            since = trading_day_start(now)
+            expected = _full_replay(database, now, since)
+            for repository in (kept, GuardRepository(database)):
+                book = repository.governor_book(now, since, Decimal(100_000))
+                assert book.positions == expected.positions, (batch, now)
+                assert (book.realised_today, book.realised_total) == (
+                    expected.realised_today,
+                    expected.realised_total,
+                ), (batch, now)

@@ -286,3 +286,67 @@ def test_column_sharpe_matches_numpy() -> None:
     expected[7] = 0.0  # NumPy's std of a constant row is rounding error, not 0
     np.testing.assert_allclose(out, expected, rtol=1e-12, atol=1e-15)
     assert out[7] == 0.0
+
+
+@pytest.mark.parametrize("rows", [1, 4, 7, 13])
+def test_column_sharpe_is_the_two_pass_running_sums_bit_for_bit(rows: int) -> None:
+    from app.backtest.overfitting import column_sharpe_nb
+
+    rng = np.random.default_rng(rows)
+    data = rng.standard_normal((rows, 301)) * 0.01 + 0.0004
+    data[0, :] = 0.002  # constant: Sharpe 0
+    out = np.empty(rows)
+    column_sharpe_nb(data, out)
+    floor = 8.0 * np.finfo(np.float64).eps
+    for t in range(rows):
+        total = 0.0
+        for value in data[t]:
+            total += float(value)
+        mean = total / 301
+        deviation = 0.0
+        for value in data[t]:
+            deviation += (float(value) - mean) * (float(value) - mean)
+        std = math.sqrt(deviation / 300)
+        expected = mean / std if std > floor * max(abs(mean), np.finfo(np.float64).tiny) else 0.0
+        assert out[t] == expected
+
+
+@pytest.mark.parametrize("bars", [2, 3, 7, 8, 9, 127, 128, 129, 136, 500, 1_640, 2_148, 9_001, 20_000])
+def test_window_sharpe_is_numpys_mean_and_std_bit_for_bit(bars: int) -> None:
+    from app.backtest.overfitting import window_sharpe_nb
+
+    rng = np.random.default_rng(bars)
+    matrix = rng.normal(0.0003, 0.02, (9, bars + 30))
+    matrix[2] = 0.001  # flat: NumPy's std is rounding error, the score is what NumPy gives
+    matrix[3] = 0.0  # zero std: score 0
+    matrix[4, bars // 2] = np.nan
+    matrix[5, 11] = np.inf
+    for view in (matrix[:, 10 : 10 + bars].T, np.ascontiguousarray(matrix[:, :bars]).T):
+        with np.errstate(invalid="ignore", divide="ignore"):  # the inf row: inf - inf in NumPy's std
+            mean = view.mean(axis=0)
+            std = view.std(axis=0, ddof=1)
+            expected = np.where(std > 0, mean / std * math.sqrt(252.0), 0.0)
+        got = np.empty(9)
+        window_sharpe_nb(view.T, 0, bars, math.sqrt(252.0), got)
+        np.testing.assert_array_equal(got, expected, strict=True)
+    # a window by bounds of the C-ordered matrix: the same numbers as the sliced view
+    bounded = np.empty(9)
+    window_sharpe_nb(matrix, 10, 10 + bars, math.sqrt(252.0), bounded)
+    sliced = np.empty(9)
+    window_sharpe_nb(matrix[:, 10 : 10 + bars], 0, bars, math.sqrt(252.0), sliced)
+    np.testing.assert_array_equal(bounded, sliced, strict=True)
+
+
+@pytest.mark.parametrize("sets", [1, 3, 4, 9])
+def test_window_growth_rows_is_the_last_cumulative_product(sets: int) -> None:
+    from app.backtest.overfitting import window_growth_rows_nb
+
+    rng = np.random.default_rng(sets)
+    matrix = rng.normal(0.0003, 0.02, (sets, 700))
+    matrix[0, 50] = np.nan
+    window = matrix[:, 100:600]
+    got = np.empty(sets)
+    window_growth_rows_nb(window, got)
+    with np.errstate(invalid="ignore"):
+        expected = np.cumprod(1.0 + window, axis=1)[:, -1]
+    np.testing.assert_array_equal(got, expected, strict=True)

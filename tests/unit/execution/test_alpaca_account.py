@@ -9,12 +9,16 @@ tests/fixtures/alpaca_trading, see its SOURCES.md). No capture with a known sour
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
+from app.bootstrap import build_alpaca_trading_config
+from app.config import Settings
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus
 from app.errors import OrderRejected, RetryableError
 from app.execution.alpaca.broker import AlpacaBroker
@@ -151,3 +155,119 @@ def test_reconciling_a_book_against_the_captured_positions_adopts_the_short() ->
 def test_parse_position_refuses_a_non_numeric_quantity() -> None:
     with pytest.raises(OrderRejected, match="non-numeric qty"):
         parse_position(load("real_position_short_xlk.json") | {"qty": "lots"})
+
+
+# --- the kept account -----------------------------------------------------------------------
+
+
+class _Ticks:
+    """A monotonic clock the test moves; ``on_read`` runs at each reading (a racing order)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.on_read: Callable[[], None] | None = None
+
+    def __call__(self) -> float:
+        if self.on_read is not None:
+            self.on_read()
+        return self.now
+
+
+def _kept_broker(url: str, ticks: _Ticks, cache_s: float = 3.0) -> AlpacaBroker:
+    config = AlpacaTradingConfig(
+        api_key="PKTESTKEY",
+        api_secret="test-secret",
+        base_url=url,
+        fill_wait_s=1.0,
+        fill_poll_s=0.01,
+        account_cache_s=cache_s,
+    )
+    return AlpacaBroker(config, monotonic=ticks)
+
+
+def _account_reads(state: Any) -> int:
+    return state.requests.count(("GET", "/v2/account"))
+
+
+def test_the_account_is_reused_for_a_few_seconds_then_read_again() -> None:
+    ticks = _Ticks()
+    with alpaca_replay_server() as (url, state):
+        broker = _kept_broker(url, ticks)
+        first = broker.get_account()
+        state.account = load("account.json") | {"cash": "1.00"}  # Alpaca's figures move on
+        ticks.now += 2.9
+        assert broker.get_account() == first and _account_reads(state) == 1
+        ticks.now += 0.2  # 3.1 s after the first read: too old
+        assert broker.get_account().cash == D("1.00") and _account_reads(state) == 2
+        broker.close()
+
+
+@pytest.mark.parametrize("change", ["submit", "cancel", "stream_fill"])
+def test_an_order_change_drops_the_kept_account(change: str) -> None:
+    ticks = _Ticks()
+    with alpaca_replay_server() as (url, state):
+        broker = _kept_broker(url, ticks)
+        assert broker.get_account().cash == D("97727.88")
+        state.account = load("account.json") | {"cash": "95227.88"}
+        intent = OrderEvent(
+            client_order_id="cache-1",
+            symbol="AAPL",
+            side=OrderSide.BUY,
+            notional=D("2500"),
+            ts=datetime(2025, 1, 3, 14, 31, tzinfo=UTC),
+        )
+        if change == "submit":
+            broker.submit(intent, market_price=D("239"))
+        elif change == "cancel":
+            broker.submit(intent, market_price=D("239"))
+            broker.get_account()
+            state.account = load("account.json") | {"cash": "97000.00"}
+            broker.cancel(intent)
+        else:
+            from app.execution.alpaca.stream import AlpacaVenueFeed
+
+            update = AlpacaVenueFeed(broker.config, broker).parse(load("trade_update_fill_msft.json"))
+            assert update is not None and update.order.fills
+        fresh = broker.get_account()  # the same instant: only the order change explains a new read
+        broker.close()
+    assert fresh.cash == (D("97000.00") if change == "cancel" else D("95227.88"))
+
+
+def test_a_read_that_an_order_change_overtook_is_not_kept_and_failures_never_are() -> None:
+    ticks = _Ticks()
+    with alpaca_replay_server() as (url, state):
+        broker = _kept_broker(url, ticks)
+        ticks.on_read = broker.forget_account  # an order is placed while the account is read
+        broker.get_account()
+        ticks.on_read = None
+        broker.get_account()
+        assert _account_reads(state) == 2
+        broker.forget_account()
+        state.mode = "read_error"
+        with pytest.raises(RetryableError, match="503"):
+            broker.get_account()
+        state.mode = "fill"
+        assert broker.get_account().cash == D("97727.88")
+        assert _account_reads(state) == 4
+        broker.close()
+
+
+def test_a_zero_cache_reads_every_time_and_the_cache_is_bounded(
+    make_settings: Callable[..., Settings],
+) -> None:
+    ticks = _Ticks()
+    with alpaca_replay_server() as (url, state):
+        broker = _kept_broker(url, ticks, cache_s=0)
+        broker.get_account()
+        broker.get_account()
+        assert _account_reads(state) == 2
+        broker.close()
+    for wrong in (-1.0, 30.5, float("nan")):
+        with pytest.raises(ValueError, match="account_cache_s"):
+            AlpacaTradingConfig(api_key="k", api_secret="s", account_cache_s=wrong)
+    with pytest.raises(ValidationError, match="ALPACA_ACCOUNT_CACHE_S"):
+        make_settings(ALPACA_ACCOUNT_CACHE_S=31)
+    settings = make_settings(
+        BROKER="alpaca", ALPACA_API_KEY="k", ALPACA_API_SECRET="s", ALPACA_ACCOUNT_CACHE_S=5
+    )
+    assert build_alpaca_trading_config(settings).account_cache_s == 5

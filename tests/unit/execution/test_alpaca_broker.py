@@ -205,3 +205,31 @@ def test_cancel_of_an_unknown_order_is_not_found() -> None:
         with pytest.raises(NotFoundError, match="no order rt-unknown"):
             broker.cancel(_intent("rt-unknown"))
         broker.close()
+
+
+def test_a_found_order_carries_its_executions_named_as_every_feed_names_them() -> None:
+    with alpaca_replay_server() as (url, state):
+        broker = _broker(url)
+        assert broker.find_order("never-sent") is None
+        placed = broker.submit(_intent(), market_price=Decimal("239"))
+        found = broker.find_order("rt-aapl-breakout-20250103")
+        # Alpaca counts one more execution than its activity feed lists yet
+        state.orders["rt-aapl-breakout-20250103"] = state.orders["rt-aapl-breakout-20250103"] | {
+            "filled_qty": "12.457789663",
+            "filled_avg_price": "239.5",
+        }
+        ahead = broker.find_order("rt-aapl-breakout-20250103")
+        broker.close()
+    assert found is not None and found.status is OrderStatus.FILLED
+    assert [(f.venue_fill_id, f.qty, f.price) for f in found.fills] == [
+        (f.venue_fill_id, f.qty, f.price) for f in placed.fills
+    ]
+    assert ahead is not None and [f.venue_fill_id for f in ahead.fills] == [
+        f"{ORDER_ID}:6",
+        f"{ORDER_ID}:10.457789663",
+        f"{ORDER_ID}:12.457789663",
+    ]
+    rest = ahead.fills[-1]
+    assert rest.qty == Decimal(2)
+    total = sum((f.qty * f.price for f in ahead.fills), Decimal(0))
+    assert abs(total - Decimal("12.457789663") * Decimal("239.5")) < Decimal("0.00001")

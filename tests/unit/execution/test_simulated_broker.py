@@ -3,19 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.bootstrap import build_broker, build_simulated_broker_config
+from app.bootstrap import Container, build_broker, build_simulated_broker_config
 from app.config import Settings
+from app.domain.clock import set_clock_file
 from app.domain.orders import OrderEvent, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
 from app.execution import Broker, BrokerCapability
 from app.execution.simulated import SimulatedBroker, SimulatedBrokerConfig
+from app.risk.guard import GuardRequest
+from app.storage.models import OrderReservation
 
 
 def _intent(side: OrderSide = OrderSide.BUY, **sizing: Decimal) -> OrderEvent:
@@ -214,3 +218,50 @@ def test_a_broker_takes_a_state_or_a_store_not_both() -> None:
     first.submit(_order("b1", OrderSide.BUY, "0.5"), market_price=Decimal("100"))
     assert second.find_order("b1") is not None and second.list_positions()[0].quantity == Decimal("0.5")
     assert second.get_account().cash < 100
+
+
+# --- the platform's clock -------------------------------------------------------------------
+
+REPLAYED = datetime(2024, 3, 14, 14, 31, 5, tzinfo=UTC)
+
+
+def test_fills_and_the_governor_follow_the_replayed_platform_clock_not_the_wall_clock(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    clock_file = tmp_path / "clock.txt"
+    set_clock_file(clock_file, REPLAYED)
+    settings = make_settings(BROKER="simulated", REPLAY_CLOCK_FILE=str(clock_file))
+    with Container(settings) as container:
+        container.db.upgrade()
+        broker = container.broker
+        assert container.clock() == REPLAYED
+        first = broker.submit(_order("replayed-1", OrderSide.BUY, "2"), market_price=Decimal("100"))
+        set_clock_file(clock_file, REPLAYED + timedelta(minutes=7))  # the driver moves the clock
+        second = broker.submit(_order("replayed-2", OrderSide.BUY, "1"), market_price=Decimal("101"))
+        stored = broker.find_order("replayed-1")
+        # the governor decides on the same clock: its reservation is stamped with the replayed time
+        admitted = container.guard.check(
+            GuardRequest(symbol="AAPL", notional=100.0, client_order_id="replayed-3", side="buy", price=101.0)
+        )
+        with container.db.session() as session:
+            reserved = session.get(OrderReservation, "replayed-3")
+            created = None if reserved is None else reserved.created_at
+    assert admitted.allowed and created is not None
+    assert created.replace(tzinfo=created.tzinfo or UTC) == REPLAYED + timedelta(minutes=7)
+    assert (first.ts, first.fills[0].ts) == (REPLAYED, REPLAYED)
+    assert (second.ts, second.fills[0].ts) == (REPLAYED + timedelta(minutes=7),) * 2
+    assert stored is not None and stored.fills[0].ts == REPLAYED  # the stored paper account kept it
+
+
+def test_the_factory_stamps_fills_with_the_settings_clock(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    clock_file = tmp_path / "clock.txt"
+    set_clock_file(clock_file, REPLAYED)
+    broker = build_broker(make_settings(REPLAY_CLOCK_FILE=str(clock_file)))
+    report = broker.submit(_order("factory-1", OrderSide.BUY, "1"), market_price=Decimal("10"))
+    assert report.ts == report.fills[0].ts == REPLAYED
+    fixed = build_broker(make_settings(), clock=lambda: REPLAYED + timedelta(days=1))
+    assert fixed.submit(_order("factory-2", OrderSide.BUY, "1"), market_price=Decimal("10")).ts == (
+        REPLAYED + timedelta(days=1)
+    )

@@ -318,3 +318,35 @@ def test_the_compiled_equity_path_equals_the_pipeline_replay(
     slow_equity = _replayed_equity(config, goog, risk, params)
     previous = np.concatenate([np.full((len(params), 1), config.initial_cash), slow_equity[:, :-1]], axis=1)
     np.testing.assert_allclose(fast, (slow_equity / previous - 1.0).T, rtol=1e-10, atol=1e-13)
+
+
+def test_window_sharpe_by_bounds_equals_the_sliced_window_score() -> None:
+    from app.backtest.sweeps.robustness import _window_sharpe
+
+    rng = np.random.default_rng(11)
+    matrix = rng.normal(0.0003, 0.02, (23, 700)).T  # the sweep's layout
+    fallback = np.ascontiguousarray(matrix)  # bars x sets C-ordered: NumPy's reductions
+    for lo, hi in [(0, 700), (0, 211), (211, 700), (698, 700)]:
+        expected = window_scores(matrix[lo:hi], "sharpe", 252.0)
+        np.testing.assert_array_equal(_window_sharpe(matrix, lo, hi, 252.0), expected, strict=True)
+        np.testing.assert_array_equal(
+            _window_sharpe(fallback, lo, hi, 252.0),
+            window_scores(fallback[lo:hi], "sharpe", 252.0),
+            strict=True,
+        )
+
+
+def test_finite_list_is_the_per_value_conversion() -> None:
+    from app.backtest.sweeps.robustness import _finite, _finite_list
+
+    values = np.array([0.1 + 0.2, -0.0, np.nan, np.inf, -np.inf, 1e-300, -2.5])
+    assert _finite_list(values) == [_finite(float(v)) for v in values]
+    assert [type(v) for v in _finite_list(values)] == [
+        float,
+        float,
+        type(None),
+        type(None),
+        type(None),
+        float,
+        float,
+    ]

@@ -216,3 +216,19 @@ def test_summary_field_added_to_a_kept_line_reads_as_the_whole_row_serialised(tm
     writer.compact([("GOOG", "a"), ("GOOG", "b"), ("GOOG", "c")])
     assert (tmp_path / "summary.jsonl").read_text() == (tmp_path / "fresh" / "summary.jsonl").read_text()
     assert json.loads((tmp_path / "summary.jsonl").read_text().splitlines()[0])["validation"] == added
+
+
+def test_a_local_sweep_leaves_numbas_thread_count_as_it_found_it(settings: Settings, tmp_path: Path) -> None:
+    import numba
+
+    config = parse_sweep_config(CONFIG + "execution: {backend: local, workers: 2}\n")
+    before = numba.get_num_threads()
+    numba.set_num_threads(1)
+    try:
+        result = run_sweep(
+            config, tmp_path / "out", settings=settings, deps=build_sweep_deps(settings), write_frame=False
+        )
+        assert result.ok == 6
+        assert numba.get_num_threads() == 1
+    finally:
+        numba.set_num_threads(before)
