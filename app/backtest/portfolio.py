@@ -181,6 +181,49 @@ def _order_targets_nb(w: np.ndarray, max_positions: int, max_gross: float) -> No
 
 
 @njit(cache=True)
+def _record_fill_nb(
+    fills_out: np.ndarray, n_fills: int, t: int, s: int, qty: float, price: float, fee: float
+) -> int:  # pragma: no cover - compiled
+    """Write fill row ``n_fills`` (bar, symbol, signed qty, price, fee) and return the next
+    count; past the buffer's end nothing is written and the count still grows, so the caller
+    knows the buffer was full."""
+    if n_fills < fills_out.shape[0]:
+        fills_out[n_fills, 0] = t
+        fills_out[n_fills, 1] = s
+        fills_out[n_fills, 2] = qty
+        fills_out[n_fills, 3] = price
+        fills_out[n_fills, 4] = fee
+    return n_fills + 1
+
+
+@njit(cache=True)
+def _mark_bar_nb(
+    t: int,
+    close: np.ndarray,
+    qty: np.ndarray,
+    last: np.ndarray,
+    cash: float,
+    qty_out: np.ndarray,
+    equity_out: np.ndarray,
+    gross_out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Mark bar ``t``: each symbol at its newest finite close, the holdings, equity and gross
+    exposure (a fraction of equity; infinite when equity is not positive) written out."""
+    equity = cash
+    gross = 0.0
+    for s in range(qty.shape[0]):
+        px = close[t, s]
+        if px > 0.0 and px < np.inf:
+            last[s] = px
+        if qty[s] != 0.0 and last[s] > 0.0:
+            equity += qty[s] * last[s]
+            gross += abs(qty[s] * last[s])
+        qty_out[t, s] = qty[s]
+    equity_out[t] = equity
+    gross_out[t] = gross / equity if equity > 0.0 else np.inf
+
+
+@njit(cache=True)
 def simulate_portfolio_nb(
     open_: np.ndarray,
     close: np.ndarray,
@@ -229,7 +272,6 @@ def simulate_portfolio_nb(
     reducing = False
     latch_bar = -1
     n_fills = 0
-    full = False
     for t in range(n):
         # Which decision fills on this bar, and at what price.
         d = t if fill_close else t - 1
@@ -286,15 +328,7 @@ def simulate_portfolio_nb(
                     fee = notional * commission
                     cash += notional - fee
                     qty[s] += order[s]
-                    if n_fills < fills_out.shape[0]:
-                        fills_out[n_fills, 0] = t
-                        fills_out[n_fills, 1] = s
-                        fills_out[n_fills, 2] = order[s]
-                        fills_out[n_fills, 3] = fill_px
-                        fills_out[n_fills, 4] = fee
-                        n_fills += 1
-                    else:
-                        full = True
+                    n_fills = _record_fill_nb(fills_out, n_fills, t, s, order[s], fill_px, fee)
             need = 0.0
             for s in range(m):
                 if order[s] > 0.0:
@@ -311,31 +345,12 @@ def simulate_portfolio_nb(
                     fee = notional * commission
                     cash -= notional + fee
                     qty[s] += buy
-                    if n_fills < fills_out.shape[0]:
-                        fills_out[n_fills, 0] = t
-                        fills_out[n_fills, 1] = s
-                        fills_out[n_fills, 2] = buy
-                        fills_out[n_fills, 3] = fill_px
-                        fills_out[n_fills, 4] = fee
-                        n_fills += 1
-                    else:
-                        full = True
-        equity = cash
-        gross = 0.0
-        for s in range(m):
-            px = close[t, s]
-            if px > 0.0 and px < np.inf:
-                last[s] = px
-            if qty[s] != 0.0 and last[s] > 0.0:
-                equity += qty[s] * last[s]
-                gross += abs(qty[s] * last[s])
-            qty_out[t, s] = qty[s]
-        equity_out[t] = equity
-        gross_out[t] = gross / equity if equity > 0.0 else np.inf
-    state_out[0] = n_fills
+                    n_fills = _record_fill_nb(fills_out, n_fills, t, s, buy, fill_px, fee)
+        _mark_bar_nb(t, close, qty, last, cash, qty_out, equity_out, gross_out)
+    state_out[0] = min(n_fills, fills_out.shape[0])
     state_out[1] = latch_bar
     state_out[2] = cash
-    return STATUS_FILLS_FULL if full else STATUS_OK
+    return STATUS_FILLS_FULL if n_fills > fills_out.shape[0] else STATUS_OK
 
 
 @njit(cache=True)
@@ -402,7 +417,6 @@ def simulate_governed_nb(
     reducing = False
     latch_bar = -1
     n_fills = 0
-    full = False
     for t in range(n):
         d = t if fill_close else t - 1
         if d >= 0:
@@ -477,15 +491,7 @@ def simulate_governed_nb(
                     qty[s] += delta
                     book += delta * mark[s]
                     _set_exposure_nb(expo, s, qty[s] * mark[s], acc)
-                    if n_fills < fills_out.shape[0]:
-                        fills_out[n_fills, 0] = t
-                        fills_out[n_fills, 1] = s
-                        fills_out[n_fills, 2] = delta
-                        fills_out[n_fills, 3] = price
-                        fills_out[n_fills, 4] = fee
-                        n_fills += 1
-                    else:
-                        full = True
+                    n_fills = _record_fill_nb(fills_out, n_fills, t, s, delta, price, fee)
                 else:
                     pend[s] = delta
                     _set_exposure_nb(expo, s, (qty[s] + delta) * px, acc)
@@ -508,31 +514,12 @@ def simulate_governed_nb(
                         qty[s] += delta
                         pend[s] = 0.0
                         _set_exposure_nb(expo, s, qty[s] * fill_px, acc)
-                        if n_fills < fills_out.shape[0]:
-                            fills_out[n_fills, 0] = t
-                            fills_out[n_fills, 1] = s
-                            fills_out[n_fills, 2] = delta
-                            fills_out[n_fills, 3] = price
-                            fills_out[n_fills, 4] = fee
-                            n_fills += 1
-                        else:
-                            full = True
-        equity = cash
-        gross = 0.0
-        for s in range(m):
-            px = close[t, s]
-            if px > 0.0 and px < np.inf:
-                last[s] = px
-            if qty[s] != 0.0 and last[s] > 0.0:
-                equity += qty[s] * last[s]
-                gross += abs(qty[s] * last[s])
-            qty_out[t, s] = qty[s]
-        equity_out[t] = equity
-        gross_out[t] = gross / equity if equity > 0.0 else np.inf
-    state_out[0] = n_fills
+                        n_fills = _record_fill_nb(fills_out, n_fills, t, s, delta, price, fee)
+        _mark_bar_nb(t, close, qty, last, cash, qty_out, equity_out, gross_out)
+    state_out[0] = min(n_fills, fills_out.shape[0])
     state_out[1] = latch_bar
     state_out[2] = cash
-    return STATUS_FILLS_FULL if full else STATUS_OK
+    return STATUS_FILLS_FULL if n_fills > fills_out.shape[0] else STATUS_OK
 
 
 @dataclass(frozen=True, slots=True)

@@ -426,3 +426,21 @@ def test_governor_reducing_orders_pass_above_the_cap_and_gross_drifts_with_price
     # nothing forces a sale when prices push gross above the cap: it stays at 0.636
     assert result.gross_exposure[2] == pytest.approx((47_500 + 32_000) / 125_000)
     assert result.gross_exposure[-1] > limits.max_gross
+
+
+@pytest.mark.parametrize("cap_mode", ["governor", "scale"])
+@pytest.mark.parametrize("fill_close", [True, False])
+def test_a_fill_buffer_too_small_is_refused_not_truncated(cap_mode: str, fill_close: bool) -> None:
+    """Past the fill buffer the run is refused with the capacity named; with room enough the
+    same run keeps every fill (the buffer never silently drops one)."""
+    index, open_, close = _market(40, 2, seed=7, gaps=False)
+    weights = np.where(np.arange(40)[:, None] % 2 == 0, 0.2, 0.0) * np.ones((1, 2))  # in, out, in, ...
+    limits = PortfolioLimits(max_weight=0.25, max_gross=1.0, max_positions=2, cap_mode=cap_mode)
+    args = (index, ("A", "B"), open_, close, weights, limits)
+    whole = run_portfolio(*args, fill_close=fill_close)
+    assert len(whole.fills) > 10
+    exact = run_portfolio(*args, fill_close=fill_close, max_fills=len(whole.fills))
+    np.testing.assert_array_equal(exact.fills, whole.fills)
+    np.testing.assert_array_equal(exact.equity, whole.equity)
+    with pytest.raises(InputError, match=f"more than {len(whole.fills) - 1} fills"):
+        run_portfolio(*args, fill_close=fill_close, max_fills=len(whole.fills) - 1)
