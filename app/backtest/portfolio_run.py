@@ -91,7 +91,7 @@ class PortfolioRequest(BaseModel):
         clean = [s.strip().upper() for s in value]
         bad = [s for s in clean if not pattern.match(s)]
         if bad:
-            raise ValueError(f"invalid symbols: {', '.join(bad[:5])}")
+            raise ValueError(f"invalid symbols: {', '.join(repr(s) for s in bad[:5])}")
         if len(set(clean)) != len(clean):
             raise ValueError("a symbol is listed twice")
         return clean

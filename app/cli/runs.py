@@ -105,7 +105,7 @@ def backtest_portfolio_command(
             pairs[key.strip()] = value.strip()
         try:
             request = PortfolioRequest(
-                symbols=[s for s in symbols.split(",") if s.strip()],
+                symbols=symbols.split(","),
                 start=parse_when(start, "--start"),
                 end=parse_when(end, "--end"),
                 strategy=strategy,

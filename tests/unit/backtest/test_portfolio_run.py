@@ -120,3 +120,9 @@ def test_cli_prints_totals_and_per_symbol_pnl(
     assert wrong.exit_code != 0 and "cap-mode" in wrong.output
     bad = runner.invoke(app, [*args, "--start", "2023-01-03", "--end", "2023-06-30", "--max-weight", "2"])
     assert bad.exit_code == 2
+    # an empty entry in the list is an error, never silently dropped
+    empty = runner.invoke(app, [*args[:3], "AAPL,,MSFT", *args[4:], *window])
+    assert empty.exit_code == 2 and "invalid symbols: ''" in empty.output
+    # the frame's path is printed whole on one line, whatever the terminal's width
+    paths = [line for line in plain.stdout.splitlines() if line.startswith("prob_frame_path=")]
+    assert len(paths) == 1 and paths[0].endswith(".parquet"), plain.stdout
