@@ -5,8 +5,36 @@ A portfolio trades the way the live router does: on each decision bar every symb
 target weight (the decision pipeline's ``target = side x frac``), and the order is the
 difference between that target and what the book holds.
 
-Rules, in the order the kernel applies them on each decision bar ``d`` (pinned by tests
-against a plain-Python reference, :func:`reference_portfolio`):
+Two ways to apply the caps (:attr:`PortfolioLimits.cap_mode`):
+
+``governor`` (the default; :func:`simulate_governed_nb`): the live loop's. On each decision bar
+``d`` the symbols are routed one after another in the order they are listed (the router's
+order: the watchlist's), each exactly as a target-mode router run does it:
+
+1. **Mark.** The symbol's close on ``d`` becomes its mark (the router marks the paper account
+   with the newest completed bar before sizing). Every other symbol keeps its own newest mark:
+   ``d``'s close for the symbols routed before it, the previous routed close for those after.
+   A symbol without a price on ``d`` is not routed (no mark, no order).
+2. **Size.** Equity is ``cash + sum(qty x mark)``; the target quantity is ``w x equity /
+   close`` (``w`` = 0 for shorts unless ``allow_short``, and for a NaN target); the order is the
+   target minus what is held (plus what is reserved, with next-open fills). Orders below
+   ``max(min_trade_notional, band_fraction x equity)`` are skipped unless the target is flat.
+3. **Govern.** An order that *reduces* (shrinks the holding without crossing zero) always
+   passes. Any other order is refused whole (the refusal is recorded) when, after it, the
+   symbol's ``|exposure| / equity`` exceeds ``max_weight``, ``sum |exposure| / equity``
+   exceeds ``max_gross`` or more than ``max_positions`` symbols have a non-zero exposure
+   (exposures at the marks, this symbol at its close: the governor's book), in that order;
+   or when the book has latched REDUCING (rule 4 below, at ``d``'s closes); or when a buy
+   costs more than the cash left (the paper broker's buying power; no borrowing).
+4. **Fill.** With close fills the order fills at once at ``close x (1 ∓ slippage)``, before
+   the next symbol is routed (the paper broker fills a market order at once). With next-open
+   fills the admitted orders are reserved (they count in the governor's exposures) and fill
+   at the next bar's open, sells first, each fill marking its symbol at that open.
+
+``scale`` (:func:`simulate_portfolio_nb`): all symbols decided together on ``d``'s closes, the
+weights clipped, cut and scaled to fit the caps. Rules, in the order the kernel applies them on
+each decision bar ``d`` (pinned by tests against a plain-Python reference,
+:func:`reference_portfolio`):
 
 1. **Targets.** ``w[s]`` is the symbol's target weight; shorts become 0 unless
    ``allow_short``; each weight is clipped to ``±max_weight``. A symbol without a price on
@@ -26,8 +54,9 @@ against a plain-Python reference, :func:`reference_portfolio`):
    cannot pay for every buy, all buys are scaled down by the same factor (no borrowing
    unless ``max_gross > 1``).
 
-Equity is ``cash + sum(qty x last known close)``; positions still open at the end are
-valued at the last close (not liquidated). Kernels return status codes; the wrapper raises.
+In both modes the reported equity is ``cash + sum(qty x last known close)`` at every close;
+positions still open at the end are valued at the last close (not liquidated). Kernels
+return status codes; the wrapper raises.
 """
 
 from __future__ import annotations
@@ -48,7 +77,9 @@ from app.risk.sizing import RiskConfig
 from app.strategies.base import Strategy
 
 __all__ = [
+    "CAP_MODES",
     "FILL_FIELDS",
+    "REFUSAL_REASONS",
     "PortfolioLimits",
     "PortfolioResult",
     "align_bars",
@@ -56,6 +87,7 @@ __all__ = [
     "decision_weights",
     "reference_portfolio",
     "run_portfolio",
+    "simulate_governed_nb",
     "simulate_portfolio_nb",
 ]
 
@@ -66,6 +98,25 @@ STATUS_OK = 0
 STATUS_SHAPE = 1
 STATUS_BAD_PARAM = 2
 STATUS_FILLS_FULL = 3
+
+CAP_MODES = ("governor", "scale")
+"""How the caps apply: the live governor's refusals (the default) or clipped and scaled weights."""
+
+REFUSAL_REASONS = {
+    1: "kill_switch_symbol_weight",
+    2: "kill_switch_gross_exposure",
+    3: "kill_switch_open_positions",
+    4: "kill_switch_reducing",
+    5: "insufficient_buying_power",
+    6: "equity_unusable",
+}
+"""Codes of :attr:`PortfolioResult.refusals` (governor mode), named as the live loop names them."""
+REFUSED_WEIGHT = 1
+REFUSED_GROSS = 2
+REFUSED_POSITIONS = 3
+REFUSED_REDUCING = 4
+REFUSED_CASH = 5
+REFUSED_EQUITY = 6
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -80,9 +131,13 @@ class PortfolioLimits:
     min_trade_notional: float = 0.0
     band_fraction: float = 0.0
     allow_short: bool = False
+    cap_mode: str = "governor"
+    """``governor`` (refuse a whole order that would breach a cap, symbols in routing order) or
+    ``scale`` (clip, cut and scale the weights); see the module docstring."""
 
     def __post_init__(self) -> None:
         checks = (
+            (self.cap_mode in CAP_MODES, f"cap_mode must be governor or scale, got {self.cap_mode!r}"),
             (0.0 < self.max_weight <= 1.0, f"max_weight must be in (0, 1], got {self.max_weight}"),
             (0.0 < self.max_gross <= 10.0, f"max_gross must be in (0, 10], got {self.max_gross}"),
             (1 <= self.max_positions <= 100_000, f"max_positions must be >= 1, got {self.max_positions}"),
@@ -123,6 +178,49 @@ def _order_targets_nb(w: np.ndarray, max_positions: int, max_gross: float) -> No
         scale = max_gross / gross
         for s in range(s_count):
             w[s] *= scale
+
+
+@njit(cache=True)
+def _record_fill_nb(
+    fills_out: np.ndarray, n_fills: int, t: int, s: int, qty: float, price: float, fee: float
+) -> int:  # pragma: no cover - compiled
+    """Write fill row ``n_fills`` (bar, symbol, signed qty, price, fee) and return the next
+    count; past the buffer's end nothing is written and the count still grows, so the caller
+    knows the buffer was full."""
+    if n_fills < fills_out.shape[0]:
+        fills_out[n_fills, 0] = t
+        fills_out[n_fills, 1] = s
+        fills_out[n_fills, 2] = qty
+        fills_out[n_fills, 3] = price
+        fills_out[n_fills, 4] = fee
+    return n_fills + 1
+
+
+@njit(cache=True)
+def _mark_bar_nb(
+    t: int,
+    close: np.ndarray,
+    qty: np.ndarray,
+    last: np.ndarray,
+    cash: float,
+    qty_out: np.ndarray,
+    equity_out: np.ndarray,
+    gross_out: np.ndarray,
+) -> None:  # pragma: no cover - compiled
+    """Mark bar ``t``: each symbol at its newest finite close, the holdings, equity and gross
+    exposure (a fraction of equity; infinite when equity is not positive) written out."""
+    equity = cash
+    gross = 0.0
+    for s in range(qty.shape[0]):
+        px = close[t, s]
+        if px > 0.0 and px < np.inf:
+            last[s] = px
+        if qty[s] != 0.0 and last[s] > 0.0:
+            equity += qty[s] * last[s]
+            gross += abs(qty[s] * last[s])
+        qty_out[t, s] = qty[s]
+    equity_out[t] = equity
+    gross_out[t] = gross / equity if equity > 0.0 else np.inf
 
 
 @njit(cache=True)
@@ -174,7 +272,6 @@ def simulate_portfolio_nb(
     reducing = False
     latch_bar = -1
     n_fills = 0
-    full = False
     for t in range(n):
         # Which decision fills on this bar, and at what price.
         d = t if fill_close else t - 1
@@ -231,15 +328,7 @@ def simulate_portfolio_nb(
                     fee = notional * commission
                     cash += notional - fee
                     qty[s] += order[s]
-                    if n_fills < fills_out.shape[0]:
-                        fills_out[n_fills, 0] = t
-                        fills_out[n_fills, 1] = s
-                        fills_out[n_fills, 2] = order[s]
-                        fills_out[n_fills, 3] = fill_px
-                        fills_out[n_fills, 4] = fee
-                        n_fills += 1
-                    else:
-                        full = True
+                    n_fills = _record_fill_nb(fills_out, n_fills, t, s, order[s], fill_px, fee)
             need = 0.0
             for s in range(m):
                 if order[s] > 0.0:
@@ -256,31 +345,181 @@ def simulate_portfolio_nb(
                     fee = notional * commission
                     cash -= notional + fee
                     qty[s] += buy
-                    if n_fills < fills_out.shape[0]:
-                        fills_out[n_fills, 0] = t
-                        fills_out[n_fills, 1] = s
-                        fills_out[n_fills, 2] = buy
-                        fills_out[n_fills, 3] = fill_px
-                        fills_out[n_fills, 4] = fee
-                        n_fills += 1
-                    else:
-                        full = True
-        equity = cash
-        gross = 0.0
-        for s in range(m):
-            px = close[t, s]
-            if px > 0.0 and px < np.inf:
-                last[s] = px
-            if qty[s] != 0.0 and last[s] > 0.0:
-                equity += qty[s] * last[s]
-                gross += abs(qty[s] * last[s])
-            qty_out[t, s] = qty[s]
-        equity_out[t] = equity
-        gross_out[t] = gross / equity if equity > 0.0 else np.inf
-    state_out[0] = n_fills
+                    n_fills = _record_fill_nb(fills_out, n_fills, t, s, buy, fill_px, fee)
+        _mark_bar_nb(t, close, qty, last, cash, qty_out, equity_out, gross_out)
+    state_out[0] = min(n_fills, fills_out.shape[0])
     state_out[1] = latch_bar
     state_out[2] = cash
-    return STATUS_FILLS_FULL if full else STATUS_OK
+    return STATUS_FILLS_FULL if n_fills > fills_out.shape[0] else STATUS_OK
+
+
+@njit(cache=True)
+def _set_exposure_nb(expo: np.ndarray, s: int, value: float, acc: np.ndarray) -> None:  # pragma: no cover
+    """Set symbol ``s``'s signed exposure, keeping ``acc`` = [gross exposure, open positions]."""
+    old = expo[s]
+    acc[0] += abs(value) - abs(old)
+    if old != 0.0:
+        acc[1] -= 1.0
+    if value != 0.0:
+        acc[1] += 1.0
+    expo[s] = value
+
+
+@njit(cache=True)
+def simulate_governed_nb(
+    open_: np.ndarray,
+    close: np.ndarray,
+    weights: np.ndarray,
+    fill_close: bool,
+    commission: float,
+    slippage: float,
+    initial_cash: float,
+    max_weight: float,
+    max_gross: float,
+    max_positions: int,
+    max_drawdown: float,
+    min_trade_notional: float,
+    band_fraction: float,
+    allow_short: bool,
+    equity_out: np.ndarray,
+    gross_out: np.ndarray,
+    qty_out: np.ndarray,
+    fills_out: np.ndarray,
+    refused_out: np.ndarray,
+    state_out: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """Simulate the governor-mode rules of the module docstring over (bars x symbols) arrays.
+
+    Outputs as :func:`simulate_portfolio_nb`'s, plus ``refused_out`` (bars x symbols, int8):
+    the code of a refused order (:data:`REFUSAL_REASONS`) on its decision bar's row, else 0.
+    """
+    n = close.shape[0]
+    m = close.shape[1]
+    if open_.shape[0] != n or open_.shape[1] != m or weights.shape[0] != n or weights.shape[1] != m:
+        return STATUS_SHAPE
+    if equity_out.shape[0] != n or gross_out.shape[0] != n or qty_out.shape[0] != n or qty_out.shape[1] != m:
+        return STATUS_SHAPE
+    if refused_out.shape[0] != n or refused_out.shape[1] != m:
+        return STATUS_SHAPE
+    if fills_out.shape[1] != N_FILL_FIELDS or state_out.shape[0] < 3:
+        return STATUS_SHAPE
+    if not (0.0 <= commission < 1.0 and 0.0 <= slippage < 1.0 and initial_cash > 0.0):
+        return STATUS_BAD_PARAM
+    cash = initial_cash
+    qty = np.zeros(m)
+    last = np.full(m, np.nan)  # newest close (the reported equity)
+    mark = np.zeros(m)  # the paper account's mark: newest routed close or fill price (0: none)
+    book = 0.0  # sum(qty x mark)
+    expo = np.zeros(m)  # the governor's signed exposure: (held + reserved) x mark
+    acc = np.zeros(2)  # gross exposure, open positions
+    pend = np.zeros(m)  # reserved (admitted, unfilled) quantities, next-open fills
+    peak = initial_cash
+    reducing = False
+    latch_bar = -1
+    n_fills = 0
+    for t in range(n):
+        d = t if fill_close else t - 1
+        if d >= 0:
+            # REDUCING latch: the drawdown of the book at d's closes
+            equity_d = cash
+            for s in range(m):
+                px = close[d, s]
+                if px > 0.0 and px < np.inf:
+                    equity_d += qty[s] * px
+                elif last[s] > 0.0:
+                    equity_d += qty[s] * last[s]
+            if equity_d > peak:
+                peak = equity_d
+            if not reducing and peak > 0.0 and (peak - equity_d) / peak >= max_drawdown:
+                reducing = True
+                latch_bar = d
+            reserved_cash = 0.0
+            for s in range(m):
+                px = close[d, s]
+                if not (px > 0.0 and px < np.inf):
+                    continue  # no bar on d: not routed
+                # the router marks the account with the symbol's newest close, then sizes
+                book += qty[s] * (px - mark[s])
+                mark[s] = px
+                _set_exposure_nb(expo, s, (qty[s] + pend[s]) * px, acc)
+                fill_px = close[t, s] if fill_close else open_[t, s]
+                if not (fill_px > 0.0 and fill_px < np.inf):
+                    continue  # nothing to fill on: the holding stays
+                equity = cash + book
+                x = weights[d, s]
+                if np.isnan(x) or (not allow_short and x < 0.0):
+                    x = 0.0
+                held = qty[s] + pend[s]
+                if not (equity > 0.0):
+                    if x != 0.0 or held != 0.0:
+                        refused_out[d, s] = REFUSED_EQUITY  # the router sizes nothing on it
+                    continue
+                target = x * equity / px
+                delta = target - held
+                if delta == 0.0:
+                    continue
+                band = max(min_trade_notional, band_fraction * equity)
+                if abs(delta) * px < band and target != 0.0:
+                    continue
+                reduces = (held > 0.0 and delta < 0.0 and -delta <= held) or (
+                    held < 0.0 and delta > 0.0 and delta <= -held
+                )
+                if not reduces:
+                    after = (held + delta) * px
+                    gross_after = acc[0] - abs(expo[s]) + abs(after)
+                    open_after = acc[1] - (1.0 if expo[s] != 0.0 else 0.0) + (1.0 if after != 0.0 else 0.0)
+                    buy_px = fill_px * (1.0 + slippage)
+                    code = 0
+                    if reducing:
+                        code = REFUSED_REDUCING
+                    elif abs(after) / equity > max_weight:
+                        code = REFUSED_WEIGHT
+                    elif gross_after / equity > max_gross:
+                        code = REFUSED_GROSS
+                    elif open_after > max_positions:
+                        code = REFUSED_POSITIONS
+                    elif delta > 0.0 and delta * buy_px * (1.0 + commission) > cash - reserved_cash:
+                        code = REFUSED_CASH
+                    if code != 0:
+                        refused_out[d, s] = code
+                        continue
+                if fill_close:
+                    price = fill_px * (1.0 + slippage if delta > 0.0 else 1.0 - slippage)
+                    notional = abs(delta) * price
+                    fee = notional * commission
+                    cash += -notional - fee if delta > 0.0 else notional - fee
+                    qty[s] += delta
+                    book += delta * mark[s]
+                    _set_exposure_nb(expo, s, qty[s] * mark[s], acc)
+                    n_fills = _record_fill_nb(fills_out, n_fills, t, s, delta, price, fee)
+                else:
+                    pend[s] = delta
+                    _set_exposure_nb(expo, s, (qty[s] + delta) * px, acc)
+                    if delta > 0.0:
+                        reserved_cash += delta * fill_px * (1.0 + slippage) * (1.0 + commission)
+            if not fill_close:
+                # the reserved orders fill at t's open: sells first, then buys
+                for side in range(2):
+                    for s in range(m):
+                        delta = pend[s]
+                        if delta == 0.0 or (side == 0) != (delta < 0.0):
+                            continue
+                        fill_px = open_[t, s]
+                        price = fill_px * (1.0 + slippage if delta > 0.0 else 1.0 - slippage)
+                        notional = abs(delta) * price
+                        fee = notional * commission
+                        cash += -notional - fee if delta > 0.0 else notional - fee
+                        book += qty[s] * (fill_px - mark[s]) + delta * fill_px
+                        mark[s] = fill_px
+                        qty[s] += delta
+                        pend[s] = 0.0
+                        _set_exposure_nb(expo, s, qty[s] * fill_px, acc)
+                        n_fills = _record_fill_nb(fills_out, n_fills, t, s, delta, price, fee)
+        _mark_bar_nb(t, close, qty, last, cash, qty_out, equity_out, gross_out)
+    state_out[0] = min(n_fills, fills_out.shape[0])
+    state_out[1] = latch_bar
+    state_out[2] = cash
+    return STATUS_FILLS_FULL if n_fills > fills_out.shape[0] else STATUS_OK
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,6 +540,9 @@ class PortfolioResult:
     """Each symbol's last known close (0 where it never traded)."""
     targets: np.ndarray | None = None
     """(bars x symbols) the decision pipeline's target weights, when the run decided them."""
+    refusals: np.ndarray | None = None
+    """(bars x symbols, governor mode) the code of the order refused on that decision bar
+    (:data:`REFUSAL_REASONS`), 0 where none was; ``None`` in scale mode."""
 
     @property
     def final_equity(self) -> float:
@@ -325,6 +567,26 @@ class PortfolioResult:
                 "qty": self.fills[:, 2],
                 "price": self.fills[:, 3],
                 "fee": self.fills[:, 4],
+            }
+        )
+
+    def refusal_counts(self) -> dict[str, int]:
+        """How many orders each reason refused (governor mode; empty in scale mode)."""
+        if self.refusals is None:
+            return {}
+        codes, counts = np.unique(self.refusals[self.refusals != 0], return_counts=True)
+        return {REFUSAL_REASONS[int(c)]: int(k) for c, k in zip(codes, counts, strict=True)}
+
+    def refusals_frame(self) -> pd.DataFrame:
+        """The refused orders: decision bar's timestamp, symbol and reason (governor mode)."""
+        if self.refusals is None:
+            return pd.DataFrame({"timestamp": [], "symbol": [], "reason": []})
+        rows, cols = np.nonzero(self.refusals)
+        return pd.DataFrame(
+            {
+                "timestamp": self.index[rows],
+                "symbol": np.asarray(self.symbols, dtype=object)[cols],
+                "reason": [REFUSAL_REASONS[int(c)] for c in self.refusals[rows, cols]],
             }
         )
 
@@ -402,27 +664,24 @@ def run_portfolio(
     holdings = np.empty((n, m))
     fills = np.empty((capacity, N_FILL_FIELDS))
     state = np.zeros(3)
-    status = simulate_portfolio_nb(
-        np.ascontiguousarray(open_, dtype=np.float64),
-        np.ascontiguousarray(close, dtype=np.float64),
-        np.ascontiguousarray(weights, dtype=np.float64),
-        fill_close,
-        commission,
-        slippage,
-        float(initial_cash),
-        limits.max_weight,
-        limits.max_gross,
-        limits.max_positions,
-        limits.max_drawdown,
-        limits.min_trade_notional,
-        limits.band_fraction,
-        limits.allow_short,
-        equity,
-        gross,
-        holdings,
-        fills,
-        state,
-    )
+    o = np.ascontiguousarray(open_, dtype=np.float64)
+    c = np.ascontiguousarray(close, dtype=np.float64)
+    w = np.ascontiguousarray(weights, dtype=np.float64)
+    cash, lim = float(initial_cash), limits
+    refusals: np.ndarray | None = None
+    if limits.cap_mode == "governor":
+        refusals = np.zeros((n, m), dtype=np.int8)
+        status = simulate_governed_nb(
+            o, c, w, fill_close, commission, slippage, cash, lim.max_weight, lim.max_gross,
+            lim.max_positions, lim.max_drawdown, lim.min_trade_notional, lim.band_fraction,
+            lim.allow_short, equity, gross, holdings, fills, refusals, state,
+        )  # fmt: skip
+    else:
+        status = simulate_portfolio_nb(
+            o, c, w, fill_close, commission, slippage, cash, lim.max_weight, lim.max_gross,
+            lim.max_positions, lim.max_drawdown, lim.min_trade_notional, lim.band_fraction,
+            lim.allow_short, equity, gross, holdings, fills, state,
+        )  # fmt: skip
     if status == STATUS_FILLS_FULL:
         raise InputError(
             f"the portfolio needs more than {capacity} fills: raise max_fills or trade less often"
@@ -442,6 +701,7 @@ def run_portfolio(
         final_cash=float(state[2]),
         initial_cash=float(initial_cash),
         last_close=np.nan_to_num(last_close, nan=0.0),
+        refusals=refusals,
     )
 
 
@@ -456,7 +716,7 @@ def reference_portfolio(
     slippage: float,
     fill_close: bool,
 ) -> tuple[list[float], list[tuple[int, int, float, float, float]]]:
-    """The module docstring's rules in plain Python (slow; for tests): equity per bar and fills."""
+    """Scale mode's rules (module docstring) in plain Python (slow; for tests): equity per bar and fills."""
     n, m = close.shape
     cash = initial_cash
     qty = [0.0] * m

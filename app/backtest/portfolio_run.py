@@ -2,7 +2,8 @@
 
 Fetches every symbol through the DAL (with a warm-up history, like a single-symbol backtest),
 runs :func:`app.backtest.portfolio.backtest_portfolio` (the live loop's decision pipeline,
-sizing and the governor's caps as :class:`PortfolioLimits`), and writes one frame — total
+sizing and the governor's caps as :class:`PortfolioLimits`; by default the governor's own
+whole-order refusals, symbols in the listed order, or ``cap_mode="scale"``), and writes one frame — total
 equity and gross exposure, plus each symbol's target weight and holdings — registered in
 the frames manifest with source ``portfolio``.
 """
@@ -77,6 +78,9 @@ class PortfolioRequest(BaseModel):
     max_positions: Annotated[int, Field(ge=1, le=100_000)] = 20
     max_drawdown: Annotated[float, Field(gt=0, le=1)] = 1.0
     min_trade_notional: Annotated[float, Field(ge=0)] = 0.0
+    cap_mode: Literal["governor", "scale"] = "governor"
+    """``governor``: the live governor refuses a whole order that would breach a cap, symbols in
+    the listed (routing) order; ``scale``: weights clipped, cut and scaled to fit."""
 
     @field_validator("symbols")
     @classmethod
@@ -87,7 +91,7 @@ class PortfolioRequest(BaseModel):
         clean = [s.strip().upper() for s in value]
         bad = [s for s in clean if not pattern.match(s)]
         if bad:
-            raise ValueError(f"invalid symbols: {', '.join(bad[:5])}")
+            raise ValueError(f"invalid symbols: {', '.join(repr(s) for s in bad[:5])}")
         if len(set(clean)) != len(clean):
             raise ValueError("a symbol is listed twice")
         return clean
@@ -116,6 +120,7 @@ class PortfolioRequest(BaseModel):
             max_drawdown=self.max_drawdown,
             min_trade_notional=self.min_trade_notional,
             allow_short=self.allow_short,
+            cap_mode=self.cap_mode,
         )
 
 
@@ -131,13 +136,18 @@ class PortfolioRun:
 
 
 def portfolio_frame(result: PortfolioResult) -> pd.DataFrame:
-    """Total equity and gross exposure, then ``target:<SYMBOL>`` and ``holdings:<SYMBOL>`` per symbol."""
+    """Total equity and gross exposure, then ``target:<SYMBOL>`` and ``holdings:<SYMBOL>`` per
+    symbol, and in governor mode ``refused:<SYMBOL>`` (the refusal code of that decision bar,
+    0 for none; :data:`~app.backtest.portfolio.REFUSAL_REASONS`)."""
     columns: dict[str, np.ndarray] = {"equity": result.equity, "gross_exposure": result.gross_exposure}
     targets = result.targets if result.targets is not None else np.full(result.holdings.shape, np.nan)
     for k, symbol in enumerate(result.symbols):
         columns[f"target:{symbol}"] = targets[:, k]
     for k, symbol in enumerate(result.symbols):
         columns[f"holdings:{symbol}"] = result.holdings[:, k]
+    if result.refusals is not None:
+        for k, symbol in enumerate(result.symbols):
+            columns[f"refused:{symbol}"] = result.refusals[:, k]
     return pd.DataFrame(columns, index=result.index)
 
 
@@ -209,6 +219,8 @@ def run_portfolio_request(
         "max_drawdown": result.max_drawdown,
         "fills": int(result.fills.shape[0]),
         "reducing_since": None if result.reducing_since is None else result.reducing_since.isoformat(),
+        "cap_mode": request.cap_mode,
+        "refused": result.refusal_counts(),
         "pnl_by_symbol": pnl,
         "prior": prior.as_dict(),
         "limits": _limits(request),
@@ -252,4 +264,5 @@ def _limits(request: PortfolioRequest) -> dict[str, Any]:
         "max_positions": limits.max_positions,
         "max_drawdown": limits.max_drawdown,
         "min_trade_notional": limits.min_trade_notional,
+        "cap_mode": limits.cap_mode,
     }

@@ -16,8 +16,10 @@ from app.observability import configure_logging
 
 __all__ = ["console", "container_or_exit", "err_console", "exit_on_error", "settings_or_exit"]
 
-console = Console()
-err_console = Console(stderr=True)
+# soft_wrap: a printed line is never broken at the terminal's width (paths and key=value lines
+# stay whole for the scripts that read them); tables still fit the width.
+console = Console(soft_wrap=True)
+err_console = Console(stderr=True, soft_wrap=True)
 
 
 def settings_or_exit(component: str | None = None) -> Settings:

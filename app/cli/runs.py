@@ -76,6 +76,12 @@ def backtest_portfolio_command(
     max_positions: int = typer.Option(20, "--max-positions", help="Most symbols held at once."),
     max_drawdown: float = typer.Option(1.0, "--max-drawdown", help="Drawdown latching reducing."),
     min_trade_notional: float = typer.Option(0.0, "--min-trade-notional", help="Smallest order notional."),
+    cap_mode: str = typer.Option(
+        "governor",
+        "--cap-mode",
+        help="governor: refuse a whole order that breaches a cap, symbols in the listed (routing) order, "
+        "as the live governor does; scale: clip, cut and scale the weights to fit.",
+    ),
     no_cache: bool = typer.Option(False, "--no-cache", help="Bypass the DAL cache."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON summary."),
 ) -> None:
@@ -99,7 +105,7 @@ def backtest_portfolio_command(
             pairs[key.strip()] = value.strip()
         try:
             request = PortfolioRequest(
-                symbols=[s for s in symbols.split(",") if s.strip()],
+                symbols=symbols.split(","),
                 start=parse_when(start, "--start"),
                 end=parse_when(end, "--end"),
                 strategy=strategy,
@@ -122,6 +128,7 @@ def backtest_portfolio_command(
                 max_positions=max_positions,
                 max_drawdown=max_drawdown,
                 min_trade_notional=min_trade_notional,
+                cap_mode=cap_mode,
             )
         except ValidationError as exc:
             problems = "; ".join(
@@ -143,8 +150,11 @@ def backtest_portfolio_command(
     console.print(
         f"portfolio {summary['strategy']}  symbols={len(summary['symbols'])}  bars={summary['bars']}  "
         f"final_equity={summary['final_equity']:.2f}  total_return={summary['total_return']:.4f}  "
-        f"max_drawdown={summary['max_drawdown']:.4f}  fills={summary['fills']}"
+        f"max_drawdown={summary['max_drawdown']:.4f}  fills={summary['fills']}  "
+        f"cap_mode={summary['cap_mode']}"
     )
+    for reason, count in summary["refused"].items():
+        console.print(f"  refused {reason}={count}")
     for symbol, pnl in summary["pnl_by_symbol"].items():
         console.print(f"  {symbol:<12} pnl={pnl:.2f}")
     console.print(f"prob_frame_path={summary['frame_path']}")

@@ -31,7 +31,8 @@ Latching: a breach of ``daily_loss`` or ``max_drawdown`` moves the governor to `
 that has lost too much must still be able to close what it holds; HALTED stays the operator's.
 
 Marks: the symbol being ordered is marked at the price the request carries (the newest bar's
-close); other symbols at the newest mark the book has for them (their average cost when none).
+close); other symbols at the newest mark the book has for them (the broker's current price
+when the guard passes one, else the last fill price; their average cost when none).
 Equity is ``starting equity + realised P&L of all fills + unrealised P&L``; while no equity
 history exists, the starting equity is ``RISK_ACCOUNT_EQUITY`` and the high-water mark starts
 there too (``high_water_mark=None``). The mark only rises; ``kill-switch reset`` stores 0, which

@@ -18,7 +18,9 @@ that is a :class:`~app.risk.ports.GovernorStore`): the rules above and the risk 
 one serialised transaction that also reserves the order, so concurrent checks cannot together
 pass a cap each alone would pass. Open orders then count live reservations too. Before it,
 the order consumer's lag is checked: a book older than ``RISK_MAX_BOOK_AGE_S`` refuses with
-``kill_switch_unavailable``.
+``kill_switch_unavailable``. The request's ``marks`` (the broker's current prices of what it
+holds, which the router reads with the account's equity) value the book's other symbols; a
+symbol without one keeps the governor's own mark (its last fill price).
 
 The guard never fails open: if any check cannot be evaluated (snapshot unreadable, a limit
 that is not a positive finite number, a non-finite notional) the decision is
@@ -30,13 +32,14 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from app.risk.governor import (
+    BookPosition,
     GovernorBook,
     GovernorDecision,
     GovernorLimits,
@@ -103,6 +106,13 @@ class GuardRequest:
     client_order_id: str | None = None
     side: str | None = None
     price: float | None = None
+    qty: Decimal | None = None
+    """The order's quantity, when it has one: the governor's notional is then ``qty x price``
+    exactly (a float ``notional`` of an exit can round above the holding's value, and the
+    exit would not count as reducing)."""
+    marks: Mapping[str, float] | None = None
+    """The broker's current prices of the positions it holds: the governor values the other
+    symbols of the book at these (at their last fill price where none is given)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -314,11 +324,12 @@ class OrderGuard:
             return GuardDecision.tripped(
                 KILL_SWITCH_UNAVAILABLE, "a governed check needs the order's side and price"
             )
+        price = Decimal(str(request.price))
         order = GovernorOrder(
             symbol=request.symbol,
             side=request.side,
-            notional=Decimal(str(request.notional)),
-            price=Decimal(str(request.price)),
+            notional=abs(request.qty) * price if request.qty is not None else Decimal(str(request.notional)),
+            price=price,
         )
         governor = replace(limits.governor, max_open_orders=limits.max_open_orders)
         starting = Decimal(str(limits.starting_equity))
@@ -329,7 +340,20 @@ class OrderGuard:
                 return GovernorDecision(False, legacy.reason, legacy.detail)
             if book is None:
                 book = GovernorBook(state=_state(snapshot), open_orders=snapshot.open_orders or 0)
-            return govern(order, replace(book, starting_equity=starting), governor)
+            marked = replace(book, starting_equity=starting, positions=marked_positions(book))
+            return govern(order, marked, governor)
+
+        def marked_positions(book: GovernorBook) -> dict[str, BookPosition]:
+            return {
+                symbol: replace(position, mark=marks[symbol]) if symbol in marks else position
+                for symbol, position in book.positions.items()
+            }
+
+        marks = {
+            symbol: Decimal(str(price))
+            for symbol, price in (request.marks or {}).items()
+            if isinstance(price, int | float) and math.isfinite(price) and price > 0
+        }
 
         query = SnapshotQuery(
             now=now,

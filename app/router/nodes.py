@@ -310,7 +310,7 @@ def book(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
                 f"order:existing:{view.existing.source}:{view.existing.status}",
             ],
         }
-    equity, source = _equity(view, price, runtime)
+    equity, source, marks = _equity(view, request.symbol, price, runtime)
     if equity is None:
         return update | _unavailable("equity_unusable")
     held = view.held
@@ -318,31 +318,53 @@ def book(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
         "book_view": view,
         "equity": float(equity),
         "equity_source": source,
+        "marks": marks,
         "held_qty": held,
         "pending_qty": view.pending_qty(price),
         "events": ["decision:target", f"equity:{source}"],
     }
 
 
-def _equity(view: Any, price: Decimal, runtime: Runtime[RouterContext]) -> tuple[Decimal | None, str]:
-    """The broker's equity when it answers, else the book marked to market; ``None``: unusable."""
+def _equity(
+    view: Any, symbol: str, price: Decimal, runtime: Runtime[RouterContext]
+) -> tuple[Decimal | None, str, dict[str, float]]:
+    """The broker's equity when it answers, else the book marked to market (``None``:
+    unusable), and the broker's marks of the positions it holds (for the governor).
+
+    The paper broker learns prices only from its fills and from marks: it is marked here with
+    the symbol's newest completed close before its equity is read, so the symbol is sized on
+    an account valued at the market (a venue marks its account itself)."""
     context = runtime.context
+    marks: dict[str, float] = {}
     try:
-        reported = context.broker().get_account().equity
+        broker = context.broker()
+        if broker.kind == "simulated":
+            mark = getattr(broker, "mark", None)
+            if mark is not None:
+                mark({symbol: price})
+        reported = broker.get_account().equity
     except Exception as exc:  # unconfigured or unreachable broker: the book's own figure
         log.info("broker equity not read, marking the book instead: %s", exc)
     else:
         if reported.is_finite() and reported > 0:
-            return reported, "broker"
+            try:
+                marks = {
+                    p.symbol: float(p.current_price)
+                    for p in broker.list_positions()
+                    if p.current_price is not None and p.current_price.is_finite() and p.current_price > 0
+                }
+            except Exception as exc:  # the governor then values the others at their last fills
+                log.info("broker positions not read, the governor marks at the last fills: %s", exc)
+            return reported, "broker", marks
     starting = Decimal(str(context.settings.RISK_ACCOUNT_EQUITY))
     try:
         marked = view.marked_equity(starting, price)
     except Exception as exc:
         log.warning("the book could not be marked: %s", exc)
-        return None, "book"
+        return None, "book", marks
     if not (isinstance(marked, Decimal) and marked.is_finite() and marked > 0):
-        return None, "book"
-    return marked, "book"
+        return None, "book", marks
+    return marked, "book", marks
 
 
 def _target(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
@@ -463,6 +485,8 @@ def guard(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]
             client_order_id=intent.client_order_id if intent is not None else None,
             side=str(intent.side) if intent is not None else None,
             price=float(state["bars"]["close"].iloc[-1]) if intent is not None else None,
+            qty=intent.qty if intent is not None and not request.offline_mode else None,
+            marks=state.get("marks") if intent is not None else None,
         )
     )
     if decision.allowed:

@@ -115,6 +115,7 @@ class RouterState(TypedDict, total=False):
     book_view: BookView | None
     equity: float | None
     equity_source: str | None
+    marks: dict[str, float] | None
     price: Decimal
     target_qty: Decimal | None
     held_qty: Decimal | None

@@ -247,7 +247,7 @@ def _metrics_only_sweep(container: Any, config: Any, workdir: Path) -> None:
 
 
 def _portfolio(container: Any) -> None:
-    """The portfolio kernel: two synthetic symbols on one pool of cash."""
+    """The portfolio kernels (both cap modes): two synthetic symbols on one pool of cash."""
     from app.backtest.portfolio import PortfolioLimits, backtest_portfolio
     from app.risk.sizing import RiskConfig
     from app.strategies import get_strategy
@@ -258,7 +258,10 @@ def _portfolio(container: Any) -> None:
         for symbol in ("AAPL", "MSFT")
     }
     for risk in (RiskConfig(agent="fixed_fraction"), RiskConfig(agent="fractional_kelly", fraction=0.4)):
-        backtest_portfolio(bars, get_strategy("momentum"), risk, PortfolioLimits(max_weight=0.5))
+        for cap_mode in ("governor", "scale"):
+            backtest_portfolio(
+                bars, get_strategy("momentum"), risk, PortfolioLimits(max_weight=0.5, cap_mode=cap_mode)
+            )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

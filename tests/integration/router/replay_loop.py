@@ -3,7 +3,8 @@
 A :class:`ReplayLoop` drives one paper account (the simulated broker with its stored state)
 through a recording: for each 5-minute bar the platform clock moves to just past the bar's
 end, the router reads the recorded bars through the ``replay`` vendor (nothing after now),
-decides on the newest completed bar, sizes the target against the account, executes on the
+decides on the newest completed bar, marks the paper account with that bar's close, sizes the
+target against the account (the governor valuing the book at the broker's marks), executes on the
 simulated broker and publishes to the local bus; the order consumer's own step then writes
 orders, fills and positions to SQLite before the next run.
 """

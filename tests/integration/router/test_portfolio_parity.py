@@ -1,27 +1,32 @@
 """Parity: a portfolio backtest and the replayed live loop trading a watchlist on shared cash.
 
 The live loop (:mod:`tests.integration.router.replay_loop`) steps the router in target mode
-over every symbol on each 5-minute bar, all against ONE paper account: each symbol's target
-is ``side x frac x equity / price`` with the account's equity, so what one symbol holds
-changes what the others are sized at. The portfolio backtest
-(:func:`app.backtest.portfolio.backtest_portfolio`) runs the same decision pipeline on the
-same bars and trades every symbol's target weight on one pool of cash, filling at the
-decision bar's close as the simulated broker does.
+over every symbol on each 5-minute bar, in watchlist order, all against ONE paper account:
+each symbol's target is ``side x frac x equity / price`` with the account's equity, so what
+one symbol holds changes what the others are sized at. Before sizing, the router marks the
+paper account with the symbol's newest completed close (the account is otherwise valued at
+the closes the symbols were last routed at: this bar's for the symbols routed before, the
+previous bar's for those after), and the governor values the book at the broker's marks.
+The portfolio backtest (:func:`app.backtest.portfolio.backtest_portfolio`, governor cap
+mode) runs the same decision pipeline on the same bars and routes the symbols in the same
+order with the same marks, filling at the decision bar's close as the simulated broker does.
 
-Set-up that both sides share: no fees, no slippage, no rebalance band; before the router
-steps the symbols of a bar, the paper account is marked at that bar's closes (a venue's
-account equity is marked to the market; the simulated broker learns a price only from a fill
-or a mark, and nothing else marks it in this replay). The governor's limits are off in the
-live loop and the backtest's caps are set where they never bind: every weight is at most
-``RISK_MAX_POSITION_FRACTION`` (0.25, the sizing cap both pipelines apply), so four symbols
-never ask for more than the account's equity and no buy is refused or scaled for cash. A
-binding cap is a known difference, not compared here: the live governor refuses a whole order
-that would breach a limit (symbols in routing order), the backtest clips and scales the
-weights (docs/backtest.md).
+Set-up that both sides share: no fees, no slippage, no rebalance band. Two cases:
+
+* caps that never bind (every strategy): no governor limit live, the backtest's caps out of
+  reach (each weight is at most ``RISK_MAX_POSITION_FRACTION``, 0.25, so four symbols never
+  ask for more than the account's equity and no buy is refused for cash); no order is refused
+  on either side;
+* binding caps: ``RISK_MAX_OPEN_POSITIONS`` / ``RISK_MAX_GROSS_EXPOSURE`` /
+  ``RISK_MAX_SYMBOL_WEIGHT`` set live and the same numbers as the backtest's
+  ``max_positions`` / ``max_gross`` / ``max_weight``: the governor refuses whole orders, and
+  the orders refused live are exactly those the backtest refuses (same bar, symbol, reason).
 
 What must agree, after every bar and for every symbol:
 
 * the target weight (side x Kelly fraction): exactly (the same pipeline on the same bars);
+* refusals: a live run refused by the governor is a backtest refusal of the same bar, symbol
+  and reason, and the other way round;
 * entries and exits (flat -> held, held -> flat): on the same bars, at the same price (the
   broker's fill is the close at its 0.0001 price step);
 * every live order is one the backtest makes on the same bar and symbol, of the same size;
@@ -47,12 +52,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
 
-from app.backtest.portfolio import PortfolioLimits, backtest_portfolio
+from app.backtest.portfolio import REFUSAL_REASONS, PortfolioLimits, PortfolioResult, backtest_portfolio
 from app.bootstrap import Container
 from app.bootstrap.wiring import build_router_risk_config
 from app.execution.simulated import SimulatedBroker
@@ -69,8 +75,10 @@ LIVE_SESSIONS = 2
 STEP = float(QTY_STEP)
 ROUNDED = 1e-4
 """Money: the P&L of the quantities' rounding (two steps of four symbols over a bar's move)."""
-LIMITS = PortfolioLimits(max_weight=1.0, max_gross=1.0, max_positions=len(SYMBOLS), max_drawdown=1.0)
+LIMITS = PortfolioLimits(max_weight=1.0, max_gross=10.0, max_positions=len(SYMBOLS), max_drawdown=1.0)
 """Caps that never bind here (see the module docstring); the test checks that they do not."""
+BROKER_REFUSAL = {"insufficient_buying_power": "broker_rejected"}
+"""The backtest's refusal names the live loop reports under another name."""
 
 
 @pytest.fixture(scope="module")
@@ -94,7 +102,7 @@ def _live_portfolio(
 ) -> tuple[list[dict[str, LiveBar]], np.ndarray, np.ndarray]:
     """Per replayed bar: each symbol's run, then the account's cash and equity after the bar."""
     broker = container.broker
-    assert isinstance(broker, SimulatedBroker)
+    assert isinstance(broker, SimulatedBroker)  # marked by the router itself, never by this test
     index = bars[SYMBOLS[0]].index
     end = index[-1] + BAR
     runs: list[dict[str, LiveBar]] = []
@@ -102,7 +110,6 @@ def _live_portfolio(
     with ReplayLoop(container, clock) as loop:
         for t in range(first, len(index)):
             loop.after(index[t])
-            broker.mark({s: Decimal(str(float(bars[s]["close"].iloc[t]))) for s in SYMBOLS})
             runs.append({s: loop.step(s, strategy, index[t], index[0], end) for s in SYMBOLS})
             account = broker.get_account()
             cash.append(float(account.cash))
@@ -118,30 +125,98 @@ def _edges(held: np.ndarray) -> tuple[set[int], set[int]]:
     return opens, closes
 
 
-@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
-def test_portfolio_backtest_and_replayed_live_loop_agree(
-    strategy: str, tmp_path: Path, recording: Path
-) -> None:
+def _run_both(
+    strategy: str, tmp_path: Path, recording: Path, limits: PortfolioLimits, **overrides: Any
+) -> tuple[PortfolioResult, list[dict[str, LiveBar]], np.ndarray, np.ndarray, int]:
     bars, index, first = _bars()
-    with replay_container(tmp_path, recording) as (container, clock):
+    with replay_container(tmp_path, recording, **overrides) as (container, clock):
         risk = build_router_risk_config(container.settings)
+        assert risk.max_position_fraction <= 0.25
         backtest = backtest_portfolio(
             bars,
             get_strategy(strategy),
             risk,
-            LIMITS,
+            limits,
             initial_cash=float(CASH),
             fill_close=True,
             trade_from=index[first],
         )
         runs, live_cash, live_equity = _live_portfolio(container, clock, strategy, bars, first)
+    return backtest, runs, live_cash, live_equity, first
+
+
+def _refusals(backtest: PortfolioResult, runs: list[dict[str, LiveBar]]) -> tuple[set[Any], set[Any]]:
+    """(bar, symbol, reason) of every refused order: the live loop's and the backtest's."""
+    assert backtest.refusals is not None
+    live = {
+        (k, s, run.fallback)
+        for k, bar in enumerate(runs)
+        for s, run in bar.items()
+        if run.fallback is not None
+    }
+    rows, cols = np.nonzero(backtest.refusals)
+    mine = set()
+    for k, j in zip(rows.tolist(), cols.tolist(), strict=True):
+        reason = REFUSAL_REASONS[int(backtest.refusals[k, j])]
+        mine.add((k, SYMBOLS[j], BROKER_REFUSAL.get(reason, reason)))
+    return live, mine
+
+
+@pytest.mark.parametrize("strategy", sorted(STRATEGIES))
+def test_portfolio_backtest_and_replayed_live_loop_agree(
+    strategy: str, tmp_path: Path, recording: Path
+) -> None:
+    backtest, runs, live_cash, live_equity, first = _run_both(strategy, tmp_path, recording, LIMITS)
+    live_refused, refused = _refusals(backtest, runs)
+    assert live_refused == refused == set()  # the caps never bind: nothing refused either side
+    targets = np.nan_to_num(backtest.targets)
+    assert np.abs(targets).sum(axis=1).max() <= LIMITS.max_gross
+    _compare(strategy, backtest, runs, live_cash, live_equity, first)
+
+
+BINDING = {
+    "positions-and-gross": (
+        PortfolioLimits(max_weight=1.0, max_gross=0.45, max_positions=2),
+        {"RISK_MAX_OPEN_POSITIONS": 2, "RISK_MAX_GROSS_EXPOSURE": 0.45},
+    ),
+    "symbol-weight": (
+        PortfolioLimits(max_weight=0.2, max_gross=10.0, max_positions=len(SYMBOLS)),
+        {"RISK_MAX_SYMBOL_WEIGHT": 0.2},
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BINDING))
+@pytest.mark.parametrize("strategy", ["momentum", "breakout"])
+def test_binding_caps_refuse_the_same_orders_live_and_in_the_backtest(
+    strategy: str, case: str, tmp_path: Path, recording: Path
+) -> None:
+    limits, overrides = BINDING[case]
+    backtest, runs, live_cash, live_equity, first = _run_both(
+        strategy, tmp_path, recording, limits, **overrides
+    )
+    live_refused, refused = _refusals(backtest, runs)
+    assert live_refused == refused, (sorted(live_refused - refused), sorted(refused - live_refused))
+    assert refused, f"{strategy}/{case}: no order refused, the caps do not bind"
+    held = np.count_nonzero(backtest.holdings, axis=1)
+    assert held.max() <= limits.max_positions
+    _compare(strategy, backtest, runs, live_cash, live_equity, first)
+
+
+def _compare(
+    strategy: str,
+    backtest: PortfolioResult,
+    runs: list[dict[str, LiveBar]],
+    live_cash: np.ndarray,
+    live_equity: np.ndarray,
+    first: int,
+) -> None:
+    bars, index, _ = _bars()
     n = len(index) - first
     assert len(runs) == n == len(backtest.index)
     assert backtest.targets is not None and backtest.reducing_since is None
     targets = np.nan_to_num(backtest.targets)
-    # the caps never bind: the weights are the pipeline's own
-    assert np.abs(targets).max() <= risk.max_position_fraction + 1e-12
-    assert np.abs(targets).sum(axis=1).max() <= LIMITS.max_gross + 1e-12
+    assert np.abs(targets).max() <= 0.25 + 1e-12
     close = np.column_stack([bars[s]["close"].to_numpy(dtype=np.float64)[first:] for s in SYMBOLS])
     fills = backtest.fills  # bar, symbol, signed qty, price, fee
 
@@ -165,7 +240,6 @@ def test_portfolio_backtest_and_replayed_live_loop_agree(
         for k in range(n):
             run = runs[k][symbol]
             where = (symbol, strategy, run.time)
-            assert run.fallback is None, (*where, run)
             # the target: the same side and fraction as the backtest's pipeline on this bar
             weight = (run.position or 0.0) * (run.frac or 0.0)
             assert weight == pytest.approx(targets[k, j], abs=1e-12), where

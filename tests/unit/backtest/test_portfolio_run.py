@@ -35,6 +35,7 @@ def test_request_checks_symbols_dates_and_limits() -> None:
     request = PortfolioRequest.model_validate(BASE)
     assert request.symbols == ["AAPL", "MSFT", "GOOG"]
     assert request.limits().max_weight == 0.25
+    assert request.limits().cap_mode == "governor"  # the live governor's caps by default
     for bad in (
         {"symbols": []},
         {"symbols": ["AAPL", "aapl"]},
@@ -42,6 +43,7 @@ def test_request_checks_symbols_dates_and_limits() -> None:
         {"end": "2022-01-01"},
         {"max_weight": 0},
         {"prior_model": "x/y"},
+        {"cap_mode": "clip"},
     ):
         with pytest.raises(ValidationError):
             PortfolioRequest.model_validate(BASE | bad)
@@ -79,7 +81,9 @@ def test_run_trades_shared_cash_and_registers_a_portfolio_frame(
 
     frame = pd.read_parquet(run.frame.path)
     assert list(frame.columns[:2]) == ["equity", "gross_exposure"]
-    assert {"target:AAPL", "holdings:GOOG"} <= set(frame.columns)
+    assert {"target:AAPL", "holdings:GOOG", "refused:MSFT"} <= set(frame.columns)
+    assert run.summary["cap_mode"] == "governor" and run.summary["limits"]["cap_mode"] == "governor"
+    assert run.summary["refused"] == expected.refusal_counts()
     assert (frame[[c for c in frame.columns if c.startswith("target:")]].abs().max() <= 1.0).all()
     lines = (settings.frames_dir / MANIFEST_NAME).read_text().splitlines()
     record = json.loads(lines[-1])
@@ -99,5 +103,26 @@ def test_cli_prints_totals_and_per_symbol_pnl(
     assert result.exit_code == 0, result.output
     summary = json.loads(result.stdout)
     assert summary["symbols"] == ["AAPL", "MSFT"] and summary["prior"]["source"] == "beta"
+    assert summary["cap_mode"] == "governor"
+    # the present clip-and-scale rules stay one option away
+    capped = ["--max-weight", "0.05", "--max-positions", "1"]
+    window = ["--start", "2023-01-03", "--end", "2023-06-30"]
+    governed = runner.invoke(app, [*args, *window, *capped, "--json"])
+    scaled = runner.invoke(app, [*args, *window, *capped, "--cap-mode", "scale", "--json"])
+    assert governed.exit_code == 0 and scaled.exit_code == 0, (governed.output, scaled.output)
+    governed_summary, scaled_summary = json.loads(governed.stdout), json.loads(scaled.stdout)
+    assert scaled_summary["cap_mode"] == "scale" and scaled_summary["refused"] == {}
+    assert governed_summary["refused"].get("kill_switch_symbol_weight", 0) > 0
+    assert governed_summary["fills"] < scaled_summary["fills"]  # refused whole, not clipped
+    plain = runner.invoke(app, [*args, *window, *capped])
+    assert "cap_mode=governor" in plain.stdout and "refused kill_switch_symbol_weight=" in plain.stdout
+    wrong = runner.invoke(app, [*args, *window, "--cap-mode", "clip"])
+    assert wrong.exit_code != 0 and "cap-mode" in wrong.output
     bad = runner.invoke(app, [*args, "--start", "2023-01-03", "--end", "2023-06-30", "--max-weight", "2"])
     assert bad.exit_code == 2
+    # an empty entry in the list is an error, never silently dropped
+    empty = runner.invoke(app, [*args[:3], "AAPL,,MSFT", *args[4:], *window])
+    assert empty.exit_code == 2 and "invalid symbols: ''" in empty.output
+    # the frame's path is printed whole on one line, whatever the terminal's width
+    paths = [line for line in plain.stdout.splitlines() if line.startswith("prob_frame_path=")]
+    assert len(paths) == 1 and paths[0].endswith(".parquet"), plain.stdout
