@@ -53,7 +53,8 @@ from app.decision.pipeline import ProbabilityModel
 from app.errors import AiTraderError, ConfigError
 from app.models.selection import PriorModels
 from app.risk.sizing import RiskConfig
-from app.strategies import get_strategy
+from app.strategies import get_strategy, strategy_class
+from app.strategies.base import _coerce as coerce_param
 
 if TYPE_CHECKING:
     from app.backtest.frames import BlobFrames
@@ -168,10 +169,39 @@ def risk_config_for(config: SweepConfig, risk_defaults: RiskConfig) -> RiskConfi
         raise ConfigError(f"sweep {config.name!r}: risk: {exc}") from None
 
 
+_MISSING = object()
+
+
 def _validate_sets(strategy: str, sets: Sequence[ParameterSet]) -> dict[str, str]:
-    """Set id -> error for the sets the strategy refuses (unknown or out-of-range parameters)."""
+    """Set id -> error for the sets the strategy refuses (unknown or out-of-range parameters).
+
+    The same checks as building each set with :func:`get_strategy`, with each distinct
+    (parameter, value) converted once instead of once per set: a grid repeats every value of
+    an axis across the other axes. A set that fails this path is built by :func:`get_strategy`
+    itself, so its error is that function's, word for word.
+    """
     errors: dict[str, str] = {}
+    try:
+        cls = strategy_class(strategy)
+    except AiTraderError:
+        cls = None
+    kinds = {f.name: f.type for f in dataclasses.fields(cls)} if cls is not None else {}
+    coerced: dict[tuple[str, type, Any], Any] = {}
     for item in sets:
+        if cls is not None:
+            try:
+                values = {}
+                for key, raw in item.params.items():
+                    # floats by their bits: -0.0 and 0.0 are equal keys but distinct values
+                    memo = (key, type(raw), raw.hex() if isinstance(raw, float) else raw)
+                    value = coerced.get(memo, _MISSING)
+                    if value is _MISSING:
+                        value = coerced[memo] = coerce_param(cls.name, key, kinds[key], raw)
+                    values[key] = value
+                cls(**values).validate()
+                continue
+            except (AiTraderError, KeyError, TypeError):
+                pass  # the full build below names the error (or accepts the set)
         try:
             get_strategy(strategy, item.params)
         except AiTraderError as exc:

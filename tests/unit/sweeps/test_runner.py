@@ -232,3 +232,46 @@ def test_a_local_sweep_leaves_numbas_thread_count_as_it_found_it(settings: Setti
         assert numba.get_num_threads() == 1
     finally:
         numba.set_num_threads(before)
+
+
+def test_validate_sets_matches_building_every_set() -> None:
+    """The memoised check refuses exactly the sets get_strategy refuses, with its message."""
+    from app.backtest.sweeps.grid import ParameterSet
+    from app.backtest.sweeps.runner import _validate_sets
+    from app.errors import AiTraderError
+    from app.strategies import get_strategy
+
+    params: list[dict[str, object]] = [
+        {"fast": 5, "slow": 10},
+        {"fast": 10, "slow": 5},
+        {"fast": 5.0, "slow": 10},
+        {"fast": 5.5, "slow": 10},
+        {"fast": True, "slow": 10},
+        {"fast": 1, "slow": True},
+        {"fast": "7", "slow": 10},
+        {"fast": "x", "slow": 10},
+        {"fast": -0.0, "slow": 3},
+        {"fast": 0.0, "slow": 3},
+        {"fast": 5, "slow": 10, "nope": 1},
+        {"fast": [1], "slow": 10},
+        {"fast": 10**12, "slow": 10**12 + 1},
+        {"slow": 30},
+        {"fast": 5, "slow": 10},
+    ]
+    sets = [ParameterSet(f"s{i}", p) for i, p in enumerate(params)]
+
+    def built(strategy: str) -> dict[str, str]:
+        errors = {}
+        for item in sets:
+            try:
+                get_strategy(strategy, item.params)
+            except AiTraderError as exc:
+                errors[item.set_id] = str(exc)
+        return errors
+
+    expected = built("sma_cross")
+    assert expected and len(expected) < len(sets)
+    assert _validate_sets("sma_cross", sets) == expected
+    unknown = built("no_such_strategy")
+    assert len(unknown) == len(sets)
+    assert _validate_sets("no_such_strategy", sets) == unknown
