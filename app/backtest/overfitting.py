@@ -243,23 +243,6 @@ def _block_stats_nb(
 
 
 @njit(cache=True)
-def _sharpes_nb(
-    total: np.ndarray, square: np.ndarray, counts: float, out: np.ndarray
-) -> None:  # pragma: no cover - compiled
-    """Per trial: the per-period Sharpe ratio of ``counts`` returns from their sum and sum of squares.
-
-    0 when the variance is not positive (a flat block); the loop is written as selects so it
-    vectorises.
-    """
-    inv = counts - 1.0
-    for t in range(total.shape[0]):
-        mean = total[t] / counts
-        variance = (square[t] - counts * (mean * mean)) / inv
-        std = np.sqrt(variance) if variance > 0.0 else 0.0
-        out[t] = mean / std if std > 0.0 else 0.0
-
-
-@njit(cache=True)
 def _cscv_nb(
     data: np.ndarray,
     block: int,
@@ -304,28 +287,50 @@ def _cscv_nb(
             total_sums[t] += srow[t]
             total_squares[t] += qrow[t]
     counts = float(block * half)
-    in_sum = np.empty(trials)
-    in_square = np.empty(trials)
+    inv = counts - 1.0
+    # running sums of the train blocks, one row per prefix of the picks: consecutive
+    # combinations (increasing order) share their first picks, so only the rest are added
+    prefix_sum = np.empty((half, trials))
+    prefix_square = np.empty((half, trials))
+    previous = np.full(half, -1, dtype=np.int64)
     in_sharpe = np.empty(trials)
     out_sharpe = np.empty(trials)
     for c in range(chosen.shape[0]):
         picks = chosen[c]
-        first_s = sums[picks[0]]
-        first_q = squares[picks[0]]
-        for t in range(trials):
-            in_sum[t] = first_s[t]
-            in_square[t] = first_q[t]
-        for k in range(1, half):
+        shared = 0
+        while shared < half and picks[shared] == previous[shared]:
+            shared += 1
+        for k in range(shared, half):
+            previous[k] = picks[k]
             srow = sums[picks[k]]
             qrow = squares[picks[k]]
-            for t in range(trials):
-                in_sum[t] += srow[t]
-                in_square[t] += qrow[t]
-        _sharpes_nb(in_sum, in_square, counts, in_sharpe)
+            psum = prefix_sum[k]
+            psquare = prefix_square[k]
+            if k == 0:
+                for t in range(trials):
+                    psum[t] = srow[t]
+                    psquare[t] = qrow[t]
+            else:
+                before_s = prefix_sum[k - 1]
+                before_q = prefix_square[k - 1]
+                for t in range(trials):
+                    psum[t] = before_s[t] + srow[t]
+                    psquare[t] = before_q[t] + qrow[t]
+        in_sum = prefix_sum[half - 1]
+        in_square = prefix_square[half - 1]
+        # per trial: the train and test Sharpe ratios of ``counts`` returns from their sum and
+        # sum of squares (0 when the variance is not positive: a flat half)
         for t in range(trials):
-            in_sum[t] = total_sums[t] - in_sum[t]
-            in_square[t] = total_squares[t] - in_square[t]
-        _sharpes_nb(in_sum, in_square, counts, out_sharpe)
+            mean = in_sum[t] / counts
+            variance = (in_square[t] - counts * (mean * mean)) / inv
+            std = np.sqrt(variance) if variance > 0.0 else 0.0
+            in_sharpe[t] = mean / std if std > 0.0 else 0.0
+            test_sum = total_sums[t] - in_sum[t]
+            test_square = total_squares[t] - in_square[t]
+            mean = test_sum / counts
+            variance = (test_square - counts * (mean * mean)) / inv
+            std = np.sqrt(variance) if variance > 0.0 else 0.0
+            out_sharpe[t] = mean / std if std > 0.0 else 0.0
         best = np.argmax(in_sharpe)
         chosen_out = out_sharpe[best]
         below = 0

@@ -375,3 +375,75 @@ def test_pbo_over_columns_is_the_pbo_of_those_columns_in_that_order() -> None:
         probability_of_backtest_overfitting(returns, splits=8, columns=np.array([0, 30]))
     with pytest.raises(ValueError, match=">= 2 trials"):
         probability_of_backtest_overfitting(returns, splits=8, columns=np.array([3]))
+
+
+def _cscv_block_by_block(
+    data: np.ndarray, block: int, chosen: np.ndarray, columns: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The compiled pass's former form: every combination's train half summed afresh, in order."""
+    from app.backtest.overfitting import _block_stats_nb
+
+    splits = 2 * chosen.shape[1]
+    every_sum = np.empty((splits, data.shape[0]))
+    every_square = np.empty((splits, data.shape[0]))
+    _block_stats_nb(data, block, splits, every_sum, every_square)
+    sums = every_sum[:, columns]
+    squares = every_square[:, columns]
+    total_sums = sums[0].copy()
+    total_squares = squares[0].copy()
+    for s in range(1, splits):
+        total_sums += sums[s]
+        total_squares += squares[s]
+    counts = float(block * chosen.shape[1])
+
+    def sharpes(total: np.ndarray, square: np.ndarray) -> np.ndarray:
+        mean = total / counts
+        variance = (square - counts * (mean * mean)) / (counts - 1.0)
+        std = np.where(variance > 0.0, np.sqrt(np.maximum(variance, 0.0)), 0.0)
+        return np.where(std > 0.0, mean / np.where(std > 0.0, std, 1.0), 0.0)
+
+    omega, best_in, best_out = (np.empty(len(chosen)) for _ in range(3))
+    for c, picks in enumerate(chosen):
+        in_sum = sums[picks[0]].copy()
+        in_square = squares[picks[0]].copy()
+        for k in picks[1:]:
+            in_sum += sums[k]
+            in_square += squares[k]
+        in_sharpe = sharpes(in_sum, in_square)
+        out_sharpe = sharpes(total_sums - in_sum, total_squares - in_square)
+        best = int(np.argmax(in_sharpe))
+        chosen_out = out_sharpe[best]
+        below = int((out_sharpe < chosen_out).sum())
+        ties = int((out_sharpe == chosen_out).sum())
+        omega[c] = (below + 0.5 * (ties + 1)) / (len(columns) + 1.0)
+        best_in[c] = in_sharpe[best]
+        best_out[c] = chosen_out
+    return omega, best_in, best_out
+
+
+@pytest.mark.parametrize(
+    ("trials", "splits", "keep"), [(37, 16, 300), (2, 4, None), (101, 10, 60), (9, 2, None)]
+)
+def test_cscv_reusing_shared_train_blocks_is_bit_identical_to_summing_each_half(
+    trials: int, splits: int, keep: int | None
+) -> None:
+    from itertools import combinations
+
+    from app.backtest.overfitting import _cscv_nb
+
+    rng = np.random.default_rng(trials * splits)
+    periods = 40 * splits + 3
+    data = rng.standard_normal((trials, periods)) * 0.01 + rng.normal(0.0, 0.001, (trials, 1))
+    data[trials // 2] = data[0]  # exact ties
+    data[0, 5] = np.nan
+    data[-1, :40] = 0.0  # a flat block
+    block = periods // splits
+    chosen = np.array(list(combinations(range(splits), splits // 2)), dtype=np.int64)
+    if keep is not None:
+        chosen = np.ascontiguousarray(chosen[np.sort(rng.choice(len(chosen), size=keep, replace=False))])
+    columns = np.ascontiguousarray(rng.permutation(trials).astype(np.int64))
+    got = tuple(np.empty(len(chosen)) for _ in range(3))
+    _cscv_nb(np.ascontiguousarray(data), block, chosen, columns, *got)
+    expected = _cscv_block_by_block(data, block, chosen, columns)
+    for g, e in zip(got, expected, strict=True):
+        assert g.tobytes() == e.tobytes()
