@@ -131,8 +131,16 @@ class Evaluation:
     def rows(self) -> list[dict[str, float | None]]:
         """One metrics dict per set; NaN and infinite values become ``None`` (JSON null)."""
         names = METRIC_NAMES
-        clean = np.where(np.isfinite(self.metrics), self.metrics, np.nan).tolist()
-        return [{k: (None if v != v else v) for k, v in zip(names, row, strict=True)} for row in clean]
+        finite = np.isfinite(self.metrics)
+        clean = np.where(finite, self.metrics, np.nan).tolist()
+        # a row of finite values (the usual one) is zipped as it is; others have NaN -> None
+        whole = finite.all(axis=1).tolist() if finite.ndim == 2 else [False] * len(clean)
+        return [
+            dict(zip(names, row, strict=True))
+            if ok
+            else {k: (None if v != v else v) for k, v in zip(names, row, strict=True)}
+            for row, ok in zip(clean, whole, strict=True)
+        ]
 
 
 def has_batch_kernel(strategy: str) -> bool:

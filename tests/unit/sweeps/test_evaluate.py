@@ -117,3 +117,24 @@ def test_the_decision_path_keeps_no_returns(goog: MarketArrays) -> None:
     )
     assert evaluation.returns is None
     assert (evaluation.status == 0).all()
+
+
+def test_evaluation_rows_are_the_metrics_with_non_finite_values_as_none() -> None:
+    """Rows of finite metrics zipped as they are equal the per-value form, key order included."""
+    import numpy as np
+
+    from app.backtest.sweeps.evaluate import METRIC_NAMES, Evaluation
+
+    metrics = np.random.default_rng(3).normal(size=(6, len(METRIC_NAMES)))
+    metrics[1, 2] = np.nan
+    metrics[3, 0] = np.inf
+    metrics[4, -1] = -np.inf
+    rows = Evaluation(metrics, np.zeros(6), [None] * 6).rows()
+    expected = [
+        {k: (float(v) if np.isfinite(v) else None) for k, v in zip(METRIC_NAMES, row, strict=True)}
+        for row in metrics
+    ]
+    assert [list(r.items()) for r in rows] == [list(r.items()) for r in expected]
+    assert rows[1][METRIC_NAMES[2]] is None and rows[3][METRIC_NAMES[0]] is None
+    assert all(type(v) is float for v in rows[0].values())
+    assert Evaluation(np.empty((0, len(METRIC_NAMES))), np.zeros(0), []).rows() == []
