@@ -34,6 +34,7 @@ __all__ = [
     "BatchKernel",
     "Strategy",
     "close_array",
+    "coerce_param",
     "column_array",
     "param_dtype",
     "stack_columns",
@@ -198,7 +199,9 @@ class BatchKernel:
     prepare: Callable[[BarArrays, Mapping[str, np.ndarray]], BatchInputs] = stack_columns
 
 
-def _coerce(name: str, field: str, kind: Any, raw: Any) -> Any:
+def coerce_param(name: str, field: str, kind: Any, raw: Any) -> Any:
+    """Parameter ``field`` of strategy ``name`` converted to its declared type ``kind``, within
+    the bounds every strategy parameter has (raises ``InputError`` naming both otherwise)."""
     value = _coerce_type(name, field, kind, raw)
     if isinstance(value, int) and abs(value) > MAX_INT_PARAM:
         raise InputError(
@@ -275,7 +278,7 @@ class Strategy(ABC):
             if key not in fields:
                 known = ", ".join(sorted(fields)) or "none"
                 raise InputError(f"strategy {cls.name!r} has no parameter {key!r} (known: {known})")
-            values[key] = _coerce(cls.name, key, fields[key].type, raw)
+            values[key] = coerce_param(cls.name, key, fields[key].type, raw)
         strategy = cls(**values)
         strategy.validate()
         return strategy

@@ -54,7 +54,7 @@ from app.errors import AiTraderError, ConfigError
 from app.models.selection import PriorModels
 from app.risk.sizing import RiskConfig
 from app.strategies import get_strategy, strategy_class
-from app.strategies.base import _coerce as coerce_param
+from app.strategies.base import coerce_param
 
 if TYPE_CHECKING:
     from app.backtest.frames import BlobFrames
