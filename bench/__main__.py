@@ -153,23 +153,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.quick:
         # quick rounds are too few for the ratio gate; the trade lists must still match
         failures = [f for f in failures if f.startswith("trades ")]
-    print(report.render(run_stamp, sections))
+    baseline = previous.stamp.get("commit")
+    print(report.render(run_stamp, sections, failures=failures, accepted=args.accept, baseline=baseline))
     complete = set(args.names) == set(SUITES)
     write = complete and not args.quick and not args.no_write
     for failure in failures:
         print(f"[bench] REGRESSION {failure}", file=sys.stderr)
-    if failures and not args.accept:
-        print("[bench] gate failed: nothing recorded (use --accept for an intended change)", file=sys.stderr)
-        return 1
     if write:
-        report.write(run_stamp, sections, args.doc)
-        gate.save(gate.merge(previous, current), args.results)
-        print(f"[bench] wrote {args.doc} and {args.results}", file=sys.stderr)
+        # the document always shows the latest full run (with the gate's verdict at its top);
+        # the record the gate compares against moves only when the gate passes or --accept
+        verdict = {"failures": failures, "accepted": args.accept, "baseline": baseline}
+        report.write(run_stamp, sections, args.doc, **verdict)
+        print(f"[bench] wrote {args.doc}", file=sys.stderr)
     elif not complete and not args.quick and not args.no_write:
         print(
             "[bench] a subset of suites ran: nothing written (the document holds one full run)",
             file=sys.stderr,
         )
+    if failures and not args.accept:
+        print("[bench] gate failed: results not recorded (--accept for an intended change)", file=sys.stderr)
+        return 1
+    if write:
+        gate.save(gate.merge(previous, current), args.results)
+        print(f"[bench] recorded {args.results}", file=sys.stderr)
     return 0
 
 

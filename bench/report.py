@@ -79,20 +79,57 @@ def _goal_lines(sections: Sequence[Section]) -> list[str]:
     return [*lines, ""]
 
 
-def render(stamp: Mapping[str, Any], sections: Sequence[Section]) -> str:
-    """The whole document: intro, stamp, goals summary, then one part per section."""
+def _gate_lines(failures: Sequence[str], accepted: bool, baseline: str | None) -> list[str]:
+    """The regression gate's verdict on this run, first thing in the document when it failed."""
+    if not failures:
+        return []
+    against = f" (recorded at commit {baseline})" if baseline else ""
+    if accepted:
+        head = (
+            f"**Gate of this run: accepted over {len(failures)} check(s)** against the previous record"
+            f"{against}; this run is now the record (`python -m bench --accept`):"
+        )
+    else:
+        head = (
+            f"**Gate of this run: failed** on {len(failures)} check(s) against the record{against}; this run "
+            "was not recorded in `bench/results.json`:"
+        )
+    return [head, "", *[f"- {failure}" for failure in failures], ""]
+
+
+def render(
+    stamp: Mapping[str, Any],
+    sections: Sequence[Section],
+    *,
+    failures: Sequence[str] = (),
+    accepted: bool = False,
+    baseline: str | None = None,
+) -> str:
+    """The whole document: intro (after the gate's verdict when it failed), stamp, goals summary,
+    then one part per section."""
     if not sections:
         raise ValueError("no sections to render")
     names = [s.name for s in sections]
     if len(set(names)) != len(names):
         raise ValueError(f"duplicate section names: {names}")
-    parts = [_INTRO, "## Run", "", _stamp_table(stamp), "", *_goal_lines(sections)]
+    gate_lines = _gate_lines(failures, accepted, baseline)
+    title, _, intro = _INTRO.partition("\n")
+    head = [title, "", *gate_lines, intro.lstrip("\n")] if gate_lines else [_INTRO]
+    parts = [*head, "## Run", "", _stamp_table(stamp), "", *_goal_lines(sections)]
     for section in sections:
         parts += [f"## {section.title}", "", section.body.strip(), ""]
     return "\n".join(parts).rstrip() + "\n"
 
 
-def write(stamp: Mapping[str, Any], sections: Sequence[Section], path: Path = DOC) -> Path:
+def write(
+    stamp: Mapping[str, Any],
+    sections: Sequence[Section],
+    path: Path = DOC,
+    *,
+    failures: Sequence[str] = (),
+    accepted: bool = False,
+    baseline: str | None = None,
+) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(render(stamp, sections))
+    path.write_text(render(stamp, sections, failures=failures, accepted=accepted, baseline=baseline))
     return path

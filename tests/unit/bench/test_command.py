@@ -47,12 +47,17 @@ def test_a_full_run_writes_the_document_and_records_the_ratios(
 
 
 def test_a_fallen_ratio_fails_and_records_nothing(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """The record stays; the document shows the run with the gate's failure at its top."""
     results, doc, args = _paths(tmp_path)
-    save(Recorded({"fake.ratio": 3.0}, {"fake.trades": "2:abc"}), results)
+    save(Recorded({"fake.ratio": 3.0}, {"fake.trades": "2:abc"}, {"commit": "abc123"}), results)
     _fake_suite(monkeypatch, 2.5, "2:abc")
     assert command.main(args) == 1
     assert load(results).ratios == {"fake.ratio": 3.0}
-    assert not doc.exists()
+    text = doc.read_text()
+    head = text[: text.index("## Run")]
+    assert "**Gate of this run: failed** on 1 check(s) against the record (recorded at commit abc123)" in head
+    assert "- ratio fake.ratio: 2.5 is 17% below the recorded 3 (" in head
+    assert "| Fake suite | ratio >= 2 | 2.5 | met |" in text
 
 
 def test_changed_trades_fail_even_in_quick_mode(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -71,6 +76,8 @@ def test_accept_records_an_intended_change(monkeypatch: pytest.MonkeyPatch, tmp_
     _fake_suite(monkeypatch, 2.0, "3:def")
     assert command.main([*args, "--accept"]) == 0
     assert load(results).trades == {"fake.trades": "3:def"}
+    head = (tmp_path / "benchmarks.md").read_text().split("## Run")[0]
+    assert "**Gate of this run: accepted over 2 check(s)**" in head and "trades fake.trades" in head
 
 
 def test_an_unknown_suite_is_rejected(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
