@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import concurrent.futures.thread
+import os
+import sys
+import threading
+import time
+import traceback
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,6 +30,54 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         for folder, marker in _MARKER_BY_DIR.items():
             if folder in parts:
                 item.add_marker(getattr(pytest.mark, marker))
+
+
+def _lingering(threads: list[threading.Thread], wait_s: float) -> list[threading.Thread]:
+    """The threads of ``threads`` still alive after waiting up to ``wait_s`` seconds in all."""
+    deadline = time.monotonic() + wait_s
+    for thread in threads:
+        thread.join(max(0.0, deadline - time.monotonic()))
+    return [t for t in threads if t.is_alive()]
+
+
+def _foreground_threads() -> list[threading.Thread]:
+    """Live non-daemon threads other than this one, idle executor workers aside (the
+    interpreter stops those itself at exit)."""
+    return [
+        t
+        for t in threading.enumerate()
+        if t is not threading.current_thread()
+        and not t.daemon
+        and getattr(t, "_target", None) is not concurrent.futures.thread._worker
+    ]
+
+
+@pytest.fixture(autouse=True)
+def _no_thread_outlives_its_test() -> Iterator[None]:
+    """A non-daemon thread a test started and left running fails that test.
+
+    Such a thread keeps the interpreter from exiting: the run would hang at its end (a
+    consumer retrying a dropped test database forever) instead of reporting.
+    """
+    before = set(threading.enumerate())
+    yield
+    left = _lingering([t for t in _foreground_threads() if t not in before], 10.0)
+    if left:
+        pytest.fail(f"the test left threads running: {', '.join(t.name for t in left)}")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Never let a stuck thread hang the run after its results are in: report it and exit."""
+    left = _lingering(_foreground_threads(), 30.0)
+    if not left:
+        return
+    frames = sys._current_frames()
+    for thread in left:
+        stack = "".join(traceback.format_stack(frames[thread.ident])) if thread.ident in frames else ""
+        sys.stderr.write(f"\nthread {thread.name!r} is still running after the tests:\n{stack}")
+    sys.stderr.write("exiting with status 1: a test left a thread running\n")
+    sys.stderr.flush()
+    os._exit(1)
 
 
 @pytest.fixture(autouse=True)

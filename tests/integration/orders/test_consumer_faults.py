@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -21,6 +20,7 @@ from app.storage.repositories.orders import OrdersRepository, SourcedOrderEvent
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from tests import servers
 from tests.integration.orders.scenario import T0, build, order_event
+from tests.threads import in_background
 
 HUB = "exec.orders"
 GROUP = "orchestrator"
@@ -63,26 +63,25 @@ def test_read_only_postgres_is_waited_out_without_dead_letters(
     )
     consumer = bus.consumer(HUB, GROUP)
     worker = OrderConsumer(consumer, OrdersRepository(db), config)
-    runner = threading.Thread(target=worker.run)
 
     def publish() -> None:
         for start in range(0, len(scenario.envelopes), 100):
             bus.publish(HUB, scenario.envelopes[start : start + 100])
             time.sleep(0.03)
 
-    publisher = threading.Thread(target=publish)
-    publisher.start()
-    runner.start()
-    time.sleep(0.3)
-    with _read_only(postgres.port):
-        time.sleep(0.5)
-        with pytest.raises(StorageError, match="read-only"):
-            db.check_ready()  # readiness sees what SELECT 1 does not
-        time.sleep(2.5)
-    db.check_ready()
-    publisher.join()
-    runner.join(timeout=60)
-    assert not runner.is_alive()
+    with (
+        in_background(publish, name="publisher") as publisher,
+        in_background(worker.run, name="order consumer", stop=worker.request_stop) as runner,
+    ):
+        time.sleep(0.3)
+        with _read_only(postgres.port):
+            time.sleep(0.5)
+            with pytest.raises(StorageError, match="read-only"):
+                db.check_ready()  # readiness sees what SELECT 1 does not
+            time.sleep(2.5)
+        db.check_ready()
+        publisher.join(timeout=60)
+        runner.join(timeout=60)
     consumer.close()
 
     assert worker.stats.retries > 0  # the consumer did hit the read-only database

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,6 +24,7 @@ from app.storage.repositories.orders import OrdersRepository
 from app.workers.consumer_status import ConsumerStatus, write_status
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from tests.integration.orders.scenario import build, envelope, fill, order_event
+from tests.threads import in_background
 
 HUB = "exec.orders"
 GROUP = "orchestrator"
@@ -132,22 +132,19 @@ def test_database_outage_pauses_consumption_until_it_returns(
     allow(False)
     consumer = bus.consumer(HUB, GROUP)
     worker = OrderConsumer(consumer, OrdersRepository(database), _config(idle_exit_s=1.0))
-    result: list[object] = []
-    thread = threading.Thread(target=lambda: result.append(worker.run()))
-    thread.start()
-    try:
-        deadline = time.monotonic() + 20
-        while worker.stats.retries < 3 and time.monotonic() < deadline:
-            time.sleep(0.05)
-        assert worker.stats.retries >= 3
-        # Nothing was checkpointed while the database was down.
-        assert sum(lag.events_behind for lag in consumer.lag()) == len(scenario.envelopes)
-    finally:
-        allow(True)
-    thread.join(timeout=30)
-    assert not thread.is_alive()
+    with in_background(worker.run, name="order consumer", stop=worker.request_stop) as runner:
+        try:
+            deadline = time.monotonic() + 20
+            while worker.stats.retries < 3 and time.monotonic() < deadline:
+                time.sleep(0.05)
+            assert worker.stats.retries >= 3
+            # Nothing was checkpointed while the database was down.
+            assert sum(lag.events_behind for lag in consumer.lag()) == len(scenario.envelopes)
+        finally:
+            allow(True)
+        stats = runner.join(timeout=30)
     consumer.close()
-    assert result and worker.stats.events == len(scenario.envelopes)
+    assert stats.events == len(scenario.envelopes)
     service = OrdersRepository(database)
     for cid, expected in scenario.expected.items():
         order = service.get_order(cid).order

@@ -117,7 +117,7 @@ def test_concurrent_writers_of_the_same_orders_keep_exact_totals(database: Datab
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=writer, args=(w,)) for w in range(4)]
+    threads = [threading.Thread(target=writer, args=(w,), daemon=True) for w in range(4)]
     for thread in threads:
         thread.start()
     for thread in threads:

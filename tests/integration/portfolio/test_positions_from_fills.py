@@ -171,7 +171,7 @@ def test_concurrent_writers_of_one_symbol_lose_no_fill(database: Database) -> No
         except BaseException as exc:
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(i,)) for i in range(writers)]
+    threads = [threading.Thread(target=write, args=(i,), daemon=True) for i in range(writers)]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable
 from datetime import date, datetime
@@ -17,6 +16,7 @@ from app.config import Settings
 from app.storage.db import Database
 from app.workers.scheduler import Scheduler
 from app.workers.scheduler_lease import SchedulerLease
+from tests.threads import in_background
 
 DUE = datetime(2026, 11, 25, 4, 1, tzinfo=ZoneInfo("America/New_York"))  # two jobs due (exchange time)
 LEASE_S = 0.9
@@ -31,12 +31,6 @@ def _scheduler(settings: Settings, database: Database, name: str, ran: list[tupl
     return Scheduler(settings, run_job, clock=lambda: DUE, lease=lease)
 
 
-def _serve(scheduler: Scheduler) -> threading.Thread:
-    thread = threading.Thread(target=scheduler.serve)
-    thread.start()
-    return thread
-
-
 def test_two_platforms_on_one_database_run_each_job_once(
     database: Database,
     make_settings: Callable[..., Settings],
@@ -47,13 +41,16 @@ def test_two_platforms_on_one_database_run_each_job_once(
     # two var/ directories (two ledgers): only the lease keeps the jobs from running twice
     a = _scheduler(make_settings(DATA_DIR=tmp_path / "a"), database, "a", ran)
     b = _scheduler(make_settings(DATA_DIR=tmp_path / "b"), database, "b", ran)
-    with caplog.at_level(logging.WARNING, logger="app.workers.scheduler"):
-        threads = [_serve(a), _serve(b)]
+    with (
+        caplog.at_level(logging.WARNING, logger="app.workers.scheduler"),
+        in_background(a.serve, name="scheduler a", stop=a.stop) as first,
+        in_background(b.serve, name="scheduler b", stop=b.stop) as second,
+    ):
         time.sleep(3 * LEASE_S)  # several renewals
         for scheduler in (a, b):
             scheduler.stop()
-        for thread in threads:
-            thread.join(timeout=10)
+        for serving in (first, second):
+            serving.join(timeout=10)
     assert sorted(job for _, job in ran) == ["premarket_scan", "startup_check"]
     assert len({who for who, _ in ran}) == 1
     assert "runs the schedule of this database; standing by" in caplog.text
@@ -66,13 +63,15 @@ def test_the_standby_takes_over_when_the_lease_expires(
     assert crashed.acquire()  # ... and never renewed: its process died
     ran: list[tuple[str, str]] = []
     standby = _scheduler(make_settings(), database, "b", ran)
-    with caplog.at_level(logging.WARNING, logger="app.workers.scheduler"):
-        thread = _serve(standby)
+    with (
+        caplog.at_level(logging.WARNING, logger="app.workers.scheduler"),
+        in_background(standby.serve, name="standby scheduler", stop=standby.stop) as serving,
+    ):
         time.sleep(LEASE_S / 3)
         assert ran == []  # the lease is still valid: standing by
         time.sleep(2 * LEASE_S)
         standby.stop()
-        thread.join(timeout=10)
+        serving.join(timeout=10)
     assert sorted(job for _, job in ran) == ["premarket_scan", "startup_check"]
     assert "another scheduler (platform-crashed" in caplog.text
     assert "this scheduler (platform-b) runs the schedule" in caplog.text

@@ -95,7 +95,7 @@ def running(worker: VenueUpdates) -> Iterator[list[BaseException]]:
         except BaseException as exc:
             errors.append(exc)
 
-    thread = threading.Thread(target=target, name="venue-updates")
+    thread = threading.Thread(target=target, name="venue-updates", daemon=True)
     thread.start()
     try:
         yield errors
