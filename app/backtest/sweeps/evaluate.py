@@ -37,7 +37,6 @@ from app.decision.pipeline import ProbabilityModel, decide
 from app.errors import AiTraderError, InputError
 from app.risk.sizing import RiskConfig, size_positions
 from app.strategies import STRATEGIES, BarArrays, Strategy, get_strategy
-from app.strategies.base import BatchInputs
 
 __all__ = ["Evaluation", "MarketArrays", "SizingArrays", "evaluate_sets", "has_batch_kernel"]
 
@@ -231,27 +230,22 @@ def _evaluate_batch(
         status[:] = _BUILD_FAILED
         errors[:] = [f"{type(exc).__name__}: {exc}"] * len(sets)
         return False
-    if returns is not None:
-        _evaluate_batch_returns(market, cls, inputs, sizing, fill_close, costs, returns, metrics, status)
-        return True
     if cls.name == "sma_cross":
-        # the crossover's fused kernel: one pass per set, the same numbers as the generic loop
-        kernels.sma_cross_batch_nb(
+        # the crossover's fused kernels: one pass per set, the same numbers as the generic loop
+        fused = (
             market.open,
             market.close,
             inputs.tables[0],
             np.ascontiguousarray(inputs.ints[:, 0]),
             np.ascontiguousarray(inputs.ints[:, 1]),
-            sizing.scale_long,
-            sizing.scale_short,
-            sizing.allow_short,
-            fill_close,
-            costs,
-            metrics,
-            status,
         )
+        fused_args = (*fused, sizing.scale_long, sizing.scale_short, sizing.allow_short, fill_close, costs)
+        if returns is None:
+            kernels.sma_cross_batch_nb(*fused_args, metrics, status)
+        else:
+            kernels.sma_cross_returns_batch_nb(*fused_args, returns, metrics, status)
         return True
-    kernels.strategy_batch_nb(
+    generic = (
         kernel.target,
         market.open,
         market.high,
@@ -260,66 +254,14 @@ def _evaluate_batch(
         inputs.tables,
         inputs.ints,
         inputs.floats,
-        sizing.scale_long,
-        sizing.scale_short,
-        sizing.allow_short,
-        fill_close,
-        costs,
-        metrics,
-        status,
     )
+    args = (*generic, sizing.scale_long, sizing.scale_short, sizing.allow_short, fill_close, costs)
+    if returns is None:
+        kernels.strategy_batch_nb(*args, metrics, status)
+    else:
+        # the one-pass form: metrics and per-bar returns of every set together
+        kernels.strategy_returns_batch_nb(*args, returns, metrics, status)
     return True
-
-
-def _evaluate_batch_returns(
-    market: MarketArrays,
-    cls: type[Strategy],
-    inputs: BatchInputs,
-    sizing: SizingArrays,
-    fill_close: bool,
-    costs: np.ndarray,
-    returns: np.ndarray,
-    metrics: np.ndarray,
-    status: np.ndarray,
-) -> None:
-    """The batch kernels' one-pass forms: metrics and per-bar returns of every set together."""
-    kernel = cls.batch
-    assert kernel is not None
-    if cls.name == "sma_cross":
-        kernels.sma_cross_returns_batch_nb(
-            market.open,
-            market.close,
-            inputs.tables[0],
-            np.ascontiguousarray(inputs.ints[:, 0]),
-            np.ascontiguousarray(inputs.ints[:, 1]),
-            sizing.scale_long,
-            sizing.scale_short,
-            sizing.allow_short,
-            fill_close,
-            costs,
-            returns,
-            metrics,
-            status,
-        )
-        return
-    kernels.strategy_returns_batch_nb(
-        kernel.target,
-        market.open,
-        market.high,
-        market.low,
-        market.close,
-        inputs.tables,
-        inputs.ints,
-        inputs.floats,
-        sizing.scale_long,
-        sizing.scale_short,
-        sizing.allow_short,
-        fill_close,
-        costs,
-        returns,
-        metrics,
-        status,
-    )
 
 
 def _finish(

@@ -35,12 +35,10 @@ from typing import Any
 import numpy as np
 
 from app.backtest.engine import (
-    N_METRICS,
     STATUS_OK,
     STATUS_RUINED,
     EngineConfig,
     run_backtest,
-    status_message,
 )
 from app.backtest.lookahead import check_strategy
 from app.backtest.overfitting import (
@@ -54,12 +52,12 @@ from app.backtest.overfitting import (
 )
 from app.backtest.sweeps import kernels
 from app.backtest.sweeps.config import SweepConfig
-from app.backtest.sweeps.evaluate import MarketArrays, SizingArrays
+from app.backtest.sweeps.evaluate import MarketArrays, evaluate_sets
 from app.backtest.sweeps.walkforward import WalkForwardPlan, plan_walk_forward, stitch_returns
 from app.decision.pipeline import decide
 from app.errors import ConfigError, InputError
 from app.risk.sizing import RiskConfig
-from app.strategies import STRATEGIES, BarArrays, Strategy, get_strategy
+from app.strategies import STRATEGIES, get_strategy
 
 __all__ = ["RobustnessReport", "analyse_symbol", "set_returns", "window_scores"]
 
@@ -82,7 +80,7 @@ def set_returns(
     sets = [{**config.fixed_params, **values} for values in params]
     cls = STRATEGIES.get(config.strategy)
     if cls is not None and cls.batch is not None and not risk.needs_priors and sets:
-        return _batch_returns(config, market, risk, cls, sets).T  # (bars x sets), a view
+        return _batch_returns(config, market, risk, sets).T  # (bars x sets), a view
     equity = _replayed_equity(config, market, risk, sets)
     previous = np.concatenate([np.full((equity.shape[0], 1), config.initial_cash), equity[:, :-1]], axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -91,56 +89,24 @@ def set_returns(
 
 
 def _batch_returns(
-    config: SweepConfig,
-    market: MarketArrays,
-    risk: RiskConfig,
-    cls: type[Strategy],
-    sets: list[dict[str, Any]],
+    config: SweepConfig, market: MarketArrays, risk: RiskConfig, sets: list[dict[str, Any]]
 ) -> np.ndarray:
-    kernel = cls.batch
-    assert kernel is not None
-    bars = BarArrays.with_columns(
-        market.bars, {"open": market.open, "high": market.high, "low": market.low, "close": market.close}
+    evaluation = evaluate_sets(
+        market,
+        config.strategy,
+        sets,
+        risk,
+        fill=config.fill,
+        commission=config.costs.commission,
+        slippage_bps=config.costs.slippage_bps,
+        initial_cash=config.initial_cash,
+        with_returns=True,
     )
-    inputs = kernel.prepare(bars, cls.param_columns(sets))
-    sizing = SizingArrays.from_risk(risk, market)
-    costs = np.array(
-        [
-            config.costs.commission,
-            config.costs.slippage_bps / 10_000.0,
-            config.initial_cash,
-            market.periods_per_year,
-            market.years,
-        ],
-        dtype=np.float64,
-    )
-    returns = np.empty((len(sets), len(market)))
-    metrics = np.empty((len(sets), N_METRICS))
-    status = np.zeros(len(sets), dtype=np.int64)
-    kernels.strategy_returns_batch_nb(
-        kernel.target,
-        market.open,
-        market.high,
-        market.low,
-        market.close,
-        inputs.tables,
-        inputs.ints,
-        inputs.floats,
-        sizing.scale_long,
-        sizing.scale_short,
-        sizing.allow_short,
-        config.fill == "close",
-        costs,
-        returns,
-        metrics,
-        status,
-    )
-    bad = np.flatnonzero((status != STATUS_OK) & (status != STATUS_RUINED))
-    if bad.size:
-        raise InputError(
-            f"{bad.size} sets could not be simulated again: {status_message(int(status[bad[0]]))}"
-        )
-    return returns
+    bad = np.flatnonzero((evaluation.status != STATUS_OK) & (evaluation.status != STATUS_RUINED))
+    if bad.size or evaluation.returns is None:
+        reason = evaluation.errors[int(bad[0])] if bad.size else "no returns were written"
+        raise InputError(f"{bad.size} sets could not be simulated again: {reason}")
+    return evaluation.returns
 
 
 def _replayed_equity(
