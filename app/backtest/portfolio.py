@@ -181,6 +181,49 @@ def _order_targets_nb(w: np.ndarray, max_positions: int, max_gross: float) -> No
 
 
 @njit(cache=True)
+def _check_inputs_nb(
+    open_: np.ndarray,
+    close: np.ndarray,
+    weights: np.ndarray,
+    commission: float,
+    slippage: float,
+    initial_cash: float,
+    equity_out: np.ndarray,
+    gross_out: np.ndarray,
+    qty_out: np.ndarray,
+    fills_out: np.ndarray,
+    state_out: np.ndarray,
+) -> int:  # pragma: no cover - compiled
+    """The status the simulators return for inputs they cannot run on, else ``STATUS_OK``."""
+    n = close.shape[0]
+    m = close.shape[1]
+    if open_.shape[0] != n or open_.shape[1] != m or weights.shape[0] != n or weights.shape[1] != m:
+        return STATUS_SHAPE
+    if equity_out.shape[0] != n or gross_out.shape[0] != n or qty_out.shape[0] != n or qty_out.shape[1] != m:
+        return STATUS_SHAPE
+    if fills_out.shape[1] != N_FILL_FIELDS or state_out.shape[0] < 3:
+        return STATUS_SHAPE
+    if not (0.0 <= commission < 1.0 and 0.0 <= slippage < 1.0 and initial_cash > 0.0):
+        return STATUS_BAD_PARAM
+    return STATUS_OK
+
+
+@njit(cache=True)
+def _equity_at_nb(
+    d: int, close: np.ndarray, qty: np.ndarray, last: np.ndarray, cash: float
+) -> float:  # pragma: no cover - compiled
+    """The book's equity at bar ``d``'s closes (a symbol without one at its newest close)."""
+    equity = cash
+    for s in range(qty.shape[0]):
+        px = close[d, s]
+        if px > 0.0 and px < np.inf:
+            equity += qty[s] * px
+        elif last[s] > 0.0:
+            equity += qty[s] * last[s]
+    return equity
+
+
+@njit(cache=True)
 def _record_fill_nb(
     fills_out: np.ndarray, n_fills: int, t: int, s: int, qty: float, price: float, fee: float
 ) -> int:  # pragma: no cover - compiled
@@ -252,16 +295,23 @@ def simulate_portfolio_nb(
     fills in order. ``state_out`` receives [fills written, bar of the REDUCING latch or -1,
     final cash]. Returns a status code.
     """
+    status = _check_inputs_nb(
+        open_,
+        close,
+        weights,
+        commission,
+        slippage,
+        initial_cash,
+        equity_out,
+        gross_out,
+        qty_out,
+        fills_out,
+        state_out,
+    )
+    if status != STATUS_OK:
+        return status
     n = close.shape[0]
     m = close.shape[1]
-    if open_.shape[0] != n or open_.shape[1] != m or weights.shape[0] != n or weights.shape[1] != m:
-        return STATUS_SHAPE
-    if equity_out.shape[0] != n or gross_out.shape[0] != n or qty_out.shape[0] != n or qty_out.shape[1] != m:
-        return STATUS_SHAPE
-    if fills_out.shape[1] != N_FILL_FIELDS or state_out.shape[0] < 3:
-        return STATUS_SHAPE
-    if not (0.0 <= commission < 1.0 and 0.0 <= slippage < 1.0 and initial_cash > 0.0):
-        return STATUS_BAD_PARAM
     cash = initial_cash
     qty = np.zeros(m)
     last = np.full(m, np.nan)
@@ -276,13 +326,7 @@ def simulate_portfolio_nb(
         # Which decision fills on this bar, and at what price.
         d = t if fill_close else t - 1
         if d >= 0:
-            equity_d = cash
-            for s in range(m):
-                px = close[d, s]
-                if px > 0.0 and px < np.inf:
-                    equity_d += qty[s] * px
-                elif last[s] > 0.0:
-                    equity_d += qty[s] * last[s]
+            equity_d = _equity_at_nb(d, close, qty, last, cash)
             if equity_d > peak:
                 peak = equity_d
             if not reducing and peak > 0.0 and (peak - equity_d) / peak >= max_drawdown:
@@ -393,18 +437,25 @@ def simulate_governed_nb(
     Outputs as :func:`simulate_portfolio_nb`'s, plus ``refused_out`` (bars x symbols, int8):
     the code of a refused order (:data:`REFUSAL_REASONS`) on its decision bar's row, else 0.
     """
+    status = _check_inputs_nb(
+        open_,
+        close,
+        weights,
+        commission,
+        slippage,
+        initial_cash,
+        equity_out,
+        gross_out,
+        qty_out,
+        fills_out,
+        state_out,
+    )
+    if status != STATUS_OK:
+        return status
+    if refused_out.shape[0] != close.shape[0] or refused_out.shape[1] != close.shape[1]:
+        return STATUS_SHAPE
     n = close.shape[0]
     m = close.shape[1]
-    if open_.shape[0] != n or open_.shape[1] != m or weights.shape[0] != n or weights.shape[1] != m:
-        return STATUS_SHAPE
-    if equity_out.shape[0] != n or gross_out.shape[0] != n or qty_out.shape[0] != n or qty_out.shape[1] != m:
-        return STATUS_SHAPE
-    if refused_out.shape[0] != n or refused_out.shape[1] != m:
-        return STATUS_SHAPE
-    if fills_out.shape[1] != N_FILL_FIELDS or state_out.shape[0] < 3:
-        return STATUS_SHAPE
-    if not (0.0 <= commission < 1.0 and 0.0 <= slippage < 1.0 and initial_cash > 0.0):
-        return STATUS_BAD_PARAM
     cash = initial_cash
     qty = np.zeros(m)
     last = np.full(m, np.nan)  # newest close (the reported equity)
@@ -421,13 +472,7 @@ def simulate_governed_nb(
         d = t if fill_close else t - 1
         if d >= 0:
             # REDUCING latch: the drawdown of the book at d's closes
-            equity_d = cash
-            for s in range(m):
-                px = close[d, s]
-                if px > 0.0 and px < np.inf:
-                    equity_d += qty[s] * px
-                elif last[s] > 0.0:
-                    equity_d += qty[s] * last[s]
+            equity_d = _equity_at_nb(d, close, qty, last, cash)
             if equity_d > peak:
                 peak = equity_d
             if not reducing and peak > 0.0 and (peak - equity_d) / peak >= max_drawdown:
@@ -736,7 +781,8 @@ def reference_portfolio(
                 qty[s] * (close[d][s] if ok(close[d][s]) else (last[s] if ok(last[s]) else 0.0))
                 for s in range(m)
             )
-            peak = max(peak, equity_d)
+            if equity_d > peak:
+                peak = equity_d
             if not reducing and (peak - equity_d) / peak >= limits.max_drawdown:
                 reducing = True
             w = []
