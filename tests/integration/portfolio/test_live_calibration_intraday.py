@@ -10,73 +10,29 @@ dashboard) serves that calibration.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
-from zoneinfo import ZoneInfo
 
 import pandas as pd
 import pytest
 
 from app.api.routes.status import models_overview
-from app.bootstrap import Container
 from app.config import Settings
-from app.domain.clock import build_clock, set_clock_file
-from app.workers.daily_jobs import DailyJobs
-from tests.replay_recording import Recording, record_market
+from tests.integration.portfolio.replay_day import ET, Day, replay_day
 
 pytestmark = pytest.mark.integration
 
-ET = ZoneInfo("America/New_York")
 SYMBOLS = ("AAPL", "MSFT", "NVDA", "AMZN")
 REFRESHES = ((10, 30), (12, 0), (13, 15), (14, 30), (15, 30))
 
 
-@dataclass
-class Day:
-    services: Container
-    jobs: DailyJobs
-    recording: Recording
-    clock_file: Path
-
-    @property
-    def session(self) -> date:
-        return self.recording.session
-
-    def at(self, hour: int, minute: int) -> None:
-        s = self.session
-        set_clock_file(self.clock_file, datetime(s.year, s.month, s.day, hour, minute, tzinfo=ET))
-
-    def artifact(self, name: str) -> dict[str, Any]:
-        data: dict[str, Any] = json.loads(self.jobs.output_path(self.session, name).read_text())
-        return data
-
-
 @pytest.fixture
 def day(tmp_path: Path, make_settings: Callable[..., Settings]) -> Iterator[Day]:
-    recording = record_market(tmp_path / "recording", SYMBOLS)
-    clock_file = tmp_path / "clock"
-    s = recording.session
-    set_clock_file(clock_file, datetime(s.year, s.month, s.day, 9, 0, tzinfo=ET))
-    settings = make_settings(
-        REPLAY_DIR=str(recording.root),
-        REPLAY_CLOCK_FILE=str(clock_file),
-        SCHEDULE_DAL_VENDOR="replay",
-        DAL_AUTO_ORDER="replay",
-        WATCHLIST=",".join(SYMBOLS),
-        WATCHLIST_SIZE=str(len(SYMBOLS)),
-        SCHEDULE_INTRADAY_INTERVAL="5Min",
-        SCHEDULE_STRATEGY="momentum",
-        MODEL_CALIBRATION_MIN_SAMPLES=1,
-    )
-    services = Container(settings)
-    services.db.upgrade()
-    clock = build_clock(settings.REPLAY_CLOCK_FILE, broker=settings.BROKER)
-    yield Day(services, DailyJobs(services, clock=clock), recording, clock_file)
-    services.close()
+    with replay_day(
+        tmp_path, make_settings, SYMBOLS, SCHEDULE_STRATEGY="momentum", MODEL_CALIBRATION_MIN_SAMPLES=1
+    ) as built:
+        yield built
 
 
 def test_five_minute_decisions_are_scored_against_the_next_five_minute_bar(day: Day) -> None:
