@@ -145,12 +145,32 @@ def _public_kernels() -> None:
 
     values = np.linspace(1.0, 2.0, 8)
     cross_target_nb(values, values[::-1].copy(), np.empty(8))
+    _sma_cross_batch_target(np)
     # the simulation loop on its own, with the argument types simulate_nb passes it
     unused = np.empty(0, dtype=np.float64)
     simulate_core_nb(
         values, values, np.zeros(8), unused, unused, unused, unused, False, False, -1, False,
         0.0, 0.0, 10_000.0, 252.0, 1.0, np.empty(8), np.empty((9, N_TRADE_FIELDS)), np.empty(N_METRICS),
     )  # fmt: skip
+
+
+def _sma_cross_batch_target(np: Any) -> None:
+    """The crossover's per-set target for the generic batch loop (a strategy's declared batch
+    kernel), with the argument types that loop passes it: every runbook path takes the fused
+    crossover kernels instead, so no sweep reaches it."""
+    from app.strategies.sma_cross import SmaCross
+
+    assert SmaCross.batch is not None
+
+    def frozen(array: Any) -> Any:
+        array.flags.writeable = False  # the loop hands its inputs on read-only
+        return array
+
+    bar = frozen(np.linspace(1.0, 2.0, 8))
+    tables = frozen(np.stack([np.stack([bar, bar[::-1].copy()])]))
+    ints = frozen(np.array([[0, 1]], dtype=np.int64))
+    floats = frozen(np.zeros((1, 1)))
+    SmaCross.batch.target(np.int64(0), bar, bar, bar, bar, tables, ints, floats, np.empty(8))
 
 
 def warm(workdir: Path) -> None:
