@@ -7,12 +7,22 @@ and every later broker report (status updates with ``fills[]``). Consumers upser
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    field_validator,
+    model_serializer,
+    model_validator,
+)
 
 __all__ = [
     "ORDER_EVENT_INTENT",
@@ -23,6 +33,7 @@ __all__ = [
     "OrderStatus",
     "OrderType",
     "status_rank",
+    "uncovered",
 ]
 
 ORDER_EVENT_INTENT = "order.intent"
@@ -73,8 +84,49 @@ def status_rank(status: OrderStatus) -> int:
     return _RANK.get(status, 3)
 
 
+def uncovered(
+    spans: Iterable[tuple[Decimal, Decimal]], low: Decimal, high: Decimal
+) -> list[tuple[Decimal, Decimal]]:
+    """The parts of the quantity interval ``(low, high]`` that no ``(start, end]`` of ``spans``
+    covers, lowest first (empty when ``spans`` cover all of it)."""
+    gaps: list[tuple[Decimal, Decimal]] = []
+    reached = low
+    for start, end in sorted(spans):
+        if end <= reached:
+            continue
+        if start >= high:
+            break
+        if start > reached:
+            gaps.append((reached, start))
+        reached = end
+        if reached >= high:
+            break
+    if reached < high:
+        gaps.append((reached, high))
+    return gaps
+
+
+_OPTIONAL_FILL_FIELDS = ("cum_qty", "inferred", "order_avg_price")
+
+
 class FillPayload(BaseModel):
-    """One execution reported by a venue."""
+    """One execution reported by a venue.
+
+    ``cum_qty`` is the order's filled quantity right after this execution, when the venue
+    says it (Alpaca does, on its stream and its activity feed). The execution then covers the
+    order's shares ``(cum_qty - qty, cum_qty]``; the orders repository stores each share of an
+    order once, whichever execution (or inference) reports it first. Fills without it (the
+    simulated brokers) are told apart by ``venue_fill_id`` alone.
+
+    ``inferred`` marks a fill a venue adapter derived from the order's totals rather than from
+    a reported execution: the order had filled ``cum_qty`` at an average ``order_avg_price``,
+    and this fill stands for whatever part of ``(0, cum_qty]`` no other fill covers (``qty``
+    and ``price`` are the adapter's figures against the executions it saw; the repository
+    recomputes both against what is stored).
+
+    The three fields are left out of the serialised payload while unset, so the simulated
+    brokers' payloads are unchanged.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
@@ -83,6 +135,32 @@ class FillPayload(BaseModel):
     price: PositiveDecimal
     fee: NonNegativeDecimal = Decimal(0)
     ts: AwareDatetime
+    cum_qty: PositiveDecimal | None = None
+    inferred: bool = False
+    order_avg_price: PositiveDecimal | None = None
+
+    @model_validator(mode="after")
+    def _cumulative(self) -> FillPayload:
+        if self.cum_qty is not None and self.cum_qty < self.qty:
+            raise ValueError(f"cum_qty {self.cum_qty} is below the fill's qty {self.qty}")
+        if self.inferred and (self.cum_qty is None or self.order_avg_price is None):
+            raise ValueError("an inferred fill needs cum_qty and order_avg_price")
+        if not self.inferred and self.order_avg_price is not None:
+            raise ValueError("order_avg_price belongs to inferred fills only")
+        return self
+
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        data: dict[str, Any] = handler(self)
+        for name in _OPTIONAL_FILL_FIELDS:
+            if data.get(name) in (None, False):
+                data.pop(name, None)
+        return data
+
+    @property
+    def span(self) -> tuple[Decimal, Decimal] | None:
+        """The order's shares this execution covers, ``(start, end]``; ``None`` without ``cum_qty``."""
+        return None if self.cum_qty is None else (self.cum_qty - self.qty, self.cum_qty)
 
 
 class OrderEvent(BaseModel):

@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -124,6 +125,11 @@ class Fill(Base):
     ts: Mapped[datetime]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     raw: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cum_qty: Mapped[Decimal | None]
+    """The order's filled quantity right after this fill (the fill covers the order's shares
+    ``(cum_qty - qty, cum_qty]``); null when the venue does not say."""
+    inferred: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """Derived from the order's totals, not a reported execution."""
 
     order: Mapped[Order] = relationship(back_populates="fills")
 

@@ -32,7 +32,7 @@ from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, O
 from app.errors import NotFoundError, OrderRejected, RetryableError
 from app.execution.alpaca.config import AlpacaTradingConfig
 from app.execution.alpaca.parsing import (
-    fill_id,
+    infer_rest,
     parse_account,
     parse_fill_activities,
     parse_open_order,
@@ -58,7 +58,6 @@ _NOT_FOUND = 404
 _UNPROCESSABLE = 422
 _ORDERS_PAGE = 500  # the most GET /v2/orders returns at once
 _ACTIVITIES_PAGE = 100  # the most GET /v2/account/activities returns at once
-_PRICE_STEP = Decimal("0.000001")
 _DONE = frozenset({OrderStatus.FILLED, OrderStatus.CANCELED, OrderStatus.REJECTED, OrderStatus.EXPIRED})
 
 
@@ -133,31 +132,24 @@ class AlpacaBroker:
 
     def _executions(self, raw: dict[str, Any]) -> list[FillPayload]:
         """The order's FILL activities; what the feed does not list yet (Alpaca's order already
-        counts it) is one more execution named by the order's cumulative ``filled_qty``."""
+        counts it) is one inferred execution (:func:`~app.execution.alpaca.parsing.infer_rest`)."""
         filled = Decimal(str(raw.get("filled_qty") or 0))
         if filled <= 0:
             return []
         order_id = str(raw["id"])
         since = _submitted(raw) - timedelta(seconds=1)
         fills = parse_fill_activities(self.list_fill_activities(since), order_id)
-        listed = sum((f.qty for f in fills), Decimal(0))
         average = raw.get("filled_avg_price")
-        if listed >= filled or average in (None, ""):
+        if average in (None, ""):
             return fills
-        rest = filled - listed
-        value = filled * Decimal(str(average)) - sum((f.qty * f.price for f in fills), Decimal(0))
         stamp = str(raw.get("filled_at") or raw.get("updated_at") or "")
         try:
             at = datetime.fromisoformat(stamp.replace("Z", "+00:00"))
         except ValueError:
             at = _submitted(raw)
         at = at if at.tzinfo else at.replace(tzinfo=UTC)
-        price = (value / rest).quantize(_PRICE_STEP)
-        if price <= 0:
-            raise OrderRejected(
-                "broker_protocol", f"Alpaca order {order_id}: fills disagree with its average"
-            )
-        return [*fills, FillPayload(venue_fill_id=fill_id(order_id, filled), qty=rest, price=price, ts=at)]
+        rest = infer_rest(order_id, fills, filled, Decimal(str(average)), at)
+        return fills if rest is None else [*fills, rest]
 
     def cancel(self, order: OrderEvent) -> OrderEvent:
         self.forget_account()

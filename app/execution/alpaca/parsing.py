@@ -16,12 +16,13 @@ from typing import Any
 from pydantic import ValidationError
 
 from app.domain.accounts import BrokerAccount, BrokerPosition, OpenOrder
-from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType
+from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus, OrderType, uncovered
 from app.errors import OrderRejected
 
 __all__ = [
     "TradeUpdate",
     "fill_id",
+    "infer_rest",
     "parse_account",
     "parse_fill_activities",
     "parse_open_order",
@@ -111,16 +112,68 @@ def parse_fill_activities(activities: Iterable[Mapping[str, Any]], order_id: str
             raise OrderRejected("broker_protocol", f"Alpaca fill {row.get('id')!r} lacks qty, price or time")
         cumulative = _decimal(row.get("cum_qty"))
         venue_id = fill_id(order_id, cumulative) if cumulative is not None else str(row["id"])
-        fills.append(FillPayload(venue_fill_id=venue_id, qty=qty, price=price, ts=ts))
+        try:
+            fill = FillPayload(venue_fill_id=venue_id, qty=qty, price=price, ts=ts, cum_qty=cumulative)
+        except ValidationError as exc:
+            raise OrderRejected("broker_protocol", f"Alpaca fill {row.get('id')!r}: {exc}") from None
+        fills.append(fill)
     fills.sort(key=lambda f: f.ts)
     return fills
+
+
+_PRICE_STEP = Decimal("0.000001")
+
+
+def infer_rest(
+    order_id: str, fills: list[FillPayload], filled: Decimal, average: Decimal, at: datetime
+) -> FillPayload | None:
+    """One inferred fill for the part of the order's ``filled`` quantity that ``fills`` do not
+    cover; ``None`` when they cover all of it.
+
+    With every fill's ``cum_qty`` known the gaps are the uncovered parts of ``(0, filled]``
+    (an execution missing in the middle of the feed counts, not only after its newest row);
+    the fill is named by :func:`fill_id` of the highest gap's end, which is the cumulative
+    quantity of the newest missing execution. Without them, by the quantity the fills sum
+    to. It is priced so the order's value is ``filled * average`` (the orders repository
+    recomputes quantity and price against what it has stored: see
+    :class:`~app.domain.orders.FillPayload`).
+
+    Raises:
+        OrderRejected: (reason ``broker_protocol``) the fills are worth more than the order.
+    """
+    spans = [f.span for f in fills]
+    if fills and all(span is not None for span in spans):
+        gaps = uncovered([s for s in spans if s is not None], Decimal(0), filled)
+        rest = sum((end - start for start, end in gaps), Decimal(0))
+        venue_id = fill_id(order_id, gaps[-1][1]) if gaps else ""
+        within = [f for f in fills if f.cum_qty is not None and f.cum_qty <= filled]
+    else:
+        rest = filled - sum((f.qty for f in fills), Decimal(0))
+        venue_id = fill_id(order_id, filled)
+        within = fills
+    if rest <= 0:
+        return None
+    value = filled * average - sum((f.qty * f.price for f in within), Decimal(0))
+    price = (value / rest).quantize(_PRICE_STEP)
+    if price <= 0:
+        raise OrderRejected("broker_protocol", f"Alpaca order {order_id}: fills disagree with its average")
+    return FillPayload(
+        venue_fill_id=venue_id,
+        qty=rest,
+        price=price,
+        ts=at,
+        cum_qty=filled,
+        inferred=True,
+        order_avg_price=average,
+    )
 
 
 def parse_order(raw: Mapping[str, Any], intent: OrderEvent, fills: list[FillPayload]) -> OrderEvent:
     """Alpaca's order JSON as an ``OrderEvent`` report carrying the intent's run metadata.
 
     When Alpaca reports filled quantity but the activity feed has no rows yet, one fill is
-    derived from ``filled_qty`` and ``filled_avg_price`` (id :func:`fill_id` of ``filled_qty``).
+    inferred from ``filled_qty`` and ``filled_avg_price`` (:func:`infer_rest`: id
+    :func:`fill_id` of ``filled_qty``).
     """
     if raw.get("client_order_id") != intent.client_order_id:
         raise OrderRejected(
@@ -133,9 +186,8 @@ def parse_order(raw: Mapping[str, Any], intent: OrderEvent, fills: list[FillPayl
     filled_qty, avg_price = _decimal(raw.get("filled_qty")), _decimal(raw.get("filled_avg_price"))
     if not fills and filled_qty is not None and avg_price is not None:
         ts = _time(raw.get("filled_at")) or _time(raw.get("updated_at")) or datetime.now(UTC)
-        fills = [
-            FillPayload(venue_fill_id=fill_id(order_id, filled_qty), qty=filled_qty, price=avg_price, ts=ts)
-        ]
+        inferred = infer_rest(order_id, [], filled_qty, avg_price, ts)
+        fills = [] if inferred is None else [inferred]
     observed = _time(raw.get("updated_at")) or _time(raw.get("submitted_at")) or datetime.now(UTC)
     return OrderEvent(
         client_order_id=intent.client_order_id,
@@ -248,7 +300,8 @@ class TradeUpdate:
     """One ``trade_updates`` stream event: the order as it now stands at Alpaca.
 
     ``order.fills`` holds only this event's execution (``fill`` and ``partial_fill`` events;
-    ``venue_fill_id`` is :func:`fill_id` of the order's cumulative ``filled_qty`` after it);
+    ``venue_fill_id`` is :func:`fill_id` of the order's cumulative ``filled_qty`` after it,
+    which is also its ``cum_qty``);
     ``order.status`` is the order's status after the event. ``execution_id`` is the frame's
     own id of the execution (``None`` for events without one). ``position_qty`` is the
     account's position in the symbol after it.
@@ -291,7 +344,10 @@ def parse_trade_update(frame: Mapping[str, Any]) -> TradeUpdate | None:
                 f"{event} frame of {order['id']} lacks execution_id, qty, price or order.filled_qty",
             )
         venue_id = fill_id(str(order["id"]), cumulative)
-        fills = [FillPayload(venue_fill_id=venue_id, qty=qty, price=price, ts=at)]
+        try:
+            fills = [FillPayload(venue_fill_id=venue_id, qty=qty, price=price, ts=at, cum_qty=cumulative)]
+        except ValidationError as exc:
+            raise OrderRejected("broker_protocol", f"{event} frame of {order['id']}: {exc}") from None
     raw_type = str(order.get("type") or order.get("order_type") or "")
     try:
         order_type, side = OrderType(raw_type), OrderSide(str(order.get("side")))

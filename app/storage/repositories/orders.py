@@ -28,6 +28,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,7 +44,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from app.domain.accounts import ACCOUNTS
-from app.domain.orders import FillPayload, OrderEvent, OrderStatus, status_rank
+from app.domain.orders import FillPayload, OrderEvent, OrderStatus, status_rank, uncovered
 from app.errors import InputError, NotFoundError, RetryableError, StorageError
 from app.portfolio import BookFill, Position
 from app.storage.db import Database, is_transient_db_error
@@ -59,6 +61,8 @@ __all__ = [
     "Page",
     "SourcedOrderEvent",
 ]
+
+log = logging.getLogger("app.storage.repositories.orders")
 
 MAX_PAGE_SIZE = 500
 """Largest page the list queries return, whatever ``limit`` asks for."""
@@ -93,6 +97,9 @@ class ApplyResult:
     fills_inserted: int
     fills_duplicate: int
     positions_updated: int = 0
+    fills_covered: int = 0
+    """Of ``fills_duplicate``: fills under a new id whose shares stored fills already count
+    (an execution an inferred fill stood for, see :class:`_Coverage`)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,7 +340,177 @@ _FILL_COLUMNS = (
     "ts",
     "created_at",
     "raw",
+    "cum_qty",
+    "inferred",
 )
+
+
+@dataclass(slots=True)
+class _FillCounts:
+    offered: int = 0
+    """Distinct fills the batch carried."""
+    inserted: int = 0
+    """Rows written (an inferred fill spanning several gaps writes one row per gap)."""
+    skipped: int = 0
+    """Fills that wrote nothing: stored under their id, or all their shares already stored."""
+    covered: int = 0
+    """Of ``skipped``: fills with a new id whose shares other stored fills already count."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Piece:
+    """One row to insert: all or part of an offered fill."""
+
+    venue_fill_id: str
+    qty: Decimal
+    price: Decimal
+    cum_qty: Decimal | None
+
+
+_MAX_FILL_ID = 128  # the venue_fill_id column
+
+
+def _piece_id(venue_fill_id: str, end: Decimal) -> str:
+    """The name of the part of a fill that ends at the order's cumulative quantity ``end``."""
+    name = f"{venue_fill_id}@{end.normalize():f}"
+    if len(name) <= _MAX_FILL_ID:
+        return name
+    digest = hashlib.sha256(venue_fill_id.encode()).hexdigest()[:32]
+    return f"{digest}@{end.normalize():f}"
+
+
+@dataclass(slots=True)
+class _Coverage:
+    """The stored fills of one order, and which of its shares they cover.
+
+    An order's shares are numbered by its cumulative filled quantity: an execution with
+    ``cum_qty`` covers ``(cum_qty - qty, cum_qty]``. While every fill of the order carries
+    ``cum_qty`` (Alpaca's do), :meth:`place` stores each share once:
+
+    * a reported execution whose shares are all stored already (by an inferred fill, or by
+      one recorded from another feed) is a duplicate; one partly stored (which a venue should
+      never cause) writes only its uncovered part, at its price;
+    * an inferred fill (the order had filled ``cum_qty`` at ``order_avg_price``) writes the
+      parts of ``(0, cum_qty]`` nothing covers, one row per gap, priced so the order's value
+      over ``(0, cum_qty]`` is ``cum_qty * order_avg_price``: its quantity is computed
+      against what is stored and reported, not against the feed the adapter read.
+
+    Reported executions are placed before inferred ones, lowest ``cum_qty`` first.
+    Otherwise (the simulated brokers, rows stored without ``cum_qty``) fills are told apart by
+    ``venue_fill_id`` only (:meth:`by_id`).
+    """
+
+    ids: set[str] = field(default_factory=set)
+    spans: list[tuple[Decimal, Decimal, Decimal]] = field(default_factory=list)
+    """(start, end, value) of each stored or placed fill with ``cum_qty``."""
+    filled: Decimal = Decimal(0)
+    value: Decimal = Decimal(0)
+    tracked: bool = True
+    """Whether every fill seen so far carries ``cum_qty``."""
+
+    def add(self, venue_fill_id: str, qty: Decimal, price: Decimal, cum_qty: Decimal | None) -> None:
+        self.ids.add(venue_fill_id)
+        self.filled += qty
+        self.value += qty * price
+        if cum_qty is None:
+            self.tracked = False
+        else:
+            self.spans.append((cum_qty - qty, cum_qty, qty * price))
+
+    def totals(self) -> tuple[Decimal, Decimal]:
+        return self.filled, self.value
+
+    def _take(self, venue_fill_id: str, qty: Decimal, price: Decimal, cum_qty: Decimal | None) -> _Piece:
+        self.add(venue_fill_id, qty, price, cum_qty)
+        return _Piece(venue_fill_id, qty, price, cum_qty)
+
+    def by_id(
+        self, offered: list[tuple[FillPayload, Any]], counts: _FillCounts
+    ) -> list[tuple[FillPayload, Any, _Piece]]:
+        pieces = []
+        for fill, raw in sorted(offered, key=lambda item: item[0].venue_fill_id):
+            if fill.venue_fill_id in self.ids:
+                counts.skipped += 1
+                continue
+            pieces.append((fill, raw, self._take(fill.venue_fill_id, fill.qty, fill.price, fill.cum_qty)))
+        return pieces
+
+    def place(
+        self, client_order_id: str, offered: list[tuple[FillPayload, Any]], counts: _FillCounts
+    ) -> list[tuple[FillPayload, Any, _Piece]]:
+        def order(item: tuple[FillPayload, Any]) -> tuple[bool, Decimal, str]:
+            fill = item[0]
+            return fill.inferred, fill.cum_qty or Decimal(0), fill.venue_fill_id
+
+        pieces: list[tuple[FillPayload, Any, _Piece]] = []
+        for fill, raw in sorted(offered, key=order):
+            assert fill.cum_qty is not None  # place() is only called when every fill has it
+            if fill.inferred:
+                taken = self._inferred(client_order_id, fill)
+            elif fill.venue_fill_id in self.ids:
+                taken = []
+            else:
+                taken = self._reported(client_order_id, fill)
+            if not taken:
+                counts.skipped += 1
+                counts.covered += fill.venue_fill_id not in self.ids
+            pieces.extend((fill, raw, piece) for piece in taken)
+        return pieces
+
+    def _gaps(self, low: Decimal, high: Decimal) -> list[tuple[Decimal, Decimal]]:
+        return uncovered(((start, end) for start, end, _ in self.spans), low, high)
+
+    def _named(self, venue_fill_id: str, gaps: list[tuple[Decimal, Decimal]]) -> list[str]:
+        """A fresh name per gap: the fill's own for the highest gap while it is free."""
+        names = [_piece_id(venue_fill_id, end) for _, end in gaps]
+        if venue_fill_id not in self.ids:
+            names[-1] = venue_fill_id
+        return names
+
+    def _reported(self, client_order_id: str, fill: FillPayload) -> list[_Piece]:
+        span = fill.span
+        assert span is not None
+        gaps = self._gaps(*span)
+        if gaps == [span]:
+            return [self._take(fill.venue_fill_id, fill.qty, fill.price, fill.cum_qty)]
+        if gaps:
+            log.warning(
+                "order %s: execution %s overlaps stored fills; only its uncovered part is counted",
+                client_order_id,
+                fill.venue_fill_id,
+                extra={"gaps": [[str(a), str(b)] for a, b in gaps]},
+            )
+        names = self._named(fill.venue_fill_id, gaps) if gaps else []
+        return [
+            self._take(name, end - start, fill.price, end)
+            for name, (start, end) in zip(names, gaps, strict=True)
+        ]
+
+    def _inferred(self, client_order_id: str, fill: FillPayload) -> list[_Piece]:
+        assert fill.cum_qty is not None and fill.order_avg_price is not None
+        top = fill.cum_qty
+        gaps = self._gaps(Decimal(0), top)
+        if not gaps:
+            return []
+        rest = sum((end - start for start, end in gaps), Decimal(0))
+        known = Decimal(0)
+        for start, end, value in self.spans:
+            inside = min(end, top) - start
+            if inside > 0:
+                known += value if end <= top else value * inside / (end - start)
+        price = ((top * fill.order_avg_price - known) / rest).quantize(_PRICE_STEP)
+        if price <= 0:
+            log.warning(
+                "order %s: stored fills are worth more than the venue's average allows; "
+                "the inferred %s shares are priced at the average",
+                client_order_id,
+                rest,
+            )
+            price = fill.order_avg_price
+        names = self._named(fill.venue_fill_id, gaps)
+        return [
+            self._take(name, end - start, price, end) for name, (start, end) in zip(names, gaps, strict=True)
+        ]
 
 
 class OrdersRepository:
@@ -370,11 +547,13 @@ class OrdersRepository:
             with self.db.transaction() as session:
                 connection = session.connection()
                 ids = self._upsert_orders(connection, folded)
-                inserted, offered, new_fills = self._insert_fills(connection, folded, ids)
+                counts, new_fills = self._insert_fills(connection, folded, ids)
                 positions = self._apply_to_positions(connection, new_fills)
         except SQLAlchemyError as exc:
             raise _map_db_error(exc, f"writing {len(events)} order events") from exc
-        return ApplyResult(len(events), len(folded), inserted, offered - inserted, positions)
+        return ApplyResult(
+            len(events), len(folded), counts.inserted, counts.skipped, positions, counts.covered
+        )
 
     @staticmethod
     def _fold(events: Sequence[SourcedOrderEvent]) -> dict[str, _Folded]:
@@ -499,71 +678,78 @@ class OrdersRepository:
 
     def _insert_fills(
         self, connection: Connection, folded: dict[str, _Folded], ids: dict[str, int]
-    ) -> tuple[int, int, list[BookFill]]:
-        """Insert the batch's fills; return (inserted, offered, the fills that were new).
+    ) -> tuple[_FillCounts, list[BookFill]]:
+        """Insert the batch's fills; return the counts and the fills that were new.
 
         The stored fills of the touched orders are read first (their order rows are locked by
         the upsert, so no other writer adds fills to them meanwhile): a fill not among them is
-        new, and the orders' totals are the stored fills plus the new ones.
+        new, and the orders' totals are the stored fills plus the new ones. For an order whose
+        fills all carry ``cum_qty``, a fill is new only for the shares no stored fill covers
+        (see :class:`_Coverage`).
         """
         touched = [ids[cid] for cid, entry in folded.items() if entry.fills]
+        counts = _FillCounts()
         if not touched:
-            return 0, 0, []
-        totals: dict[int, tuple[Decimal, Decimal]] = {oid: (Decimal(0), Decimal(0)) for oid in touched}
-        stored: set[tuple[int, str]] = set()
-        query = select(_fills.c.order_id, _fills.c.venue_fill_id, _fills.c.qty, _fills.c.price).where(
-            _fills.c.order_id.in_(touched)
-        )
-        for order_id, venue_fill_id, qty, price in connection.execute(query):
-            stored.add((order_id, venue_fill_id))
-            filled, value = totals[order_id]
-            totals[order_id] = (filled + qty, value + qty * price)
+            return counts, []
+        stored: dict[int, _Coverage] = {oid: _Coverage() for oid in touched}
+        query = select(
+            _fills.c.order_id, _fills.c.venue_fill_id, _fills.c.qty, _fills.c.price, _fills.c.cum_qty
+        ).where(_fills.c.order_id.in_(touched))
+        for order_id, venue_fill_id, qty, price, cum_qty in connection.execute(query):
+            stored[order_id].add(venue_fill_id, qty, price, cum_qty)
         now = utcnow()
-        rows: list[dict[str, Any] | None] = []
+        rows: list[dict[str, Any]] = []
         new_fills: list[BookFill] = []
         for client_order_id, entry in folded.items():
             if not entry.fills:
                 continue
             event = entry.best.event
             order_id = ids[client_order_id]
-            for venue_fill_id, (fill, raw) in sorted(entry.fills.items()):
-                if (order_id, venue_fill_id) in stored:
-                    rows.append(None)
-                    continue
+            coverage = stored[order_id]
+            offered = list(entry.fills.values())
+            counts.offered += len(offered)
+            if coverage.tracked and all(fill.cum_qty is not None for fill, _ in offered):
+                pieces = coverage.place(client_order_id, offered, counts)
+            else:
+                pieces = coverage.by_id(offered, counts)
+            for fill, raw, piece in pieces:
                 rows.append(
                     {
                         "order_id": order_id,
-                        "venue_fill_id": venue_fill_id,
+                        "venue_fill_id": piece.venue_fill_id,
                         "symbol": event.symbol,
                         "side": str(event.side),
-                        "qty": fill.qty,
-                        "price": fill.price,
+                        "qty": piece.qty,
+                        "price": piece.price,
                         "fee": fill.fee,
                         "ts": fill.ts,
                         "created_at": now,
                         "raw": raw if raw is not None else fill.model_dump(mode="json"),
+                        "cum_qty": piece.cum_qty,
+                        "inferred": fill.inferred,
                     }
                 )
-                filled, value = totals[order_id]
-                totals[order_id] = (filled + fill.qty, value + fill.qty * fill.price)
                 new_fills.append(
                     BookFill(
                         account=self.account,
                         symbol=event.symbol,
                         side=event.side,
-                        quantity=fill.qty,
-                        price=fill.price,
+                        quantity=piece.qty,
+                        price=piece.price,
                         fee=fill.fee,
                         ts=fill.ts,
-                        fill_id=f"{client_order_id}/{venue_fill_id}",
+                        fill_id=f"{client_order_id}/{piece.venue_fill_id}",
                     )
                 )
-        offered = len(rows)
-        fresh = [row for row in rows if row is not None]
-        inserted = self._statement("fills", connection).run(connection, fresh) if fresh else 0
-        if fresh:
-            self._write_totals(connection, totals)
-        return inserted, offered, new_fills
+        if rows:
+            counts.inserted = self._statement("fills", connection).run(connection, rows)
+            self._write_totals(connection, {oid: stored[oid].totals() for oid in touched})
+        if counts.covered:
+            log.info(
+                "fills whose shares were already stored were not counted again",
+                extra={"covered": counts.covered, "orders": len(touched)},
+            )
+        return counts, new_fills
 
     def _write_totals(self, connection: Connection, totals: dict[int, tuple[Decimal, Decimal]]) -> None:
         now = utcnow()
