@@ -577,7 +577,9 @@ class OrdersRepository:
             raw_fills = sourced.payload.get("fills") if sourced.payload is not None else None
             for index, fill in enumerate(event.fills):
                 raw = raw_fills[index] if isinstance(raw_fills, list) else None
-                entry.fills.setdefault(fill.venue_fill_id, (fill, raw))
+                kept = entry.fills.get(fill.venue_fill_id)
+                if kept is None or (kept[0].inferred and not fill.inferred):  # a reported execution wins
+                    entry.fills[fill.venue_fill_id] = (fill, raw)
         return dict(sorted(folded.items()))
 
     def _statement(self, name: str, connection: Connection) -> _Prepared:

@@ -8,7 +8,8 @@ handshakes (HTTP 503), drop the connection (TCP abort) or make it silent (the se
 sending and stops reading, so pings go unanswered: a half-open connection).
 
 The REST side serves ``GET /v2/orders`` (``status=all|open``, ``after`` on the submission
-time, ``direction=asc``, ``limit``), ``GET /v2/orders/{id}`` and ``GET
+time, ``direction=asc``, ``limit``), ``GET /v2/orders/{id}``, ``GET
+/v2/orders:by_client_order_id`` and ``GET
 /v2/account/activities/FILL`` (``after`` on the transaction time, ``page_size``,
 ``page_token``) from :attr:`VenueServer.orders` and :attr:`VenueServer.activities`.
 """
@@ -176,6 +177,13 @@ class VenueServer:
                         after = _stamp(query["after"][0])
                         rows = [o for o in rows if _stamp(o["submitted_at"]) > after]
                     self._send(200, rows[: int(query.get("limit", ["50"])[0])])
+                elif url.path == "/v2/orders:by_client_order_id":
+                    wanted = query.get("client_order_id", [""])[0]
+                    found = [o for o in orders if o["client_order_id"] == wanted]
+                    if found:
+                        self._send(200, found[0])
+                    else:
+                        self._send(404, {"code": 40410000, "message": f"order not found for {wanted}"})
                 elif url.path.startswith("/v2/orders/"):
                     order_id = url.path.rsplit("/", 1)[1]
                     found = [o for o in orders if o["id"] == order_id]

@@ -10,11 +10,11 @@ import pytest
 
 from app.bootstrap import build_alpaca_trading_config, build_broker
 from app.config import Settings
-from app.domain.orders import OrderEvent, OrderSide, OrderStatus
+from app.domain.orders import FillPayload, OrderEvent, OrderSide, OrderStatus
 from app.errors import ConfigError, OrderRejected, RetryableError
 from app.execution.alpaca.broker import AlpacaBroker
 from app.execution.alpaca.config import PAPER_URL, AlpacaTradingConfig
-from app.execution.alpaca.parsing import parse_fill_activities, parse_order
+from app.execution.alpaca.parsing import fill_id, infer_rest, parse_fill_activities, parse_order
 from app.execution.ports import Broker, BrokerCapability
 from tests.unit.execution.alpaca_replay import alpaca_replay_server, load
 
@@ -123,8 +123,40 @@ def test_fill_rows_of_other_orders_are_ignored() -> None:
 def test_filled_order_without_activity_rows_gets_one_derived_fill() -> None:
     raw = load("order_filled.json") | {"client_order_id": "x-1"}
     report = parse_order(raw, _intent("x-1"), [])
-    assert report.fills[0].qty == Decimal("10.457789663")
-    assert report.fills[0].price == Decimal("239.06")
+    [fill] = report.fills
+    assert fill.qty == fill.cum_qty == Decimal("10.457789663")
+    assert fill.price == fill.order_avg_price == Decimal("239.06")
+    assert fill.inferred and fill.venue_fill_id == f"{ORDER_ID}:10.457789663"
+
+
+def test_the_inferred_rest_covers_every_gap_the_feed_leaves() -> None:
+    at = datetime(2025, 1, 3, 14, 32, tzinfo=UTC)
+
+    def listed(qty: str, price: str, cumulative: str) -> FillPayload:
+        return FillPayload(
+            venue_fill_id=fill_id("o-1", Decimal(cumulative)),
+            qty=Decimal(qty),
+            price=Decimal(price),
+            ts=at,
+            cum_qty=Decimal(cumulative),
+        )
+
+    # executions at cumulative 10, 30 and 50 (10 @ 100, 20 @ 101, 20 @ 103): the feed lacks 30
+    feed = [listed("10", "100", "10"), listed("20", "103", "50")]
+    rest = infer_rest("o-1", feed, Decimal(50), Decimal("101.6"), at)
+    assert rest is not None
+    assert (rest.venue_fill_id, rest.qty, rest.price) == ("o-1:30", Decimal(20), Decimal(101))
+    assert (rest.cum_qty, rest.order_avg_price, rest.inferred) == (Decimal(50), Decimal("101.6"), True)
+    # the feed lacks 30 and 50: one inferred fill for (10, 50], named by the newest
+    rest = infer_rest("o-1", feed[:1], Decimal(50), Decimal("101.6"), at)
+    assert rest is not None and (rest.venue_fill_id, rest.qty, rest.price) == (
+        "o-1:50",
+        Decimal(40),
+        Decimal(102),
+    )
+    assert infer_rest("o-1", [*feed, listed("20", "101", "30")], Decimal(50), Decimal("101.6"), at) is None
+    with pytest.raises(OrderRejected, match="fills disagree with its average"):
+        infer_rest("o-1", feed[:1], Decimal(50), Decimal(20), at)
 
 
 def test_answer_for_another_client_order_id_is_refused() -> None:

@@ -122,7 +122,24 @@ def test_one_execution_has_one_fill_id_on_the_stream_and_in_the_activity_feed() 
     [from_stream] = partial.order.fills
     assert from_stream.venue_fill_id == from_feed.venue_fill_id == fill_id(order_id, D("7.000"))
     assert (from_stream.qty, from_stream.price) == (from_feed.qty, from_feed.price)
+    assert from_stream.cum_qty == from_feed.cum_qty == D(7)
+    assert from_stream.span == from_feed.span == (D(0), D(7))
+    assert not (from_stream.inferred or from_feed.inferred)
     assert partial.execution_id == "5f1c9f7e-2b64-4d0b-9a59-0c3e7b6d2f18"
+
+
+def test_an_activity_whose_quantity_exceeds_its_cumulative_quantity_is_refused() -> None:
+    row = {
+        "id": "20261125100212903::x",
+        "activity_type": "FILL",
+        "transaction_time": "2026-11-25T15:02:12.903811Z",
+        "price": "412.35",
+        "qty": "7",
+        "cum_qty": "5",
+        "order_id": "o-1",
+    }
+    with pytest.raises(OrderRejected, match="cum_qty 5 is below the fill's qty 7"):
+        parse_fill_activities([row], "o-1")
 
 
 def test_a_fill_frame_without_the_cumulative_quantity_is_refused() -> None:
