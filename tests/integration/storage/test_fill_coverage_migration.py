@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import cast
 
 import sqlalchemy as sa
 from alembic import command
@@ -35,7 +36,7 @@ def test_upgrade_fills_in_the_cumulative_quantity_of_stored_alpaca_fills(databas
             sa.column("raw", sa.JSON()),
             schema=_schema(database),
         )
-        orders = Order.__table__
+        orders = cast(sa.Table, Order.__table__)
         with database.engine.begin() as connection:
             base = {"symbol": "MSFT", "side": "buy", "type": "market", "time_in_force": "day"}
             extra = {
@@ -45,12 +46,12 @@ def test_upgrade_fills_in_the_cumulative_quantity_of_stored_alpaca_fills(databas
                 "updated_at": AT,
                 "raw": {},
             }
-            alpaca = connection.execute(
-                sa.insert(orders).values(client_order_id="rt-1", broker_order_id=ALPACA_ID, **base, **extra)
-            ).inserted_primary_key[0]
-            simulated = connection.execute(
-                sa.insert(orders).values(client_order_id="rt-2", broker_order_id="sim-7", **base, **extra)
-            ).inserted_primary_key[0]
+            for coid, broker_id in (("rt-1", ALPACA_ID), ("rt-2", "sim-7")):
+                connection.execute(
+                    sa.insert(orders).values(client_order_id=coid, broker_order_id=broker_id, **base, **extra)
+                )
+            ids = dict(connection.execute(sa.select(orders.c.client_order_id, orders.c.id)))
+            alpaca, simulated = ids["rt-1"], ids["rt-2"]
             row = {"symbol": "MSFT", "side": "buy", "price": Decimal(412), "fee": Decimal(0), "ts": AT}
             row |= {"created_at": AT, "raw": {}}
             connection.execute(

@@ -14,7 +14,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Iterator
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import select
@@ -49,9 +49,8 @@ def _frame(index: int) -> dict[str, Any]:
     """The ``trade_updates`` frame of execution ``index`` (0-based)."""
     execution, qty, price, cumulative, average, at = EXECUTIONS[index]
     last = index == len(EXECUTIONS) - 1
-    frame = copy.deepcopy(
-        load("trade_update_fill_msft.json" if last else "trade_update_partial_fill_msft.json")
-    )
+    name = "trade_update_fill_msft.json" if last else "trade_update_partial_fill_msft.json"
+    frame = cast(dict[str, Any], copy.deepcopy(load(name)))
     data = frame["data"]
     data.update(execution_id=execution, qty=qty, price=price, timestamp=at, position_qty=cumulative)
     data["order"].update(
