@@ -50,7 +50,8 @@ def test_upgrade_fills_in_the_cumulative_quantity_of_stored_alpaca_fills(databas
                 connection.execute(
                     sa.insert(orders).values(client_order_id=coid, broker_order_id=broker_id, **base, **extra)
                 )
-            ids = dict(connection.execute(sa.select(orders.c.client_order_id, orders.c.id)))
+            found_ids = connection.execute(sa.select(orders.c.client_order_id, orders.c.id))
+            ids = {row.client_order_id: row.id for row in found_ids}
             alpaca, simulated = ids["rt-1"], ids["rt-2"]
             row = {"symbol": "MSFT", "side": "buy", "price": Decimal(412), "fee": Decimal(0), "ts": AT}
             row |= {"created_at": AT, "raw": {}}
