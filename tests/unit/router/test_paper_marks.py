@@ -13,6 +13,7 @@ import pytest
 
 from app.dal import MarketData
 from app.domain.intervals import get_interval
+from app.errors import InputError
 from app.execution.alpaca.broker import AlpacaBroker
 from app.execution.alpaca.config import AlpacaTradingConfig
 from app.portfolio import money
@@ -259,3 +260,12 @@ def test_only_the_paper_account_is_marked_never_a_real_venue(rig: RouterRig) -> 
         venue = AlpacaBroker(AlpacaTradingConfig(api_key="PKTESTKEY", api_secret="test-secret", base_url=url))
         assert not mark_paper_account(venue, {"AAPL": Decimal(7)})
     assert state.requests == []  # nothing was sent to the venue
+
+
+def test_a_symbol_that_cannot_be_read_is_reported_and_the_pass_routes_the_others(rig: RouterRig) -> None:
+    too_long = _request(symbol="MSFT", interval="1Min", start="2015-01-02T00:00:00Z")
+    bad, good = _pass_router(rig, MONDAY_MORNING).run_pass([too_long, _request()])
+    assert bad.result is None and isinstance(bad.error, InputError) and "ROUTER_MAX_BARS" in str(bad.error)
+    assert good.error is None and good.result is not None and good.result.executed
+    assert good.result.timings_ms["ingest"] > 0  # the pass's own read of the bars
+    assert "MSFT" not in rig.broker.state.last_prices  # nothing read, nothing marked
