@@ -7,14 +7,18 @@ difference between that target and what the book holds.
 
 Two ways to apply the caps (:attr:`PortfolioLimits.cap_mode`):
 
-``governor`` (the default; :func:`simulate_governed_nb`): the live loop's. On each decision bar
-``d`` the symbols are routed one after another in the order they are listed (the router's
-order: the watchlist's), each exactly as a target-mode router run does it:
+``governor`` (the default; :func:`simulate_governed_nb`): the live loop's. Each decision bar
+``d`` is one routing pass over the symbols, as the intraday refresh routes its watchlist:
 
-1. **Mark.** The symbol's close on ``d`` becomes its mark (the router marks the paper account
-   with the newest completed bar before sizing). Every other symbol keeps its own newest mark:
-   ``d``'s close for the symbols routed before it, the previous routed close for those after.
-   A symbol without a price on ``d`` is not routed (no mark, no order).
+1. **Mark.** Before any symbol is sized, every symbol with a price on ``d`` is marked at its
+   close on ``d`` (the pass marks the paper account at each symbol's newest completed close
+   first), so every symbol is sized against an equity that values the whole book at ``d``. A
+   symbol without a price on ``d`` keeps its older mark and is not routed (no order).
+
+Then the symbols are routed one after another in the order they are listed (the router's
+order: the watchlist's), each exactly as a target-mode router run does it; a fill changes
+cash and holdings before the next symbol is sized:
+
 2. **Size.** Equity is ``cash + sum(qty x mark)``; the target quantity is ``w x equity /
    close`` (``w`` = 0 for shorts unless ``allow_short``, and for a NaN target); the order is the
    target minus what is held (plus what is reserved, with next-open fills). Orders below
@@ -478,15 +482,18 @@ def simulate_governed_nb(
             if not reducing and peak > 0.0 and (peak - equity_d) / peak >= max_drawdown:
                 reducing = True
                 latch_bar = d
+            # the routing pass marks the account with every symbol's close on d, then sizes
+            for s in range(m):
+                px = close[d, s]
+                if px > 0.0 and px < np.inf:
+                    book += qty[s] * (px - mark[s])
+                    mark[s] = px
+                    _set_exposure_nb(expo, s, (qty[s] + pend[s]) * px, acc)
             reserved_cash = 0.0
             for s in range(m):
                 px = close[d, s]
                 if not (px > 0.0 and px < np.inf):
                     continue  # no bar on d: not routed
-                # the router marks the account with the symbol's newest close, then sizes
-                book += qty[s] * (px - mark[s])
-                mark[s] = px
-                _set_exposure_nb(expo, s, (qty[s] + pend[s]) * px, acc)
                 fill_px = close[t, s] if fill_close else open_[t, s]
                 if not (fill_px > 0.0 and fill_px < np.inf):
                     continue  # nothing to fill on: the holding stays

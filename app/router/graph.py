@@ -16,7 +16,7 @@ import time
 import uuid
 from decimal import Decimal
 from functools import lru_cache
-from typing import cast
+from typing import Any, cast
 
 import pandas as pd
 from langgraph.graph import END, START, StateGraph
@@ -75,9 +75,16 @@ def compiled_graph() -> CompiledStateGraph[RouterState, RouterContext, RouterSta
 
 
 def run_router(
-    request: RouterRunRequest, context: RouterContext, *, run_id: str | None = None
+    request: RouterRunRequest,
+    context: RouterContext,
+    *,
+    run_id: str | None = None,
+    ingested: dict[str, Any] | None = None,
 ) -> RouterRunResult:
     """Run the graph once and summarise the outcome.
+
+    ``ingested`` is what :func:`app.router.nodes.ingest_bars` returned for ``request`` when
+    the bars were read ahead of the run (a routing pass): the run decides on those bars.
 
     Raises:
         InputError, VendorRejected, VendorUnavailable, DataQualityError: the bars could not be
@@ -86,6 +93,8 @@ def run_router(
     started = time.perf_counter()
     rid = run_id or uuid.uuid4().hex
     initial: RouterState = {"request": request, "run_id": rid, "events": [], "timings_ms": {}}
+    if ingested is not None:
+        initial["ingested"] = ingested
     state = cast(RouterState, compiled_graph().invoke(initial, context=context))
     guard = state.get("guard")
     intent = state.get("intent")

@@ -13,7 +13,7 @@ import hashlib
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from decimal import ROUND_DOWN, Decimal
 from functools import wraps
@@ -29,6 +29,7 @@ from app.decision.pipeline import DecisionFrame, apply_probability_model, decide
 from app.domain.intervals import get_interval
 from app.domain.orders import ORDER_EVENT_INTENT, ORDER_EVENT_UPDATE, OrderEvent, OrderSide, OrderStatus
 from app.errors import ConfigError, InputError, OrderRejected
+from app.execution.ports import Broker
 from app.models.selection import PriorChoice, PriorModels
 from app.portfolio import clamp_exit
 from app.risk.governor import GovernorOrder, GovernorState, is_reducing
@@ -36,6 +37,7 @@ from app.risk.guard import GuardRequest
 from app.risk.kill_switch import KILL_SWITCH_ACTIVE, KILL_SWITCH_REDUCING, KILL_SWITCH_UNAVAILABLE
 from app.risk.sizing import QTY_STEP, order_notional, to_cents
 from app.router.freshness import complete_bars, freshness
+from app.router.schemas import RouterRunRequest
 from app.router.state import Action, RouterContext, RouterState
 from app.strategies import get_strategy
 
@@ -50,6 +52,9 @@ __all__ = [
     "find_action",
     "guard",
     "ingest",
+    "ingest_bars",
+    "mark_paper_account",
+    "newest_close",
     "priors",
     "publish",
     "risk",
@@ -72,7 +77,8 @@ def _timed(name: str) -> Callable[[Node], Node]:
         def run(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
             started = time.perf_counter()
             update = node(state, runtime)
-            update["timings_ms"] = {name: round((time.perf_counter() - started) * 1000, 3)}
+            # a step done ahead of the run (a routing pass's ingest) keeps the time it took then
+            update.setdefault("timings_ms", {name: round((time.perf_counter() - started) * 1000, 3)})
             return update
 
         return run
@@ -115,10 +121,45 @@ def find_action(position: np.ndarray) -> Action | None:
     )
 
 
+def newest_close(bars: pd.DataFrame) -> Decimal:
+    """The close of the last bar of ``bars``: the price a target-mode run sizes, marks and fills at."""
+    return Decimal(str(float(bars["close"].iloc[-1])))
+
+
+def mark_paper_account(broker: Broker, prices: Mapping[str, Decimal]) -> bool:
+    """Mark a paper account (the simulated broker) with ``prices``; whether it was one.
+
+    A real venue values its account itself: it is never marked (nothing is sent to it).
+    """
+    if broker.kind != "simulated":
+        return False
+    mark = getattr(broker, "mark", None)
+    if mark is None:
+        return False
+    mark(prices)
+    return True
+
+
 @_timed("ingest")
 def ingest(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
-    request, context = state["request"], runtime.context
-    now = context.clock()
+    ingested = state.get("ingested")
+    if ingested is not None:  # read by the routing pass before any symbol was sized
+        return dict(ingested)
+    return ingest_bars(state["request"], runtime.context)
+
+
+def ingest_bars(
+    request: RouterRunRequest, context: RouterContext, now: datetime | None = None
+) -> dict[str, Any]:
+    """The ingest step on its own: the request's bars up to ``now`` (the context's clock by
+    default) and, in target mode, only the completed ones, with ``fallback_reason`` set to
+    ``stale_data`` when there is no fresh completed bar. Returns the state keys it sets.
+
+    Raises:
+        InputError: the clock is naive, or the window holds no bars.
+        VendorRejected, VendorUnavailable, DataQualityError: the bars could not be read.
+    """
+    now = context.clock() if now is None else now
     if now.tzinfo is None:
         raise InputError("the router's clock must return a timezone-aware time")
     end = max(min(request.window_end, now), request.start)
@@ -286,7 +327,7 @@ def book(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
         return {"events": ["decision:drill"]}
     bar_time = pd.Timestamp(decisions.index[-1]).to_pydatetime()
     cid = client_order_id(context.account, request.symbol, request.strategy, bar_time)
-    price = Decimal(str(float(state["bars"]["close"].iloc[-1])))
+    price = newest_close(state["bars"])
     update: dict[str, Any] = {"client_order_id": cid, "price": price}
     if not (price.is_finite() and price > 0):
         return update | _unavailable(f"no usable price {price}")
@@ -332,16 +373,15 @@ def _equity(
     unusable), and the broker's marks of the positions it holds (for the governor).
 
     The paper broker learns prices only from its fills and from marks: it is marked here with
-    the symbol's newest completed close before its equity is read, so the symbol is sized on
-    an account valued at the market (a venue marks its account itself)."""
+    the symbol's newest completed close before its equity is read (a routing pass has marked
+    every symbol of the watchlist already, see :meth:`app.router.service.RouterService.run_pass`;
+    a single run marks its own), so the symbol is sized on an account valued at the market (a
+    venue marks its account itself)."""
     context = runtime.context
     marks: dict[str, float] = {}
     try:
         broker = context.broker()
-        if broker.kind == "simulated":
-            mark = getattr(broker, "mark", None)
-            if mark is not None:
-                mark({symbol: price})
+        mark_paper_account(broker, {symbol: price})
         reported = broker.get_account().equity
     except Exception as exc:  # unconfigured or unreachable broker: the book's own figure
         log.info("broker equity not read, marking the book instead: %s", exc)
@@ -553,7 +593,7 @@ def execute(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, An
     request, intent = state["request"], state.get("intent")
     if intent is None or not request.execute_orders:
         return {"executed": False, "events": ["execute:disabled"]}
-    price = Decimal(str(float(state["bars"]["close"].iloc[-1])))
+    price = newest_close(state["bars"])
     try:
         broker = runtime.context.broker()
     except ConfigError as exc:

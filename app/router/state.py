@@ -86,6 +86,8 @@ class RouterState(TypedDict, total=False):
 
     request: RouterRunRequest
     run_id: str
+    ingested: dict[str, Any]
+    """The ingest step's keys when a routing pass read the bars before the run."""
     events: Annotated[list[str], operator.add]
     timings_ms: Annotated[dict[str, float], _merge_timings]
     vendor: str

@@ -7,9 +7,12 @@
 * ``warm_up`` runs every strategy's decision pipeline once so compiled kernels are loaded;
 * ``startup_check`` also reconciles the book with the broker (:mod:`app.workers.reconciliation`);
 * intraday refreshes reconcile first (a reconciliation that cannot read the broker stops the
-  refresh: nothing is routed), then route each watchlist symbol through the router on
-  ``SCHEDULE_INTRADAY_INTERVAL`` bars from the configured vendors (publish / execute as
-  ``SCHEDULE_PUBLISH_ORDERS`` / ``SCHEDULE_EXECUTE_ORDERS`` say; the governor still guards).
+  refresh: nothing is routed), then route the watchlist in one routing pass
+  (:meth:`app.router.service.RouterService.run_pass`) on ``SCHEDULE_INTRADAY_INTERVAL`` bars
+  from the configured vendors: every symbol's bars are read and the paper account is marked
+  at every symbol's newest completed close before the symbols are sized and routed in order
+  (publish / execute as ``SCHEDULE_PUBLISH_ORDERS`` / ``SCHEDULE_EXECUTE_ORDERS`` say; the
+  governor still guards).
   With ``SCHEDULE_DAL_VENDOR=synthetic`` they run the offline drill on synthetic daily bars
   instead, and say so in the log. After routing, each refresh marks the book to market and
   stores a portfolio snapshot (and the day's first refresh marks it before routing too, when
@@ -257,8 +260,8 @@ class DailyJobs:
         opening = self._opening_mark(session, label, interval)
         runs: list[dict[str, Any]] = []
         start = datetime.combine(session - timedelta(days=lookback), datetime.min.time(), tzinfo=UTC)
-        for symbol in self.watchlist(session):
-            request = RouterRunRequest(
+        requests = [
+            RouterRunRequest(
                 symbol=symbol,
                 start=start,
                 strategy=self.settings.SCHEDULE_STRATEGY,
@@ -267,10 +270,13 @@ class DailyJobs:
                 publish_orders=self.settings.SCHEDULE_PUBLISH_ORDERS,
                 execute_orders=self.settings.SCHEDULE_EXECUTE_ORDERS,
             )
-            try:
-                result = self.services.router.run(request)
-            except AiTraderError as exc:
-                runs.append({"symbol": symbol, "error": str(exc)})
+            for symbol in self.watchlist(session)
+        ]
+        # one pass: every symbol's bars read and the paper account marked before any is sized
+        for routed in self.services.router.run_pass(requests):
+            symbol, result = routed.request.symbol, routed.result
+            if result is None:
+                runs.append({"symbol": symbol, "error": str(routed.error)})
                 continue
             # prob, regime, side and signal bar: what the 18:00 report scores against the outcome
             runs.append(

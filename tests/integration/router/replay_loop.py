@@ -2,16 +2,18 @@
 
 A :class:`ReplayLoop` drives one paper account (the simulated broker with its stored state)
 through a recording: for each 5-minute bar the platform clock moves to just past the bar's
-end, the router reads the recorded bars through the ``replay`` vendor (nothing after now),
-decides on the newest completed bar, marks the paper account with that bar's close, sizes the
-target against the account (the governor valuing the book at the broker's marks), executes on the
-simulated broker and publishes to the local bus; the order consumer's own step then writes
-orders, fills and positions to SQLite before the next run.
+end and the symbols are routed in one routing pass, as the intraday refresh routes its
+watchlist (:meth:`app.router.service.RouterService.run_pass`): the router reads every
+symbol's recorded bars through the ``replay`` vendor (nothing after now) and marks the paper
+account at each symbol's newest completed close; then, symbol after symbol, it decides on that
+bar, sizes the target against the account (the governor valuing the book at the broker's
+marks), executes on the simulated broker and publishes to the local bus; the order consumer's
+own step then writes orders, fills and positions to SQLite before the next symbol is routed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -23,7 +25,7 @@ import pandas as pd
 from app.bootstrap import Container
 from app.config import Settings
 from app.domain.clock import set_clock_file
-from app.router.schemas import RouterRunRequest
+from app.router.schemas import RouterRunRequest, RouterRunResult
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
 from tests.replay_recording import SESSION
 
@@ -109,10 +111,20 @@ class ReplayLoop:
     def step(
         self, symbol: str, strategy: str, stamp: pd.Timestamp, start: pd.Timestamp, end: pd.Timestamp
     ) -> LiveBar:
-        """One target-mode run of ``symbol`` on the bar starting at ``stamp`` (the clock is past
-        it), the order consumer drained after it; the run must decide on that bar."""
-        container = self.container
-        result = container.router.run(
+        """One target-mode run of ``symbol`` on the bar starting at ``stamp`` (a pass of one)."""
+        return self.route((symbol,), strategy, stamp, start, end)[symbol]
+
+    def route(
+        self,
+        symbols: Sequence[str],
+        strategy: str,
+        stamp: pd.Timestamp,
+        start: pd.Timestamp,
+        end: pd.Timestamp,
+    ) -> dict[str, LiveBar]:
+        """One routing pass of ``symbols``, in order, on the bar starting at ``stamp`` (the clock
+        is past it), the order consumer drained after each run; each run must decide on that bar."""
+        requests = [
             RouterRunRequest(
                 symbol=symbol,
                 start=start.to_pydatetime(),
@@ -123,14 +135,23 @@ class ReplayLoop:
                 publish_orders=True,
                 execute_orders=True,
             )
-        )
-        while batch := self._consumer.poll(1000, 0.0):
-            self._worker.process(batch)
+            for symbol in symbols
+        ]
+        out: dict[str, LiveBar] = {}
+        for routed in self.container.router.run_pass(requests):
+            assert routed.result is not None, routed.error
+            while batch := self._consumer.poll(1000, 0.0):
+                self._worker.process(batch)
+            out[routed.request.symbol] = self._live_bar(routed.result, stamp)
+        return out
+
+    def _live_bar(self, result: RouterRunResult, stamp: pd.Timestamp) -> LiveBar:
+        symbol = result.symbol
         assert result.signal_bar_time is not None and pd.Timestamp(result.signal_bar_time) == stamp, result
         execution = result.execution if result.executed else None
         fills = execution.fills if execution is not None else []
         side = execution.side if execution is not None else None
-        book = {p.symbol: p.quantity for p in container.broker.list_positions()}
+        book = {p.symbol: p.quantity for p in self.container.broker.list_positions()}
         return LiveBar(
             symbol=symbol,
             time=stamp,

@@ -1,15 +1,15 @@
 """Parity: a portfolio backtest and the replayed live loop trading a watchlist on shared cash.
 
-The live loop (:mod:`tests.integration.router.replay_loop`) steps the router in target mode
-over every symbol on each 5-minute bar, in watchlist order, all against ONE paper account:
-each symbol's target is ``side x frac x equity / price`` with the account's equity, so what
-one symbol holds changes what the others are sized at. Before sizing, the router marks the
-paper account with the symbol's newest completed close (the account is otherwise valued at
-the closes the symbols were last routed at: this bar's for the symbols routed before, the
-previous bar's for those after), and the governor values the book at the broker's marks.
-The portfolio backtest (:func:`app.backtest.portfolio.backtest_portfolio`, governor cap
-mode) runs the same decision pipeline on the same bars and routes the symbols in the same
-order with the same marks, filling at the decision bar's close as the simulated broker does.
+The live loop (:mod:`tests.integration.router.replay_loop`) routes every symbol on each
+5-minute bar in one routing pass, in watchlist order, all against ONE paper account: each
+symbol's target is ``side x frac x equity / price`` with the account's equity, so what one
+symbol holds changes what the others are sized at. Before any symbol is sized, the pass marks
+the paper account at every symbol's newest completed close (so the account is valued at this
+bar's closes for every symbol, whether routed before or after), and the governor values the
+book at the broker's marks. The portfolio backtest
+(:func:`app.backtest.portfolio.backtest_portfolio`, governor cap mode) runs the same decision
+pipeline on the same bars and routes the symbols in the same order with the same marks,
+filling at the decision bar's close as the simulated broker does.
 
 Set-up that both sides share: no fees, no slippage, no rebalance band. Two cases:
 
@@ -110,7 +110,7 @@ def _live_portfolio(
     with ReplayLoop(container, clock) as loop:
         for t in range(first, len(index)):
             loop.after(index[t])
-            runs.append({s: loop.step(s, strategy, index[t], index[0], end) for s in SYMBOLS})
+            runs.append(loop.route(SYMBOLS, strategy, index[t], index[0], end))
             account = broker.get_account()
             cash.append(float(account.cash))
             equity.append(float(account.equity))

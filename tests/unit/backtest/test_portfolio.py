@@ -229,11 +229,13 @@ def _governed_reference(
             peak = max(peak, marked)
             reducing = reducing or (peak - marked) / peak >= limits.max_drawdown
             pending = [0.0] * m
+            for s in range(m):  # the pass marks every symbol with a close on d first
+                if ok(close[d][s]):
+                    mark[s] = close[d][s]
             for s in range(m):
                 px = close[d][s]
                 if not ok(px):
                     continue
-                mark[s] = px
                 fill_px = close[t][s] if fill_close else open_[t][s]
                 if not ok(fill_px):
                     continue
@@ -426,6 +428,24 @@ def test_governor_reducing_orders_pass_above_the_cap_and_gross_drifts_with_price
     # nothing forces a sale when prices push gross above the cap: it stays at 0.636
     assert result.gross_exposure[2] == pytest.approx((47_500 + 32_000) / 125_000)
     assert result.gross_exposure[-1] > limits.max_gross
+
+
+def test_governor_pass_marks_every_symbol_at_the_decision_close_before_sizing() -> None:
+    """The first symbol routed is sized on an equity that already values the second at its
+    new close (not at the previous bar's), and the second on both new closes."""
+    index = pd.date_range("2021-01-04", periods=2, freq="B")
+    close = np.array([[100.0, 100.0], [120.0, 110.0]])
+    weights = np.full(close.shape, 0.25)
+    limits = PortfolioLimits(max_weight=1.0, max_gross=1.0, max_positions=2)
+    result = run_portfolio(index, ("A", "B"), close, close, weights, limits, fill_close=True)
+    np.testing.assert_allclose(result.holdings[0], [250.0, 250.0], rtol=1e-15)
+    # bar 1: 50,000 cash + 250 x 120 + 250 x 110 = 107,500 for both (A's sale at its mark
+    # leaves the equity B is sized on unchanged); B at its old 100 would give A 105,000
+    equity = 50_000.0 + 250.0 * 120.0 + 250.0 * 110.0
+    np.testing.assert_allclose(result.holdings[1], [0.25 * equity / 120.0, 0.25 * equity / 110.0], rtol=1e-12)
+    assert result.holdings[1, 0] == pytest.approx(223.958333333, rel=1e-10)
+    assert result.holdings[1, 1] == pytest.approx(244.318181818, rel=1e-10)
+    assert result.equity[1] == pytest.approx(equity, rel=1e-12)
 
 
 @pytest.mark.parametrize("cap_mode", ["governor", "scale"])

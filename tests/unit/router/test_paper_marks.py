@@ -1,26 +1,35 @@
-"""The router marks the paper account at the newest completed close before sizing, and the
-governor values the other symbols of the book at the broker's marks (not their last fills)."""
+"""The router marks the paper account at the newest completed close before sizing (a routing
+pass: every symbol's, before the first is sized), and the governor values the other symbols
+of the book at the broker's marks (not their last fills)."""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any
 
 import pytest
 
 from app.dal import MarketData
 from app.domain.intervals import get_interval
+from app.errors import InputError
+from app.execution.alpaca.broker import AlpacaBroker
+from app.execution.alpaca.config import AlpacaTradingConfig
+from app.portfolio import money
 from app.risk.governor import GovernorLimits, GovernorState
 from app.risk.guard import GuardLimits, GuardRequest, OrderGuard
+from app.risk.sizing import QTY_STEP
 from app.router import RouterRunRequest, run_router
 from app.router.freshness import complete_bars
+from app.router.nodes import mark_paper_account
+from app.router.service import RouterService
 from app.router.state import RouterContext
 from app.storage.repositories.guard import GuardRepository
 from app.storage.repositories.kill_switch import KillSwitchRepository
 from app.storage.repositories.orders import OrdersRepository
 from app.workers.order_consumer import OrderConsumer, OrderConsumerConfig
+from tests.unit.execution.alpaca_replay import alpaca_replay_server
 from tests.unit.router.conftest import RouterRig
 
 MONDAY_MORNING = datetime(2026, 9, 28, 13, 0, tzinfo=UTC)
@@ -174,3 +183,89 @@ def test_a_whole_exit_is_reducing_whatever_its_float_notional(rig: RouterRig) ->
 
     assert check("exit-float", with_qty=False) == "kill_switch_reducing"  # the float alone misleads
     assert check("exit-qty", with_qty=True) is None
+
+
+def _pass_requests(*symbols: str) -> list[RouterRunRequest]:
+    return [_request(symbol=symbol) for symbol in symbols]
+
+
+def _newest_closes(rig: RouterRig, clock: datetime, *symbols: str) -> dict[str, Decimal]:
+    context = _context(rig, clock)
+    out = {}
+    for symbol in symbols:
+        bars = context.market_data.fetch("auto", symbol, datetime(2025, 1, 2, tzinfo=UTC), clock).bars
+        done = complete_bars(bars, get_interval("1Day"), clock)
+        out[symbol] = Decimal(str(float(done["close"].iloc[-1])))
+    return out
+
+
+def _pass_router(rig: RouterRig, clock: datetime) -> RouterService:
+    """The router service at ``clock``, without a rebalance band (every re-size trades)."""
+    context = _context(rig, clock)
+    no_band = {"ROUTER_REBALANCE_MIN_NOTIONAL": 0, "ROUTER_REBALANCE_MIN_FRACTION": 0}
+    settings = context.settings.model_copy(update=no_band)
+    return RouterService(dataclasses.replace(context, settings=settings), max_bars=settings.ROUTER_MAX_BARS)
+
+
+def _valued(cash: Decimal, held: dict[str, Decimal], prices: dict[str, Decimal]) -> Decimal:
+    """The paper account's equity: cash plus each position at ``qty x price`` in money steps."""
+    return cash + sum((money(held[s] * prices[s]) for s in sorted(held)), Decimal(0))
+
+
+def test_a_routing_pass_marks_every_symbol_before_sizing_the_first(rig: RouterRig) -> None:
+    """AMZN is routed before AAPL, yet sized on the account valuing AAPL at its new close."""
+    symbols = ("AMZN", "AAPL")  # the synthetic breakout holds both on Monday, only AMZN later
+    opened = list(_pass_router(rig, MONDAY_MORNING).run_pass(_pass_requests(*symbols)))
+    assert all(r.result is not None and r.result.executed for r in opened), opened
+    _consume(rig)
+    held = {p.symbol: p.quantity for p in rig.broker.list_positions()}
+    old = {p.symbol: p.current_price for p in rig.broker.list_positions()}
+    cash = rig.broker.get_account().cash
+    new = _newest_closes(rig, LATER, *symbols)
+    assert all(new[s] != old[s] for s in symbols)
+
+    first, second = _pass_router(rig, LATER).run_pass(_pass_requests(*symbols))
+    amzn, aapl = first.result, second.result
+    assert amzn is not None and aapl is not None
+    assert amzn.equity_source == aapl.equity_source == "broker"
+    # both closes are this pass's, though AAPL is routed after AMZN
+    marked = _valued(cash, held, new)
+    assert amzn.equity == float(marked)
+    stale = _valued(cash, held, {"AMZN": new["AMZN"], "AAPL": old["AAPL"]})  # the lagging mark
+    assert abs(float(marked - stale)) > 100.0
+    assert amzn.position == 1.0 and amzn.frac is not None
+    target = (Decimal(str(amzn.position * amzn.frac)) * marked / new["AMZN"]).quantize(
+        QTY_STEP, rounding=ROUND_DOWN
+    )
+    assert amzn.target_qty == float(target)
+    assert amzn.order_qty == float(target - held["AMZN"])
+    # AAPL (flat now) sells everything it holds, at its new close less the slippage
+    assert aapl.target_qty == 0.0 and aapl.order_qty == float(-held["AAPL"])
+    assert aapl.executed and aapl.execution is not None
+    assert aapl.execution.fills[0].qty == held["AAPL"]
+    # AAPL was sized on the account after AMZN's fill, both valued at the new closes
+    assert amzn.execution is not None
+    (fill,) = amzn.execution.fills
+    bought = fill.qty if amzn.execution.side == "buy" else -fill.qty
+    after = _valued(
+        cash - bought * fill.price - fill.fee, {"AMZN": held["AMZN"] + bought, "AAPL": held["AAPL"]}, new
+    )
+    assert aapl.equity == float(after)
+
+
+def test_only_the_paper_account_is_marked_never_a_real_venue(rig: RouterRig) -> None:
+    assert mark_paper_account(rig.broker, {"AAPL": Decimal(7)})
+    assert rig.broker.state.last_prices["AAPL"] == Decimal(7)
+    with alpaca_replay_server() as (url, state):
+        venue = AlpacaBroker(AlpacaTradingConfig(api_key="PKTESTKEY", api_secret="test-secret", base_url=url))
+        assert not mark_paper_account(venue, {"AAPL": Decimal(7)})
+    assert state.requests == []  # nothing was sent to the venue
+
+
+def test_a_symbol_that_cannot_be_read_is_reported_and_the_pass_routes_the_others(rig: RouterRig) -> None:
+    too_long = _request(symbol="MSFT", interval="1Min", start="2015-01-02T00:00:00Z")
+    bad, good = _pass_router(rig, MONDAY_MORNING).run_pass([too_long, _request()])
+    assert bad.result is None and isinstance(bad.error, InputError) and "ROUTER_MAX_BARS" in str(bad.error)
+    assert good.error is None and good.result is not None and good.result.executed
+    assert good.result.timings_ms["ingest"] > 0  # the pass's own read of the bars
+    assert "MSFT" not in rig.broker.state.last_prices  # nothing read, nothing marked
