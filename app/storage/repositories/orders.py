@@ -513,6 +513,14 @@ class _Coverage:
         ]
 
 
+def _piece_fee(fill: FillPayload, piece: _Piece) -> Decimal:
+    """The part of ``fill``'s fee its ``piece`` carries: in proportion to its quantity, so a
+    fill stored in parts (or only its uncovered part) never charges its fee twice."""
+    if piece.qty == fill.qty or fill.fee == 0:
+        return fill.fee
+    return (fill.fee * piece.qty / fill.qty).quantize(_PRICE_STEP)
+
+
 class OrdersRepository:
     """Writes and reads ``trading.orders`` and ``trading.fills``; returns frozen views, never rows."""
 
@@ -715,6 +723,7 @@ class OrdersRepository:
             else:
                 pieces = coverage.by_id(offered, counts)
             for fill, raw, piece in pieces:
+                fee = _piece_fee(fill, piece)
                 rows.append(
                     {
                         "order_id": order_id,
@@ -723,7 +732,7 @@ class OrdersRepository:
                         "side": str(event.side),
                         "qty": piece.qty,
                         "price": piece.price,
-                        "fee": fill.fee,
+                        "fee": fee,
                         "ts": fill.ts,
                         "created_at": now,
                         "raw": raw if raw is not None else fill.model_dump(mode="json"),
@@ -738,7 +747,7 @@ class OrdersRepository:
                         side=event.side,
                         quantity=piece.qty,
                         price=piece.price,
-                        fee=fill.fee,
+                        fee=fee,
                         ts=fill.ts,
                         fill_id=f"{client_order_id}/{piece.venue_fill_id}",
                     )

@@ -106,3 +106,17 @@ def test_an_inferred_fill_redelivered_after_more_executions_adds_nothing(databas
     assert later.fills_inserted == 1
     assert (again.fills_inserted, again.fills_duplicate, again.fills_covered) == (0, 1, 0)
     assert _book(database) == (D(70), D(5080) + D(2200))
+
+
+def test_an_execution_stored_in_part_carries_its_fee_in_proportion(database: Database) -> None:
+    repository = OrdersRepository(database, account="alpaca-paper")
+    repository.apply([_report(_fill("o-1:30", "30", "100", "30"))])
+    partly = _fill("o-1:40", "20", "101", "40", minute=1).model_copy(update={"fee": D("2.50")})
+    repository.apply([_report(partly)])
+    detail = repository.get_order("rt-1")
+    assert [(f.venue_fill_id, f.qty, f.fee) for f in detail.fills] == [
+        ("o-1:30", D(30), D(0)),
+        ("o-1:40", D(10), D("1.25")),  # half its shares were stored already: half its fee
+    ]
+    [position] = PortfolioRepository(database).positions("alpaca-paper")
+    assert position.fees == D("1.25")
