@@ -65,6 +65,9 @@ log = logging.getLogger(__name__)
 
 STALE_DATA = "stale_data"
 BOOK_UNAVAILABLE = "book_unavailable"
+ACCOUNT_UNCONFIRMED = "account_unconfirmed"
+"""A real venue's account or positions could not be read (or its equity is not positive):
+nothing is sized against a book the broker did not confirm."""
 DRILL_NOT_EXECUTABLE = "drill_not_executable"
 _ZERO = Decimal(0)
 
@@ -306,14 +309,17 @@ def priors(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any
     }
 
 
-def _unavailable(detail: str, exc: Exception | None = None) -> dict[str, Any]:
-    events = [f"book:unavailable:{type(exc).__name__ if exc is not None else detail}"]
-    log.warning("router run refused: the book is unavailable (%s)", f"{detail}: {exc}" if exc else detail)
+def _unavailable(
+    detail: str, exc: Exception | None = None, *, reason: str = BOOK_UNAVAILABLE
+) -> dict[str, Any]:
+    what = "book" if reason == BOOK_UNAVAILABLE else "broker"
+    events = [f"{what}:unavailable:{type(exc).__name__ if exc is not None else detail}"]
+    log.warning("router run refused: the %s is unavailable (%s)", what, f"{detail}: {exc}" if exc else detail)
     return {
-        "fallback_reason": BOOK_UNAVAILABLE,
+        "fallback_reason": reason,
         "published": False,
         "executed": False,
-        "events": [*events, f"order:skipped:{BOOK_UNAVAILABLE}"],
+        "events": [*events, f"order:skipped:{reason}"],
     }
 
 
@@ -352,6 +358,8 @@ def book(state: RouterState, runtime: Runtime[RouterContext]) -> dict[str, Any]:
             ],
         }
     equity, source, marks = _equity(view, request.symbol, price, runtime)
+    if equity is None and source == "broker":
+        return update | _unavailable("broker_unreadable", reason=ACCOUNT_UNCONFIRMED)
     if equity is None:
         return update | _unavailable("equity_unusable")
     held = view.held
@@ -372,6 +380,10 @@ def _equity(
     """The broker's equity when it answers, else the book marked to market (``None``:
     unusable), and the broker's marks of the positions it holds (for the governor).
 
+    The book's figure stands in only when no broker is configured (intents sized for the bus)
+    or for the paper account; a real venue whose account or positions cannot be read, or
+    whose equity is not positive, gives ``(None, "broker", ...)``: nothing is sized.
+
     The paper broker learns prices only from its fills and from marks: it is marked here with
     the symbol's newest completed close before its equity is read (a routing pass has marked
     every symbol of the watchlist already, see :meth:`app.router.service.RouterService.run_pass`;
@@ -381,21 +393,39 @@ def _equity(
     marks: dict[str, float] = {}
     try:
         broker = context.broker()
-        mark_paper_account(broker, {symbol: price})
-        reported = broker.get_account().equity
-    except Exception as exc:  # unconfigured or unreachable broker: the book's own figure
-        log.info("broker equity not read, marking the book instead: %s", exc)
-    else:
-        if reported.is_finite() and reported > 0:
-            try:
-                marks = {
-                    p.symbol: float(p.current_price)
-                    for p in broker.list_positions()
-                    if p.current_price is not None and p.current_price.is_finite() and p.current_price > 0
-                }
-            except Exception as exc:  # the governor then values the others at their last fills
-                log.info("broker positions not read, the governor marks at the last fills: %s", exc)
-            return reported, "broker", marks
+    except ConfigError as exc:  # no broker configured: the book's own figure
+        log.info("no broker to read the equity from, marking the book instead: %s", exc)
+        broker = None
+    except Exception as exc:  # configured but not usable: nothing is sized on a guess
+        log.warning("the broker could not be opened, nothing is sized: %s", exc)
+        return None, "broker", marks
+    venue = broker is not None and broker.kind != "simulated"
+    if broker is not None:
+        try:
+            mark_paper_account(broker, {symbol: price})
+            reported = broker.get_account().equity
+        except Exception as exc:
+            if venue:  # the venue holds the account: size nothing against a book it did not confirm
+                log.warning("the broker's account could not be read, nothing is sized: %s", exc)
+                return None, "broker", marks
+            log.info("paper account not read, marking the book instead: %s", exc)
+        else:
+            if reported.is_finite() and reported > 0:
+                try:
+                    marks = {
+                        p.symbol: float(p.current_price)
+                        for p in broker.list_positions()
+                        if p.current_price is not None and p.current_price.is_finite() and p.current_price > 0
+                    }
+                except Exception as exc:
+                    if venue:  # the governor would value the venue's positions at stale fills
+                        log.warning("the broker's positions could not be read, nothing is sized: %s", exc)
+                        return None, "broker", {}
+                    log.info("paper positions not read, the governor marks at the last fills: %s", exc)
+                return reported, "broker", marks
+            if venue:
+                log.warning("the broker reports equity %s, nothing is sized", reported)
+                return None, "broker", marks
     starting = Decimal(str(context.settings.RISK_ACCOUNT_EQUITY))
     try:
         marked = view.marked_equity(starting, price)

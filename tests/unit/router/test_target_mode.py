@@ -324,6 +324,33 @@ def test_equity_falls_back_to_the_book_when_the_broker_does_not_answer(rig: Rout
     assert result.published
 
 
+@pytest.mark.parametrize(
+    "venue_fault",
+    ["account_unreadable", "positions_unreadable", "equity_not_positive"],
+)
+def test_a_real_venue_that_cannot_confirm_the_account_sizes_nothing(rig: RouterRig, venue_fault: str) -> None:
+    """The book's figure stands in for a missing broker, never for a venue that fails to answer."""
+    from app.execution.alpaca.broker import AlpacaBroker
+    from app.execution.alpaca.config import AlpacaTradingConfig
+    from tests.unit.execution.alpaca_replay import alpaca_replay_server, load
+
+    with alpaca_replay_server() as (url, state):
+        if venue_fault == "account_unreadable":
+            state.mode = "read_error"  # 503 on the account, positions and orders
+        elif venue_fault == "positions_unreadable":
+            state.positions = {"AAPL": {"symbol": "AAPL", "qty": "not-a-number"}}
+        else:
+            state.account = load("account.json") | {"equity": "0"}
+        venue = AlpacaBroker(AlpacaTradingConfig(api_key="PKTESTKEY", api_secret="test-secret", base_url=url))
+        context = dataclasses.replace(_target(rig, MONDAY_MORNING), broker=lambda: venue)
+        result = run_router(_request(execute_orders=True), context)
+        posted = [path for method, path in state.requests if method == "POST"]
+    assert result.fallback_reason == "account_unconfirmed", result.events
+    assert "order:skipped:account_unconfirmed" in result.events
+    assert result.intent is None and not result.published and not result.executed
+    assert posted == [] and rig.orders_on_bus() == []
+
+
 class _FlipAfterGuard(OrderGuard):
     """The operator sets the governor between the guard's check and the publish."""
 
