@@ -219,13 +219,17 @@ def _missing_executions(raw: Mapping[str, Any], fills: list[FillPayload]) -> boo
     """True when the order says more is filled than the newest listed execution accounts for.
 
     Executions before the catch-up window are not listed, so only the newest cumulative
-    quantity is compared: each fill id ends with the cumulative quantity after it.
+    quantity is compared: each fill's ``cum_qty`` (or, for a fill without it, the cumulative
+    quantity its id ends with).
     """
     filled = _filled(raw)
     if filled <= 0:
         return False
     newest = Decimal(0)
     for fill in fills:
+        if fill.cum_qty is not None:
+            newest = max(newest, fill.cum_qty)
+            continue
         _, _, cumulative = fill.venue_fill_id.rpartition(":")
         try:
             newest = max(newest, Decimal(cumulative))

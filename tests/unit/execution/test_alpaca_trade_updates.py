@@ -15,10 +15,11 @@ from typing import Any
 
 import pytest
 
-from app.domain.orders import OrderSide, OrderStatus, OrderType
+from app.domain.orders import FillPayload, OrderSide, OrderStatus, OrderType
 from app.errors import OrderRejected
 from app.execution.alpaca.config import AlpacaTradingConfig
 from app.execution.alpaca.parsing import fill_id, parse_fill_activities, parse_trade_update, parse_venue_order
+from app.execution.alpaca.stream import _missing_executions
 from app.portfolio import BookFill, PositionBook
 from tests.unit.execution.alpaca_replay import load
 
@@ -180,3 +181,22 @@ def test_the_stream_url_follows_the_trading_url_unless_set() -> None:
     assert local.stream_url == "ws://127.0.0.1:8123/stream"
     explicit = AlpacaTradingConfig(api_key="k", api_secret="s", stream_base_url="ws://127.0.0.1:9/x")
     assert explicit.stream_url == "ws://127.0.0.1:9/x"
+
+
+def test_catch_up_flags_an_order_whose_newest_listed_execution_is_behind_its_filled_qty() -> None:
+    at = datetime(2026, 11, 25, 15, 0, tzinfo=UTC)
+
+    def fill(name: str, qty: str, cumulative: str | None) -> FillPayload:
+        cum = None if cumulative is None else Decimal(cumulative)
+        return FillPayload(venue_fill_id=name, qty=Decimal(qty), price=Decimal(100), ts=at, cum_qty=cum)
+
+    order = {"filled_qty": "50"}
+    # with cum_qty: executions at 10 and 30 listed, the order counts 50
+    assert _missing_executions(order, [fill("o-1:10", "10", "10"), fill("o-1:30", "20", "30")])
+    assert not _missing_executions(order, [fill("o-1:30", "20", "30"), fill("o-1:50", "20", "50")])
+    # cum_qty wins over a name that does not carry the quantity
+    assert not _missing_executions(order, [fill("exec-7", "50", "50")])
+    # without cum_qty: the cumulative quantity the id ends with
+    assert _missing_executions(order, [fill("o-1:30", "30", None)])
+    assert not _missing_executions(order, [fill("o-1:50", "50", None)])
+    assert not _missing_executions({"filled_qty": "0"}, [])
