@@ -37,7 +37,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar, cast
 
-from sqlalchemy import Select, Table, bindparam, case, func, select, update
+from sqlalchemy import Select, String, Table, bindparam, case, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import SQLAlchemyError
@@ -347,8 +347,6 @@ _FILL_COLUMNS = (
 
 @dataclass(slots=True)
 class _FillCounts:
-    offered: int = 0
-    """Distinct fills the batch carried."""
     inserted: int = 0
     """Rows written (an inferred fill spanning several gaps writes one row per gap)."""
     skipped: int = 0
@@ -367,7 +365,10 @@ class _Piece:
     cum_qty: Decimal | None
 
 
-_MAX_FILL_ID = 128  # the venue_fill_id column
+_FILL_ID_TYPE = _fills.c.venue_fill_id.type
+assert isinstance(_FILL_ID_TYPE, String) and _FILL_ID_TYPE.length is not None
+_MAX_FILL_ID: int = _FILL_ID_TYPE.length
+"""The longest fill name the ``venue_fill_id`` column holds."""
 
 
 def _piece_id(venue_fill_id: str, end: Decimal) -> str:
@@ -416,9 +417,6 @@ class _Coverage:
             self.tracked = False
         else:
             self.spans.append((cum_qty - qty, cum_qty, qty * price))
-
-    def totals(self) -> tuple[Decimal, Decimal]:
-        return self.filled, self.value
 
     def _take(self, venue_fill_id: str, qty: Decimal, price: Decimal, cum_qty: Decimal | None) -> _Piece:
         self.add(venue_fill_id, qty, price, cum_qty)
@@ -717,7 +715,6 @@ class OrdersRepository:
             order_id = ids[client_order_id]
             coverage = stored[order_id]
             offered = list(entry.fills.values())
-            counts.offered += len(offered)
             if coverage.tracked and all(fill.cum_qty is not None for fill, _ in offered):
                 pieces = coverage.place(client_order_id, offered, counts)
             else:
@@ -754,7 +751,7 @@ class OrdersRepository:
                 )
         if rows:
             counts.inserted = self._statement("fills", connection).run(connection, rows)
-            self._write_totals(connection, {oid: stored[oid].totals() for oid in touched})
+            self._write_totals(connection, {oid: (stored[oid].filled, stored[oid].value) for oid in touched})
         if counts.covered:
             log.info(
                 "fills whose shares were already stored were not counted again",

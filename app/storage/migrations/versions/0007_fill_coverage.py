@@ -24,6 +24,8 @@ down_revision = "0006_simulated_account"
 branch_labels = None
 depends_on = None
 
+_PAGE = 5_000
+
 
 def _schema() -> str | None:
     return "trading" if op.get_bind().dialect.name == "postgresql" else None
@@ -51,27 +53,42 @@ def _backfill(schema: str | None) -> None:
     )
     orders = sa.table("orders", sa.column("id", sa.BigInteger()), sa.column("broker_order_id"), schema=schema)
     bind = op.get_bind()
-    query = (
-        sa.select(fills.c.id, fills.c.venue_fill_id, fills.c.qty, orders.c.broker_order_id)
-        .join(orders, orders.c.id == fills.c.order_id)
-        .where(orders.c.broker_order_id.is_not(None))
+    statement = (
+        sa.update(fills).where(fills.c.id == sa.bindparam("b_id")).values(cum_qty=sa.bindparam("b_cum"))
     )
-    updates = []
-    for row_id, venue_fill_id, qty, broker_order_id in bind.execute(query):
-        prefix = f"{broker_order_id}:"
-        if not venue_fill_id.startswith(prefix):
-            continue
-        try:
-            cumulative = Decimal(venue_fill_id[len(prefix) :])
-        except InvalidOperation:
-            continue
-        if cumulative.is_finite() and cumulative >= Decimal(str(qty)) > 0:
-            updates.append({"b_id": row_id, "b_cum": cumulative})
-    if updates:
-        statement = (
-            sa.update(fills).where(fills.c.id == sa.bindparam("b_id")).values(cum_qty=sa.bindparam("b_cum"))
-        )
-        bind.execute(statement, updates)
+    after = 0
+    while True:  # in pages of stored fills by id: memory stays bounded whatever the table holds
+        page = bind.execute(
+            sa.select(fills.c.id, fills.c.venue_fill_id, fills.c.qty, orders.c.broker_order_id)
+            .join(orders, orders.c.id == fills.c.order_id)
+            .where(orders.c.broker_order_id.is_not(None), fills.c.id > after)
+            .order_by(fills.c.id)
+            .limit(_PAGE)
+        ).all()
+        if not page:
+            return
+        after = page[-1][0]
+        updates = [
+            {"b_id": row_id, "b_cum": cumulative}
+            for row_id, venue_fill_id, qty, broker_order_id in page
+            if (cumulative := _cumulative(venue_fill_id, str(broker_order_id), qty)) is not None
+        ]
+        if updates:
+            bind.execute(statement, updates)
+
+
+def _cumulative(venue_fill_id: str, broker_order_id: str, qty: object) -> Decimal | None:
+    """The cumulative quantity an Alpaca fill name ``<broker order id>:<qty>`` carries, if any."""
+    prefix = f"{broker_order_id}:"
+    if not venue_fill_id.startswith(prefix):
+        return None
+    try:
+        cumulative = Decimal(venue_fill_id[len(prefix) :])
+    except InvalidOperation:
+        return None
+    if cumulative.is_finite() and cumulative >= Decimal(str(qty)) > 0:
+        return cumulative
+    return None
 
 
 def downgrade() -> None:
