@@ -145,7 +145,7 @@ def _public_kernels() -> None:
 
     values = np.linspace(1.0, 2.0, 8)
     cross_target_nb(values, values[::-1].copy(), np.empty(8))
-    _sma_cross_batch_target(np)
+    _sma_cross_batch_target()
     # the simulation loop on its own, with the argument types simulate_nb passes it
     unused = np.empty(0, dtype=np.float64)
     simulate_core_nb(
@@ -154,10 +154,12 @@ def _public_kernels() -> None:
     )  # fmt: skip
 
 
-def _sma_cross_batch_target(np: Any) -> None:
+def _sma_cross_batch_target() -> None:
     """The crossover's per-set target for the generic batch loop (a strategy's declared batch
     kernel), with the argument types that loop passes it: every runbook path takes the fused
     crossover kernels instead, so no sweep reaches it."""
+    import numpy as np
+
     from app.strategies.sma_cross import SmaCross
 
     assert SmaCross.batch is not None
